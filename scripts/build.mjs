@@ -35,6 +35,11 @@ export async function buildFirmware() {
   await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "debug"], "firmware debug");
 }
 
+/** The release build again with a name section (same code), for size reports. */
+export async function compileFirmwareWithNames(outFile) {
+  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release", "--debug", "-o", outFile], "firmware names");
+}
+
 /** Test entries keep asserts (a trap is a finding) but are optimised like shipped code. */
 export function testEntries() {
   return readdirSync("assembly/tests").filter((f) => f.endsWith(".ts") && !f.startsWith("_")).map((f) => basename(f, ".ts"));
@@ -42,14 +47,14 @@ export function testEntries() {
 
 export async function buildTest(name, outDir = "build/test", release = false) {
   mkdirSync(outDir, { recursive: true });
-  const args = [`assembly/tests/${name}.ts`, "-o", `${outDir}/${name}.wasm`, "--runtime", "stub", "--initialMemory", "4"];
+  const args = [`assembly/tests/${name}.ts`, "-o", `${outDir}/${name}.wasm`, "--runtime", "stub"];
   if (release) args.push("-Oz", "--converge", "--noAssert", "--use", "abort=assembly/host/abi/onAbort");
   else args.push("-O3", "--debug");
   await compile(args, `test ${name}`);
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain) {
+async function cli() {
   const what = process.argv[2] ?? "all";
   const onlyIdx = process.argv.indexOf("--only");
   const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : null;
@@ -59,3 +64,4 @@ if (isMain) {
   }
   if (existsSync("build/firmware.wasm")) console.log(`build/firmware.wasm ${statSync("build/firmware.wasm").size} bytes`);
 }
+if (isMain) cli().catch((e) => { console.error(e.message); process.exit(1); });

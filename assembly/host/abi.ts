@@ -38,6 +38,14 @@ export const SE_SLOT_COUNT: i32 = 16;
 export const SE_SEAL_OVERHEAD: i32 = 28; // 12-byte nonce + 16-byte tag
 
 // ---- net ---------------------------------------------------------------
+/** Open a UDP association to host:port (host as ASCII bytes; the host resolves it).
+ *  Returns a peer handle >= 0, or a negative HostStatus. */
+// @ts-ignore: decorator
+@external("lwm2m_v1", "net_open")
+export declare function net_open(host: usize, host_len: i32, port: i32): i32;
+// @ts-ignore: decorator
+@external("lwm2m_v1", "net_close")
+export declare function net_close(peer: i32): void;
 // @ts-ignore: decorator
 @external("lwm2m_v1", "net_send")
 export declare function net_send(peer: i32, ptr: usize, len: i32): i32;
