@@ -47,7 +47,8 @@ export function testEntries() {
 
 export async function buildTest(name, outDir = "build/test", release = false) {
   mkdirSync(outDir, { recursive: true });
-  const args = [`assembly/tests/${name}.ts`, "-o", `${outDir}/${name}.wasm`, "--runtime", "stub"];
+  // An entry-less config: otherwise asc reads ./asconfig.json and adds the firmware entry.
+  const args = [`assembly/tests/${name}.ts`, "--config", "assembly/tests/asconfig.json", "-o", `${outDir}/${name}.wasm`, "--runtime", "stub", "--exportStart", "_initialize"];
   if (release) args.push("-Oz", "--converge", "--noAssert", "--use", "abort=assembly/host/abi/onAbort");
   else args.push("-O3", "--debug");
   await compile(args, `test ${name}`);

@@ -72,7 +72,7 @@ export class Device extends EventEmitter {
       },
       fatal: (code, line) => { throw new FirmwareFatal(code, line); },
     }, () => memory);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bin), imports);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>), imports);
     this.exports = instance.exports as unknown as FirmwareExports;
     memory = this.exports.memory;
     if (this.exports.abi_version() !== ABI_VERSION) throw new Error(`firmware speaks ABI ${this.exports.abi_version()}, host speaks ${ABI_VERSION}`);

@@ -79,7 +79,10 @@ export function createHostImports(services: HostServices, memory: () => WebAssem
     se_import_p256(slot: number, priv: number, privLen: number, pubOut: number) {
       const k = view(priv, privLen);
       if (!k || !view(pubOut, P256_PUBLIC_KEY_LEN)) return HostStatus.Invalid;
-      return result(se.importPrivate(slot, k.slice()), pubOut, P256_PUBLIC_KEY_LEN);
+      const copy = k.slice();
+      const r = result(se.importPrivate(slot, copy), pubOut, P256_PUBLIC_KEY_LEN);
+      copy.fill(0); // the SE keeps its own copy; the firmware wipes its buffer (SEC-3)
+      return r;
     },
     se_public_key(slot: number, pubOut: number) {
       if (!view(pubOut, P256_PUBLIC_KEY_LEN)) return HostStatus.Invalid;
