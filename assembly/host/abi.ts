@@ -94,6 +94,12 @@ export declare function se_seal(input: usize, in_len: i32, aad: usize, aad_len: 
 @external("lwm2m_v1", "se_open")
 export declare function se_open(input: usize, in_len: i32, aad: usize, aad_len: i32, out: usize, out_cap: i32): i32;
 
+/** The SE's monotonic counter (survives power loss; never decreases), after
+ *  incrementing it when `increment` != 0. Negative HostStatus on failure. */
+// @ts-ignore: decorator
+@external("lwm2m_v1", "se_counter")
+export declare function se_counter(increment: i32): i64;
+
 // ---- flash (NOR semantics) --------------------------------------------------
 // @ts-ignore: decorator
 @external("lwm2m_v1", "flash_size")

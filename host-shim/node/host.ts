@@ -124,6 +124,7 @@ export function createHostImports(services: HostServices, memory: () => WebAssem
       plain.fill(0);
       return plain.length;
     },
+    se_counter: (increment: number) => BigInt(se.counter(increment !== 0)),
     flash_size: () => flash.size,
     flash_sector_size: () => flash.sectorSize,
     flash_read(addr: number, ptr: number, len: number) {

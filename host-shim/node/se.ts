@@ -75,6 +75,7 @@ export class SimulatedSecureElement {
   readonly path?: string;
   #slots = new Map<number, Uint8Array>();
   #deviceKey: Uint8Array;
+  #counter = 0; // monotonic counter (rollback protection for sealed storage, SE-2)
 
   /** Loads the key store from `path` (creating it with a new device key if missing); in-memory without a path. */
   constructor(path?: string) {
@@ -96,6 +97,8 @@ export class SimulatedSecureElement {
     try { doc = JSON.parse(readFileSync(path, "utf8")); } catch { throw fail(); }
     if (!doc || doc.format !== STORE_FORMAT || typeof doc.deviceKey !== "string" || typeof doc.slots !== "object") throw fail();
     const key = new Uint8Array(Buffer.from(doc.deviceKey, "hex"));
+    if (doc.counter !== undefined && !(Number.isSafeInteger(doc.counter) && doc.counter >= 0)) throw fail();
+    this.#counter = doc.counter ?? 0;
     if (key.length !== 32) throw fail();
     for (const [s, v] of Object.entries(doc.slots)) {
       const slot = Number(s);
@@ -111,7 +114,7 @@ export class SimulatedSecureElement {
     if (this.path === undefined) return SeStatus.Ok;
     const slots: Record<string, string> = {};
     for (const [s, k] of [...this.#slots].sort((a, b) => a[0] - b[0])) slots[s] = hex(k);
-    const text = JSON.stringify({ format: STORE_FORMAT, deviceKey: hex(this.#deviceKey), slots });
+    const text = JSON.stringify({ format: STORE_FORMAT, deviceKey: hex(this.#deviceKey), counter: this.#counter, slots });
     const tmp = `${this.path}.tmp-${process.pid}`;
     try {
       const fd = openSync(tmp, "w", 0o600);
@@ -203,6 +206,15 @@ export class SimulatedSecureElement {
   destroy(slot: number): number {
     if (!this.#validSlot(slot)) return SeStatus.Invalid;
     return this.#slots.has(slot) ? this.#setSlot(slot, null) : SeStatus.Ok;
+  }
+
+  /** se_counter: the monotonic counter, incremented first when `increment` (never goes back; survives restarts). */
+  counter(increment: boolean): number {
+    if (increment) {
+      this.#counter++;
+      if (this.#persist() !== SeStatus.Ok) { this.#counter--; return SeStatus.Io; }
+    }
+    return this.#counter;
   }
 
   /** se_seal: AES-256-GCM under the device key; nonce(12) || ciphertext || tag(16). */
