@@ -29,20 +29,38 @@ function findWindows(haystack: Uint8Array, needle: Uint8Array, window = 16): num
   return hits;
 }
 
-test("boots: DRBG healthy, SE self-test passes, flash formatted then mounted again with the boot count kept", () => {
+test("boots: DRBG healthy, SE self-test passes, flash and store formatted, then mounted again", () => {
   const dir = tmp();
   try {
     const d1 = new Device({ stateDir: dir });
     assert.equal(d1.start(), ALL);
     d1.stop();
-    assert.ok(d1.logs.some((l) => /formatted/.test(l.text)));
-    assert.ok(d1.logs.some((l) => /boot count 1$/.test(l.text)));
+    assert.ok(d1.logs.some((l) => /flash: no valid superblock, formatted/.test(l.text)));
+    assert.ok(d1.logs.some((l) => /store: empty, formatted/.test(l.text)));
     const d2 = new Device({ stateDir: dir });
     assert.equal(d2.start(), ALL);
     d2.stop();
-    assert.ok(!d2.logs.some((l) => /formatted/.test(l.text)), "second boot must find the superblock");
-    assert.ok(d2.logs.some((l) => /boot count 2$/.test(l.text)));
+    assert.ok(!d2.logs.some((l) => /formatted/.test(l.text)), "second boot must find the superblock and the store");
+    assert.ok(d2.logs.some((l) => /store: mounted, records: 0$/.test(l.text)));
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test("a replayed (older) flash image is refused loudly at boot (SE-2 rollback)", () => {
+  const flash = new NorFlash();
+  const se = new SimulatedSecureElement();
+  const d1 = new Device({ flash, se });
+  assert.equal(d1.start(), ALL);
+  const old = flash.read(0, flash.size) as Uint8Array;
+  // A newer commit moves the SE counter on; then the old image is put back.
+  se.counter(true); se.counter(true);
+  const d2 = new Device({ flash: new NorFlash(), se });
+  // write the old image into a fresh flash
+  const f2 = d2.flash;
+  for (let a = 0; a < f2.size; a += f2.sectorSize) f2.eraseSector(a);
+  f2.program(0, old);
+  const status = d2.start();
+  assert.equal(status & BootStatus.FlashMounted, 0);
+  assert.ok(d2.logs.some((l) => l.levelName === "error" && /rollback/.test(l.text)));
 });
 
 test("a torn superblock write is detected and the flash re-formatted", () => {

@@ -4,7 +4,8 @@
 import { ABI_VERSION, LogLevel, HostStatus } from "../host/abi";
 import { info, error, logNum } from "../util/log";
 import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
-import { mountFlash, MountResult, mountCountNow } from "../storage/flash";
+import { mountFlash, MountResult } from "../storage/flash";
+import { storeMount, storeRecordCount, StoreStatus } from "../storage/store";
 
 export function abi_version(): i32 { return ABI_VERSION; }
 
@@ -40,12 +41,24 @@ export function init(now_ms: i64): i64 {
     logNum(LogLevel.Error, "SE: self-test failed, status ", se);
   }
   const m = mountFlash();
-  if (m >= 0) {
-    bootStatus |= BootStatus.FlashMounted;
-    if (m == MountResult.Formatted) info("flash: no valid superblock, formatted");
-    logNum(LogLevel.Info, "flash: mounted, boot count ", mountCountNow());
-  } else {
+  if (m < 0) {
     logNum(LogLevel.Error, "flash: mount failed, status ", m);
+  } else {
+    if (m == MountResult.Formatted) info("flash: no valid superblock, formatted");
+    // SE-2: sealed, rollback-protected record store. A refused store is
+    // reported, never silently re-formatted: that is a policy decision.
+    const st = storeMount();
+    if (st == StoreStatus.Ok || st == StoreStatus.Formatted) {
+      bootStatus |= BootStatus.FlashMounted;
+      if (st == StoreStatus.Formatted) info("store: empty, formatted");
+      logNum(LogLevel.Info, "store: mounted, records: ", storeRecordCount());
+    } else if (st == StoreStatus.RolledBack) {
+      error("store: REFUSED, flash is older than the SE counter (rollback)");
+    } else if (st == StoreStatus.AuthFailed) {
+      error("store: REFUSED, newest commit failed authentication (tampered)");
+    } else {
+      logNum(LogLevel.Error, "store: mount failed, status ", st);
+    }
   }
   return -1;
 }
