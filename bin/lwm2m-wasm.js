@@ -1,4 +1,13 @@
 #!/usr/bin/env node
-// CLI entry (`npx lwm2m-wasm ...`): the host shim is TypeScript, run through tsx.
+// CLI entry (`npx lwm2m-wasm ...`): the host shim and servers are TypeScript, run through tsx.
 require("tsx/cjs");
-require("../host-shim/node/cli.ts");
+if (process.argv[2] === "server") {
+  // The development servers (LwM2M Bootstrap-Server + LwM2M Server): server/README.md.
+  const { runServerCli } = require("../server/cli.ts");
+  Promise.resolve(runServerCli(process.argv.slice(3))).then(
+    () => {},
+    (err) => { console.error(err.message); process.exitCode = 1; },
+  );
+} else {
+  require("../host-shim/node/cli.ts");
+}
