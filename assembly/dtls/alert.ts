@@ -1,0 +1,114 @@
+// Alerts (RFC 5246 7.2, RFC 6347 4.1.2.7) and the precise internal reasons
+// a connection reports. Every failure carries one DtlsError reason; the alert
+// sent to the peer (if any) is derived from it by alertFor().
+
+export namespace AlertLevel {
+  export const Warning: u8 = 1;
+  export const Fatal: u8 = 2;
+}
+
+/** RFC 5246 7.2 AlertDescription (+ RFC 4279 unknown_psk_identity). */
+export namespace AlertDescription {
+  export const close_notify: u8 = 0;
+  export const unexpected_message: u8 = 10;
+  export const bad_record_mac: u8 = 20;
+  export const record_overflow: u8 = 22;
+  export const handshake_failure: u8 = 40;
+  export const bad_certificate: u8 = 42;
+  export const unsupported_certificate: u8 = 43;
+  export const certificate_expired: u8 = 45;
+  export const certificate_unknown: u8 = 46;
+  export const illegal_parameter: u8 = 47;
+  export const unknown_ca: u8 = 48;
+  export const access_denied: u8 = 49;
+  export const decode_error: u8 = 50;
+  export const decrypt_error: u8 = 51;
+  export const protocol_version: u8 = 70;
+  export const insufficient_security: u8 = 71;
+  export const internal_error: u8 = 80;
+  export const no_renegotiation: u8 = 100;
+  export const unsupported_extension: u8 = 110;
+  export const unknown_psk_identity: u8 = 115;
+}
+
+/** Events a connection reports through pollEvent(). */
+export namespace DtlsEvent {
+  export const None: i32 = 0;
+  export const HandshakeComplete: i32 = 1;
+  /** Plaintext at appDataPtr()/appDataLen(), valid until the next call into the connection. */
+  export const ApplicationData: i32 = 2;
+  /** The peer sent an alert; its description is in eventReason() (>= 0). */
+  export const AlertReceived: i32 = 3;
+  /** We sent an alert; eventReason() is the DtlsError that caused it. */
+  export const AlertSent: i32 = 4;
+  /** The connection is over; eventReason() says why (DtlsError). */
+  export const Closed: i32 = 5;
+}
+
+/** Precise reasons (negative). Names say what happened, comments where the rule comes from. */
+export namespace DtlsError {
+  export const None: i32 = 0;
+  // ---- API use and local policy (nothing is sent) ----
+  export const BadState: i32 = -1; // call not valid in the connection's state
+  export const Busy: i32 = -2; // drain pollTransmit() first
+  export const TooLarge: i32 = -3; // data longer than one record may carry (MFL)
+  export const Config: i32 = -4; // configuration incomplete or inconsistent
+  export const Rng: i32 = -5; // DRBG unhealthy (EST-2): no randoms, no handshake
+  export const LowEntropyPsk: i32 = -6; // DTLS-3: a low-entropy PSK with a plain PSK suite
+  export const NoSuites: i32 = -7; // no suite enabled for the configured credentials
+  export const BufferTooSmall: i32 = -8; // an outgoing message does not fit the configured buffers
+  export const SeFailure: i32 = -9; // the secure element refused (ECDH, sign, keygen)
+  // ---- the peer broke the protocol (a fatal alert is sent) ----
+  export const Decode: i32 = -20; // malformed message (decode_error)
+  export const UnexpectedMessage: i32 = -21; // message out of order
+  export const ProtocolVersion: i32 = -22; // below DTLS 1.2 (0xFEFD)
+  export const SuiteNotOffered: i32 = -23; // server chose a suite we did not offer
+  export const Compression: i32 = -24; // compression other than null
+  export const ExtensionNotOffered: i32 = -25; // RFC 5246 7.4.1.4: unsolicited extension
+  export const IllegalExtension: i32 = -26; // duplicate or malformed extension content
+  export const RenegotiationInfo: i32 = -27; // RFC 5746 3.4: renegotiated_connection not empty
+  export const ExtendedMasterSecret: i32 = -28; // RFC 7627 5.3: resumption without EMS
+  export const ResumptionMismatch: i32 = -29; // resumed session with another suite
+  export const MessageTooLarge: i32 = -30; // a handshake message above the reassembly buffer
+  export const TooManyHelloVerify: i32 = -31; // HelloVerifyRequest loop
+  export const UnsupportedCurve: i32 = -32; // DTLS-7: not secp256r1
+  export const BadPoint: i32 = -33; // not an uncompressed P-256 point
+  export const UnsupportedSignature: i32 = -34; // DTLS-7: not ecdsa_secp256r1_sha256
+  export const BadSignature: i32 = -35; // ServerKeyExchange signature does not verify
+  export const FinishedMismatch: i32 = -36; // RFC 5246 7.4.9 verify_data differs
+  export const BadCertificate: i32 = -37; // chain rejected; the x509 reason is in detail()
+  export const RpkMismatch: i32 = -38; // DTLS-4: server RPK differs from the configured key
+  export const PeerUsesOwnKey: i32 = -39; // DTLS-8: server key equals our own key
+  export const NoRenegotiation: i32 = -40; // RFC 5746 / DTLS-9: renegotiation refused
+  export const CertificateType: i32 = -41; // RFC 7250 type not offered
+  export const MissingExtension: i32 = -42; // an extension the negotiated mode requires
+  export const RecordOverflow: i32 = -43; // record longer than the negotiated MFL / 2^14
+  export const UnknownCertificateType: i32 = -44; // CertificateRequest without ecdsa_sign
+  // ---- runtime ----
+  export const Timeout: i32 = -50; // RFC 6347 4.2.4: retransmissions exhausted
+  export const FinishedTimeout: i32 = -51; // no answer to our Finished: the peer could not decrypt it (PSK/key mismatch)
+  export const PeerAlert: i32 = -52; // peer sent a fatal alert (alertReceived())
+  export const PeerClosed: i32 = -53; // peer sent close_notify
+  export const AuthFailureLimit: i32 = -54; // DTLS-10: too many records failed authentication
+  export const RecordLimit: i32 = -55; // DTLS-10: record sequence number limit reached
+  export const SessionAge: i32 = -56; // DTLS-10: session age limit reached
+  export const LocalClose: i32 = -57; // close() was called
+}
+
+// alert_for_reason[-reason] for reasons -1..-57 (0xff = none), RFC 5246 7.2.2
+const ALERT_FOR = memory.data<u8>([
+  0xff, // 0
+  0xff, 0xff, 0xff, 0xff, 80, 0xff, 0xff, 80, 80, 0xff, // -1..-10: local; Rng, BufferTooSmall, SeFailure mid-handshake
+  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // -11..-19
+  50, 10, 70, 47, 47, 110, 50, 40, 40, 47, // -20 Decode .. -29 ResumptionMismatch
+  80, 10, 47, 47, 47, 51, 51, 42, 42, 42, // -30 MessageTooLarge .. -39 PeerUsesOwnKey
+  100, 47, 40, 22, 43, 0xff, 0xff, 0xff, 0xff, 0xff, // -40 NoRenegotiation .. -44, -45..-49
+  0xff, 0xff, 0xff, 0, 20, 0, 0, 0, // -50 Timeout .. -57 LocalClose
+]);
+
+/** The alert for a failure (RFC 5246 7.2.2), or -1 for none. */
+export function alertFor(reason: i32): i32 {
+  if (reason > 0 || reason < -57) return -1;
+  const a = <i32>load<u8>(ALERT_FOR + <usize>(-reason));
+  return a == 0xff ? -1 : a;
+}

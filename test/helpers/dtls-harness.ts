@@ -1,0 +1,424 @@
+// Drives the DTLS client of build/test/dtls.wasm with real host services
+// (DRBG, simulated SE) and, for interop, real UDP on 127.0.0.1 to a peer
+// process. Reused by the interop/negative/fuzz tests and the bench.
+//
+//   const c = new DtlsClient();
+//   c.configure({ psk: { identity: "id", key }, suites: Suite.PskCcm8 });
+//   await c.udpHandshake(port);          // resolves on HandshakeComplete
+//   await c.udpSend("hello"); await c.waitAppData(/olleh/);
+//   await c.udpClose();
+import dgram from "node:dgram";
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHostImports, FirmwareFatal } from "../../host-shim/node/host";
+import { DeviceRng } from "../../host-shim/node/drbg";
+import { SimulatedSecureElement } from "../../host-shim/node/se";
+import { NorFlash } from "../../host-shim/node/flash";
+import { loadTest, ROOT, type TestModule } from "./wasm";
+
+/** SuiteBit of assembly/dtls/suites.ts. */
+export const Suite = { PskCcm8: 1, PskCbc: 2, EcdhePskCbc: 4, EcdsaCcm8: 8, EcdsaCbc: 16, All: 31 } as const;
+/** IANA codes. */
+export const SuiteCode: Record<keyof typeof Suite, number> = {
+  PskCcm8: 0xc0a8, PskCbc: 0x00ae, EcdhePskCbc: 0xc037, EcdsaCcm8: 0xc0ae, EcdsaCbc: 0xc023, All: 0,
+};
+export const OpensslCipher: Record<string, string> = {
+  PskCcm8: "PSK-AES128-CCM8", PskCbc: "PSK-AES128-CBC-SHA256", EcdhePskCbc: "ECDHE-PSK-AES128-CBC-SHA256",
+  EcdsaCcm8: "ECDHE-ECDSA-AES128-CCM8", EcdsaCbc: "ECDHE-ECDSA-AES128-SHA256",
+};
+export const DtlsEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5 } as const;
+export const EventName = ["None", "HandshakeComplete", "ApplicationData", "AlertReceived", "AlertSent", "Closed"];
+export const ConnState = { Idle: 0, WaitServerHello: 1, WaitServerFlight: 2, WaitChangeCipherSpec: 3, WaitFinished: 4, Established: 5, Closed: 6 } as const;
+export const MaxFragmentLength = { L512: 1, L1024: 2, L2048: 3, L4096: 4 } as const;
+export const CertificateType = { X509: 0, RawPublicKey: 2 } as const;
+
+/** Named constants of a `namespace NAME { export const X: i32 = N; }` in an AssemblyScript file. */
+function readNamespace(file: string, ns: string): Record<string, number> {
+  const src = readFileSync(join(ROOT, file), "utf8");
+  const start = src.indexOf(`export namespace ${ns} {`);
+  if (start < 0) throw new Error(`namespace ${ns} not in ${file}`);
+  const body = src.slice(start, src.indexOf("\n}", start));
+  const out: Record<string, number> = {};
+  for (const m of body.matchAll(/export const (\w+): (?:i32|u8|u32) = (-?\d+|0x[0-9a-f]+)/gi)) out[m[1]] = Number(m[2]);
+  return out;
+}
+/** DtlsError codes, read from assembly/dtls/alert.ts (one source of truth). */
+export const DtlsError = readNamespace("assembly/dtls/alert.ts", "DtlsError");
+export const AlertDescription = readNamespace("assembly/dtls/alert.ts", "AlertDescription");
+export const X509Error = readNamespace("assembly/x509/cert.ts", "X509Error");
+const byValue = (o: Record<string, number>) => new Map(Object.entries(o).map(([k, v]) => [v, k]));
+const errorNames = byValue(DtlsError), alertNames = byValue(AlertDescription), x509Names = byValue(X509Error);
+export const errorName = (code: number) => errorNames.get(code) ?? `DtlsError(${code})`;
+export const alertName = (code: number) => alertNames.get(code) ?? `alert(${code})`;
+export const x509Name = (code: number) => x509Names.get(code) ?? `X509Error(${code})`;
+
+export interface RandomFill { fill(buf: Uint8Array): number; }
+
+/** Deterministic bytes (xorshift128+ over a seed) for replayable handshakes. */
+export class SeededRng implements RandomFill {
+  private s0: bigint; private s1: bigint;
+  constructor(seed: number) {
+    this.s0 = 0n; this.s1 = 0n;
+    this.reseed(seed);
+  }
+  reseed(seed: number): void {
+    this.s0 = BigInt(seed) * 0x9e3779b97f4a7c15n + 1n & 0xffffffffffffffffn;
+    this.s1 = (BigInt(seed) ^ 0xdeadbeefcafef00dn) & 0xffffffffffffffffn;
+  }
+  private next(): bigint {
+    let x = this.s0; const y = this.s1;
+    this.s0 = y;
+    x ^= (x << 23n) & 0xffffffffffffffffn;
+    this.s1 = x ^ y ^ (x >> 17n) ^ (y >> 26n);
+    return (this.s1 + y) & 0xffffffffffffffffn;
+  }
+  fill(buf: Uint8Array): number {
+    for (let i = 0; i < buf.length; i += 8) {
+      let v = this.next();
+      for (let j = 0; j < 8 && i + j < buf.length; j++) { buf[i + j] = Number(v & 0xffn); v >>= 8n; }
+    }
+    return 0;
+  }
+}
+
+export interface ClientOptions {
+  suites?: number;
+  psk?: { identity: string | Uint8Array; key: Uint8Array; lowEntropy?: boolean };
+  mfl?: number;
+  sni?: string;
+  tickets?: boolean;
+  keyLog?: boolean;
+  mtu?: number;
+  buffers?: { handshake: number; flight: number; ticket: number };
+  /** RFC 6347 timer: short values in tests by default; null keeps the config's RFC 7925 defaults. */
+  timers?: { initialMs: number; maxMs: number; count: number } | null;
+  limits?: { maxSeq?: bigint; maxAgeMs?: number; maxAuthFailures?: number };
+  /** Our ECDSA identity: imported into SE slot 0. */
+  identity?: { privateKey: Uint8Array };
+  certificateType?: number;
+  /** RPK mode: the server's public key (SPKI DER, 65-byte point, or X||Y). */
+  serverKey?: Uint8Array;
+  /** X.509: our chain (leaf first, DER each). */
+  ownCertificates?: Uint8Array[];
+  /** X.509 trust (x509 TrustConfig). */
+  trust?: { key: Uint8Array; usage?: number; matching?: number; host: string; store?: Uint8Array; flags?: number };
+}
+
+/** The 32-byte private scalar of a PEM EC private key (to import into the simulated SE). */
+export function privateScalar(pem: string): Uint8Array {
+  const jwk = createPrivateKey(pem).export({ format: "jwk" }) as { d: string };
+  return new Uint8Array(Buffer.from(jwk.d, "base64url"));
+}
+
+/** The 65-byte uncompressed public point of a PEM key or certificate's key. */
+export function publicPoint(pem: string): Uint8Array {
+  const jwk = createPublicKey(pem).export({ format: "jwk" }) as { x: string; y: string };
+  return new Uint8Array(Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]));
+}
+
+export interface EventRecord { kind: number; name: string; reason: number; data?: Uint8Array; }
+
+const enc = new TextEncoder();
+const bytes = (x: string | Uint8Array) => (typeof x === "string" ? enc.encode(x) : x);
+export const nowMs = () => Math.floor(performance.now());
+
+export interface DtlsExports {
+  memory: WebAssembly.Memory;
+  [name: string]: any;
+}
+
+/** One client connection in one instance of build/test/dtls.wasm. */
+export class DtlsClient {
+  readonly m: TestModule<DtlsExports>;
+  readonly se: SimulatedSecureElement;
+  readonly x: DtlsExports;
+  events: EventRecord[] = [];
+  appData: Uint8Array[] = [];
+  /** Every datagram sent / received, in order (for fixtures and byte counts). */
+  sent: Uint8Array[] = [];
+  received: Uint8Array[] = [];
+  logs: string[] = [];
+  publicKey?: Uint8Array;
+  private sock?: dgram.Socket;
+  private timer?: NodeJS.Timeout;
+  private waiters: (() => void)[] = [];
+  private memory!: WebAssembly.Memory;
+
+  constructor(opts: { rng?: RandomFill; se?: SimulatedSecureElement; wallSeconds?: () => number } = {}) {
+    const rng = (opts.rng ?? new DeviceRng()) as DeviceRng;
+    this.se = opts.se ?? new SimulatedSecureElement();
+    const imports = createHostImports({
+      rng, se: this.se, flash: new NorFlash(),
+      net: { open: () => -1, send: () => -1, close: () => {} },
+      clock: { monotonicMs: nowMs, wallSeconds: opts.wallSeconds ?? (() => Math.floor(Date.now() / 1000)) },
+      log: (level, text) => { this.logs.push(`${level} ${text}`); },
+      fatal: (code, line) => { throw new FirmwareFatal(code, line); },
+    }, () => this.memory);
+    this.m = loadTest<DtlsExports>("dtls", imports);
+    this.x = this.m.exports;
+    this.memory = this.x.memory;
+  }
+
+  private put(b: Uint8Array, off: number): number {
+    this.m.write(b, this.m.scratch + off);
+    return this.m.scratch + off;
+  }
+
+  /** Configure (from defaults) and create the connection. */
+  configure(o: ClientOptions, withSession = false): this {
+    const x = this.x;
+    x.cfgReset();
+    if (o.suites !== undefined) x.cfgSuites(o.suites);
+    if (o.psk) {
+      const id = bytes(o.psk.identity);
+      x.cfgPsk(this.put(id, 0), id.length, this.put(o.psk.key, 4096), o.psk.key.length, o.psk.lowEntropy ? 1 : 0);
+    }
+    if (o.mfl) x.cfgMfl(o.mfl);
+    if (o.sni) { const s = bytes(o.sni); x.cfgSni(this.put(s, 0), s.length); }
+    if (o.tickets) x.cfgTickets(1);
+    if (o.keyLog) x.cfgKeyLog(1);
+    if (o.mtu) x.cfgMtu(o.mtu);
+    if (o.buffers) x.cfgBuffers(o.buffers.handshake, o.buffers.flight, o.buffers.ticket);
+    if (o.timers !== null) {
+      const t = o.timers ?? { initialMs: 400, maxMs: 1600, count: 4 };
+      x.cfgTimers(BigInt(t.initialMs), BigInt(t.maxMs), t.count);
+    }
+    if (o.limits) {
+      x.cfgLimits(o.limits.maxSeq ?? 0xffff00000000n, BigInt(o.limits.maxAgeMs ?? 86400000), o.limits.maxAuthFailures ?? 128);
+    }
+    if (o.identity) {
+      const pub = this.se.importPrivate(0, o.identity.privateKey.slice());
+      if (typeof pub === "number") throw new Error(`SE import failed: ${pub}`);
+      this.publicKey = pub;
+      x.cfgIdentity(0, this.put(pub, 0), 8);
+    }
+    if (o.certificateType !== undefined) x.cfgCertificateType(o.certificateType);
+    if (o.serverKey) x.cfgServerKey(this.put(o.serverKey, 0), o.serverKey.length);
+    if (o.ownCertificates) {
+      const list = Buffer.concat(o.ownCertificates.map((c) => Buffer.concat([Buffer.from([c.length >> 16, (c.length >> 8) & 255, c.length & 255]), c])));
+      x.cfgOwnCertificates(this.put(list, 0), list.length);
+    }
+    if (o.trust) {
+      const host = bytes(o.trust.host), store = o.trust.store ?? new Uint8Array(0);
+      x.cfgTrust(this.put(o.trust.key, 0), o.trust.key.length, o.trust.usage ?? 3, o.trust.matching ?? 0,
+        this.put(host, 8192), host.length, this.put(store, 16384), store.length, o.trust.flags ?? 0);
+    }
+    x.connNew(withSession ? 1 : 0);
+    return this;
+  }
+
+  /** Back to Idle with the same config (and session). */
+  reset(): void {
+    this.x.connReset();
+    this.nSent = 0;
+    this.nReceived = 0;
+    this.dropped = { sent: 0, received: 0 };
+    this.events = [];
+    this.appData = [];
+    this.sent = [];
+    this.received = [];
+  }
+
+  // ---- sans-I/O steps ----
+  connect(now = nowMs()): number {
+    const r = this.x.connConnect(BigInt(now));
+    this.collect();
+    return r;
+  }
+
+  /** Feed one datagram; returns what the connection wants to send back. */
+  deliver(d: Uint8Array, now = nowMs()): Uint8Array[] {
+    this.received.push(d.slice());
+    const p = this.put(d, 0);
+    this.x.connHandleDatagram(p, d.length, BigInt(now));
+    this.collect();
+    const out = this.drain();
+    this.notify();
+    return out;
+  }
+
+  timeout(now = nowMs()): Uint8Array[] {
+    this.x.connHandleTimeout(BigInt(now));
+    this.collect();
+    const out = this.drain();
+    this.notify();
+    return out;
+  }
+
+  /** Datagrams waiting in pollTransmit. */
+  drain(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (;;) {
+      const n = this.x.connPollTransmit();
+      if (n <= 0) break;
+      const d = this.m.read(this.x.connTransmitPtr(), n);
+      out.push(d);
+      this.sent.push(d);
+    }
+    return out;
+  }
+
+  collect(): void {
+    for (;;) {
+      const kind = this.x.connPollEvent();
+      if (kind === DtlsEvent.None) break;
+      const ev: EventRecord = { kind, name: EventName[kind], reason: this.x.connEventReason() };
+      if (kind === DtlsEvent.ApplicationData) {
+        ev.data = this.m.read(this.x.connAppDataPtr(), this.x.connAppDataLen());
+        this.appData.push(ev.data);
+      }
+      this.events.push(ev);
+    }
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Protect application data; returns the DtlsError (0 = queued). */
+  sendData(data: string | Uint8Array, now = nowMs()): number {
+    const b = bytes(data);
+    const r = this.x.connSend(this.put(b, 0), b.length, BigInt(now));
+    this.collect();
+    return r;
+  }
+
+  closeConn(now = nowMs()): void {
+    this.x.connClose(BigInt(now));
+    this.collect();
+  }
+
+  get state(): number { return this.x.connState(); }
+  get reason(): number { return this.x.connReason(); }
+  get reasonName(): string { return errorName(this.x.connReason()); }
+  get detail(): number { return this.x.connDetail(); }
+  get suite(): number { return this.x.connSuite(); }
+  get resumed(): boolean { return !!this.x.connResumed(); }
+  get established(): boolean { return this.state === ConnState.Established; }
+  stats() {
+    const s = (i: number) => Number(this.x.connStat(i));
+    return { bytesSent: s(0), bytesReceived: s(1), datagramsSent: s(2), datagramsReceived: s(3),
+      recordsDropped: s(4), replaysDropped: s(5), authFailures: s(6) };
+  }
+  keyLogLine(): string | null {
+    const n = this.x.connKeyLogLen();
+    return n > 0 ? Buffer.from(this.m.read(this.x.connKeyLogPtr(), n)).toString("latin1") : null;
+  }
+  has(kind: number): boolean { return this.events.some((e) => e.kind === kind); }
+  describe(): string {
+    return `state=${this.state} reason=${this.reasonName} detail=${this.detail ? x509Name(this.detail) : 0} events=` +
+      this.events.map((e) => `${e.name}(${e.kind === DtlsEvent.AlertReceived ? alertName(e.reason) : e.kind === DtlsEvent.ApplicationData ? e.data?.length : errorName(e.reason)})`).join(",");
+  }
+
+  // ---- real UDP ----
+  /** Loss injection for UDP runs: return true to drop the n-th datagram (0-based, per direction). */
+  dropSent?: (n: number, d: Uint8Array) => boolean;
+  dropReceived?: (n: number, d: Uint8Array) => boolean;
+  private nSent = 0;
+  private nReceived = 0;
+  dropped = { sent: 0, received: 0 };
+
+  private transmit(ds: Uint8Array[]): void {
+    for (const d of ds) {
+      if (this.dropSent?.(this.nSent++, d)) { this.dropped.sent++; continue; }
+      this.sock!.send(d);
+    }
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const d = Number(this.x.connNextDeadline());
+    if (d < 0 || !this.sock) return;
+    this.timer = setTimeout(() => { this.timer = undefined; this.pump(() => this.timeout()); }, Math.max(0, d - nowMs()));
+  }
+
+  private pump(step: () => Uint8Array[]): void {
+    if (!this.sock) return;
+    this.transmit(step());
+    this.schedule();
+  }
+
+  /** Open a UDP socket to 127.0.0.1:port and start the handshake. */
+  async udpOpen(port: number, host = "127.0.0.1"): Promise<void> {
+    const sock = dgram.createSocket("udp4");
+    this.sock = sock;
+    await new Promise<void>((res, rej) => { sock.once("error", rej); sock.bind(0, "127.0.0.1", () => res()); });
+    await new Promise<void>((res) => sock.connect(port, host, () => res()));
+    sock.on("message", (msg) => {
+      const d = new Uint8Array(msg);
+      if (this.dropReceived?.(this.nReceived++, d)) { this.dropped.received++; return; }
+      this.pump(() => this.deliver(d));
+    });
+    sock.on("error", () => {});
+  }
+
+  /** Wait until pred() holds (checked after every event batch) or reject after ms. */
+  waitUntil(pred: () => boolean, ms: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t0 = setTimeout(() => reject(new Error(`timeout waiting for ${what}: ${this.describe()}`)), ms);
+      const check = () => {
+        if (pred()) { clearTimeout(t0); resolve(); } else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+
+  /** connect over UDP; resolves when the handshake completes or the connection closes. */
+  async udpHandshake(port: number, ms = 8000): Promise<void> {
+    if (!this.sock) await this.udpOpen(port);
+    const r = this.connect();
+    if (r !== 0) throw new Error(`connect refused: ${errorName(r)}`);
+    this.pump(() => this.drain());
+    await this.waitUntil(() => this.established || this.state === ConnState.Closed, ms, "handshake");
+  }
+
+  udpSend(data: string | Uint8Array): number {
+    const r = this.sendData(data);
+    this.pump(() => this.drain());
+    return r;
+  }
+
+  async waitAppData(match: (all: string) => boolean, ms = 5000): Promise<string> {
+    const text = () => Buffer.concat(this.appData).toString("latin1");
+    await this.waitUntil(() => match(text()) || this.state === ConnState.Closed, ms, "application data");
+    return text();
+  }
+
+  async waitClosed(ms = 5000): Promise<void> {
+    await this.waitUntil(() => this.state === ConnState.Closed, ms, "close");
+  }
+
+  /** close_notify, then close the socket. */
+  async udpClose(): Promise<void> {
+    if (this.sock && this.state !== ConnState.Closed && this.state !== ConnState.Idle) this.pump(() => { this.closeConn(); return this.drain(); });
+    await this.shutdown();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const s = this.sock;
+    this.sock = undefined;
+    if (s) await new Promise<void>((res) => s.close(() => res()));
+  }
+
+  /** Bytes/datagrams of the exchange so far, both directions (UDP payload). */
+  wireStats() {
+    const sum = (a: Uint8Array[]) => a.reduce((n, d) => n + d.length, 0);
+    return { sentBytes: sum(this.sent), sentDatagrams: this.sent.length, receivedBytes: sum(this.received),
+      receivedDatagrams: this.received.length, totalBytes: sum(this.sent) + sum(this.received),
+      totalDatagrams: this.sent.length + this.received.length };
+  }
+}
+
+/** A free UDP port on 127.0.0.1 (bound and released; a small race is accepted). */
+export async function freeUdpPort(): Promise<number> {
+  const s = dgram.createSocket("udp4");
+  await new Promise<void>((res) => s.bind(0, "127.0.0.1", () => res()));
+  const port = s.address().port;
+  await new Promise<void>((res) => s.close(() => res()));
+  return port;
+}
