@@ -164,6 +164,33 @@ test("untrusted CA (DTLS-5) -> UntrustedIssuer", async (t) => {
   await x509Refused(t, "untrusted", (p) => p.issue("untrusted", p.root("other-root"), { san: "DNS:server.example.com" }), viaRoot("server.example.com"), X509Error.UntrustedIssuer);
 });
 
+test("no wall clock (DTLS-6): indirect trust refuses with TimeUnknown, direct trust ignores validity", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  pki ??= new Pki();
+  const root = pki.root("clock-root");
+  const day = 86400_000;
+  const expired = pki.issue("clock-srv", root, { san: "DNS:server.example.com", notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) });
+  const cli = pki.issue("clock-cli", root);
+  const base = (trust: ClientOptions["trust"]): ClientOptions => ({
+    suites: Suite.EcdsaCcm8, certificateType: CertificateType.X509,
+    identity: { privateKey: privateScalar(readFileSync(cli.keyFile, "utf8")) }, ownCertificates: [cli.der],
+    trust, buffers: { handshake: 2048, flight: 1024, ticket: 256 }, timers: FAST,
+  });
+  const args = ["-cert", expired.certFile, "-key", expired.keyFile, "-cipher", OpensslCipher.EcdsaCcm8];
+  const fresh = pki.issue("clock-srv2", root, { san: "DNS:server.example.com" });
+  await withPeer(t, () => startOpensslServer(["-cert", fresh.certFile, "-key", fresh.keyFile, "-cipher", OpensslCipher.EcdsaCcm8]), async (srv) => {
+    const c = new DtlsClient({ wallSeconds: () => -1 }).configure(base({ key: root.der, usage: 2, host: "server.example.com" }));
+    await refused(c, srv.port, DtlsError.BadCertificate, AlertDescription.bad_certificate, X509Error.TimeUnknown);
+  });
+  await withPeer(t, () => startOpensslServer(args), async (srv) => {
+    // Certificate Usage 3 (domain-issued certificate): resource 4 is the server's own certificate
+    const c = new DtlsClient({ wallSeconds: () => -1 }).configure(base({ key: expired.der, usage: 3, host: "server.example.com" }));
+    await c.udpHandshake(srv.port);
+    assert.equal(c.state, ConnState.Established, c.describe());
+    await c.udpClose();
+  });
+});
+
 test("X.509 server key equal to our own key (DTLS-8) -> PeerUsesOwnKey", async (t) => {
   if (!requirePeer(t, "openssl")) return;
   pki ??= new Pki();

@@ -46,7 +46,7 @@ async function withServer(t: any, args: string[], body: (srv: PeerProcess) => Pr
 
 /** Handshake, data both ways, close_notify. Returns the client after the handshake. */
 async function exchange(srv: PeerProcess, opts: ClientOptions, label: string, client?: DtlsClient): Promise<DtlsClient> {
-  const c = client ?? new DtlsClient().configure(opts);
+  const c = client ?? new DtlsClient().configure({ timers: { initialMs: 1500, maxMs: 3000, count: 3 }, ...opts });
   await c.udpHandshake(srv.port);
   assert.equal(c.state, ConnState.Established, `${label}: ${c.describe()}`);
   const hs = c.wireStats();
