@@ -165,7 +165,7 @@ test(`fuzz LwM2M model operations: ${ITER} steps, seed ${SEED}`, () => {
     else if (format === 110) p = enc.encode(JSON.stringify(randomSenml(`/${o}/`)));
     else if (format === 112) {
       const recs = randomSenml(`/${o}/`).map((r: any) => {
-        const mp = new Map<number, unknown>();
+        const mp = new Map<number | string, unknown>();
         if ("bn" in r) mp.set(-2, r.bn);
         if ("n" in r) mp.set(0, r.n);
         if ("v" in r) mp.set(2, r.v);
