@@ -1,11 +1,33 @@
 // Firmware entry: the exports of host ABI v1 (host-shim/ABI.md). The host
 // owns the loop: it calls init, datagram_received and timer_fired; each
 // returns the next deadline in monotonic ms (-1 = none). Nothing here blocks.
-import { ABI_VERSION, LogLevel, HostStatus } from "../host/abi";
+//
+// On top of the boot self-tests this is the LwM2M client's glue: the stored
+// configuration is loaded at boot (firmware/persist.ts), the client
+// (lwm2m/client/) registers or bootstraps, datagrams reach it through the
+// per-account transports (firmware/transport.ts). Factory provisioning comes
+// from the host through provision_begin / provision_write / provision_finish.
+import { ABI_VERSION, LogLevel, HostStatus, clock_wall_seconds } from "../host/abi";
 import { info, error, logNum } from "../util/log";
 import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
 import { mountFlash, MountResult } from "../storage/flash";
 import { storeMount, storeRecordCount, StoreStatus } from "../storage/store";
+import { LwPath } from "../lwm2m/formats/entry";
+import { setText, setInt } from "../lwm2m/model";
+import { lwHandle, lwDelete, Caller, Method, NO_FORMAT } from "../lwm2m/operations";
+import { provisionFinish, sessionAbort, lastConfigError } from "../lwm2m/bootstrap-config";
+import { DEVICE_OID, Dev, setDeviceClock } from "../lwm2m/objects/device";
+import { REPR, REPR_CAP, earliest } from "../lwm2m/client/conn";
+import {
+  clientInit, clientStart, clientStop, clientStep, clientShutdown, clientConfigured, clientState, setClientHooks,
+  takeHostRequest,
+} from "../lwm2m/client/client";
+import { setEndpointName, epNameLen } from "../lwm2m/client/registration";
+import { setPreferredBootstrapFormat, dropConfigChanged } from "../lwm2m/client/bootstrap";
+import { eventNext, evSsid, evArg, evText, evLen } from "../lwm2m/client/events";
+import { transportInit, transportDatagram, transportDeadline } from "./transport";
+import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
+import { portfolioDefine } from "./portfolio";
 
 export function abi_version(): i32 { return ABI_VERSION; }
 
@@ -23,6 +45,30 @@ namespace BootStatus {
 }
 let bootStatus: i32 = 0;
 export function boot_status(): i32 { return bootStatus; }
+
+let clientReady = false;
+
+function wallClock(): i64 { return clock_wall_seconds(); }
+
+/** The LwM2M client's Objects and hooks (once per instance). */
+function setupClient(): bool {
+  if (clientReady) return true;
+  if (clientInit() < 0 || portfolioDefine() < 0) return false;
+  transportInit();
+  persistInit();
+  setClientHooks(persistNow, wipeConfig);
+  setDeviceClock(wallClock);
+  setText(DEVICE_OID, 0, Dev.Manufacturer, "lwm2m-wasm");
+  setText(DEVICE_OID, 0, Dev.ModelNumber, "wasm32 simulator");
+  setText(DEVICE_OID, 0, Dev.FirmwareVersion, "0.1.0");
+  clientReady = true;
+  return true;
+}
+
+function step(now: i64): i64 {
+  if (!clientReady) return -1;
+  return earliest(clientStep(now), transportDeadline());
+}
 
 export function init(now_ms: i64): i64 {
   bootStatus = 0;
@@ -60,15 +106,39 @@ export function init(now_ms: i64): i64 {
       logNum(LogLevel.Error, "store: mount failed, status ", st);
     }
   }
-  return -1;
+  // The client runs only on a healthy device: a DRBG failure means predictable tokens / IDs (EST-2).
+  const healthy = (bootStatus & (BootStatus.RngHealthy | BootStatus.FlashMounted)) == (BootStatus.RngHealthy | BootStatus.FlashMounted);
+  if (!healthy || !setupClient()) {
+    if (healthy) error("client: object table full");
+    return -1;
+  }
+  if (configBoot(now_ms) > 0 && clientConfigured()) {
+    clientStart(now_ms);
+  } else {
+    info("client: not provisioned; waiting for the factory configuration");
+  }
+  return step(now_ms);
 }
 
 export function datagram_received(peer: i32, len: i32, now_ms: i64): i64 {
-  return -1;
+  if (!clientReady || len <= 0 || len > RX_CAPACITY) return step(now_ms);
+  transportDatagram(peer, rxBuffer, len, now_ms); // a datagram from no connection of ours is dropped
+  return step(now_ms);
 }
 
 export function timer_fired(now_ms: i64): i64 {
-  return -1;
+  return step(now_ms);
+}
+
+/** Runs what is due now (after provisioning, or a device-side change); returns the next deadline. */
+export function poll(now_ms: i64): i64 {
+  return step(now_ms);
+}
+
+/** De-register from every LwM2M Server (shutdown); the host keeps delivering responses until the deadline is -1 or it gives up. */
+export function shutdown(now_ms: i64): i64 {
+  if (clientReady) clientShutdown(now_ms);
+  return step(now_ms);
 }
 
 /** EST-1/EST-3: generate the device's own P-256 key pair in SE slot `slot`;
@@ -76,4 +146,97 @@ export function timer_fired(now_ms: i64): i64 {
  *  is unhealthy (EST-2). */
 export function generate_device_key(slot: i32, pub_out: usize): i32 {
   return generateKeyPair(slot, pub_out);
+}
+
+// ---- factory provisioning ---------------------------------------------------------
+
+/** Where the host writes provisioning payloads (and the endpoint name for provision_finish). */
+export function config_buffer(): usize { return REPR; }
+export function config_capacity(): i32 { return REPR_CAP; }
+
+const PATH = memory.data(8, 8);
+
+/** Starts factory provisioning: the client stops; the staged configuration starts empty. 2.02, or -1 (not booted). */
+export function provision_begin(): i32 {
+  if (!clientReady) return -1;
+  clientStop();
+  sessionAbort();
+  const p = changetype<LwPath>(PATH);
+  p.clear();
+  return lwDelete(Caller.Factory, p);
+}
+
+/**
+ * One factory write: `len` bytes at config_buffer() in Content-Format
+ * `format` (TLV 11542, SenML-CBOR 112, SenML-JSON 110) to /oid or
+ * /oid/iid (iid 65535 = Object level), as Caller.Factory: Objects 0 and 1 go
+ * to the staging copy (checked at provision_finish), others (/3/0, /16)
+ * directly. The CoAP code of the write (2.04 or an error).
+ */
+export function provision_write(oid: i32, iid: i32, format: i32, len: i32): i32 {
+  if (!clientReady || len < 0 || len > REPR_CAP) return -1;
+  const p = changetype<LwPath>(PATH);
+  p.clear();
+  p.set(<u32>oid & 0xffff, <u32>iid & 0xffff, 0xffff, 0xffff);
+  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, rxBuffer, RX_CAPACITY);
+}
+
+/**
+ * Ends factory provisioning: the endpoint name is the first `epLen` bytes of
+ * config_buffer(); flags bit 0: the Bootstrap-Server account's secret is high
+ * entropy (BS-4); bit 1: no "pct" in the Bootstrap-Request. Validates the
+ * staged configuration, hands keys to the SE / sealed store, persists, and
+ * starts the client (call poll() next). 2.04, 4.00 (endpoint name), 4.06
+ * (configuration refused: config_error()), 5.00 (custody / storage failed).
+ */
+export function provision_finish(epLen: i32, flags: i32, now_ms: i64): i32 {
+  if (!clientReady) return -1;
+  if (!setEndpointName(REPR, epLen)) {
+    error("provision: endpoint name must be 1..64 printable ASCII bytes without '&'");
+    provision_abort(now_ms);
+    return 0x80;
+  }
+  setPreferredBootstrapFormat(flags & 2 ? 0xffffffff : 112);
+  memory.fill(REPR, 0, <usize>epLen);
+  const code = provisionFinish(now_ms, (flags & 1) != 0, REPR, REPR_CAP);
+  dropConfigChanged();
+  if (code != 0x44) {
+    logNum(LogLevel.Error, "provision: factory configuration refused, config error ", lastConfigError);
+    provision_abort(now_ms);
+    return code;
+  }
+  info("provision: factory configuration committed to the sealed store");
+  clientStart(now_ms);
+  return code;
+}
+
+/** Drops a factory provisioning that did not finish: the previous configuration (if any) runs again. */
+export function provision_abort(now_ms: i64): i32 {
+  if (!clientReady) return -1;
+  sessionAbort();
+  if (clientConfigured()) clientStart(now_ms);
+  return 0;
+}
+
+export function provisioned(): i32 { return clientReady && clientConfigured() && epNameLen > 0 ? 1 : 0; }
+export function config_error(): i32 { return lastConfigError; }
+
+// ---- host-facing state ---------------------------------------------------------------
+
+/** After any call: 1 reboot, 2 factory reset (then reboot) requested by a server's Execute; 0 none. */
+export function host_request(): i32 { return takeHostRequest(); }
+
+/** Next client event (lwm2m/client/events.ts ClientEvent), 0 none; details with event_*. */
+export function event_next(): i32 { return eventNext(); }
+export function event_ssid(): i32 { return evSsid; }
+export function event_arg(): i32 { return evArg; }
+export function event_text(): usize { return evText; }
+export function event_text_len(): i32 { return evLen; }
+
+/** State of the account ssid (0 = Bootstrap-Server): lwm2m/client/conn.ts St, -1 no connection. */
+export function client_state(ssid: i32): i32 { return clientReady ? clientState(ssid) : -1; }
+
+/** Device-side value change (e.g. a sensor / battery level); observers are notified by the next step. */
+export function device_set_int(oid: i32, iid: i32, rid: i32, value: i64): i32 {
+  return clientReady && setInt(<u32>oid, <u32>iid, <u32>rid, value) ? 0 : -1;
 }

@@ -1,10 +1,12 @@
 // `npx lwm2m-wasm <command>`: the simulator's command line.
-//   boot [--state DIR]   boot the firmware: DRBG health, SE self-test, flash mount
-import { existsSync } from "node:fs";
-import { Device, FIRMWARE_PATH } from "./device";
+//   boot [--state DIR]     boot the firmware: DRBG health, SE self-test, flash mount
+//   device ...             run a simulated LwM2M device against a server (see USAGE)
+import { existsSync, readFileSync } from "node:fs";
+import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
+import { Device, FIRMWARE_PATH, type FactoryConfig, type AccountConfig, type ClientEvent, ProvisionError } from "./device";
 import { BootStatus } from "./status";
 
-const COLORS: Record<string, string> = { error: "\x1b[31m", warn: "\x1b[33m", info: "\x1b[36m", debug: "\x1b[90m" };
+const COLORS: Record<string, string> = { error: "\x1b[31m", warn: "\x1b[33m", info: "\x1b[36m", debug: "\x1b[90m", event: "\x1b[32m" };
 const useColor = process.stdout.isTTY;
 
 function printLog(levelName: string, text: string) {
@@ -16,12 +18,16 @@ function option(args: string[], name: string, fallback?: string): string | undef
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 }
+const flag = (args: string[], name: string) => args.includes(name);
+
+function firmwarePresent(): boolean {
+  if (existsSync(FIRMWARE_PATH)) return true;
+  console.error(`no firmware at ${FIRMWARE_PATH}: run 'npm run build' first`);
+  return false;
+}
 
 function boot(args: string[]): number {
-  if (!existsSync(FIRMWARE_PATH)) {
-    console.error(`no firmware at ${FIRMWARE_PATH}: run 'npm run build' first`);
-    return 2;
-  }
+  if (!firmwarePresent()) return 2;
   const stateDir = option(args, "--state", "state");
   console.log(`lwm2m-wasm simulator: booting ${FIRMWARE_PATH} (state in ${stateDir}/)`);
   const device = new Device({ stateDir });
@@ -34,16 +40,163 @@ function boot(args: string[]): number {
   return (status & all) === all ? 0 : 1;
 }
 
+// ---- device ---------------------------------------------------------------------
+
+/** A P-256 private key file (PEM or DER, SEC1 or PKCS#8) -> raw 32-byte scalar + SPKI DER of its public key. */
+function readPrivateKey(file: string): { secret: Uint8Array; spki: Uint8Array } {
+  const data = readFileSync(file);
+  const pem = data.includes("-----BEGIN");
+  const key = pem ? createPrivateKey(data) : createPrivateKey({ key: data, format: "der", type: data[4] === 0x02 ? "pkcs8" : "sec1" });
+  const jwk = key.export({ format: "jwk" });
+  if (jwk.crv !== "P-256" || !jwk.d) throw new Error(`${file}: not a P-256 private key`);
+  const secret = new Uint8Array(Buffer.from(jwk.d, "base64url"));
+  const spki = new Uint8Array(createPublicKey(key).export({ format: "der", type: "spki" }));
+  return { secret, spki };
+}
+/** A public key (PEM or DER SPKI) -> SPKI DER. */
+function readPublicKey(file: string): Uint8Array {
+  const data = readFileSync(file);
+  const key = data.includes("-----BEGIN") ? createPublicKey(data) : createPublicKey({ key: data, format: "der", type: "spki" });
+  return new Uint8Array(key.export({ format: "der", type: "spki" }));
+}
+/** A certificate (PEM or DER) -> DER. */
+function readCertificate(file: string): Uint8Array {
+  return new Uint8Array(new X509Certificate(readFileSync(file)).raw);
+}
+
+/** Credentials from the probe-style flags, for an account with this URI. */
+function credentials(args: string[], uri: string): Partial<AccountConfig> {
+  if (!uri.startsWith("coaps:")) return { securityMode: "nosec" };
+  const pskId = option(args, "--psk-identity");
+  const pskKey = option(args, "--psk-key");
+  if (pskId !== undefined || pskKey !== undefined) {
+    if (!pskId || !pskKey || !/^([0-9a-fA-F]{2})+$/.test(pskKey)) throw new Error("--psk-identity ID --psk-key HEX go together");
+    return { securityMode: "psk", pskIdentity: pskId, pskKey };
+  }
+  const rpk = option(args, "--rpk-key");
+  if (rpk) {
+    const serverRpk = option(args, "--server-rpk");
+    if (!serverRpk) throw new Error("--rpk-key needs --server-rpk FILE");
+    const { secret, spki } = readPrivateKey(rpk);
+    return { securityMode: "rpk", publicKey: spki, secretKey: secret, serverPublicKey: readPublicKey(serverRpk) };
+  }
+  const cert = option(args, "--cert");
+  if (cert) {
+    const keyFile = option(args, "--key");
+    const ca = option(args, "--ca");
+    if (!keyFile || !ca) throw new Error("--cert needs --key FILE and --ca FILE");
+    const usage = option(args, "--cert-usage");
+    return {
+      securityMode: "x509", publicKey: readCertificate(cert), secretKey: readPrivateKey(keyFile).secret, serverPublicKey: readCertificate(ca),
+      certificateUsage: usage === undefined ? undefined : Number(usage),
+    };
+  }
+  throw new Error(`${uri} is a coaps:// URI: give --psk-identity/--psk-key, --rpk-key/--server-rpk or --cert/--key/--ca`);
+}
+
+function factoryConfig(args: string[]): FactoryConfig {
+  const endpoint = option(args, "--endpoint");
+  const bs = option(args, "--bootstrap");
+  const server = option(args, "--server");
+  if (!endpoint) throw new Error("--endpoint EP is required");
+  if (!!bs === !!server) throw new Error("give exactly one of --bootstrap URI and --server URI");
+  const uri = (bs ?? server)!;
+  if (!/^coaps?:\/\/[^/]+/.test(uri)) throw new Error(`not a coap:// or coaps:// URI: ${uri}`);
+  const creds = credentials(args, uri);
+  if (bs) {
+    return {
+      endpoint,
+      bootstrap: { uri, ...creds, lowEntropy: flag(args, "--low-entropy"), clientHoldOffTime: Number(option(args, "--hold-off", "0")) },
+    };
+  }
+  return {
+    endpoint,
+    servers: [{
+      uri, ...creds, shortServerId: Number(option(args, "--ssid", "1")), lifetime: Number(option(args, "--lifetime", "300")),
+    }],
+  };
+}
+
+function describe(e: ClientEvent): string {
+  switch (e.name) {
+    case "registered": return `registered (ssid ${e.ssid}) at ${e.text}, lifetime ${e.arg} s`;
+    case "updated": return `registration updated (ssid ${e.ssid})`;
+    case "deregistered": return `de-registered (ssid ${e.ssid})`;
+    case "notification": return `notification #${e.arg} sent for ${e.text} (ssid ${e.ssid})`;
+    case "observed": return `observation started on ${e.text} (ssid ${e.ssid})`;
+    case "observeCancelled": return `observation ended on ${e.text} (ssid ${e.ssid})`;
+    case "bootstrapRequested": return "Bootstrap-Request sent";
+    case "bootstrapped": return "bootstrap finished: configuration committed";
+    case "bootstrapFailed": return `bootstrap failed (${e.arg})`;
+    case "bootstrapRefused": return `Bootstrap-Finish refused: configuration error ${e.arg}, previous configuration kept`;
+    case "registrationFailed": return `registration failed (ssid ${e.ssid}, ${e.arg})`;
+    case "insecure": return `INSECURE NoSec channel to ${e.text}`;
+    default: return `${e.name} ${e.ssid} ${e.arg} ${e.text}`;
+  }
+}
+
+function device(args: string[]): number {
+  if (!firmwarePresent()) return 2;
+  if (flag(args, "-h") || flag(args, "--help")) { console.log(USAGE); return 0; }
+  let cfg: FactoryConfig | null = null;
+  const stateDir = option(args, "--state", "state")!;
+  try {
+    if (option(args, "--endpoint")) cfg = factoryConfig(args);
+  } catch (e) {
+    console.error(`lwm2m-wasm device: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const dev = new Device({ stateDir });
+  dev.on("log", (e) => printLog(e.levelName, e.text));
+  dev.on("event", (e: ClientEvent) => printLog("event", describe(e)));
+  dev.on("restart", () => printLog("event", "firmware restarted"));
+  dev.on("fatal", (e) => { printLog("error", `FATAL: ${String(e)}`); process.exitCode = 1; });
+  const status = dev.start();
+  const all = BootStatus.RngHealthy | BootStatus.SeHealthy | BootStatus.FlashMounted;
+  if ((status & all) !== all) { console.error("boot failed"); dev.stop(); return 1; }
+  if (dev.provisioned && !flag(args, "--reprovision")) {
+    console.log(`using the configuration stored in ${stateDir}/ (--reprovision replaces it with the flags)`);
+  } else if (!cfg) {
+    console.error(`no stored configuration in ${stateDir}/: give --endpoint and --bootstrap or --server`);
+    dev.stop();
+    return 2;
+  } else {
+    try {
+      dev.provision(cfg);
+    } catch (e) {
+      console.error(e instanceof ProvisionError ? e.message : String(e));
+      dev.stop();
+      return 1;
+    }
+  }
+  const quit = () => {
+    printLog("info", "shutting down: de-registering");
+    dev.shutdown(3000).then(() => process.exit(process.exitCode ?? 0));
+  };
+  process.once("SIGINT", quit);
+  process.once("SIGTERM", quit);
+  return -1; // keep running
+}
+
 const USAGE = `usage: lwm2m-wasm <command> [options]
-  boot [--state DIR]    boot the firmware in the simulator and print each step`;
+  boot [--state DIR]    boot the firmware in the simulator and print each step
+  server [...]          the development Bootstrap-Server and LwM2M Server (server/README.md)
+  device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
+         [--ssid N] [--hold-off S] [--reprovision]
+         [--psk-identity ID --psk-key HEX [--low-entropy]]
+         [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
+                        run a simulated LwM2M device (coap:// = NoSec today; coaps:// credentials
+                        are stored now and used once DTLS is in the firmware); Ctrl-C de-registers`;
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;
   switch (command) {
     case "boot": return boot(rest);
+    case "device": return device(rest);
     case undefined: case "-h": case "--help": console.log(USAGE); return command ? 0 : 2;
     default: console.error(`unknown command '${command}'\n${USAGE}`); return 2;
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const code = main(process.argv.slice(2));
+if (code >= 0) process.exitCode = code;

@@ -1,6 +1,13 @@
 // A simulated device: one instance of build/firmware.wasm wired to the Node
 // host services. The host owns the loop: it delivers datagrams and timer
 // expiries and re-arms one timer at the deadline the firmware returns.
+//
+// LwM2M side: provision() writes the factory configuration (Security and
+// Server Object instances as TLV, the endpoint name, the BS-4 entropy flag)
+// through the firmware's provisioning exports; the firmware keeps it in its
+// sealed store, so later boots come back without it. Each client step is an
+// event (see DeviceEvents). A server's Execute of Reboot / Factory Reset
+// restarts the module with the same flash and SE.
 import { EventEmitter } from "node:events";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +31,24 @@ export interface FirmwareExports {
   timer_fired(nowMs: bigint): bigint;
   boot_status(): number;
   generate_device_key(slot: number, pubOut: number): number;
+  poll(nowMs: bigint): bigint;
+  shutdown(nowMs: bigint): bigint;
+  config_buffer(): number;
+  config_capacity(): number;
+  provision_begin(): number;
+  provision_write(oid: number, iid: number, format: number, len: number): number;
+  provision_finish(epLen: number, flags: number, nowMs: bigint): number;
+  provision_abort(nowMs: bigint): number;
+  provisioned(): number;
+  config_error(): number;
+  host_request(): number;
+  event_next(): number;
+  event_ssid(): number;
+  event_arg(): number;
+  event_text(): number;
+  event_text_len(): number;
+  client_state(ssid: number): number;
+  device_set_int(oid: number, iid: number, rid: number, value: bigint): number;
   [name: string]: unknown;
 }
 
@@ -36,21 +61,225 @@ export interface DeviceOptions {
   flash?: NorFlash;
   net?: NetService;
   clock?: Clock;
+  /** Do not arm a real timer: the caller advances time (FakeClock + advance()). */
+  manualTimers?: boolean;
 }
 
 export interface LogEvent { level: number; levelName: string; text: string }
 
-/** Events: 'log' (LogEvent), 'fatal' (FirmwareFatal), 'deadline' (ms or -1). */
+/** A clock the caller moves (tests): monotonic ms from 0, wall clock from a fixed epoch. */
+export class FakeClock implements Clock {
+  constructor(public now = 0, public wallEpoch = 1_700_000_000) {}
+  monotonicMs() { return this.now; }
+  wallSeconds() { return this.wallEpoch + Math.floor(this.now / 1000); }
+}
+
+// ---- LwM2M client events (assembly/lwm2m/client/events.ts ClientEvent) ----
+export const CLIENT_EVENTS = [
+  "", "bootstrapRequested", "bootstrapped", "bootstrapFailed", "registered", "registrationFailed", "updated",
+  "deregistered", "notification", "observed", "observeCancelled", "disabled", "reboot", "factoryReset",
+  "bootstrapRefused", "insecure",
+] as const;
+export type ClientEventName = Exclude<(typeof CLIENT_EVENTS)[number], "">;
+export interface ClientEvent {
+  name: ClientEventName;
+  /** Short Server ID (0: the Bootstrap-Server account). */
+  ssid: number;
+  /** registered/updated: lifetime; notification: Observe sequence; *Failed: CoAP code or reason; bootstrapRefused: ConfigError. */
+  arg: number;
+  /** registered: Location-Path; notification/observed/observeCancelled: the path; insecure: the URI. */
+  text: string;
+}
+
+/** Connection states (assembly/lwm2m/client/conn.ts St). */
+export const ClientState = {
+  None: -1, Idle: 0, Wait: 1, Connecting: 2, Registering: 3, Registered: 4, Updating: 5, Deregistering: 6,
+  BsRequesting: 7, Bootstrapping: 8, Failed: 9, Disabled: 10, Lingering: 11,
+} as const;
+
+// ---- factory configuration ----
+export type SecurityModeName = "psk" | "rpk" | "x509" | "nosec" | "est";
+const SECURITY_MODES: Record<SecurityModeName, number> = { psk: 0, rpk: 1, x509: 2, nosec: 3, est: 4 };
+
+/** One Security Object (/0) instance (LwM2M 1.1 Appendix E.1). */
+export interface AccountConfig {
+  /** 0: coap://host:port (NoSec) or coaps://host:port. */
+  uri: string;
+  /** 2: default nosec for coap://, psk for coaps://. */
+  securityMode?: SecurityModeName | number;
+  /** 3 for PSK: the identity (UTF-8 or bytes). */
+  pskIdentity?: string | Uint8Array;
+  /** 5 for PSK: the key (bytes or hex). */
+  pskKey?: Uint8Array | string;
+  /** 3 for RPK / X.509: our public key (SPKI DER) or certificate (DER). */
+  publicKey?: Uint8Array;
+  /** 4: the server's public key / certificate / trust anchor (DER). */
+  serverPublicKey?: Uint8Array;
+  /** 5 for RPK / X.509: our P-256 private key (raw 32 bytes, SEC1 or PKCS#8 DER). */
+  secretKey?: Uint8Array;
+  clientHoldOffTime?: number; // 11 (s)
+  bootstrapServerAccountTimeout?: number; // 12 (s)
+  matchingType?: number; // 13
+  sni?: string; // 14
+  certificateUsage?: number; // 15
+  ciphersuites?: number[]; // 16
+}
+/** An LwM2M Server account: Security instance + Server Object (/1) instance (E.2). */
+export interface ServerAccountConfig extends AccountConfig {
+  shortServerId: number;
+  lifetime?: number; // 1, default 300 s
+  defaultMinPeriod?: number; // 2
+  defaultMaxPeriod?: number; // 3
+  disableTimeout?: number; // 5
+  notificationStoring?: boolean; // 6, default true
+  binding?: string; // 7, default "U"
+  communicationRetryCount?: number; // 17
+  communicationRetryTimer?: number; // 18
+  communicationSequenceDelayTimer?: number; // 19
+  communicationSequenceRetryCount?: number; // 20
+}
+export interface FactoryConfig {
+  endpoint: string;
+  /** The factory Bootstrap-Server account. */
+  bootstrap?: AccountConfig & {
+    /** BS-4: the account's secret is low entropy (default false = high). */
+    lowEntropy?: boolean;
+  };
+  servers?: ServerAccountConfig[];
+  /** "pct" of the Bootstrap-Request: 112 (default) or null to leave it out. */
+  bootstrapPct?: number | null;
+  /** Device Object values (/3/0): manufacturer, model, serial number, firmware version. */
+  device?: { manufacturer?: string; modelNumber?: string; serialNumber?: string; firmwareVersion?: string };
+}
+
+export class ProvisionError extends Error {
+  constructor(readonly step: string, readonly code: number, readonly configError = 0) {
+    super(`provisioning refused at ${step}: CoAP ${code >> 5}.${String(code & 31).padStart(2, "0")}` +
+      (configError ? ` (config error ${configError})` : ""));
+  }
+}
+
+// LwM2M TLV (Core §7.4.3), enough for provisioning.
+const enc = new TextEncoder();
+function tlv(kind: number, id: number, v: Uint8Array): Uint8Array {
+  const hdr: number[] = [kind | (id > 255 ? 0x20 : 0)];
+  if (id > 255) hdr.push(id >> 8, id & 255); else hdr.push(id);
+  const n = v.length;
+  if (n < 8) hdr[0] |= n;
+  else if (n < 256) { hdr[0] |= 0x08; hdr.push(n); }
+  else if (n < 65536) { hdr[0] |= 0x10; hdr.push(n >> 8, n & 255); }
+  else { hdr[0] |= 0x18; hdr.push(n >> 16, (n >> 8) & 255, n & 255); }
+  return cat(Uint8Array.from(hdr), v);
+}
+function cat(...a: Uint8Array[]): Uint8Array {
+  const o = new Uint8Array(a.reduce((s, x) => s + x.length, 0));
+  let p = 0;
+  for (const x of a) { o.set(x, p); p += x.length; }
+  return o;
+}
+function intBytes(v: number): Uint8Array {
+  const b = BigInt(v);
+  for (const n of [1, 2, 4, 8]) {
+    const lim = 1n << BigInt(n * 8 - 1);
+    if (b >= -lim && b < lim) {
+      const o = new Uint8Array(n);
+      let x = BigInt.asUintN(n * 8, b);
+      for (let i = n - 1; i >= 0; i--) { o[i] = Number(x & 255n); x >>= 8n; }
+      return o;
+    }
+  }
+  throw new RangeError(`integer out of range: ${v}`);
+}
+const bytesOf = (v: string | Uint8Array | undefined, hex = false): Uint8Array =>
+  v === undefined ? new Uint8Array(0) : typeof v === "string" ? (hex ? new Uint8Array(Buffer.from(v, "hex")) : enc.encode(v)) : v;
+const rInt = (id: number, v: number) => tlv(0xc0, id, intBytes(v));
+const rBytes = (id: number, v: Uint8Array) => tlv(0xc0, id, v);
+const rBool = (id: number, v: boolean) => tlv(0xc0, id, Uint8Array.of(v ? 1 : 0));
+
+function modeOf(a: AccountConfig): number {
+  if (typeof a.securityMode === "number") return a.securityMode;
+  if (a.securityMode) return SECURITY_MODES[a.securityMode];
+  return a.uri.startsWith("coaps:") ? 0 : 3;
+}
+
+function securityInstance(iid: number, a: AccountConfig, bootstrap: boolean, ssid?: number): Uint8Array {
+  const mode = modeOf(a);
+  const res: Uint8Array[] = [
+    rBytes(0, enc.encode(a.uri)),
+    rBool(1, bootstrap),
+    rInt(2, mode),
+    rBytes(3, mode === 0 ? bytesOf(a.pskIdentity) : bytesOf(a.publicKey)),
+    rBytes(4, bytesOf(a.serverPublicKey)),
+    rBytes(5, mode === 0 ? bytesOf(a.pskKey, true) : bytesOf(a.secretKey)),
+  ];
+  if (ssid !== undefined) res.push(rInt(10, ssid));
+  if (a.clientHoldOffTime !== undefined) res.push(rInt(11, a.clientHoldOffTime));
+  if (a.bootstrapServerAccountTimeout !== undefined) res.push(rInt(12, a.bootstrapServerAccountTimeout));
+  if (a.matchingType !== undefined) res.push(rInt(13, a.matchingType));
+  if (a.sni !== undefined) res.push(rBytes(14, enc.encode(a.sni)));
+  if (a.certificateUsage !== undefined) res.push(rInt(15, a.certificateUsage));
+  if (a.ciphersuites?.length) res.push(tlv(0x80, 16, cat(...a.ciphersuites.map((c, i) => tlv(0x40, i, intBytes(c))))));
+  return tlv(0x00, iid, cat(...res));
+}
+
+function serverInstance(iid: number, s: ServerAccountConfig): Uint8Array {
+  const res: Uint8Array[] = [rInt(0, s.shortServerId), rInt(1, s.lifetime ?? 300)];
+  if (s.defaultMinPeriod !== undefined) res.push(rInt(2, s.defaultMinPeriod));
+  if (s.defaultMaxPeriod !== undefined) res.push(rInt(3, s.defaultMaxPeriod));
+  if (s.disableTimeout !== undefined) res.push(rInt(5, s.disableTimeout));
+  res.push(rBool(6, s.notificationStoring ?? true), rBytes(7, enc.encode(s.binding ?? "U")));
+  const opt: [number, number | undefined][] = [
+    [17, s.communicationRetryCount], [18, s.communicationRetryTimer],
+    [19, s.communicationSequenceDelayTimer], [20, s.communicationSequenceRetryCount],
+  ];
+  for (const [id, v] of opt) if (v !== undefined) res.push(rInt(id, v));
+  return tlv(0x00, iid, cat(...res));
+}
+
+/** The TLV payloads of a factory configuration: [oid, payload] per Object. */
+export function factoryPayloads(cfg: FactoryConfig): [number, Uint8Array][] {
+  const sec: Uint8Array[] = [];
+  const srv: Uint8Array[] = [];
+  let iid = 0;
+  if (cfg.bootstrap) sec.push(securityInstance(iid++, cfg.bootstrap, true));
+  (cfg.servers ?? []).forEach((s, i) => {
+    sec.push(securityInstance(iid++, s, false, s.shortServerId));
+    srv.push(serverInstance(i, s));
+  });
+  const out: [number, Uint8Array][] = [[0, cat(...sec)]];
+  if (srv.length) out.push([1, cat(...srv)]);
+  const d = cfg.device;
+  if (d) {
+    const res: Uint8Array[] = [];
+    if (d.manufacturer !== undefined) res.push(rBytes(0, enc.encode(d.manufacturer)));
+    if (d.modelNumber !== undefined) res.push(rBytes(1, enc.encode(d.modelNumber)));
+    if (d.serialNumber !== undefined) res.push(rBytes(2, enc.encode(d.serialNumber)));
+    if (d.firmwareVersion !== undefined) res.push(rBytes(3, enc.encode(d.firmwareVersion)));
+    if (res.length) out.push([3, tlv(0x00, 0, cat(...res))]);
+  }
+  return out;
+}
+
+/**
+ * Events: 'log' (LogEvent), 'fatal' (FirmwareFatal), 'deadline' (ms or -1),
+ * 'event' (ClientEvent) and each ClientEvent by name ('registered', ...),
+ * 'restart' (after a Reboot / Factory Reset the module was started again).
+ */
 export class Device extends EventEmitter {
   readonly rng: DeviceRng;
   readonly se: SimulatedSecureElement;
   readonly flash: NorFlash;
   readonly net: NetService;
   readonly clock: Clock;
-  readonly exports: FirmwareExports;
+  exports!: FirmwareExports;
   readonly logs: LogEvent[] = [];
+  readonly events: ClientEvent[] = [];
+  /** The deadline the firmware asked for (ms, -1 none). */
+  deadline = -1;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly bin: Uint8Array;
+  private readonly manualTimers: boolean;
   droppedOversize = 0;
 
   constructor(opts: DeviceOptions = {}) {
@@ -60,8 +289,13 @@ export class Device extends EventEmitter {
     this.se = opts.se ?? new SimulatedSecureElement(opts.stateDir ? join(opts.stateDir, "se-keystore.json") : undefined);
     this.flash = opts.flash ?? new NorFlash(opts.stateDir ? { path: join(opts.stateDir, "flash.img") } : {});
     this.clock = opts.clock ?? systemClock;
+    this.manualTimers = opts.manualTimers ?? false;
     this.net = opts.net ?? new UdpNet((peer, data) => this.deliver(peer, data));
-    const bin = typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH);
+    this.bin = typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH);
+    this.instantiate();
+  }
+
+  private instantiate() {
     let memory!: WebAssembly.Memory;
     const imports = createHostImports({
       rng: this.rng, se: this.se, flash: this.flash, net: this.net, clock: this.clock,
@@ -72,7 +306,7 @@ export class Device extends EventEmitter {
       },
       fatal: (code, line) => { throw new FirmwareFatal(code, line); },
     }, () => memory);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bin as Uint8Array<ArrayBuffer>), imports);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(this.bin as Uint8Array<ArrayBuffer>), imports);
     this.exports = instance.exports as unknown as FirmwareExports;
     memory = this.exports.memory;
     if (this.exports.abi_version() !== ABI_VERSION) throw new Error(`firmware speaks ABI ${this.exports.abi_version()}, host speaks ${ABI_VERSION}`);
@@ -80,11 +314,12 @@ export class Device extends EventEmitter {
   }
 
   get memory(): WebAssembly.Memory { return this.exports.memory; }
+  private now(): bigint { return BigInt(this.clock.monotonicMs()); }
 
   /** Boot the firmware; returns its boot status bits. */
   start(): number {
     this.stopped = false;
-    this.call(() => this.exports.init(BigInt(this.clock.monotonicMs())));
+    this.call(() => this.exports.init(this.now()));
     return this.exports.boot_status();
   }
 
@@ -92,6 +327,7 @@ export class Device extends EventEmitter {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.deadline = -1;
     if (this.net instanceof UdpNet) this.net.closeAll();
   }
 
@@ -101,7 +337,97 @@ export class Device extends EventEmitter {
     const cap = this.exports.rx_capacity();
     if (data.length > cap) { this.droppedOversize++; return; }
     new Uint8Array(this.memory.buffer, this.exports.rx_buffer(), data.length).set(data);
-    this.call(() => this.exports.datagram_received(peer, data.length, BigInt(this.clock.monotonicMs())));
+    this.call(() => this.exports.datagram_received(peer, data.length, this.now()));
+  }
+
+  /** Run what is due now (e.g. after a device-side change). */
+  poll() { if (!this.stopped) this.call(() => this.exports.poll(this.now())); }
+
+  /** Manual timers: move the clock (a FakeClock) to `t`, firing every deadline on the way. */
+  advanceTo(t: number) {
+    const clock = this.clock as FakeClock;
+    if (!(clock instanceof FakeClock)) throw new Error("advanceTo needs a FakeClock");
+    for (let guard = 0; !this.stopped && this.deadline >= 0 && this.deadline <= t; guard++) {
+      if (guard > 100000) throw new Error(`timer loop: deadline stuck at ${this.deadline}`);
+      clock.now = Math.max(clock.now, this.deadline);
+      this.call(() => this.exports.timer_fired(this.now()));
+    }
+    clock.now = Math.max(clock.now, t);
+  }
+  advance(ms: number) { this.advanceTo((this.clock as FakeClock).now + ms); }
+
+  /**
+   * Factory provisioning (SEC-1, BS-4): writes the Security / Server / Device
+   * instances and the endpoint name; the firmware validates them, moves keys
+   * into the SE / sealed store, persists, and starts the client.
+   */
+  provision(cfg: FactoryConfig) {
+    try {
+      this.provisionSteps(cfg);
+    } catch (e) {
+      // the previous configuration (if any) runs again
+      if (!(e instanceof ProvisionError && e.step === "finish")) this.exports.provision_abort(this.now());
+      this.poll();
+      throw e;
+    }
+  }
+
+  private provisionSteps(cfg: FactoryConfig) {
+    const ex = this.exports;
+    const buf = () => new Uint8Array(this.memory.buffer, ex.config_buffer(), ex.config_capacity());
+    let code = ex.provision_begin();
+    if (code !== 0x42) throw new ProvisionError("begin", code);
+    for (const [oid, payload] of factoryPayloads(cfg)) {
+      if (payload.length > ex.config_capacity()) throw new ProvisionError(`/${oid}`, 0x8d);
+      buf().set(payload);
+      code = ex.provision_write(oid, 0xffff, 11542, payload.length);
+      buf().fill(0, 0, payload.length); // keys do not linger in the shared buffer
+      if (code !== 0x44) throw new ProvisionError(`/${oid}`, code);
+    }
+    const ep = enc.encode(cfg.endpoint);
+    if (ep.length > ex.config_capacity()) throw new ProvisionError("endpoint", 0x80);
+    buf().set(ep);
+    const flags = (cfg.bootstrap && !cfg.bootstrap.lowEntropy ? 1 : 0) | (cfg.bootstrapPct === null ? 2 : 0);
+    code = ex.provision_finish(ep.length, flags, this.now());
+    if (code !== 0x44) throw new ProvisionError("finish", code, ex.config_error());
+    this.poll();
+  }
+
+  /** A stored configuration is active (no provisioning needed). */
+  get provisioned(): boolean { return this.exports.provisioned() === 1; }
+
+  /** State of the account (ClientState), ssid 0 = the Bootstrap-Server account. */
+  state(ssid: number): number { return this.exports.client_state(ssid); }
+
+  /** Device-side value change (e.g. /3/0/9 battery level): observers get notified per their attributes. */
+  setResource(oid: number, iid: number, rid: number, value: number | bigint): boolean {
+    const ok = this.exports.device_set_int(oid, iid, rid, BigInt(value)) === 0;
+    this.poll();
+    return ok;
+  }
+
+  /** De-register from every server; resolves when done or after `timeoutMs` (real timers). */
+  shutdown(timeoutMs = 5000): Promise<void> {
+    this.call(() => this.exports.shutdown(this.now()));
+    return new Promise((resolve) => {
+      const t0 = Date.now();
+      const check = () => {
+        if (this.stopped || this.deadline < 0 || Date.now() - t0 > timeoutMs || this.manualTimers) { this.stop(); resolve(); return; }
+        setTimeout(check, 20);
+      };
+      check();
+    });
+  }
+
+  /** Restart the module with the same flash, SE and network (Reboot / Factory Reset). */
+  reboot(): number {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.net instanceof UdpNet) this.net.closeAll();
+    this.instantiate();
+    const status = this.start();
+    this.emit("restart", status);
+    return status;
   }
 
   private call(fn: () => bigint) {
@@ -115,17 +441,37 @@ export class Device extends EventEmitter {
       return;
     }
     this.arm(Number(deadline));
+    this.drainEvents();
+  }
+
+  private drainEvents() {
+    const ex = this.exports;
+    for (let k; (k = ex.event_next()) !== 0;) {
+      const name = CLIENT_EVENTS[k];
+      if (!name) continue;
+      const text = Buffer.from(new Uint8Array(this.memory.buffer, ex.event_text(), ex.event_text_len())).toString("latin1");
+      const ev: ClientEvent = { name, ssid: ex.event_ssid(), arg: ex.event_arg(), text };
+      this.events.push(ev);
+      this.emit("event", ev);
+      this.emit(name, ev);
+    }
+    const req = ex.host_request();
+    if (req !== 0 && !this.stopped) {
+      // Reboot (1) / Factory Reset (2): the response went out in this call; restart the module now
+      this.reboot();
+    }
   }
 
   private arm(deadline: number) {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.deadline = deadline;
     this.emit("deadline", deadline);
-    if (deadline < 0 || this.stopped) return;
+    if (deadline < 0 || this.stopped || this.manualTimers) return;
     const delay = Math.max(0, deadline - this.clock.monotonicMs());
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.call(() => this.exports.timer_fired(BigInt(this.clock.monotonicMs())));
+      this.call(() => this.exports.timer_fired(this.now()));
     }, delay);
   }
 }

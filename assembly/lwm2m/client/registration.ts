@@ -1,0 +1,465 @@
+// Registration Interface (OMA-TS-LightweightM2M_Core-V1_1 §6.2; Transport
+// §6.2): Register `POST /rd?ep=NAME&lt=LIFETIME&lwm2m=1.1&b=BINDING` with
+// the link-format list of Objects and Object Instances (Object 0 never listed,
+// SEC-2), the Location-Path the server answers kept for Update
+// `POST /{location}[?lt=..&b=..]` and De-register `DELETE /{location}`.
+// Registration retries follow the Server Object's communication resources
+// (§6.2.1.2): Communication Retry Count (17) attempts per sequence, waiting
+// Communication Retry Timer (18) * 2^(attempt-1) s between them; then
+// Communication Sequence Delay Timer (19) s before the next sequence, up to
+// Communication Sequence Retry Count (20) sequences. When every server has
+// failed, the client falls back to bootstrap (BS-2; client.ts).
+import { CoapType, CoapCode, CoapOption, CoapOptionIter, CoapWriter, COAP_OPTION_ITER_SIZE } from "../../coap/message";
+import { obsInit } from "../../coap/observe";
+import { registerPayload } from "../operations";
+import { ContentFormat } from "../formats/entry";
+import { getBytes, found, valueLen } from "../model";
+import { SECURITY_OID, Sec, securityMode } from "../objects/security";
+import { Srv, serverValue, serverBinding, retryCount, retryTimer, sequenceDelayTimer, sequenceRetryCount } from "../objects/server";
+import {
+  conn, connEp, connObs, connLoc, Conn, St, Req, Role, OBS_PER_CONN, LOC_CAP, U_LIFETIME, U_BINDING, U_OBJECTS,
+  transportOpen, TRANSPORT_PENDING,
+} from "./conn";
+import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "./events";
+
+// ---------------------------------------------------------------------------
+// Endpoint Client Name (§6.2.1 "ep"), set by factory provisioning
+
+export const EP_NAME_CAP: i32 = 64;
+export const EP_NAME = memory.data(64);
+export let epNameLen: i32 = 0;
+
+/** 1..64 printable ASCII bytes without '&' (it travels as one Uri-Query value, "ep=NAME"). */
+export function setEndpointName(p: usize, n: i32): bool {
+  if (n < 1 || n > EP_NAME_CAP) return false;
+  for (let i = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c <= 0x20 || c >= 0x7f || c == 0x26) return false;
+  }
+  memory.copy(EP_NAME, p, <usize>n);
+  epNameLen = n;
+  return true;
+}
+
+export function clearEndpointName(): void {
+  memory.fill(EP_NAME, 0, EP_NAME_CAP);
+  epNameLen = 0;
+}
+
+// ---------------------------------------------------------------------------
+// Transport
+
+const HOST = memory.data(256);
+
+/**
+ * Opens the account's channel (host and port from the Security URI, checked
+ * at Bootstrap-Finish / load by uriScheme). TRANSPORT_UP / TRANSPORT_PENDING,
+ * or a negative error.
+ */
+export function connOpen(ci: i32, now: i64): i32 {
+  const c = conn(ci);
+  if (c.transport) return c.transport == 1 ? 0 : TRANSPORT_PENDING;
+  const u = getBytes(SECURITY_OID, <u32>c.secIid, Sec.Uri);
+  const n = valueLen;
+  if (!found) return -1;
+  let i = 0;
+  while (i < n && load<u8>(u + <usize>i) != 0x3a) i++; // "coap" / "coaps" ":"
+  const secure = i == 5;
+  let h = i + 3;
+  let e = h;
+  if (e < n && load<u8>(u + <usize>e) == 0x5b) { // "[v6]"
+    while (e < n && load<u8>(u + <usize>e) != 0x5d) e++;
+    e++;
+  } else {
+    while (e < n && load<u8>(u + <usize>e) != 0x3a && load<u8>(u + <usize>e) != 0x2f) e++;
+  }
+  if (e > n || e <= h) return -1;
+  let port = secure ? 5684 : 5683; // RFC 7252 §6.1, §6.2 default ports
+  if (e < n && load<u8>(u + <usize>e) == 0x3a) {
+    port = 0;
+    for (let q = e + 1; q < n; q++) {
+      const d = <i32>load<u8>(u + <usize>q) - 0x30;
+      if (d < 0 || d > 9) break;
+      port = port * 10 + d;
+    }
+  }
+  memory.copy(HOST, u + <usize>h, <usize>(e - h));
+  const r = transportOpen(ci, <u32>c.secIid, securityMode(<u32>c.secIid), HOST, e - h, port, now);
+  if (r < 0) return r;
+  c.transport = r == TRANSPORT_PENDING ? 2 : 1;
+  return r;
+}
+
+/** Log text: the account's URI. */
+export function logUri(ci: i32): void {
+  const u = getBytes(SECURITY_OID, <u32>conn(ci).secIid, Sec.Uri);
+  if (found) lbytes(u, valueLen);
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+
+const QBUF = memory.data(96);
+let qn: i32 = 0;
+function qs(s: string): void {
+  for (let i = 0; i < s.length && qn < 96; i++) store<u8>(QBUF + <usize>(qn++), <u8>s.charCodeAt(i));
+}
+function qb(p: usize, n: i32): void {
+  const k = min(n, 96 - qn);
+  memory.copy(QBUF + <usize>qn, p, <usize>k);
+  qn += k;
+}
+function qnum(v: i64): void {
+  let d: i32 = 1;
+  for (let t = v; t >= 10; t /= 10) d++;
+  if (qn + d > 96) return;
+  for (let i = d - 1; i >= 0; i--) { store<u8>(QBUF + <usize>(qn + i), <u8>(0x30 + <i32>(v % 10))); v /= 10; }
+  qn += d;
+}
+function qput(w: CoapWriter): void { w.option(CoapOption.URI_QUERY, QBUF, qn); qn = 0; }
+
+/** "ep=NAME" as a Uri-Query option (Register, Bootstrap-Request). */
+export function putEndpointQuery(w: CoapWriter): void {
+  qn = 0;
+  qs("ep=");
+  qb(EP_NAME, epNameLen);
+  qput(w);
+}
+
+/** Uri-Path options from a string literal ("rd", "bs"). */
+export function putPath(w: CoapWriter, s: string): void {
+  const n = s.length;
+  qn = 0;
+  qs(s);
+  w.option(CoapOption.URI_PATH, QBUF, n);
+  qn = 0;
+}
+
+const BINDING_TMP = memory.data(8, 8);
+
+/** The account's Lifetime (s) now (§6.2.1: lt; at least 1). */
+function lifetimeOf(c: Conn): i32 { return <i32>max<i64>(1, min<i64>(serverValue(<u32>c.ssid, Srv.Lifetime, 86400), 0x7fffffff)); }
+
+/** The account's Binding now, in BINDING_TMP (u64 value, bytes zero-padded); its length. */
+function bindingOf(c: Conn): i32 {
+  store<u64>(BINDING_TMP, 0);
+  const p = serverBinding(<u32>c.ssid);
+  const n = p ? min(valueLen, 8) : 0;
+  if (n > 0) memory.copy(BINDING_TMP, p, <usize>n);
+  return n;
+}
+
+function putLifetime(w: CoapWriter, lt: i32): void { qn = 0; qs("lt="); qnum(lt); qput(w); }
+function putBinding(w: CoapWriter, n: i32): void { qn = 0; qs("b="); qb(BINDING_TMP, n); qput(w); }
+
+function putLocation(w: CoapWriter, ci: i32): void {
+  const loc = connLoc(ci);
+  const n = conn(ci).locLen;
+  let i = 0;
+  while (i < n) {
+    const l = <i32>load<u8>(loc + <usize>i);
+    w.option(CoapOption.URI_PATH, loc + <usize>i + 1, l);
+    i += 1 + l;
+  }
+}
+
+/** Sends Register; false when it could not be built (then the attempt failed). */
+function sendRegister(ci: i32, now: i64): bool {
+  const c = conn(ci);
+  const ep = connEp(ci);
+  if (ep.slotBusy(0)) ep.cancel(0);
+  const w = ep.beginRequest(CoapType.CON, CoapCode.POST);
+  putPath(w, "rd");
+  w.optionUint(CoapOption.CONTENT_FORMAT, ContentFormat.LINK);
+  putEndpointQuery(w);
+  const lt = lifetimeOf(c);
+  putLifetime(w, lt);
+  qn = 0;
+  qs("lwm2m=1.1");
+  qput(w);
+  const bl = bindingOf(c);
+  if (bl > 0) putBinding(w, bl);
+  const n = registerPayload(w.payloadPtr(), w.payloadRoom());
+  if (n > 0) w.commitPayload(n);
+  if (n < 0 || ep.send(now) < 0) return false;
+  c.pending = Req.Register;
+  c.state = St.Registering;
+  c.lifetime = lt;
+  c.binding = load<u64>(BINDING_TMP);
+  c.bindingLen = bl;
+  c.timer = -1;
+  lb("registration: Register to ");
+  logUri(ci);
+  ls(" ep=");
+  lbytes(EP_NAME, epNameLen);
+  ls(" lt=");
+  lnum(lt);
+  linfo();
+  return true;
+}
+
+/** Sends Update with what changed (c.update); §6.2.2 "Update". */
+export function sendUpdate(ci: i32, now: i64): bool {
+  const c = conn(ci);
+  const ep = connEp(ci);
+  if (ep.slotBusy(0)) return false;
+  const w = ep.beginRequest(CoapType.CON, CoapCode.POST);
+  putLocation(w, ci);
+  const objects = (c.update & U_OBJECTS) != 0;
+  if (objects) w.optionUint(CoapOption.CONTENT_FORMAT, ContentFormat.LINK);
+  const lt = lifetimeOf(c);
+  const bl = bindingOf(c);
+  if (c.update & U_LIFETIME) putLifetime(w, lt);
+  if ((c.update & U_BINDING) && bl > 0) putBinding(w, bl);
+  if (objects) {
+    const n = registerPayload(w.payloadPtr(), w.payloadRoom());
+    if (n > 0) w.commitPayload(n);
+  }
+  if (ep.send(now) < 0) return false;
+  c.pending = Req.Update;
+  c.state = St.Updating;
+  c.lifetime = lt;
+  c.binding = load<u64>(BINDING_TMP);
+  c.bindingLen = bl;
+  c.update = 0;
+  c.timer = -1;
+  return true;
+}
+
+/** Sends De-register (§6.2.3); `after` says what follows it (Conn.afterDereg). */
+export function sendDeregister(ci: i32, now: i64, after: i32): bool {
+  const c = conn(ci);
+  const ep = connEp(ci);
+  c.afterDereg = after;
+  if (c.state != St.Registered && c.state != St.Updating) return false;
+  if (ep.slotBusy(0)) ep.cancel(0);
+  const w = ep.beginRequest(CoapType.CON, CoapCode.DELETE);
+  putLocation(w, ci);
+  if (ep.send(now) < 0) { deregistered(ci, now); return false; }
+  c.pending = Req.Deregister;
+  c.state = St.Deregistering;
+  c.timer = -1;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Procedure
+
+/** Starts (or restarts) the registration procedure of a server connection. */
+export function regBegin(ci: i32, now: i64): void {
+  const c = conn(ci);
+  c.state = St.Wait;
+  c.timer = now;
+  c.attempt = 0;
+  c.sequence = 0;
+}
+
+/** The server is registered only after a 2.01 to Register, and until De-register / failure. */
+export function isRegistered(c: Conn): bool { return c.state == St.Registered || c.state == St.Updating; }
+
+let fallback = false;
+/** Some server connection just failed for good: the client checks whether all did (BS-2). */
+export function takeFallbackCheck(): bool { const f = fallback; fallback = false; return f; }
+
+/** One attempt: open the channel (if needed) and send Register. */
+function attempt(ci: i32, now: i64): void {
+  const c = conn(ci);
+  const r = connOpen(ci, now);
+  if (r < 0) {
+    // the channel cannot exist (e.g. secure transport unavailable): no retry helps until the configuration changes
+    c.state = St.Failed;
+    c.timer = -1;
+    lb("registration: ssid=");
+    lnum(c.ssid);
+    ls(" cannot open a channel to ");
+    logUri(ci);
+    lerror();
+    emit(ClientEvent.RegistrationFailed, c.ssid, -2, 0, 0);
+    fallback = true;
+    return;
+  }
+  if (r == TRANSPORT_PENDING) { c.state = St.Connecting; c.timer = -1; return; }
+  if (!sendRegister(ci, now)) attemptFailed(ci, now, -4);
+}
+
+/** A communication attempt failed (why: response code, -1 timeout, -2 transport, -3 reset, -4 not sent). */
+export function attemptFailed(ci: i32, now: i64, why: i32): void {
+  const c = conn(ci);
+  const ssid = <u32>c.ssid;
+  c.pending = Req.None;
+  c.attempt++;
+  lb("registration: ssid=");
+  lnum(ssid);
+  ls(" attempt ");
+  lnum(c.attempt);
+  ls(" failed (");
+  if (why > 0) lcode(why); else ls(why == -1 ? "timeout" : why == -2 ? "transport" : why == -3 ? "reset" : "not sent");
+  ls(")");
+  lwarn();
+  const count = max<i64>(retryCount(ssid), 1);
+  if (<i64>c.attempt < count) {
+    // Communication Retry Timer * 2^(attempt - 1)
+    let wait = retryTimer(ssid);
+    for (let k = 1; k < c.attempt && wait < 0x100000000; k++) wait <<= 1;
+    c.state = St.Wait;
+    c.timer = now + wait * 1000;
+    return;
+  }
+  c.attempt = 0;
+  c.sequence++;
+  if (<i64>c.sequence < max<i64>(sequenceRetryCount(ssid), 1)) {
+    c.state = St.Wait;
+    c.timer = now + sequenceDelayTimer(ssid) * 1000;
+    return;
+  }
+  c.state = St.Failed;
+  c.timer = -1;
+  lb("registration: ssid=");
+  lnum(ssid);
+  ls(" failed, every retry used");
+  lerror();
+  emit(ClientEvent.RegistrationFailed, c.ssid, why, 0, 0);
+  fallback = true;
+}
+
+/** When the next Update is due: before the lifetime runs out (90 % of it). */
+function scheduleUpdate(c: Conn, now: i64): void {
+  c.since = now;
+  c.timer = now + <i64>c.lifetime * 900;
+}
+
+/** Keeps the Location-Path segments of a 2.01 (Register). False when there are too many bytes. */
+function keepLocation(ci: i32): bool {
+  const m = connEp(ci).rx;
+  const it = changetype<CoapOptionIter>(IT);
+  it.begin(m);
+  const loc = connLoc(ci);
+  let n = 0;
+  while (it.nextOf(CoapOption.LOCATION_PATH)) {
+    if (n + 1 + it.length > LOC_CAP) return false;
+    store<u8>(loc + <usize>n, <u8>it.length);
+    memory.copy(loc + <usize>n + 1, it.value, <usize>it.length);
+    n += 1 + it.length;
+  }
+  conn(ci).locLen = n;
+  return n > 0;
+}
+const IT = memory.data(COAP_OPTION_ITER_SIZE, 8);
+
+/** "/rd/abc" of the registration into the log line. */
+function logLocation(ci: i32): void {
+  const loc = connLoc(ci);
+  const n = conn(ci).locLen;
+  let i = 0;
+  while (i < n) {
+    const l = <i32>load<u8>(loc + <usize>i);
+    ls("/");
+    lbytes(loc + <usize>i + 1, l);
+    i += 1 + l;
+  }
+}
+
+/** The response (code) or failure (-1 timeout, -3 reset) of the request in slot 0 of a server connection. */
+export function regOnResponse(ci: i32, now: i64, code: i32): void {
+  const c = conn(ci);
+  const kind = c.pending;
+  c.pending = Req.None;
+  if (kind == Req.Register) {
+    if (code == CoapCode.CREATED && keepLocation(ci)) {
+      c.state = St.Registered;
+      c.attempt = 0;
+      c.sequence = 0;
+      c.update = 0;
+      scheduleUpdate(c, now);
+      obsInit(connObs(ci), OBS_PER_CONN); // a new registration starts without observations
+      lb("");
+      logLocation(ci);
+      emit(ClientEvent.Registered, c.ssid, c.lifetime, lineText(), lineLen());
+    } else attemptFailed(ci, now, code);
+    return;
+  }
+  if (kind == Req.Update) {
+    if (code == CoapCode.CHANGED) {
+      c.state = St.Registered;
+      scheduleUpdate(c, now);
+      emit(ClientEvent.Updated, c.ssid, c.lifetime, 0, 0);
+      if (c.update) sendUpdate(ci, now);
+    } else {
+      // §6.2.2: a failed Update (e.g. 4.04: the registration is gone) -> register again
+      lb("registration: Update failed (");
+      if (code > 0) lcode(code); else ls("timeout");
+      ls("), registering again");
+      lwarn();
+      c.state = St.Wait;
+      c.timer = now;
+      c.attempt = 0;
+      c.sequence = 0;
+    }
+    return;
+  }
+  if (kind == Req.Deregister) deregistered(ci, now);
+}
+
+/** Disable (E.2 resource 4): De-register, then offline for Disable Timeout. */
+export function regDisable(ci: i32, now: i64): void {
+  if (sendDeregister(ci, now, 1)) return;
+  const c = conn(ci);
+  if (c.pending != Req.None) connEp(ci).cancel(0);
+  c.pending = Req.None;
+  disabled(ci, now);
+}
+
+function disabled(ci: i32, now: i64): void {
+  const c = conn(ci);
+  const t = serverValue(<u32>c.ssid, Srv.DisableTimeout, 86400);
+  c.state = St.Disabled;
+  c.timer = now + t * 1000;
+  emit(ClientEvent.Disabled, c.ssid, <i32>t, 0, 0);
+}
+
+function deregistered(ci: i32, now: i64): void {
+  const c = conn(ci);
+  c.pending = Req.None;
+  c.locLen = 0;
+  obsInit(connObs(ci), OBS_PER_CONN);
+  emit(ClientEvent.Deregistered, c.ssid, 0, 0, 0);
+  if (c.afterDereg == 1) disabled(ci, now); // Disable Timeout: resource 5, default 86400 s
+  else {
+    c.state = St.Idle;
+    c.timer = -1;
+  }
+}
+
+/** The state timer of a server connection fired. */
+export function regTimer(ci: i32, now: i64): void {
+  const c = conn(ci);
+  if (c.state == St.Wait || c.state == St.Disabled) { attempt(ci, now); return; }
+  if (c.state == St.Registered) {
+    // lifetime refresh (an Update without parameters keeps the registration alive)
+    if (!sendUpdate(ci, now)) c.timer = now + 1000;
+    return;
+  }
+  c.timer = -1;
+}
+
+/** The transport finished opening (DTLS handshake done). */
+export function regTransportUp(ci: i32, now: i64): void {
+  const c = conn(ci);
+  if (c.state == St.Connecting && !sendRegister(ci, now)) attemptFailed(ci, now, -4);
+}
+
+/** The transport failed (handshake refused, alert): the attempt failed; the next one reopens it. */
+export function regTransportFailed(ci: i32, now: i64): void {
+  const c = conn(ci);
+  if (c.state == St.Connecting || c.state == St.Registering) attemptFailed(ci, now, -2);
+  else if (isRegistered(c)) { c.state = St.Wait; c.timer = now; c.attempt = 0; c.sequence = 0; }
+}
+
+/** The server changed its Server Object (Lifetime, Binding): Update with the new values (§6.2.2). */
+export function serverChanged(ci: i32, now: i64): void {
+  const c = conn(ci);
+  if (lifetimeOf(c) != c.lifetime) c.update |= U_LIFETIME;
+  const bl = bindingOf(c);
+  if (bl != c.bindingLen || load<u64>(BINDING_TMP) != c.binding) c.update |= U_BINDING;
+  if (c.update && c.state == St.Registered) sendUpdate(ci, now);
+}
