@@ -8,6 +8,10 @@ if (process.argv[2] === "server") {
     () => {},
     (err) => { console.error(err.message); process.exitCode = 1; },
   );
+} else if (process.argv[2] === "demo") {
+  // `npm start`: development servers + one device, the whole flow printed step by step.
+  const { runDemo, DEFAULT_DEMO } = require("../host-shim/node/demo.ts");
+  runDemo(DEFAULT_DEMO).then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });
 } else {
   require("../host-shim/node/cli.ts");
 }

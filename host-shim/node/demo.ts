@@ -1,0 +1,96 @@
+// `npm start`: the main job on local defaults. Starts the development servers
+// on loopback and one simulated device that bootstraps, registers, answers a
+// Read of /3/0 and sends notifications for an observed resource, printing
+// each step as it happens. Exits 0 when the whole flow went through.
+import { join } from "node:path";
+import { startDevServers, type DevServers } from "../../server/index";
+import { Device, type ClientEvent, type FactoryConfig } from "./device";
+import { BootStatus } from "./status";
+
+const STEP_TIMEOUT_MS = 10_000;
+
+function waitFor<T>(emitter: { once(ev: string, f: (x: T) => void): unknown }, ev: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out waiting for '${ev}'`)), STEP_TIMEOUT_MS);
+    emitter.once(ev, (x: T) => { clearTimeout(t); resolve(x); });
+  });
+}
+
+const say = (who: string, text: string) => console.log(`${who.padEnd(10)} ${text}`);
+
+export interface DemoSecurity {
+  /** Factory bootstrap account of the device and the Bootstrap-Server's config file. */
+  bootstrapConfig: string;
+  factory(bootstrapUri: string): FactoryConfig["bootstrap"];
+  label: string;
+}
+
+export async function runDemo(security: DemoSecurity): Promise<number> {
+  const endpoint = "lwm2m-wasm-demo";
+  say("demo", `security: ${security.label}`);
+  const servers: DevServers = await startDevServers({
+    bootstrapPort: 0, serverPort: 0, config: security.bootstrapConfig,
+    log: (line) => say("servers", line),
+  });
+  const device = new Device();
+  device.on("log", (e) => { if (e.level <= 1) say("device", `[${e.levelName}] ${e.text}`); });
+  device.on("event", (e: ClientEvent) => say("device", `event ${e.name}${e.text ? ` ${e.text}` : ""}${e.ssid ? ` (server ${e.ssid})` : ""}`));
+  let failed: Error | null = null;
+  device.on("fatal", (e) => { failed = e as Error; });
+  try {
+    const status = device.start();
+    const all = BootStatus.RngHealthy | BootStatus.SeHealthy | BootStatus.FlashMounted;
+    if ((status & all) !== all) throw new Error(`boot failed (status ${status})`);
+    say("device", "booted: DRBG healthy, SE self-test passed, sealed store mounted");
+
+    const registered = waitFor(servers.server, "registered");
+    const bootstrapped = waitFor(device, "bootstrapped");
+    device.provision({ endpoint, bootstrap: security.factory(servers.bootstrapUri) });
+    say("device", `factory account: Bootstrap-Server ${servers.bootstrapUri}`);
+    await bootstrapped;
+    await registered;
+
+    const read = await servers.server.read(endpoint, "/3/0");
+    say("server", `Read /3/0 -> ${read.code}`);
+    for (const e of read.content ?? []) say("server", `  ${e.path} = ${String(e.value)}`);
+    if (read.code !== "2.05") throw new Error(`Read /3/0 answered ${read.code}`);
+
+    device.setResource(3, 0, 9, 100);
+    await servers.server.writeAttributes(endpoint, "/3/0/9", { pmin: 0, st: 1 });
+    const notified: unknown[] = [];
+    const observation = await servers.server.observe(endpoint, "/3/0/9", (n) => {
+      const v = n.content?.[0]?.value;
+      notified.push(v);
+      say("server", `notification /3/0/9 (battery level) = ${String(v)}`);
+    });
+    say("server", `Observe /3/0/9 -> ${observation.code ?? "2.05"}`);
+    for (const level of [97, 93, 90]) {
+      const sent = waitFor(device, "notification");
+      device.setResource(3, 0, 9, level);
+      await sent;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await observation.cancel();
+    if (notified.length < 3) throw new Error(`expected 3 notifications, got ${notified.length}`);
+
+    const gone = waitFor(servers.server, "deregistered");
+    await device.shutdown(3000);
+    await gone;
+    say("demo", "done: bootstrapped, registered, read /3/0, observed /3/0/9, de-registered");
+    return failed ? 1 : 0;
+  } catch (e) {
+    say("demo", `FAILED: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    device.stop();
+    await servers.close();
+  }
+}
+
+export const NOSEC_DEMO: DemoSecurity = {
+  label: "NoSec (plain CoAP) -- DTLS-PSK replaces this once the DTLS transport is in",
+  bootstrapConfig: join(__dirname, "..", "..", "server", "dev-config.json"),
+  factory: (uri) => ({ uri }),
+};
+
+export const DEFAULT_DEMO = NOSEC_DEMO;
