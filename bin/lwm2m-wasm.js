@@ -8,6 +8,9 @@ if (process.argv[2] === "server") {
     () => {},
     (err) => { console.error(err.message); process.exitCode = 1; },
   );
+} else if (process.argv[2] === "probe") {
+  // One DTLS handshake + CoAP GET with the firmware in the simulator: host-shim/node/probe.ts.
+  require("../host-shim/node/probe.ts").runProbe(process.argv.slice(3)).then((c) => { process.exitCode = c; });
 } else if (process.argv[2] === "demo") {
   // `npm start`: development servers + one device, the whole flow printed step by step.
   const { runDemo, DEFAULT_DEMO } = require("../host-shim/node/demo.ts");
