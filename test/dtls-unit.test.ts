@@ -276,6 +276,8 @@ test("every failure reason maps to the RFC 5246 7.2.2 alert (or none)", () => {
     [E.BadCertificate, AD.bad_certificate], [E.RpkMismatch, AD.bad_certificate], [E.PeerUsesOwnKey, AD.bad_certificate],
     [E.UnknownCertificateType, AD.unsupported_certificate], [E.NoRenegotiation, AD.no_renegotiation],
     [E.RecordOverflow, AD.record_overflow], [E.AuthFailureLimit, AD.bad_record_mac],
+    [E.UnknownPskIdentity, AD.unknown_psk_identity], [E.NoCommonSuite, AD.handshake_failure],
+    [E.PeerCertificateMissing, AD.handshake_failure], [E.HandshakeDecrypt, AD.bad_record_mac],
     [E.RecordLimit, AD.close_notify], [E.SessionAge, AD.close_notify], [E.LocalClose, AD.close_notify], [E.PeerClosed, AD.close_notify],
   ]);
   for (const [name, code] of Object.entries(DtlsError)) {

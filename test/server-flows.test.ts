@@ -509,11 +509,3 @@ test("the CLI starts both servers, answers 'help' and 'list' on stdin and exits 
   assert.match(out, /observe EP PATH/);
   assert.match(out, /\(no registrations\)/);
 });
-
-test("DtlsTransport is a placeholder until the DTLS server role lands: it refuses to bind", async () => {
-  const { DtlsTransport, DtlsNotAvailableError } = await import("../server/transport");
-  const t = new DtlsTransport({ psk: { lookup: () => undefined } });
-  assert.equal(t.scheme, "coaps");
-  await assert.rejects(t.bind(0), DtlsNotAvailableError);
-  assert.throws(() => t.send("127.0.0.1:1", new Uint8Array(1)), DtlsNotAvailableError);
-});

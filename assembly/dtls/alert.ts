@@ -43,6 +43,8 @@ export namespace DtlsEvent {
   export const AlertSent: i32 = 4;
   /** The connection is over; eventReason() says why (DtlsError). */
   export const Closed: i32 = 5;
+  /** Server: the client's PSK identity is at appDataPtr()/appDataLen(); answer with supplyPsk(). */
+  export const PskIdentity: i32 = 6;
 }
 
 /** Precise reasons (negative). Names say what happened, comments where the rule comes from. */
@@ -84,6 +86,11 @@ export namespace DtlsError {
   export const MissingExtension: i32 = -42; // an extension the negotiated mode requires
   export const RecordOverflow: i32 = -43; // record longer than the negotiated MFL / 2^14
   export const UnknownCertificateType: i32 = -44; // CertificateRequest without ecdsa_sign
+  // ---- server role ----
+  export const UnknownPskIdentity: i32 = -45; // RFC 4279 2: no key for the client's PSK identity
+  export const NoCommonSuite: i32 = -46; // no offered suite is enabled and usable with our credentials
+  export const PeerCertificateMissing: i32 = -47; // RFC 5246 7.4.6: client authentication required, none sent
+  export const HandshakeDecrypt: i32 = -48; // the client's Finished record failed authentication (PSK / key mismatch)
   // ---- runtime ----
   export const Timeout: i32 = -50; // RFC 6347 4.2.4: retransmissions exhausted
   export const FinishedTimeout: i32 = -51; // no answer to our Finished: the peer could not decrypt it (PSK/key mismatch)
@@ -102,7 +109,7 @@ const ALERT_FOR = memory.data<u8>([
   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // -11..-19
   50, 10, 70, 47, 47, 110, 50, 40, 40, 47, // -20 Decode .. -29 ResumptionMismatch
   80, 10, 47, 47, 47, 51, 51, 42, 42, 42, // -30 MessageTooLarge .. -39 PeerUsesOwnKey
-  100, 47, 40, 22, 43, 0xff, 0xff, 0xff, 0xff, 0xff, // -40 NoRenegotiation .. -44, -45..-49
+  100, 47, 40, 22, 43, 115, 40, 40, 20, 0xff, // -40 NoRenegotiation .. -44, -45 UnknownPskIdentity .. -48, -49
   0xff, 0xff, 0xff, 0, 20, 0, 0, 0, // -50 Timeout .. -57 LocalClose
 ]);
 

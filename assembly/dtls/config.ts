@@ -88,6 +88,22 @@ export class DtlsConfig {
    *  (RFC 9147 4.5.3 gives 2^7 for AES-128-CCM-8). */
   maxAuthFailures: i32 = 128;
 
+  // ---- server role ----
+  // PSK: with psk set, only that identity is accepted; without, every
+  // identity goes to the host (DtlsEvent.PskIdentity, supplyPsk()).
+  // ECDSA: ownPublicKey / identitySlot / certificateType / ownCertificates
+  // are what we present. Client authentication (CertificateRequest) when
+  // verifyPeer: RPK: serverPublicKey is the one accepted client key, 0 = any
+  // P-256 key (the host decides from peerCertificate()); X.509: the client's
+  // chain must validate to an anchor of the TrustConfig's store (clientAuth
+  // purpose, flags as configured).
+  /** Server: ask for and require a client certificate / RPK in the ECDSA suites. */
+  verifyPeer: bool = true;
+  /** Server: answer a ClientHello without a valid cookie with a HelloVerifyRequest (RFC 6347 4.2.1). */
+  helloVerify: bool = true;
+  /** Server: room for a copy of the client's leaf certificate (X.509) or SPKI (RPK) for the host. */
+  peerCertificateCapacity: i32 = 0;
+
   /** Expose the NSS key log line (only when explicitly enabled). */
   keyLog: bool = false;
 }

@@ -29,7 +29,7 @@
 import { HostStatus, rng_fill, P256_PUBLIC_KEY_LEN } from "../host/abi";
 import { sha256Init, sha256Update, sha256Final, sha256Copy, SHA256_CTX_SIZE } from "../crypto/sha256";
 import { ctEqual, wipe } from "../crypto/ct";
-import { loadBe16, loadBe24, loadBe48 } from "../util/bytes";
+import { loadBe16, loadBe24, loadBe48, storeBe16 } from "../util/bytes";
 import { X509Error } from "../x509/cert";
 import { AlertLevel, AlertDescription, DtlsError, DtlsEvent, alertFor } from "./alert";
 import { SuiteBit, Protection, suiteBit, suiteCode, suiteProtection, SUITE_COUNT, CipherSuite } from "./suites";
@@ -39,17 +39,19 @@ import {
 } from "./record";
 import { HS_HEADER_LEN, HandshakeType, HandshakeReassembler, writeHandshakeHeader } from "./handshake";
 import {
-  ExtBit, CertificateType, NAMED_CURVE_SECP256R1, SIG_ECDSA_SECP256R1_SHA256,
+  ExtBit, ExtensionType, CertificateType, NAMED_CURVE_SECP256R1, SIG_ECDSA_SECP256R1_SHA256,
+  extGroupOk, extPointFormatOk, extSigAlgOk,
   writeClientExtensions, parseHelloExtensions, extSeen, extMfl, extServerCertTypes, extClientCertTypes,
 } from "./extensions";
-import { rdStart, rd8, rd16, rdVec, rdSkip, rdDone, rdLeft, rdPos, vecPtr, wr8, wr16, wrBytes, wrPos } from "./codec";
+import { rdStart, rd8, rd16, rdVec, rdSkip, rdDone, rdLeft, rdPos, rdFail, vecPtr, wr8, wr16, wrBytes, wrPos } from "./codec";
 import {
   certificateBodyLen, writeCertificate, verifyCertificate, readEcdhParams, ecdhParamsDigest, ecdheGenerate, ecdheAgree,
-  writeSignature, verifySignature, MAX_SIGNATURE_LEN,
+  writeSignature, verifySignature, MAX_SIGNATURE_LEN, writeEcdhParams, readEcPoint, ECDH_PARAMS_LEN,
 } from "./messages";
 import { pskPremaster, deriveMasterSecret, deriveKeyBlock, finishedVerifyData, keyLogLine, VERIFY_DATA_LEN, KEY_LOG_LINE_LEN } from "./keys";
 import { DtlsConfig, Role, mflBytes, MAX_PSK_LEN } from "./config";
-import { DtlsSession, MAX_SESSION_ID_LEN } from "./session";
+import { DtlsSession, DtlsSessionCache, MAX_SESSION_ID_LEN } from "./session";
+import { hmacSha256Init, hmacSha256Update, hmacSha256Final, HMAC_SHA256_CTX_SIZE } from "../crypto/hmac";
 
 export namespace ConnState {
   export const Idle: i32 = 0;
@@ -63,7 +65,13 @@ export namespace ConnState {
   export const WaitFinished: i32 = 4;
   export const Established: i32 = 5;
   export const Closed: i32 = 6;
-  // Server-role states follow from 16.
+  // ---- server role ----
+  /** Server: ServerHello flight sent; waiting for [Certificate] ClientKeyExchange. */
+  export const WaitClientKeyExchange: i32 = 16;
+  /** Server: the client's PSK identity is with the host (DtlsEvent.PskIdentity); supplyPsk() continues. */
+  export const NeedPsk: i32 = 17;
+  /** Server: client Certificate and ClientKeyExchange received; waiting for CertificateVerify. */
+  export const WaitCertificateVerify: i32 = 18;
 }
 
 const EVENT_SLOTS: i32 = 8;
@@ -84,6 +92,17 @@ const DIGEST = memory.data(32, 8);
 const HASH_CTX = memory.data(112, 8);
 const ALERT = memory.data(8, 8);
 const EPH_PUB = memory.data(65, 8);
+// Server: the stateless cookie secret (RFC 6347 4.2.1), drawn once from the DRBG.
+const COOKIE_SECRET = memory.data(32, 8);
+const COOKIE_MAC = memory.data(32, 8);
+const HMAC_CTX = memory.data(HMAC_SHA256_CTX_SIZE, 8);
+let cookieSecretReady = false;
+/** Cookie length: HMAC-SHA256 truncated to 112 bits (a blind guess succeeds
+ *  with 2^-112; the handshake budget of DESIGN.md counts the cookie twice). */
+const COOKIE_LEN: i32 = 14;
+/** Server: room for the rest of a datagram while the host looks up a PSK
+ *  (ChangeCipherSpec + Finished after a ClientKeyExchange). */
+const PENDING_CAP: i32 = 256;
 
 // @ts-ignore: decorator
 @inline function align8(n: i32): i32 {
@@ -119,6 +138,13 @@ export class DtlsConnection {
   private keyLog: usize;
 
   private isServer: bool;
+  private pending: usize;
+  private peerCert: usize;
+  /** SE slot of this connection's ephemeral ECDHE key (from the config; a
+   *  server with several handshakes at once gives each its own). */
+  ephemeralSlot: i32;
+  /** Server: sessions to resume by ID and to store new ones in (null = none). */
+  sessionCache: DtlsSessionCache | null = null;
 
   // ---- state: everything from here on is zeroed by reset() ----
   state: i32;
@@ -149,6 +175,11 @@ export class DtlsConnection {
   private maxPlaintextIn: i32;
   private maxPlaintextOut: i32;
   private keyLogLen: i32;
+  // server role
+  private pendingLen: i32;
+  private peerCertLen: i32;
+  private pskIdPtr: usize;
+  private pskIdLen: i32;
 
   // flight emission and the RFC 6347 4.2.4 timer
   private flightLen: i32;
@@ -219,6 +250,9 @@ export class DtlsConnection {
     const oPeerEph = o; o += 72;
     const oPrevHash = o; o += 32;
     const oKeyLog = o; o += align8(KEY_LOG_LINE_LEN);
+    const srv = config.role == Role.Server;
+    const oPending = o; o += srv ? PENDING_CAP : 0;
+    const oPeerCert = o; o += srv ? align8(config.peerCertificateCapacity) : 0;
     const mem = new ArrayBuffer(o);
     const b = changetype<usize>(mem);
     this.mem = mem;
@@ -239,6 +273,9 @@ export class DtlsConnection {
     this.peerEph = b + <usize>oPeerEph;
     this.prevHash = b + <usize>oPrevHash;
     this.keyLog = b + <usize>oKeyLog;
+    this.pending = b + <usize>oPending;
+    this.peerCert = b + <usize>oPeerCert;
+    this.ephemeralSlot = config.ephemeralSlot;
     this.reset();
   }
 
@@ -318,6 +355,15 @@ export class DtlsConnection {
     if (this.state == ConnState.Idle || this.state == ConnState.Closed) return DtlsError.BadState;
     this.bytesReceived += len;
     this.datagramsReceived++;
+    if (this.state == ConnState.NeedPsk) {
+      this.recordsDropped++; // the peer retransmits
+      return DtlsError.Busy;
+    }
+    this.onRecords(ptr, len, now);
+    return 0;
+  }
+
+  private onRecords(ptr: usize, len: i32, now: i64): void {
     let off: i32 = 0;
     // RFC 6347 4.1.1: several records per datagram; a truncated one ends it.
     while (len - off >= RECORD_HEADER_LEN && this.state != ConnState.Closed) {
@@ -329,8 +375,16 @@ export class DtlsConnection {
       }
       off += RECORD_HEADER_LEN + fragLen;
       this.onRecord(rec, fragLen, now);
+      if (this.state == ConnState.NeedPsk) {
+        // Keep the rest (ChangeCipherSpec, Finished) for after supplyPsk().
+        const rest = len - off;
+        if (rest <= PENDING_CAP) {
+          memory.copy(this.pending, ptr + <usize>off, <usize>rest);
+          this.pendingLen = rest;
+        }
+        break;
+      }
     }
-    return 0;
   }
 
   /** The timer: retransmit the flight (RFC 6347 4.2.4) or enforce limits. */
@@ -680,7 +734,12 @@ export class DtlsConnection {
     if (n < 0) {
       // RFC 6347 4.1.2.7: invalid records are dropped; DTLS-10 counts them.
       this.authFailures++;
-      if (this.authFailures >= this.config.maxAuthFailures && this.protection == Protection.Ccm8) {
+      if (this.isServer && this.state == ConnState.WaitFinished) {
+        // The client's first protected record (its Finished) does not
+        // authenticate: its keys differ from ours (wrong PSK). TLS answers
+        // bad_record_mac (RFC 5246 7.2.2, RFC 4279 2); DTLS may (RFC 6347 4.1.2.7).
+        this.fail(DtlsError.HandshakeDecrypt);
+      } else if (this.authFailures >= this.config.maxAuthFailures && this.protection == Protection.Ccm8) {
         this.fail(DtlsError.AuthFailureLimit);
       }
       return;
@@ -764,6 +823,14 @@ export class DtlsConnection {
         }
         continue;
       }
+      if (type == HandshakeType.client_hello && this.isServer && this.state == ConnState.Established && !previousEpoch) {
+        // A new handshake on this connection (its message_seq starts at 0
+        // again, RFC 6347 4.2.2): renegotiation is refused (RFC 5746, DTLS-9),
+        // the connection goes on.
+        this.sendAlert(AlertLevel.Warning, AlertDescription.no_renegotiation);
+        this.pushEvent(DtlsEvent.AlertSent, DtlsError.NoRenegotiation, 0, 0);
+        continue;
+      }
       if (seq < this.nextRecvSeq) {
         // RFC 6347 4.2.4: the peer retransmitted its last flight, so ours was lost.
         if (seq == this.peerLastSeq && this.flightLen > 0 && !this.sending) this.restartFlight();
@@ -828,6 +895,10 @@ export class DtlsConnection {
     // The peer's Finished after ours proves our last flight arrived.
     if (this.resumed == this.isServer) this.flightLen = 0;
     const s = this.session;
+    const cache = this.sessionCache;
+    if (this.isServer && !this.resumed && cache != null && this.ems && this.sidLen > 0) {
+      cache.store(this.sid, this.sidLen, this.masterSecret, this.suite, now);
+    }
     if (!this.resumed) {
       this.sessionStart = now;
       if (s != null) {
@@ -1050,8 +1121,8 @@ export class DtlsConnection {
     }
     if (s & SuiteBit.Ecdhe) {
       // Ephemeral key in an SE slot; only the shared secret comes back.
-      let e = ecdheGenerate(c.ephemeralSlot, EPH_PUB);
-      if (e == 0) e = ecdheAgree(c.ephemeralSlot, this.peerEph, ZZ);
+      let e = ecdheGenerate(this.ephemeralSlot, EPH_PUB);
+      if (e == 0) e = ecdheAgree(this.ephemeralSlot, this.peerEph, ZZ);
       if (e != 0) return e;
     }
     // ClientKeyExchange: psk_identity (RFC 4279 2) and/or ECPoint (RFC 8422 5.7)
@@ -1134,11 +1205,434 @@ export class DtlsConnection {
   }
 
   // =====================================================================
-  // Server role: added by the server-role work (ClientHello with stateless
-  // cookies, PSK identity lookup, client certificate / RPK verification).
+  // Server role: stateless cookies, ClientHello, the server flights, PSK
+  // identity lookup by the host, client certificate / RPK verification,
+  // resumption from the session cache, renegotiation refused.
   // =====================================================================
 
+  /** Server: a datagram from a peer that has no connection yet (RFC 6347
+   *  4.2.1). addr/addrLen: the peer's transport address, bound into the
+   *  cookie. Returns 1 when only a HelloVerifyRequest is waiting in
+   *  pollTransmit() and the connection stays Idle (nothing of the peer is
+   *  kept: reuse it for the next datagram), 0 when a ClientHello with a valid
+   *  cookie started the handshake (the connection now belongs to this peer;
+   *  state Closed with an alert queued when the hello is refused), or a
+   *  negative DtlsError when the datagram is not an acceptable first ClientHello
+   *  (dropped, nothing to send). */
+  accept(ptr: usize, len: i32, addr: usize, addrLen: i32, now: i64): i32 {
+    if (!this.isServer || this.state != ConnState.Idle) return DtlsError.BadState;
+    if (len < RECORD_HEADER_LEN + HS_HEADER_LEN) return DtlsError.Decode;
+    const recLen = <i32>loadBe16(ptr + 11);
+    const version = loadBe16(ptr + 1);
+    if (load<u8>(ptr) != ContentType.Handshake || loadBe16(ptr + 3) != 0 || recLen > len - RECORD_HEADER_LEN ||
+        (version != DTLS_1_2 && version != DTLS_1_0)) return DtlsError.Decode;
+    const hs = ptr + <usize>RECORD_HEADER_LEN;
+    const length = <i32>loadBe24(hs + 1);
+    const seq = <i32>loadBe16(hs + 4);
+    // A stateless server takes the ClientHello in one fragment only.
+    if (load<u8>(hs) != HandshakeType.client_hello || loadBe24(hs + 6) != 0 || <i32>loadBe24(hs + 9) != length ||
+        length > recLen - HS_HEADER_LEN) return DtlsError.Decode;
+    const body = hs + <usize>HS_HEADER_LEN;
+    // client_version, random, session_id | cookie | cipher_suites, compression_methods (+ extensions)
+    rdStart(body, length);
+    rd16();
+    rdSkip(32);
+    const sidLen = rdVec(1, 0, MAX_SESSION_ID_LEN);
+    const sid = vecPtr;
+    const mid = rdPos;
+    const cookieLen = rdVec(1, 0, 255);
+    const cookie = vecPtr;
+    const tail = rdPos;
+    rdVec(2, 2, 0xfffe);
+    rdVec(1, 1, 255);
+    if (rdFail) return DtlsError.Decode;
+    if (this.config.helloVerify) {
+      // Cookie = HMAC(secret, client address || hello parameters) (RFC 6347 4.2.1)
+      if (!cookieSecretReady) {
+        if (rng_fill(COOKIE_SECRET, 32) != HostStatus.Ok) return DtlsError.Rng;
+        cookieSecretReady = true;
+      }
+      hmacSha256Init(HMAC_CTX, COOKIE_SECRET, 32);
+      hmacSha256Update(HMAC_CTX, addr, addrLen);
+      hmacSha256Update(HMAC_CTX, body, <i32>(mid - body));
+      hmacSha256Update(HMAC_CTX, tail, <i32>(rdPos - tail));
+      hmacSha256Final(HMAC_CTX, COOKIE_MAC);
+      const cache = this.sessionCache;
+      // RFC 6347 4.2.1: no cookie exchange is needed to resume a session (the
+      // answer is about as long as the hello: no amplification); a lookup only.
+      const resuming = cache != null && cache.find(sid, sidLen, now, this.config.maxSessionAgeMs) != null;
+      if (!resuming && (cookieLen != COOKIE_LEN || !ctEqual(cookie, COOKIE_MAC, COOKIE_LEN))) {
+        // HelloVerifyRequest: record and message_seq mirror the ClientHello's;
+        // server_version DTLS 1.0 (RFC 6347 4.2.1).
+        const out = this.tx;
+        const bodyLen = 3 + COOKIE_LEN;
+        store<u8>(out, ContentType.Handshake);
+        storeBe16(out + 1, DTLS_1_0);
+        memory.copy(out + 3, ptr + 3, 8); // epoch 0, the ClientHello's sequence number
+        storeBe16(out + 11, <u32>(HS_HEADER_LEN + bodyLen));
+        writeHandshakeHeader(out + RECORD_HEADER_LEN, HandshakeType.hello_verify_request, bodyLen, <u32>seq);
+        const b = out + <usize>(RECORD_HEADER_LEN + HS_HEADER_LEN);
+        storeBe16(b, DTLS_1_0);
+        store<u8>(b + 2, <u8>COOKIE_LEN);
+        memory.copy(b + 3, COOKIE_MAC, <usize>COOKIE_LEN);
+        wipe(COOKIE_MAC, 32);
+        this.txPending = RECORD_HEADER_LEN + HS_HEADER_LEN + bodyLen;
+        return 1;
+      }
+      wipe(COOKIE_MAC, 32);
+    }
+    // The handshake starts: the peer's hello is message `seq`; ours mirror it.
+    this.bytesReceived += len;
+    this.datagramsReceived++;
+    this.peerLastSeq = seq;
+    this.nextRecvSeq = seq + 1;
+    this.nextSendSeq = <u32>seq;
+    this.writeSeq0 = loadBe48(ptr + 5);
+    replayMark(this.window, loadBe48(ptr + 5));
+    sha256Init(this.transcript);
+    sha256Update(this.transcript, hs, HS_HEADER_LEN + length);
+    this.lastType = HandshakeType.client_hello;
+    this.state = ConnState.WaitClientKeyExchange;
+    const e = this.onClientHello(body, length, now);
+    if (e != 0) this.fail(e);
+    return 0;
+  }
+
+  /** Server: the key for the PSK identity of DtlsEvent.PskIdentity (keyLen 0:
+   *  unknown identity, refused with unknown_psk_identity). The rest of the
+   *  datagram that carried the ClientKeyExchange is processed now. */
+  supplyPsk(key: usize, keyLen: i32, now: i64): i32 {
+    if (this.state != ConnState.NeedPsk) return DtlsError.BadState;
+    if (keyLen <= 0 || keyLen > MAX_PSK_LEN) {
+      this.fail(DtlsError.UnknownPskIdentity);
+      return DtlsError.UnknownPskIdentity;
+    }
+    this.state = ConnState.WaitChangeCipherSpec;
+    this.pskKeys(key, keyLen);
+    const n = this.pendingLen;
+    this.pendingLen = 0;
+    if (n > 0) this.onRecords(this.pending, n, now);
+    return 0;
+  }
+
+  /** Server: the client's PSK identity (valid while NeedPsk and until the next datagram). */
+  pskIdentityPtr(): usize { return this.pskIdPtr; }
+  pskIdentityLength(): i32 { return this.pskIdLen; }
+  /** Server: the client's 65-byte public key (ECDSA suites, after its Certificate). */
+  peerPublicKeyPtr(): usize { return this.peerKey; }
+  /** Server: a copy of the client's leaf certificate DER (X.509) or SubjectPublicKeyInfo
+   *  (RPK), 0 bytes when none or larger than config.peerCertificateCapacity. */
+  peerCertificatePtr(): usize { return this.peerCert; }
+  peerCertificateLength(): i32 { return this.peerCertLen; }
+  /** The session ID (server: the host keeps the peer's identity under it for resumptions). */
+  sessionIdPtr(): usize { return this.sid; }
+  sessionIdLength(): i32 { return this.sidLen; }
+
+  /** RFC 5246 7.4.1.2 / 7.4.1.3: choose the suite and answer. */
+  private onClientHello(body: usize, len: i32, now: i64): i32 {
+    const c = this.config;
+    rdStart(body, len);
+    const version = rd16();
+    const random = rdSkip(32);
+    const sidLen = rdVec(1, 0, MAX_SESSION_ID_LEN);
+    const sid = vecPtr;
+    rdVec(1, 0, 255); // cookie
+    const nSuites = rdVec(2, 2, 0xfffe);
+    const suites = vecPtr;
+    const nComp = rdVec(1, 1, 255);
+    const comp = vecPtr;
+    let extLen: i32 = 0, ext: usize = 0;
+    if (rdLeft() > 0) {
+      extLen = rdVec(2, 0, 0xffff);
+      ext = vecPtr;
+    }
+    if (!rdDone() || (nSuites & 1) != 0) return DtlsError.Decode;
+    // DTLS versions count down: 0xFEFD is 1.2, 0xFEFF 1.0
+    if (version > DTLS_1_2) return DtlsError.ProtocolVersion;
+    let nullCompression = false;
+    for (let i = 0; i < nComp; i++) if (load<u8>(comp + <usize>i) == 0) nullCompression = true;
+    if (!nullCompression) return DtlsError.Compression;
+    const e = parseHelloExtensions(ext, extLen, false);
+    if (e != 0) return e;
+    const seen = extSeen;
+    // RFC 7627: the extended master secret is required (no session without it).
+    if ((seen & ExtBit.ExtendedMasterSecret) == 0) return DtlsError.ExtendedMasterSecret;
+    let secureReneg = (seen & ExtBit.RenegotiationInfo) != 0;
+    let offered: u32 = 0;
+    for (let i = 0; i < nSuites; i += 2) {
+      const code = loadBe16(suites + <usize>i);
+      if (code == CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV) secureReneg = true;
+      offered |= suiteBit(code);
+    }
+    memory.copy(this.clientRandom, random, 32);
+    let usable = offered & c.suites & SuiteBit.All;
+    // RFC 8422 5.1: secp256r1 and uncompressed points, when the client lists groups / formats (DTLS-7)
+    if ((seen & ExtBit.SupportedGroups) != 0 && !extGroupOk || (seen & ExtBit.EcPointFormats) != 0 && !extPointFormatOk) {
+      usable &= ~SuiteBit.Ecdhe;
+    }
+    const rpk = c.certificateType == CertificateType.RawPublicKey;
+    const rpkBit: u32 = <u32>1 << CertificateType.RawPublicKey;
+    if (!extSigAlgOk || c.ownPublicKey == 0 ||
+        // RFC 7250 4.2: a raw public key only to a client that offers to take one
+        (rpk ? (extServerCertTypes & rpkBit) == 0
+             : c.ownCertificatesLen == 0 || (seen & ExtBit.ServerCertificateType) != 0 && (extServerCertTypes & 1) == 0)) {
+      usable &= ~SuiteBit.Ecdsa;
+    }
+    if (usable == 0) return DtlsError.NoCommonSuite;
+    if (c.maxFragmentLength != 0 && (seen & ExtBit.MaxFragmentLength) == 0) {
+      // our buffers are sized by the config's MFL: a client must agree to it
+      return DtlsError.MissingExtension;
+    }
+    if ((seen & ExtBit.MaxFragmentLength) != 0) {
+      // RFC 6066 4: echo the client's request
+      this.maxPlaintextIn = mflBytes(extMfl);
+      this.maxPlaintextOut = mflBytes(extMfl);
+      if (c.maxFragmentLength != 0 && extMfl > c.maxFragmentLength) return DtlsError.IllegalExtension;
+    }
+    this.extOffered = seen;
+    if (rng_fill(this.serverRandom, 32) != HostStatus.Ok) return DtlsError.Rng;
+
+    // Resumption by session ID (RFC 5246 7.3; RFC 7627 5.3: EMS sessions only)
+    const cache = this.sessionCache;
+    if (sidLen > 0 && cache != null) {
+      const s = cache.find(sid, sidLen, now, c.maxSessionAgeMs);
+      if (s != null && (s.suite & usable) != 0 && s.ems) {
+        this.suite = s.suite;
+        this.protection = suiteProtection(s.suite);
+        this.ems = true;
+        this.resumed = true;
+        this.sidLen = sidLen;
+        memory.copy(this.sid, sid, <usize>sidLen);
+        memory.copy(this.masterSecret, s.masterSecret(), 48);
+        this.sessionStart = s.createdAt;
+        this.startFlight();
+        let r = this.addServerHello(secureReneg, false, false);
+        if (r != 0) return r;
+        this.deriveKeys();
+        if (this.hsRoom() < VERIFY_DATA_LEN + ENTRY_HEADER + 1) return DtlsError.BufferTooSmall;
+        this.addChangeCipherSpec();
+        this.addFinished();
+        this.state = ConnState.WaitChangeCipherSpec;
+        this.emitFlight(now, true);
+        return 0;
+      }
+    }
+
+    // Full handshake: the server's preference is the bit order.
+    const bit = usable & (~usable + 1);
+    this.suite = bit;
+    this.protection = suiteProtection(bit);
+    this.ems = true;
+    if (cache != null) {
+      this.sidLen = 32;
+      if (rng_fill(this.sid, 32) != HostStatus.Ok) return DtlsError.Rng;
+    }
+    const ecdsa = (bit & SuiteBit.Ecdsa) != 0;
+    this.certRequested = ecdsa && c.verifyPeer;
+    if (this.certRequested) {
+      // the client presents the same kind of credential as we do
+      this.clientRpk = rpk;
+      if (rpk ? (extClientCertTypes & rpkBit) == 0 : (seen & ExtBit.ClientCertificateType) != 0 && (extClientCertTypes & 1) == 0) {
+        return DtlsError.CertificateType;
+      }
+    }
+    this.startFlight();
+    let r = this.addServerHello(secureReneg, ecdsa && rpk, this.certRequested && rpk);
+    if (r != 0) return r;
+    if (ecdsa) {
+      const n = certificateBodyLen(rpk, c.ownCertificatesLen);
+      if (this.hsRoom() < n) return DtlsError.BufferTooSmall;
+      wrPos = this.hsBody();
+      writeCertificate(rpk, c.ownPublicKey, c.ownCertificates, c.ownCertificatesLen);
+      this.addHandshake(HandshakeType.certificate, n);
+    }
+    if (bit & SuiteBit.Ecdhe) {
+      // ServerKeyExchange: [psk_identity_hint] ServerECDHParams [signature] (RFC 5489 2, RFC 8422 5.4)
+      if (this.hsRoom() < 2 + ECDH_PARAMS_LEN + MAX_SIGNATURE_LEN) return DtlsError.BufferTooSmall;
+      r = ecdheGenerate(this.ephemeralSlot, EPH_PUB);
+      if (r != 0) return r;
+      const p = this.hsBody();
+      wrPos = p;
+      if (bit & SuiteBit.AnyPsk) wr16(0); // no hint
+      const params = wrPos;
+      writeEcdhParams(EPH_PUB);
+      if (ecdsa) {
+        ecdhParamsDigest(this.clientRandom, this.serverRandom, params, ECDH_PARAMS_LEN, DIGEST);
+        r = writeSignature(c.identitySlot, DIGEST);
+        if (r != 0) return r;
+      }
+      this.addHandshake(HandshakeType.server_key_exchange, <i32>(wrPos - p));
+    }
+    if (this.certRequested) {
+      // CertificateRequest (RFC 5246 7.4.4): ecdsa_sign, ecdsa_secp256r1_sha256, no CA names
+      if (this.hsRoom() < 8) return DtlsError.BufferTooSmall;
+      const p = this.hsBody();
+      wrPos = p;
+      wr8(1);
+      wr8(ECDSA_SIGN);
+      wr16(2);
+      wr16(SIG_ECDSA_SECP256R1_SHA256);
+      wr16(0);
+      this.addHandshake(HandshakeType.certificate_request, 8);
+    }
+    if (this.hsRoom() < 0) return DtlsError.BufferTooSmall;
+    this.addHandshake(HandshakeType.server_hello_done, 0);
+    this.emitFlight(now, true);
+    return 0;
+  }
+
+  /** ServerHello with the server extensions this hello needs (RFC 5246 7.4.1.3). */
+  private addServerHello(secureReneg: bool, serverRpk: bool, clientRpk: bool): i32 {
+    if (this.hsRoom() < 2 + 32 + 33 + 3 + 2 + 32) return DtlsError.BufferTooSmall;
+    const body = this.hsBody();
+    wrPos = body;
+    wr16(DTLS_1_2);
+    wrBytes(this.serverRandom, 32);
+    wr8(<u32>this.sidLen);
+    wrBytes(this.sid, this.sidLen);
+    wr16(this.negotiatedSuite());
+    wr8(0); // null compression
+    const lenAt = wrPos;
+    wr16(0);
+    const seen = this.extOffered;
+    if (secureReneg) {
+      wr16(ExtensionType.renegotiation_info); // RFC 5746 3.6: empty renegotiated_connection
+      wr16(1);
+      wr8(0);
+    }
+    wr16(ExtensionType.extended_master_secret);
+    wr16(0);
+    if (seen & ExtBit.MaxFragmentLength) {
+      wr16(ExtensionType.max_fragment_length);
+      wr16(1);
+      wr8(<u32>extMflOf(this.maxPlaintextOut));
+    }
+    if ((this.suite & SuiteBit.Ecdhe) != 0 && (seen & ExtBit.EcPointFormats) != 0) {
+      wr16(ExtensionType.ec_point_formats); // RFC 8422 5.2
+      wr16(2);
+      wr8(1);
+      wr8(0);
+    }
+    if (clientRpk) {
+      wr16(ExtensionType.client_certificate_type);
+      wr16(1);
+      wr8(CertificateType.RawPublicKey);
+    }
+    if (serverRpk) {
+      wr16(ExtensionType.server_certificate_type);
+      wr16(1);
+      wr8(CertificateType.RawPublicKey);
+    }
+    storeBe16(lenAt, <u32>(wrPos - lenAt - 2));
+    this.addHandshake(HandshakeType.server_hello, <i32>(wrPos - body));
+    return 0;
+  }
+
   private serverMessage(type: u8, body: usize, len: i32, seq: i32, now: i64): i32 {
+    const st = this.state;
+    if (st == ConnState.WaitClientKeyExchange) {
+      if (type == HandshakeType.certificate && this.certRequested && this.lastType == HandshakeType.client_hello) {
+        return this.onClientCertificate(body, len);
+      }
+      if (type == HandshakeType.client_key_exchange) {
+        if (this.certRequested && this.lastType != HandshakeType.certificate) return DtlsError.PeerCertificateMissing;
+        return this.onClientKeyExchange(body, len);
+      }
+    } else if (st == ConnState.WaitCertificateVerify) {
+      if (type == HandshakeType.certificate_verify) {
+        // RFC 5246 7.4.8: over the transcript up to the ClientKeyExchange
+        rdStart(body, len);
+        const e = verifySignature(this.peerKey, this.prevHash);
+        if (e == 0) this.state = ConnState.WaitChangeCipherSpec;
+        return e;
+      }
+    } else if (st == ConnState.WaitFinished) {
+      if (type == HandshakeType.finished) return this.onFinished(body, len, seq, now);
+    }
     return DtlsError.UnexpectedMessage;
   }
+
+  /** The client's Certificate (RFC 5246 7.4.6 / RFC 7250): required when requested. */
+  private onClientCertificate(body: usize, len: i32): i32 {
+    const c = this.config;
+    if (len == 3 && loadBe24(body) == 0) return DtlsError.PeerCertificateMissing;
+    const r = verifyCertificate(body, len, this.clientRpk, c.serverPublicKey, c.serverPublicKeyLen, c.trust,
+      c.ownPublicKey, this.peerKey, true);
+    if (r != 0) {
+      if (r >= DtlsError.Decode) return r;
+      this.detail = r;
+      if (r == X509Error.RpkMismatch) return DtlsError.RpkMismatch;
+      if (r == X509Error.KeyEqualsOwn) return DtlsError.PeerUsesOwnKey;
+      return DtlsError.BadCertificate;
+    }
+    // A copy for the host: the SPKI (RPK) or the leaf DER (X.509).
+    const first = this.clientRpk ? body : body + 3;
+    const n = <i32>loadBe24(first);
+    if (n <= this.config.peerCertificateCapacity && n <= len - 3) {
+      memory.copy(this.peerCert, first + 3, <usize>n);
+      this.peerCertLen = n;
+    }
+    return 0;
+  }
+
+  /** ClientKeyExchange: psk_identity (RFC 4279 2) and/or the client's ECPoint (RFC 8422 5.7). */
+  private onClientKeyExchange(body: usize, len: i32): i32 {
+    const s = this.suite, c = this.config;
+    rdStart(body, len);
+    let idLen: i32 = 0, id: usize = 0;
+    if (s & SuiteBit.AnyPsk) {
+      idLen = rdVec(2, 0, 0xffff);
+      id = vecPtr;
+    }
+    if (s & SuiteBit.Ecdhe) {
+      const e = readEcPoint(this.peerEph);
+      if (e != 0) return e;
+    }
+    if (!rdDone()) return DtlsError.Decode;
+    if (s & SuiteBit.Ecdhe) {
+      const e = ecdheAgree(this.ephemeralSlot, this.peerEph, ZZ);
+      if (e != 0) return e;
+    }
+    // RFC 7627 4: session_hash over the messages up to this ClientKeyExchange
+    this.transcriptHash(this.prevHash);
+    if ((s & SuiteBit.AnyPsk) == 0) {
+      memory.copy(SECRET, ZZ, 32);
+      wipe(ZZ, 32);
+      deriveMasterSecret(SECRET, 32, this.prevHash, this.clientRandom, this.serverRandom, this.masterSecret);
+      wipe(SECRET, 160);
+      this.deriveKeys();
+      this.state = this.certRequested ? ConnState.WaitCertificateVerify : ConnState.WaitChangeCipherSpec;
+      return 0;
+    }
+    // Z waits in the master secret's place while the key is looked up.
+    if (s & SuiteBit.Ecdhe) memory.copy(this.masterSecret, ZZ, 32);
+    wipe(ZZ, 32);
+    this.pskIdPtr = id;
+    this.pskIdLen = idLen;
+    if (c.pskLen > 0) {
+      // one configured identity
+      if (idLen != c.pskIdentityLen || memory.compare(id, c.pskIdentity, <usize>idLen) != 0) return DtlsError.UnknownPskIdentity;
+      this.state = ConnState.WaitChangeCipherSpec;
+      this.pskKeys(c.psk, c.pskLen);
+      return 0;
+    }
+    this.state = ConnState.NeedPsk;
+    this.pushEvent(DtlsEvent.PskIdentity, 0, id, idLen);
+    return 0;
+  }
+
+  /** PSK / ECDHE-PSK premaster (RFC 4279 2, RFC 5489 2) -> extended master secret -> keys. */
+  private pskKeys(key: usize, keyLen: i32): void {
+    const ecdhe = (this.suite & SuiteBit.Ecdhe) != 0;
+    const pmsLen = pskPremaster(SECRET, ecdhe ? this.masterSecret : 0, 32, key, keyLen);
+    wipe(this.masterSecret, 48);
+    deriveMasterSecret(SECRET, pmsLen, this.prevHash, this.clientRandom, this.serverRandom, this.masterSecret);
+    wipe(SECRET, 160);
+    this.deriveKeys();
+  }
+}
+
+/** The RFC 6066 code of a record size limit from mflBytes(). */
+function extMflOf(bytes: i32): i32 {
+  return bytes == 512 ? 1 : bytes == 1024 ? 2 : bytes == 2048 ? 3 : 4;
 }

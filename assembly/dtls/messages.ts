@@ -8,8 +8,8 @@ import {
 } from "../host/abi";
 import { generateKeyPair } from "../se/keys";
 import { Cert, X509Error, x509ParseSpki } from "../x509/cert";
-import { X509_WORK_SIZE, ecdsaSigToRaw, ecdsaRawToDer } from "../x509/verify";
-import { TrustConfig, lwm2mVerifyServer, rpkVerify } from "../x509/trust";
+import { X509_WORK_SIZE, VerifyFlag, ecdsaSigToRaw, ecdsaRawToDer, x509VerifyChain, listPtr, listLen } from "../x509/verify";
+import { TrustConfig, lwm2mVerifyServer, rpkVerify, x509KeyNotOwn } from "../x509/trust";
 import { sha256Init, sha256Update, sha256Final } from "../crypto/sha256";
 import { rdStart, rd8, rd16, rdVec, rdDone, rdLeft, rdFail, rdPos, vecPtr, wr8, wr16, wr24, wrBytes, wrPos } from "./codec";
 import { NAMED_CURVE_SECP256R1, SIG_ECDSA_SECP256R1_SHA256 } from "./extensions";
@@ -59,16 +59,25 @@ export function writeCertificate(rpk: bool, ownPub: usize, certificates: usize, 
  *  RPK (DTLS-4): the SubjectPublicKeyInfo must equal `expected` (SPKI, point or
  *  X||Y). X.509 (DTLS-5/6/7): `trust` (an x509 TrustConfig) decides at the
  *  wall-clock time. DTLS-8: ownPub (may be 0) must differ.
+ *  clientAuth (server role): an RPK with expected = 0 is any P-256 key (the
+ *  host decides); a chain must validate to one anchor of trust's store with
+ *  the clientAuth purpose (no host name).
  *  Returns 0, DtlsError.Decode, or an X509Error (negative, <= -100). */
 export function verifyCertificate(
   body: usize, len: i32, rpk: bool, expected: usize, expectedLen: i32, trust: usize, ownPub: usize, peerKeyOut: usize,
+  clientAuth: bool = false,
 ): i32 {
   rdStart(body, len);
   let r: i32;
   if (rpk) {
     const n = rdVec(3, 1, 0xffffff);
     if (!rdDone()) return DtlsError.Decode;
-    r = rpkVerify(vecPtr, n, expected, expectedLen, ownPub);
+    if (clientAuth && expected == 0) {
+      const off = x509ParseSpki(vecPtr, n);
+      r = off < 0 ? off : x509KeyNotOwn(vecPtr + <usize>off, ownPub);
+    } else {
+      r = rpkVerify(vecPtr, n, expected, expectedLen, ownPub);
+    }
     if (r == 0) memory.copy(peerKeyOut, vecPtr + <usize>x509ParseSpki(vecPtr, n), P256_PUBLIC_KEY_LEN);
     return r;
   }
@@ -89,7 +98,17 @@ export function verifyCertificate(
   if (trust == 0) return X509Error.NoTrustStore;
   const t = changetype<TrustConfig>(trust);
   t.ownPub = ownPub;
-  r = lwm2mVerifyServer(t, CHAIN, count, clock_wall_seconds(), X509_WORK);
+  if (clientAuth) {
+    r = X509Error.NoTrustStore;
+    for (let a = 0; a < t.storeCount; a++) {
+      r = x509VerifyChain(CHAIN, count, listPtr(t.store, a), listLen(t.store, a), clock_wall_seconds(),
+        t.flags | VerifyFlag.CLIENT_AUTH, X509_WORK);
+      if (r >= 0) break;
+    }
+    if (r >= 0) r = x509KeyNotOwn(changetype<Cert>(X509_WORK).pub, ownPub);
+  } else {
+    r = lwm2mVerifyServer(t, CHAIN, count, clock_wall_seconds(), X509_WORK);
+  }
   if (r < 0) return r;
   memory.copy(peerKeyOut, changetype<Cert>(X509_WORK).pub, P256_PUBLIC_KEY_LEN);
   return 0;

@@ -25,7 +25,7 @@ import {
 import { setEndpointName, epNameLen } from "../lwm2m/client/registration";
 import { setPreferredBootstrapFormat, dropConfigChanged } from "../lwm2m/client/bootstrap";
 import { eventNext, evSsid, evArg, evText, evLen } from "../lwm2m/client/events";
-import { transportInit, transportDatagram, transportDeadline } from "./transport";
+import { transportInit, transportDatagram, transportDeadline, transportStep } from "./transport";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 
@@ -67,6 +67,7 @@ function setupClient(): bool {
 
 function step(now: i64): i64 {
   if (!clientReady) return -1;
+  transportStep(now); // DTLS retransmissions / limits first: a handshake that completes lets the client send now
   return earliest(clientStep(now), transportDeadline());
 }
 
@@ -240,3 +241,6 @@ export function client_state(ssid: i32): i32 { return clientReady ? clientState(
 export function device_set_int(oid: i32, iid: i32, rid: i32, value: i64): i32 {
   return clientReady && setInt(<u32>oid, <u32>iid, <u32>rid, value) ? 0 : -1;
 }
+
+// The DTLS/CoAP probe (`npx lwm2m-wasm probe`), host-shim/node/probe.ts.
+export * from "./probe";

@@ -4,32 +4,55 @@
 //   3 NoSec       -> CoAP datagrams straight to net_send / from
 //                    datagram_received; allowed only when the account says
 //                    mode 3 explicitly, and reported loudly (DTLS-11);
-//   0 PSK, 1 RPK, 2 Certificate, 4 Certificate with EST
-//                 -> CoAP inside a DTLS 1.2 connection (DTLS-1). The DTLS
-//                    client is not wired in yet: opening such a channel
-//                    fails with TransportError.SecureUnavailable. The hooks
-//                    for it are marked "DTLS:" below — only this file
-//                    changes when it lands (the client sees
-//                    TRANSPORT_PENDING, then clientTransportUp /
-//                    clientTransportFailed, and CoAP messages in and out).
-import { net_open, net_close, net_send } from "../host/abi";
-import { setTransport, conn, MAX_CONNS, TRANSPORT_UP } from "../lwm2m/client/conn";
-import { clientDatagram } from "../lwm2m/client/client";
-import { SecurityMode } from "../lwm2m/objects/security";
-import { emit, ClientEvent, lb, ls, lbytes, lnum, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
+//   0 PSK, 1 RPK, 2 Certificate
+//                 -> CoAP inside a DTLS 1.2 connection (DTLS-1): open()
+//                    starts the handshake (TRANSPORT_PENDING); the client is
+//                    told clientTransportUp in the call that completes it (so
+//                    the Register leaves in the same call), or
+//                    clientTransportFailed with the reason logged. Nothing
+//                    is ever sent in clear on such a channel;
+//   4 Certificate with EST -> refused (EST enrolment is not in this build).
+// One DtlsConnection + DtlsSession per client connection, allocated once at
+// start-up (the stub runtime never frees) and reused with reset().
+import {
+  net_open, net_close, net_send, clock_wall_seconds, se_public_key, HostStatus,
+} from "../host/abi";
+import { setTransport, conn, MAX_CONNS, TRANSPORT_UP, TRANSPORT_PENDING, earliest } from "../lwm2m/client/conn";
+import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm2m/client/client";
+import { SECURITY_OID, Sec, SecurityMode, securityKeyHandle, securitySecret, securitySecretLen } from "../lwm2m/objects/security";
+import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, found, valueLen } from "../lwm2m/model";
+import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
+import { emit, ClientEvent, lb, ls, lbytes, lnum, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
+import { DtlsConfig, MAX_PSK_LEN } from "../dtls/config";
+import { DtlsConnection, ConnState } from "../dtls/connection";
+import { DtlsSession } from "../dtls/session";
+import { DtlsEvent, DtlsError } from "../dtls/alert";
+import { SuiteBit, suiteBit } from "../dtls/suites";
+import { CertificateType } from "../dtls/extensions";
+import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
+import { VerifyFlag } from "../x509/verify";
+import { wipe } from "../crypto/ct";
+import { keyLoad, keySlot } from "./persist";
 
 export namespace TransportError {
-  /** Security Mode 0/1/2/4: needs DTLS, which is not available in this build yet. */
+  /** Security Mode 4 (Certificate with EST): enrolment is not available in this build. */
   export const SecureUnavailable: i32 = -100;
   /** net_open refused the peer (bad host, no socket). */
   export const Open: i32 = -101;
   /** Security Mode absent or unknown: never falls back to NoSec (DTLS-11). */
   export const Mode: i32 = -102;
+  /** The account's credentials are missing or unusable (no key, key not in the SE, ...). */
+  export const Credentials: i32 = -103;
+  /** The DTLS client refused the configuration (DtlsError in the log). */
+  export const Handshake: i32 = -104;
 }
 
 const KIND_NONE: i32 = 0;
 const KIND_NOSEC: i32 = 1;
 const KIND_DTLS: i32 = 2;
+
+/** Our ephemeral ECDHE slots, one per connection (se/keys.ts plan: 8..14). */
+const EPHEMERAL_FIRST: i32 = 8;
 
 // per connection: kind i32, peer i32
 const T = memory.data(8 * 3, 4);
@@ -40,85 +63,488 @@ function setT(ci: i32, kind: i32, peer: i32): void {
   store<i32>(T + <usize>(ci << 3), peer, 4);
 }
 
-function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
-  if (mode == SecurityMode.NoSec) {
-    const peer = net_open(host, hostLen, port);
-    if (peer < 0) {
-      lb("transport: cannot open ");
-      lbytes(host, hostLen);
-      lerror();
-      return TransportError.Open;
-    }
-    setT(ci, KIND_NOSEC, peer);
-    lb("coap://");
-    lbytes(host, hostLen);
-    ls(":");
-    lnum(port);
-    emit(ClientEvent.Insecure, conn(ci).ssid, 0, lineText(), lineLen());
-    lb("DTLS-11: INSECURE channel (Security Mode 3, NoSec) to ");
-    lbytes(host, hostLen);
-    ls(":");
-    lnum(port);
-    ls(": no encryption, no authentication (configured explicitly)");
-    lwarn();
-    return TRANSPORT_UP;
+// Per-connection credential copies the DTLS config points at (the rest points
+// into the Security Object): the PSK (wiped once the key schedule consumed
+// it, SEC-3), our public key, our certificate as a TLS certificate_list
+// entry, the x509 trust decision inputs.
+const PSK = memory.data(64 * 3, 8);
+const OWN_PUB = memory.data(72 * 3, 8);
+const OWN_CERT_CAP: i32 = 3 + 512; // Security PUBLIC_KEY_CAP
+const OWN_CERT = memory.data((3 + 512) * 3, 8);
+const TRUST = memory.data(TRUST_CONFIG_SIZE * 3, 8);
+
+const HEX = memory.data(4);
+/** Connection state before the last input (why a handshake ended). */
+const PREV = memory.data(4 * 3, 4);
+
+function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN); }
+
+let configs: StaticArray<DtlsConfig> | null = null;
+let dtls: StaticArray<DtlsConnection> | null = null;
+let sessions: StaticArray<DtlsSession> | null = null;
+/** Monotonic ms of the latest call into the transport (send() has no clock of its own). */
+let lastNow: i64 = 0;
+
+function cfgOf(ci: i32): DtlsConfig { return unchecked(configs![ci]); }
+function dtlsOf(ci: i32): DtlsConnection { return unchecked(dtls![ci]); }
+
+function allocate(): void {
+  if (configs != null) return;
+  const cf = new StaticArray<DtlsConfig>(MAX_CONNS);
+  const dc = new StaticArray<DtlsConnection>(MAX_CONNS);
+  const ss = new StaticArray<DtlsSession>(MAX_CONNS);
+  for (let i = 0; i < MAX_CONNS; i++) {
+    const c = new DtlsConfig();
+    // Buffers for the largest credentials the Security Object holds: a server
+    // chain up to 2 KiB, our 512-byte certificate in the flight.
+    c.handshakeBufferSize = 2048;
+    c.flightBufferSize = 1024;
+    c.ticketCapacity = 0;
+    c.sessionTickets = false;
+    c.ephemeralSlot = EPHEMERAL_FIRST + i;
+    unchecked(cf[i] = c);
+    unchecked(dc[i] = new DtlsConnection(c));
+    unchecked(ss[i] = new DtlsSession(0));
   }
-  if (mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate
-      || mode == SecurityMode.CertificateWithEst) {
-    // DTLS: setT(ci, KIND_DTLS, net_open(host, hostLen, port)); a DtlsConnection (assembly/dtls/
-    // connection.ts) per connection, configured from the account: PSK identity = resource 3 and the
-    // PSK from keyLoad(securityKeyHandle(secIid)) (wiped after the handshake), or the SE slot
-    // keySlot(handle) + own key / certificate (3) + server key / trust anchor (4); then connect(now)
-    // and return TRANSPORT_PENDING.
-    lb("transport: secure transport not yet available (Security Mode ");
-    lnum(mode);
-    ls(" needs DTLS) for ");
+  configs = cf;
+  dtls = dc;
+  sessions = ss;
+}
+
+// ---- logging -------------------------------------------------------------------
+
+function reasonName(r: i32): string {
+  switch (r) {
+    case DtlsError.Config: return "configuration refused";
+    case DtlsError.Rng: return "DRBG unhealthy";
+    case DtlsError.LowEntropyPsk: return "low-entropy PSK with a plain PSK suite (DTLS-3)";
+    case DtlsError.NoSuites: return "no cipher suite for these credentials";
+    case DtlsError.SeFailure: return "secure element refused";
+    case DtlsError.SuiteNotOffered: return "server chose a suite we did not offer";
+    case DtlsError.BadSignature: return "server signature does not verify";
+    case DtlsError.FinishedMismatch: return "Finished mismatch (wrong key)";
+    case DtlsError.BadCertificate: return "server certificate not trusted";
+    case DtlsError.RpkMismatch: return "server raw public key differs from resource 4 (DTLS-4)";
+    case DtlsError.PeerUsesOwnKey: return "server uses our own key (DTLS-8)";
+    case DtlsError.CertificateType: return "certificate type not negotiated (RFC 7250)";
+    case DtlsError.Timeout: return "no answer (retransmissions exhausted)";
+    case DtlsError.FinishedTimeout: return "no answer to our Finished (wrong PSK or key?)";
+    case DtlsError.PeerAlert: return "fatal alert from the server";
+    case DtlsError.PeerClosed: return "close_notify from the server";
+    case DtlsError.AuthFailureLimit: return "too many records failed authentication (DTLS-10)";
+    case DtlsError.RecordLimit: return "record sequence limit (DTLS-10)";
+    case DtlsError.SessionAge: return "session age limit (DTLS-10)";
+  }
+  return "protocol error";
+}
+
+/** "DTLS: <what> ssid=N: <reason> (reason R, alert A, x509 D)" */
+function logReason(ci: i32, what: string, r: i32): void {
+  const d = dtlsOf(ci);
+  lb("DTLS: ");
+  ls(what);
+  ls(" ssid=");
+  lnum(conn(ci).ssid);
+  ls(": ");
+  ls(reasonName(r));
+  ls(" (reason ");
+  lnum(r);
+  if (d.alertReceived >= 0) {
+    ls(", alert received ");
+    lnum(d.alertReceived);
+  }
+  if (d.detail != 0) {
+    ls(", x509 ");
+    lnum(d.detail);
+  }
+  ls(")");
+  // our Finished went out and the server answered with anything but its own: it could not
+  // verify it (RFC 5246 7.4.9), i.e. the two sides hold different keys
+  if (load<i32>(PREV + <usize>(ci << 2)) == ConnState.WaitChangeCipherSpec && !d.isResumed() &&
+      (r == DtlsError.PeerClosed || r == DtlsError.PeerAlert || r == DtlsError.FinishedTimeout)) {
+    ls(": the server did not accept our Finished, wrong PSK or key");
+  }
+  lerror();
+}
+
+// ---- datagrams out ------------------------------------------------------------
+
+function flush(ci: i32): void {
+  const d = dtlsOf(ci);
+  const peer = peerOf(ci);
+  let n: i32;
+  while ((n = d.pollTransmit()) > 0) net_send(peer, d.transmitPtr(), n);
+}
+
+function wipePsk(ci: i32): void {
+  wipe(pskBuf(ci), MAX_PSK_LEN);
+}
+
+// ---- configuration from the Security Object --------------------------------------
+
+/** The account's PSK into pskBuf(ci): its length, or <= 0. */
+function loadPsk(ci: i32, secIid: u32, handle: i32): i32 {
+  const k = pskBuf(ci);
+  if (handle >= 0) return keyLoad(handle, k, MAX_PSK_LEN);
+  if (handle != -1) return -1;
+  const p = securitySecret(secIid);
+  const n = securitySecretLen;
+  if (n <= 0 || n > MAX_PSK_LEN) return -1;
+  memory.copy(k, p, <usize>n);
+  return n;
+}
+
+/** SEC-3: the PSK is in RAM only during a call that may need it (ServerHelloDone builds the
+ *  ClientKeyExchange flight inside handleDatagram); wiped right after (pskDone). */
+function pskNeeded(ci: i32): bool {
+  const d = dtlsOf(ci);
+  return cfgOf(ci).pskLen > 0 && (d.state == ConnState.WaitServerHello || d.state == ConnState.WaitServerFlight);
+}
+
+/** Resource 16 (IANA codes) as a SuiteBit mask; All when absent. */
+function ciphersuites(secIid: u32): u32 {
+  const o = findObject(SECURITY_OID);
+  if (!o) return SuiteBit.All;
+  const s = instFind(o, secIid);
+  const idx = resIndex(o, Sec.Ciphersuite);
+  if (!s || idx < 0) return SuiteBit.All;
+  const n = riCount(o, s, idx);
+  if (n == 0) return SuiteBit.All;
+  let m: u32 = 0;
+  for (let k = 0; k < n; k++) m |= suiteBit(<u32>getInt(SECURITY_OID, secIid, Sec.Ciphersuite, riIdAt(o, s, idx, k)));
+  return m;
+}
+
+/** An IPv4 / IPv6 literal (RFC 6066 3: no SNI for those). */
+function isIpLiteral(host: usize, n: i32): bool {
+  if (n > 0 && load<u8>(host) == 0x5b) return true;
+  for (let i = 0; i < n; i++) {
+    const c = load<u8>(host + <usize>i);
+    if (c != 0x2e && (c < 0x30 || c > 0x39)) return false;
+  }
+  return true;
+}
+
+/** Fills connection ci's DtlsConfig from Security instance secIid; 0 or a TransportError (logged). */
+function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): i32 {
+  const c = cfgOf(ci);
+  c.psk = 0;
+  c.pskLen = 0;
+  c.pskIdentity = 0;
+  c.pskIdentityLen = 0;
+  c.pskLowEntropy = false;
+  c.ownPublicKey = 0;
+  c.ownCertificates = 0;
+  c.ownCertificatesLen = 0;
+  c.serverPublicKey = 0;
+  c.serverPublicKeyLen = 0;
+  c.trust = 0;
+  c.serverName = 0;
+  c.serverNameLen = 0;
+  let suites = ciphersuites(secIid);
+  const sni = getBytes(SECURITY_OID, secIid, Sec.Sni);
+  if (found && valueLen > 0) {
+    c.serverName = sni;
+    c.serverNameLen = valueLen;
+  }
+  const own = getBytes(SECURITY_OID, secIid, Sec.PublicKeyOrIdentity);
+  const ownLen = found ? valueLen : 0;
+  const srv = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
+  const srvLen = found ? valueLen : 0;
+  const handle = securityKeyHandle(secIid);
+  if (mode == SecurityMode.PSK) {
+    // RFC 4279 2: identity = resource 3; the key from the sealed store (SEC-3). Loaded here
+    // to check it, then only around the calls that may build the key schedule (loadPsk).
+    const k = pskBuf(ci);
+    const n = loadPsk(ci, secIid, handle);
+    wipePsk(ci);
+    if (n <= 0) {
+      lb("DTLS: ssid=");
+      lnum(conn(ci).ssid);
+      ls(": no usable PSK (resource 5), status ");
+      lnum(n);
+      lerror();
+      return TransportError.Credentials;
+    }
+    c.psk = k;
+    c.pskLen = n;
+    c.pskIdentity = own;
+    c.pskIdentityLen = ownLen;
+    // DTLS-3 / BS-4: the factory Bootstrap-Server secret marked low entropy -> ECDHE-PSK only
+    if (getInt(SECURITY_OID, secIid, Sec.BootstrapServer) != 0 && !bsEntropyHigh) {
+      c.pskLowEntropy = true;
+      suites &= SuiteBit.EcdhePskCbc;
+    } else {
+      suites &= SuiteBit.AnyPsk;
+    }
+  } else {
+    // RPK / X.509: our private key stays in its SE slot; its public key from the SE
+    const slot = keySlot(handle);
+    const pub = OWN_PUB + <usize>(ci * 72);
+    if (slot < 0 || se_public_key(slot, pub) != HostStatus.Ok) {
+      lb("DTLS: ssid=");
+      lnum(conn(ci).ssid);
+      ls(": no private key in the secure element (resource 5)");
+      lerror();
+      return TransportError.Credentials;
+    }
+    c.identitySlot = slot;
+    c.ownPublicKey = pub;
+    suites &= SuiteBit.Ecdsa;
+    if (mode == SecurityMode.RPK) {
+      // DTLS-4: the server's key must equal resource 4 exactly
+      c.certificateType = CertificateType.RawPublicKey;
+      c.serverPublicKey = srv;
+      c.serverPublicKeyLen = srvLen;
+    } else {
+      c.certificateType = CertificateType.X509;
+      if (ownLen > OWN_CERT_CAP - 3) {
+        lb("DTLS: own certificate (resource 3) too large");
+        lerror();
+        return TransportError.Credentials;
+      }
+      const cert = OWN_CERT + <usize>(ci * OWN_CERT_CAP);
+      store<u8>(cert, <u8>(ownLen >> 16));
+      store<u8>(cert + 1, <u8>(ownLen >> 8));
+      store<u8>(cert + 2, <u8>ownLen);
+      memory.copy(cert + 3, own, <usize>ownLen);
+      c.ownCertificates = cert;
+      c.ownCertificatesLen = ownLen > 0 ? ownLen + 3 : 0;
+      // DTLS-5/6/8: LwM2M certificate usage (15, default 3) and matching type (13, default 0)
+      const t = changetype<TrustConfig>(TRUST + <usize>(ci * TRUST_CONFIG_SIZE));
+      const usage = getInt(SECURITY_OID, secIid, Sec.CertificateUsage);
+      t.usage = found ? <i32>usage : 3;
+      const matching = getInt(SECURITY_OID, secIid, Sec.MatchingType);
+      t.matching = found ? <i32>matching : 0;
+      t.serverKey = srv;
+      t.serverKeyLen = srvLen;
+      // RFC 6125 / LwM2M resource 14: the SNI when present, else the URI host
+      if (c.serverNameLen > 0) {
+        t.host = c.serverName;
+        t.hostLen = c.serverNameLen;
+      } else {
+        t.host = host;
+        t.hostLen = hostLen;
+        if (!isIpLiteral(host, hostLen)) {
+          c.serverName = host;
+          c.serverNameLen = hostLen;
+        }
+      }
+      t.store = 0;
+      t.storeCount = 0;
+      t.ownPub = pub;
+      // DTLS-6: no wall clock -> the build-time lower bound decides for indirect trust
+      t.flags = clock_wall_seconds() < 0 ? VerifyFlag.ALLOW_TIME_LOWER_BOUND : 0;
+      c.trust = changetype<usize>(t);
+    }
+  }
+  c.suites = suites;
+  return 0;
+}
+
+/** Handshake from Idle; TRANSPORT_PENDING or a TransportError (logged; PSK wiped). */
+function startHandshake(ci: i32, now: i64): i32 {
+  const d = dtlsOf(ci);
+  d.reset();
+  d.session = unchecked(sessions![ci]);
+  const e = d.connect(now);
+  if (e != 0) {
+    wipePsk(ci);
+    logReason(ci, "handshake refused locally", e);
+    return TransportError.Handshake;
+  }
+  flush(ci);
+  return TRANSPORT_PENDING;
+}
+
+function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
+  lastNow = now;
+  const secure = mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate;
+  if (mode == SecurityMode.CertificateWithEst) {
+    lb("transport: Security Mode 4 (Certificate with EST) is not available in this build; nothing sent to ");
     lbytes(host, hostLen);
     lerror();
     return TransportError.SecureUnavailable;
   }
-  lb("transport: refused, Security Mode ");
-  lnum(mode);
-  ls(" is not a mode (NoSec is never assumed)");
-  lerror();
-  return TransportError.Mode;
+  if (mode != SecurityMode.NoSec && !secure) {
+    lb("transport: refused, Security Mode ");
+    lnum(mode);
+    ls(" is not a mode (NoSec is never assumed)");
+    lerror();
+    return TransportError.Mode;
+  }
+  if (secure) {
+    const r = configure(ci, secIid, mode, host, hostLen);
+    if (r < 0) return r;
+  }
+  const peer = net_open(host, hostLen, port);
+  if (peer < 0) {
+    if (secure) wipePsk(ci);
+    lb("transport: cannot open ");
+    lbytes(host, hostLen);
+    lerror();
+    return TransportError.Open;
+  }
+  if (secure) {
+    setT(ci, KIND_DTLS, peer);
+    lb("DTLS: handshake with ");
+    lbytes(host, hostLen);
+    ls(":");
+    lnum(port);
+    ls(" ssid=");
+    lnum(conn(ci).ssid);
+    ls(mode == SecurityMode.PSK ? " (PSK)" : mode == SecurityMode.RPK ? " (RPK)" : " (X.509)");
+    linfo();
+    const r = startHandshake(ci, now);
+    if (r < 0) {
+      net_close(peer);
+      setT(ci, KIND_NONE, -1);
+    }
+    return r;
+  }
+  setT(ci, KIND_NOSEC, peer);
+  lb("coap://");
+  lbytes(host, hostLen);
+  ls(":");
+  lnum(port);
+  emit(ClientEvent.Insecure, conn(ci).ssid, 0, lineText(), lineLen());
+  lb("DTLS-11: INSECURE channel (Security Mode 3, NoSec) to ");
+  lbytes(host, hostLen);
+  ls(":");
+  lnum(port);
+  ls(": no encryption, no authentication (configured explicitly)");
+  lwarn();
+  return TRANSPORT_UP;
 }
 
 function send(ci: i32, p: usize, n: i32): i32 {
   const k = kindOf(ci);
   if (k == KIND_NOSEC) return net_send(peerOf(ci), p, n);
-  // DTLS: dtls.sendApplicationData(p, n, now), then net_send every dtls.pollTransmit() record.
-  return -1;
+  if (k != KIND_DTLS) return -1;
+  const d = dtlsOf(ci);
+  let r = d.sendApplicationData(p, n, lastNow);
+  if (r == DtlsError.Busy) {
+    flush(ci);
+    r = d.sendApplicationData(p, n, lastNow);
+  }
+  flush(ci);
+  if (d.state == ConnState.Closed) events(ci, lastNow); // DTLS-10 limit reached while sending
+  return r;
 }
 
 function close(ci: i32): void {
-  if (kindOf(ci) != KIND_NONE) net_close(peerOf(ci));
-  // DTLS: close_notify first, and keep the session for resumption (DTLS-10).
+  const k = kindOf(ci);
+  if (k == KIND_DTLS) {
+    // RFC 5246 7.2.1: close_notify on De-register / shutdown / account gone
+    const d = dtlsOf(ci);
+    d.close(lastNow);
+    flush(ci);
+    d.reset();
+    unchecked(sessions![ci]).clear();
+    wipePsk(ci);
+  }
+  if (k != KIND_NONE) net_close(peerOf(ci));
   setT(ci, KIND_NONE, -1);
+}
+
+/** Ends a DTLS channel that failed (the client reopens it on its next attempt). */
+function failed(ci: i32, now: i64): void {
+  wipePsk(ci);
+  net_close(peerOf(ci));
+  setT(ci, KIND_NONE, -1);
+  clientTransportFailed(ci, now);
+}
+
+/** Delivers connection ci's DTLS events to the client. */
+function events(ci: i32, now: i64): void {
+  const d = dtlsOf(ci);
+  let e: i32;
+  while (kindOf(ci) == KIND_DTLS && (e = d.pollEvent()) != DtlsEvent.None) {
+    if (e == DtlsEvent.ApplicationData) {
+      clientDatagram(ci, d.appDataPtr(), d.appDataLen(), now);
+    } else if (e == DtlsEvent.HandshakeComplete) {
+      lb("DTLS: established ssid=");
+      lnum(conn(ci).ssid);
+      ls(", suite 0x");
+      const s = d.negotiatedSuite();
+      for (let i = 0; i < 4; i++) {
+        const x = (s >> <u32>(12 - 4 * i)) & 15;
+        store<u8>(HEX + <usize>i, x < 10 ? 0x30 + x : 0x57 + x);
+      }
+      lbytes(HEX, 4);
+      if (d.isResumed()) ls(", resumed");
+      linfo();
+      if (conn(ci).transport == 2) clientTransportUp(ci, now); // the Register goes out in this call
+    } else if (e == DtlsEvent.Closed) {
+      const r = d.eventReason();
+      flush(ci); // our alert / close_notify
+      if (conn(ci).transport == 1 && (r == DtlsError.RecordLimit || r == DtlsError.SessionAge)) {
+        // DTLS-10: a new handshake (resuming the session when it is still young enough)
+        lb("DTLS: ssid=");
+        lnum(conn(ci).ssid);
+        ls(": ");
+        ls(reasonName(r));
+        ls(", new handshake");
+        linfo();
+        conn(ci).transport = 2;
+        if (startHandshake(ci, now) < 0) failed(ci, now);
+        return;
+      }
+      logReason(ci, conn(ci).transport == 2 ? "handshake failed" : "connection closed", r);
+      failed(ci, now);
+      return;
+    }
+  }
+  flush(ci);
 }
 
 export function transportInit(): void {
   for (let i = 0; i < MAX_CONNS; i++) setT(i, KIND_NONE, -1);
+  allocate();
   setTransport(open, send, close);
 }
 
 /** A datagram from host peer `peer`: to the connection that owns it. False when no connection does (dropped). */
 export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool {
+  lastNow = now;
   for (let i = 0; i < MAX_CONNS; i++) {
     const k = kindOf(i);
     if (k == KIND_NONE || peerOf(i) != peer) continue;
     if (k == KIND_NOSEC) clientDatagram(i, p, len, now);
-    // DTLS: dtls.handleDatagram(p, len, now); then per dtls.pollEvent(): application data ->
-    // clientDatagram(i, data, n, now); established -> clientTransportUp(i, now); fatal alert / closed ->
-    // clientTransportFailed(i, now); and net_send what dtls.pollTransmit() gives.
+    else {
+      store<i32>(PREV + <usize>(i << 2), dtlsOf(i).state);
+      if (pskNeeded(i) && loadPsk(i, <u32>conn(i).secIid, securityKeyHandle(<u32>conn(i).secIid)) != cfgOf(i).pskLen) {
+        wipePsk(i); // the key changed or went: the handshake cannot finish with it
+      }
+      dtlsOf(i).handleDatagram(p, len, now);
+      wipePsk(i);
+      events(i, now);
+    }
     return true;
   }
   return false;
 }
 
-/** DTLS retransmission timers (none yet; DTLS: the earliest dtls.nextDeadline(), and a transportTimer(now)
- *  that runs dtls.handleTimeout for each connection from timer_fired). */
-export function transportDeadline(): i64 { return -1; }
+/** DTLS timers due at `now` (retransmissions, DTLS-10 age): run before the client's step. */
+export function transportStep(now: i64): void {
+  lastNow = now;
+  for (let i = 0; i < MAX_CONNS; i++) {
+    if (kindOf(i) != KIND_DTLS) continue;
+    const d = dtlsOf(i);
+    const t = d.nextDeadline();
+    if (t < 0 || t > now) continue;
+    store<i32>(PREV + <usize>(i << 2), d.state);
+    d.handleTimeout(now);
+    events(i, now);
+  }
+}
+
+/** The earliest DTLS deadline, -1 none. */
+export function transportDeadline(): i64 {
+  let t: i64 = -1;
+  for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(t, dtlsOf(i).nextDeadline());
+  return t;
+}
 
 /** Whether connection ci's channel is plain (NoSec). */
 export function transportIsNoSec(ci: i32): bool { return kindOf(ci) == KIND_NOSEC; }

@@ -130,13 +130,13 @@ export function attrLinkAttrs(w: LinkWriter, ssid: u32, p: LwPath): void {
   const e = attrEntry(ssid, p);
   if (!e) return;
   const m = <u32>load<u16>(e + 10);
-  if (m & (1 << Attr.Pmin)) w.attrUint("pmin", load<u32>(e + 12));
-  if (m & (1 << Attr.Pmax)) w.attrUint("pmax", load<u32>(e + 16));
-  if (m & (1 << Attr.Gt)) w.attrFloat("gt", load<f64>(e + 32));
-  if (m & (1 << Attr.Lt)) w.attrFloat("lt", load<f64>(e + 40));
-  if (m & (1 << Attr.St)) w.attrFloat("st", load<f64>(e + 48));
-  if (m & (1 << Attr.Epmin)) w.attrUint("epmin", load<u32>(e + 20));
-  if (m & (1 << Attr.Epmax)) w.attrUint("epmax", load<u32>(e + 24));
+  if (m & (1 << Attr.Pmin)) w.attrUint(<u64>0x6e696d70 /* pmin */, load<u32>(e + 12));
+  if (m & (1 << Attr.Pmax)) w.attrUint(<u64>0x78616d70 /* pmax */, load<u32>(e + 16));
+  if (m & (1 << Attr.Gt)) w.attrFloat(<u64>0x7467 /* gt */, load<f64>(e + 32));
+  if (m & (1 << Attr.Lt)) w.attrFloat(<u64>0x746c /* lt */, load<f64>(e + 40));
+  if (m & (1 << Attr.St)) w.attrFloat(<u64>0x7473 /* st */, load<f64>(e + 48));
+  if (m & (1 << Attr.Epmin)) w.attrUint(<u64>0x6e696d7065 /* epmin */, load<u32>(e + 20));
+  if (m & (1 << Attr.Epmax)) w.attrUint(<u64>0x78616d7065 /* epmax */, load<u32>(e + 24));
 }
 
 /**

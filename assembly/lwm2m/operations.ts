@@ -246,7 +246,7 @@ function putVersion(w: LinkWriter, o: ObjectDef): void {
   store<u8>(VER, <u8>(0x30 + (v >> 8)));
   store<u8>(VER + 1, 0x2e);
   store<u8>(VER + 2, <u8>(0x30 + (v & 0xff)));
-  w.attrToken("ver", VER, 3);
+  w.attrToken(<u64>0x726576 /* ver */, VER, 3);
 }
 
 /**
@@ -289,7 +289,7 @@ function discover(caller: i32, p: LwPath, out: usize, cap: i32): i32 {
       if ((lvl == 3 && rid != <u32>p.rid) || (d0 & RES_INTERNAL)) continue;
       if (!(d0 & RES_E) && !isPresent(s, idx)) continue;
       w.link(tmpPath(oid, iid, rid, ID_NONE));
-      if (d0 & RES_MULTIPLE) w.attrUint("dim", <u64>riCount(o, s, idx));
+      if (d0 & RES_MULTIPLE) w.attrUint(<u64>0x6d6964 /* dim */, <u64>riCount(o, s, idx));
       attrLinkAttrs(w, ssid, tmpPath(oid, iid, rid, ID_NONE));
       if (lvl == 3 && (d0 & RES_MULTIPLE)) {
         const n = riCount(o, s, idx);
@@ -328,32 +328,9 @@ function bootstrapDiscover(p: LwPath, out: usize, cap: i32): i32 {
     store<u8>(VER, 0x2f);
     w.linkText(VER, 1);
     store<u32>(VER, 0x312e31); // "1.1"
-    w.attrToken("lwm2m", VER, 3);
+    w.attrToken(<u64>0x6d326d776c /* lwm2m */, VER, 3);
   }
-  for (let i = 0; i < objectCount(); i++) {
-    const o = objectAt(i);
-    const oid = <u32>o.oid;
-    if (lvl == 1 && oid != <u32>p.oid) continue;
-    if (instCount(o) == 0 || o.version != <u16>VER_1_0) {
-      w.link(tmpPath(oid, ID_NONE, ID_NONE, ID_NONE));
-      putVersion(w, o);
-    }
-    for (let s = instNext(o, -1); s; s = instNext(o, <i32>slotIid(s))) {
-      const iid = slotIid(s);
-      w.link(tmpPath(oid, iid, ID_NONE, ID_NONE));
-      if (oid == SECURITY_OID) {
-        if (getInt(SECURITY_OID, iid, Sec.BootstrapServer) == 0) {
-          const ssid = getInt(SECURITY_OID, iid, Sec.ShortServerId);
-          if (found) w.attrUint("ssid", <u64>ssid);
-        }
-        const u = getBytes(SECURITY_OID, iid, Sec.Uri);
-        if (found) w.attrQuoted("uri", u, valueLen);
-      } else if (oid == SERVER_OID) {
-        const ssid = getInt(SERVER_OID, iid, Srv.ShortServerId);
-        if (found) w.attrUint("ssid", <u64>ssid);
-      }
-    }
-  }
+  objectLinks(w, true, lvl == 1 ? <u32>p.oid : ID_NONE);
   return linkDone(w);
 }
 
@@ -366,17 +343,43 @@ function bootstrapDiscover(p: LwPath, out: usize, cap: i32): i32 {
  */
 export function registerObjectLinks(w: LinkWriter): i32 {
   setViewStaging(false);
+  objectLinks(w, false, ID_NONE);
+  return w.err;
+}
+
+/**
+ * `</oid>` (with ver; only for an Object without instances or not version
+ * 1.0) and `</oid/iid>` links of every Object (or only `oid`). Register:
+ * OBJ_HIDDEN Objects left out (SEC-2). Bootstrap-Discover (`bs`): every
+ * Object; Security instances carry ssid (LwM2M Server accounts) and uri,
+ * Server instances ssid.
+ */
+function objectLinks(w: LinkWriter, bs: bool, only: u32): void {
   for (let i = 0; i < objectCount(); i++) {
     const o = objectAt(i);
-    if (o.flags & OBJ_HIDDEN) continue;
     const oid = <u32>o.oid;
+    if (bs ? only != ID_NONE && oid != only : (o.flags & OBJ_HIDDEN) != 0) continue;
     if (instCount(o) == 0 || o.version != <u16>VER_1_0) {
       w.link(tmpPath(oid, ID_NONE, ID_NONE, ID_NONE));
       putVersion(w, o);
     }
-    for (let s = instNext(o, -1); s; s = instNext(o, <i32>slotIid(s))) w.link(tmpPath(oid, slotIid(s), ID_NONE, ID_NONE));
+    for (let s = instNext(o, -1); s; s = instNext(o, <i32>slotIid(s))) {
+      const iid = slotIid(s);
+      w.link(tmpPath(oid, iid, ID_NONE, ID_NONE));
+      if (!bs) continue;
+      if (oid == SECURITY_OID) {
+        if (getInt(SECURITY_OID, iid, Sec.BootstrapServer) == 0) {
+          const ssid = getInt(SECURITY_OID, iid, Sec.ShortServerId);
+          if (found) w.attrUint(<u64>0x64697373 /* ssid */, <u64>ssid);
+        }
+        const u = getBytes(SECURITY_OID, iid, Sec.Uri);
+        if (found) w.attrQuoted(<u64>0x697275 /* uri */, u, valueLen);
+      } else if (oid == SERVER_OID) {
+        const ssid = getInt(SERVER_OID, iid, Srv.ShortServerId);
+        if (found) w.attrUint(<u64>0x64697373 /* ssid */, <u64>ssid);
+      }
+    }
   }
-  return w.err;
 }
 
 /** registerObjectLinks into out: the payload length, or a negative FormatError (out too small). */

@@ -27,9 +27,10 @@ export const OpensslCipher: Record<string, string> = {
   PskCcm8: "PSK-AES128-CCM8", PskCbc: "PSK-AES128-CBC-SHA256", EcdhePskCbc: "ECDHE-PSK-AES128-CBC-SHA256",
   EcdsaCcm8: "ECDHE-ECDSA-AES128-CCM8", EcdsaCbc: "ECDHE-ECDSA-AES128-SHA256",
 };
-export const DtlsEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5 } as const;
-export const EventName = ["None", "HandshakeComplete", "ApplicationData", "AlertReceived", "AlertSent", "Closed"];
-export const ConnState = { Idle: 0, WaitServerHello: 1, WaitServerFlight: 2, WaitChangeCipherSpec: 3, WaitFinished: 4, Established: 5, Closed: 6 } as const;
+export const DtlsEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5, PskIdentity: 6 } as const;
+export const EventName = ["None", "HandshakeComplete", "ApplicationData", "AlertReceived", "AlertSent", "Closed", "PskIdentity"];
+export const ConnState = { Idle: 0, WaitServerHello: 1, WaitServerFlight: 2, WaitChangeCipherSpec: 3, WaitFinished: 4, Established: 5, Closed: 6,
+  WaitClientKeyExchange: 16, NeedPsk: 17, WaitCertificateVerify: 18 } as const;
 export const MaxFragmentLength = { L512: 1, L1024: 2, L2048: 3, L4096: 4 } as const;
 export const CertificateType = { X509: 0, RawPublicKey: 2 } as const;
 
@@ -421,4 +422,314 @@ export async function freeUdpPort(): Promise<number> {
   const port = s.address().port;
   await new Promise<void>((res) => s.close(() => res()));
   return port;
+}
+
+// =====================================================================================
+// Server role (build/test/dtls_server.wasm): a DTLS server for many peers in
+// one module instance, driven sans-I/O (datagram(peer, bytes) -> datagrams
+// out) or over real UDP (udpListen) for openssl s_client / gnutls-cli.
+// =====================================================================================
+
+export interface ServerOptions {
+  suites?: number;
+  /** A fixed identity + key, or a lookup the server asks per handshake (DtlsEvent.PskIdentity). */
+  psk?: { identity: string | Uint8Array; key: Uint8Array } | { lookup(identity: Uint8Array): Uint8Array | undefined };
+  mfl?: number;
+  mtu?: number;
+  timers?: { initialMs: number; maxMs: number; count: number } | null;
+  keyLog?: boolean;
+  verifyPeer?: boolean;
+  helloVerify?: boolean;
+  /** Our ECDSA identity (SE slot 0). */
+  identity?: { privateKey: Uint8Array };
+  certificateType?: number;
+  /** RPK: the one accepted client key (omit: any key; the test decides from peerCertificate). */
+  clientKey?: Uint8Array;
+  ownCertificates?: Uint8Array[];
+  /** X.509 client authentication: anchors (DER) and VerifyFlag bits. */
+  trustAnchors?: Uint8Array[];
+  trustFlags?: number;
+  sessionCache?: number;
+  peerCertificateCapacity?: number;
+}
+
+export interface ServerPeer {
+  key: string;
+  h: number;
+  events: EventRecord[];
+  appData: Uint8Array[];
+  pskIdentity?: Uint8Array;
+  keyLogLine?: string;
+}
+
+export function certificateList(certs: Uint8Array[]): Buffer {
+  return Buffer.concat(certs.map((c) => Buffer.concat([Buffer.from([c.length >> 16, (c.length >> 8) & 255, c.length & 255]), c])));
+}
+
+/** First record of a datagram is an epoch-0 ClientHello (a new handshake from that peer). */
+export function isClientHello(d: Uint8Array): boolean {
+  return d.length >= 26 && d[0] === 22 && d[3] === 0 && d[4] === 0 && d[13] === 1;
+}
+
+export class DtlsServer {
+  readonly m: TestModule<DtlsExports>;
+  readonly se: SimulatedSecureElement;
+  readonly x: DtlsExports;
+  readonly peers = new Map<string, ServerPeer>();
+  /** Every peer that reached a handshake (kept after it closed), in order. */
+  readonly history: ServerPeer[] = [];
+  publicKey?: Uint8Array;
+  logs: string[] = [];
+  helloVerifies = 0;
+  private listener = -1;
+  private pskLookup?: (identity: Uint8Array) => Uint8Array | undefined;
+  private memory!: WebAssembly.Memory;
+  private sock?: dgram.Socket;
+  private ticker?: NodeJS.Timeout;
+  private waiters: (() => void)[] = [];
+  port = 0;
+
+  constructor(opts: { rng?: RandomFill; se?: SimulatedSecureElement; wallSeconds?: () => number } = {}) {
+    const rng = (opts.rng ?? new DeviceRng()) as DeviceRng;
+    this.se = opts.se ?? new SimulatedSecureElement();
+    const imports = createHostImports({
+      rng, se: this.se, flash: new NorFlash(),
+      net: { open: () => -1, send: () => -1, close: () => {} },
+      clock: { monotonicMs: nowMs, wallSeconds: opts.wallSeconds ?? (() => Math.floor(Date.now() / 1000)) },
+      log: (level, text) => { this.logs.push(`${level} ${text}`); },
+      fatal: (code, line) => { throw new FirmwareFatal(code, line); },
+    }, () => this.memory);
+    this.m = loadTest<DtlsExports>("dtls_server", imports);
+    this.x = this.m.exports;
+    this.memory = this.x.memory;
+  }
+
+  private put(b: Uint8Array, off: number): number {
+    this.m.write(b, this.m.scratch + off);
+    return this.m.scratch + off;
+  }
+
+  configure(o: ServerOptions): this {
+    const x = this.x;
+    x.scfgReset();
+    if (o.suites !== undefined) x.scfgSuites(o.suites);
+    this.pskLookup = undefined;
+    if (o.psk && "lookup" in o.psk) this.pskLookup = o.psk.lookup.bind(o.psk);
+    else if (o.psk) {
+      const id = bytes(o.psk.identity);
+      x.scfgPsk(this.put(id, 0), id.length, this.put(o.psk.key, 4096), o.psk.key.length);
+    }
+    if (o.mfl) x.scfgMfl(o.mfl);
+    if (o.mtu) x.scfgMtu(o.mtu);
+    if (o.timers !== null) {
+      const t = o.timers ?? { initialMs: 400, maxMs: 1600, count: 4 };
+      x.scfgTimers(BigInt(t.initialMs), BigInt(t.maxMs), t.count);
+    }
+    if (o.keyLog) x.scfgKeyLog(1);
+    if (o.verifyPeer === false) x.scfgVerifyPeer(0);
+    if (o.helloVerify === false) x.scfgHelloVerify(0);
+    x.scfgPeerCertificateCapacity(o.peerCertificateCapacity ?? 2048);
+    if (o.identity) {
+      const pub = this.se.importPrivate(0, o.identity.privateKey.slice());
+      if (typeof pub === "number") throw new Error(`SE import failed: ${pub}`);
+      this.publicKey = pub;
+      x.scfgIdentity(0, this.put(pub, 0), 8);
+    }
+    if (o.certificateType !== undefined) x.scfgCertificateType(o.certificateType);
+    if (o.clientKey) x.scfgClientKey(this.put(o.clientKey, 0), o.clientKey.length);
+    if (o.ownCertificates) {
+      const list = certificateList(o.ownCertificates);
+      x.scfgOwnCertificates(this.put(list, 0), list.length);
+    }
+    if (o.trustAnchors) {
+      const list = certificateList(o.trustAnchors);
+      x.scfgTrustAnchors(this.put(list, 0), list.length, o.trustFlags ?? 0);
+    }
+    x.scfgSessionCache(o.sessionCache ?? 0);
+    this.listener = x.srvNew();
+    return this;
+  }
+
+  /** Peer as seen by the server: by key, else the last one in the history. */
+  peer(key?: string): ServerPeer | undefined {
+    return key ? this.peers.get(key) ?? [...this.history].reverse().find((p) => p.key === key) : this.history[this.history.length - 1];
+  }
+  state(p: ServerPeer): number { return this.x.srvState(p.h); }
+  reason(p: ServerPeer): number { return this.x.srvReason(p.h); }
+  reasonName(p: ServerPeer): string { return errorName(this.x.srvReason(p.h)); }
+  detail(p: ServerPeer): number { return this.x.srvDetail(p.h); }
+  suite(p: ServerPeer): number { return this.x.srvSuite(p.h); }
+  resumed(p: ServerPeer): boolean { return !!this.x.srvResumed(p.h); }
+  peerCertificate(p: ServerPeer): Uint8Array { return this.m.read(this.x.srvPeerCertificatePtr(p.h), this.x.srvPeerCertificateLen(p.h)); }
+  peerPublicKey(p: ServerPeer): Uint8Array { return this.m.read(this.x.srvPeerKeyPtr(p.h), 65); }
+  sessionId(p: ServerPeer): Uint8Array { return this.m.read(this.x.srvSessionIdPtr(p.h), this.x.srvSessionIdLen(p.h)); }
+  stats(p: ServerPeer) {
+    const s = (i: number) => Number(this.x.srvStat(p.h, i));
+    return { bytesSent: s(0), bytesReceived: s(1), datagramsSent: s(2), datagramsReceived: s(3), recordsDropped: s(4), replaysDropped: s(5), authFailures: s(6) };
+  }
+  describe(p?: ServerPeer): string {
+    if (!p) return "no peer";
+    return `server state=${this.state(p)} reason=${this.reasonName(p)} detail=${this.detail(p) ? x509Name(this.detail(p)) : 0} events=` +
+      p.events.map((e) => `${e.name}(${e.kind === DtlsEvent.AlertReceived ? alertName(e.reason) : e.kind === DtlsEvent.ApplicationData ? e.data?.length : errorName(e.reason)})`).join(",");
+  }
+
+  /** One datagram from `key` (e.g. "127.0.0.1:40000"); returns the datagrams to send back. */
+  datagram(key: string, d: Uint8Array, now = nowMs()): Uint8Array[] {
+    const x = this.x;
+    let p = this.peers.get(key);
+    // a closed session is forgotten
+    if (p && this.state(p) === ConnState.Closed) { x.srvFree(p.h); this.peers.delete(key); p = undefined; }
+    if (p && isClientHello(d) && this.state(p) === ConnState.Established) {
+      // a new handshake from an established peer (RFC 6347 4.2.8) goes to the listener;
+      // with a valid cookie it replaces the old session
+      const out = this.acceptOn(key, d, now);
+      if (out) return out;
+    }
+    if (!p) return this.acceptOn(key, d, now) ?? [];
+    x.srvHandleDatagram(p.h, this.put(d, 0), d.length, BigInt(now));
+    this.collect(p, now);
+    return this.drain(p.h);
+  }
+
+  private acceptOn(key: string, d: Uint8Array, now: number): Uint8Array[] | undefined {
+    const x = this.x;
+    const addr = bytes(key);
+    const r = x.srvAccept(this.listener, this.put(d, 0), d.length, this.put(addr, 16384), addr.length, BigInt(now));
+    if (r === 1) { this.helloVerifies++; return this.drain(this.listener); }
+    if (r !== 0) return undefined;
+    const old = this.peers.get(key);
+    if (old) { x.srvFree(old.h); }
+    const p: ServerPeer = { key, h: this.listener, events: [], appData: [] };
+    this.peers.set(key, p);
+    this.history.push(p);
+    this.listener = x.srvNew();
+    this.collect(p, now);
+    return this.drain(p.h);
+  }
+
+  timeouts(now = nowMs()): { key: string; d: Uint8Array }[] {
+    const out: { key: string; d: Uint8Array }[] = [];
+    for (const p of this.peers.values()) {
+      const dl = Number(this.x.srvNextDeadline(p.h));
+      if (dl >= 0 && dl <= now) {
+        this.x.srvHandleTimeout(p.h, BigInt(now));
+        this.collect(p, now);
+        for (const d of this.drain(p.h)) out.push({ key: p.key, d });
+      }
+    }
+    return out;
+  }
+
+  private drain(h: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (;;) {
+      const n = this.x.srvPollTransmit(h);
+      if (n <= 0) break;
+      out.push(this.m.read(this.x.srvTransmitPtr(h), n));
+    }
+    return out;
+  }
+
+  private collect(p: ServerPeer, now: number): void {
+    const x = this.x;
+    for (;;) {
+      const kind = x.srvPollEvent(p.h);
+      if (kind === DtlsEvent.None) break;
+      const ev: EventRecord = { kind, name: EventName[kind], reason: x.srvEventReason(p.h) };
+      if (kind === DtlsEvent.ApplicationData || kind === DtlsEvent.PskIdentity) ev.data = this.m.read(x.srvAppDataPtr(p.h), x.srvAppDataLen(p.h));
+      p.events.push(ev);
+      if (kind === DtlsEvent.ApplicationData) p.appData.push(ev.data!);
+      if (kind === DtlsEvent.HandshakeComplete) {
+        const n = x.srvKeyLogLen(p.h);
+        if (n > 0) p.keyLogLine = Buffer.from(this.m.read(x.srvKeyLogPtr(p.h), n)).toString("latin1");
+      }
+      if (kind === DtlsEvent.PskIdentity) {
+        p.pskIdentity = ev.data!;
+        const key = this.pskLookup?.(ev.data!);
+        x.srvSupplyPsk(p.h, key ? this.put(key, 8192) : 0, key ? key.length : 0, BigInt(now));
+      }
+    }
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Protect data for the peer; returns [error, datagrams]. */
+  send(p: ServerPeer, data: string | Uint8Array, now = nowMs()): [number, Uint8Array[]] {
+    const b = bytes(data);
+    const r = this.x.srvSend(p.h, this.put(b, 0), b.length, BigInt(now));
+    this.collect(p, now);
+    return [r, this.drain(p.h)];
+  }
+
+  close(p: ServerPeer, now = nowMs()): Uint8Array[] {
+    this.x.srvClose(p.h, BigInt(now));
+    this.collect(p, now);
+    return this.drain(p.h);
+  }
+
+  // ---- real UDP ----
+  async udpListen(port = 0): Promise<number> {
+    const sock = dgram.createSocket("udp4");
+    this.sock = sock;
+    await new Promise<void>((res, rej) => { sock.once("error", rej); sock.bind(port, "127.0.0.1", () => res()); });
+    sock.on("message", (msg, rinfo) => {
+      const key = `${rinfo.address}:${rinfo.port}`;
+      for (const d of this.datagram(key, new Uint8Array(msg))) sock.send(d, rinfo.port, rinfo.address);
+    });
+    sock.on("error", () => {});
+    this.ticker = setInterval(() => {
+      for (const { key, d } of this.timeouts()) {
+        const [a, pt] = key.split(":");
+        sock.send(d, Number(pt), a);
+      }
+    }, 25);
+    this.port = sock.address().port;
+    return this.port;
+  }
+
+  udpSend(p: ServerPeer, data: string | Uint8Array): number {
+    const [r, ds] = this.send(p, data);
+    const [a, pt] = p.key.split(":");
+    for (const d of ds) this.sock!.send(d, Number(pt), a);
+    return r;
+  }
+
+  waitUntil(pred: () => boolean, ms: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const t0 = setTimeout(() => reject(new Error(`timeout waiting for ${what}: ${this.describe(this.peer())}`)), ms);
+      const check = () => { if (pred()) { clearTimeout(t0); resolve(); } else this.waiters.push(check); };
+      check();
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    const s = this.sock;
+    this.sock = undefined;
+    if (s) await new Promise<void>((res) => s.close(() => res()));
+  }
+}
+
+/** Runs our client against our server in-process until both are quiet; returns the datagrams in order. */
+export function pairHandshake(c: DtlsClient, s: DtlsServer, opts: { key?: string; now?: number; maxRounds?: number; dropToServer?: (n: number) => boolean } = {}): { dir: "c2s" | "s2c"; d: Uint8Array }[] {
+  const key = opts.key ?? "10.0.0.1:5684";
+  const now = opts.now ?? 1000;
+  const log: { dir: "c2s" | "s2c"; d: Uint8Array }[] = [];
+  const r = c.connect(now);
+  if (r !== 0) throw new Error(`connect refused: ${errorName(r)}`);
+  let toServer = c.drain();
+  let n = 0;
+  for (let round = 0; round < (opts.maxRounds ?? 20) && toServer.length; round++) {
+    const toClient: Uint8Array[] = [];
+    for (const d of toServer) {
+      log.push({ dir: "c2s", d });
+      if (opts.dropToServer?.(n++)) continue;
+      toClient.push(...s.datagram(key, d, now));
+    }
+    toServer = [];
+    for (const d of toClient) {
+      log.push({ dir: "s2c", d });
+      toServer.push(...c.deliver(d, now));
+    }
+  }
+  return log;
 }

@@ -333,11 +333,12 @@ export class LwEncoder {
     const d = this.reserve(n);
     if (d) memory.copy(d, p, n);
   }
-  /** ASCII string literal. */
-  putStr(s: string): void {
-    const n = s.length;
-    const d = this.reserve(n);
-    if (d) for (let i = 0; i < n; i++) store<u8>(d + i, <u8>s.charCodeAt(i));
+  /**
+   * Up to 8 ASCII bytes packed little-endian in a u64 (first byte lowest, no
+   * NUL): protocol text without UTF-16 string literals in the data segment.
+   */
+  putAscii(k: u64): void {
+    while (k) { this.put8(<u32>k & 0xff); k >>= 8; }
   }
 
   private value(p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): i32 {

@@ -113,12 +113,18 @@ export function jsonUnescape(p: usize, end: usize, dst: usize, cap: i32): i32 {
   return o;
 }
 
-/** The literal `s` (true / false / null) at p. */
-export function jsonLiteral(p: usize, end: usize, s: string): usize {
-  const n = <usize>s.length;
-  if (end - p < n) return 0;
-  for (let i: usize = 0; i < n; i++) if (<u32>load<u8>(p + i) != <u32>s.charCodeAt(<i32>i)) return 0;
-  return p + n;
+/** JSON literals as packed ASCII (first byte lowest): true, false, null. */
+export const LIT_TRUE: u64 = 0x65757274;
+export const LIT_FALSE: u64 = 0x65736c6166;
+export const LIT_NULL: u64 = 0x6c6c756e;
+
+/** The literal `k` (packed ASCII, one of LIT_*) at p. */
+export function jsonLiteral(p: usize, end: usize, k: u64): usize {
+  for (; k; k >>= 8) {
+    if (p >= end || <u64>load<u8>(p) != (k & 0xff)) return 0;
+    p++;
+  }
+  return p;
 }
 
 /** One value of any type, nested at most JSON_MAX_DEPTH deep, checked and skipped. */
@@ -146,9 +152,9 @@ export function jsonSkipValue(p: usize, end: usize): usize {
         continue;
       }
     } else if (c == 0x22) p = jsonString(p, end);
-    else if (c == 0x74) p = jsonLiteral(p, end, "true");
-    else if (c == 0x66) p = jsonLiteral(p, end, "false");
-    else if (c == 0x6e) p = jsonLiteral(p, end, "null");
+    else if (c == 0x74) p = jsonLiteral(p, end, LIT_TRUE);
+    else if (c == 0x66) p = jsonLiteral(p, end, LIT_FALSE);
+    else if (c == 0x6e) p = jsonLiteral(p, end, LIT_NULL);
     else p = scanNumber(p, end);
     if (!p) return 0;
     // after a value: ',' for the next one, or close containers

@@ -39,10 +39,17 @@ export class LinkWriter {
     const d = this.reserve(n);
     if (d) memory.copy(d, p, n);
   }
-  private putStr(s: string): void {
-    const n = s.length;
-    const d = this.reserve(n);
-    if (d) for (let i = 0; i < n; i++) store<u8>(d + i, <u8>s.charCodeAt(i));
+  /**
+   * An attribute name: packed ASCII in a u64 (first byte lowest, e.g. 0x6e696d70
+   * = "pmin"; no UTF-16 literal in the data segment), or a string (tools, tests).
+   */
+  private putName<T>(name: T): void {
+    if (isString<T>()) {
+      const s = changetype<string>(name);
+      for (let i = 0; i < s.length; i++) this.put8(<u32>s.charCodeAt(i));
+    } else {
+      for (let k = <u64>name; k; k >>= 8) this.put8(<u32>k & 0xff);
+    }
   }
 
   /** `,</oid/iid/rid>` (no comma before the first link). */
@@ -58,21 +65,21 @@ export class LinkWriter {
     return this.err;
   }
   /** `;name` (a flag attribute). */
-  attr(name: string): i32 {
+  attr<T>(name: T): i32 {
     this.put8(0x3b);
-    this.putStr(name);
+    this.putName<T>(name);
     return this.err;
   }
   /** `;name=123` (pmin, pmax, dim, ssid, ct, ...). */
-  attrUint(name: string, v: u64): i32 {
-    this.attr(name);
+  attrUint<T>(name: T, v: u64): i32 {
+    this.attr<T>(name);
     this.put8(0x3d);
     this.putBytes(NUM_TMP, formatU64(NUM_TMP, v));
     return this.err;
   }
   /** `;name=25.5` (gt, lt, st); NaN and infinities are refused. */
-  attrFloat(name: string, v: f64): i32 {
-    this.attr(name);
+  attrFloat<T>(name: T, v: f64): i32 {
+    this.attr<T>(name);
     this.put8(0x3d);
     const n = formatF64(NUM_TMP, v);
     if (n < 0) { if (!this.err) this.err = FormatError.InvalidValue; return this.err; }
@@ -80,16 +87,17 @@ export class LinkWriter {
     return this.err;
   }
   /** `;name=token` (an unquoted ptoken such as ver=1.1, RFC 6690 §2). */
-  attrToken(name: string, p: usize, n: i32): i32 {
-    this.attr(name);
+  attrToken<T>(name: T, p: usize, n: i32): i32 {
+    this.attr<T>(name);
     this.put8(0x3d);
     this.putBytes(p, n);
     return this.err;
   }
   /** `;name="text"` (quoted-string: '"' and '\' escaped, RFC 6690 §2 / RFC 2616 §2.2). */
-  attrQuoted(name: string, p: usize, n: i32): i32 {
-    this.attr(name);
-    this.putStr("=\"");
+  attrQuoted<T>(name: T, p: usize, n: i32): i32 {
+    this.attr<T>(name);
+    this.put8(0x3d);
+    this.put8(0x22);
     for (let i = 0; i < n; i++) {
       const c = <u32>load<u8>(p + i);
       if (c == 0x22 || c == 0x5c) this.put8(0x5c);

@@ -6,7 +6,7 @@
 // The writer produces the compact form of the TS examples:
 //   [{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},{"n":"1",...}]
 import { LwEncoder, LwDecoder, LwPath, LwType, FormatError, NAME_CAP, NUM_TEXT } from "./entry";
-import { jsonWs, jsonString, jsonEsc, jsonLiteral, jsonSkipValue, jsonUnescape } from "./json";
+import { jsonWs, jsonString, jsonEsc, jsonLiteral, jsonSkipValue, jsonUnescape, LIT_TRUE, LIT_FALSE } from "./json";
 import {
   scanNumber, numMant, numErr, decimalToF64, decimalToU64, formatI64, formatU64, formatF64, base64Len, base64Encode,
   validUtf8, NUM_TMP,
@@ -127,9 +127,9 @@ function record(dec: LwDecoder, p: usize): i32 {
       }
       p = e;
     } else if (f == Field.VB) {
-      let e = jsonLiteral(p, end, "true");
+      let e = jsonLiteral(p, end, LIT_TRUE);
       dec.numMant = 1;
-      if (!e) { e = jsonLiteral(p, end, "false"); dec.numMant = 0; }
+      if (!e) { e = jsonLiteral(p, end, LIT_FALSE); dec.numMant = 0; }
       if (!e) return FormatError.Malformed;
       p = e;
     } else {
@@ -168,7 +168,7 @@ function putString(enc: LwEncoder, p: usize, n: i32): void {
       else if (c == 0x0d) enc.put8(0x72);
       else if (c == 0x09) enc.put8(0x74);
       else {
-        enc.putStr("u00");
+        enc.putAscii(0x303075); // u00
         enc.put8(0x30 + (c >> 4));
         enc.put8((c & 15) < 10 ? 0x30 + (c & 15) : 0x57 + (c & 15));
       }
@@ -188,41 +188,42 @@ export function sjWrite(enc: LwEncoder, p: LwPath, type: i32, iv: i64, fv: f64, 
   const first = senmlNames(enc, p);
   let sep = false;
   if (first) {
-    enc.putStr("\"bn\":");
+    enc.putAscii(0x3a226e6222); // "bn":
     putString(enc, NM_BN, nmBnLen);
     if (!isNaN(enc.baseTime)) {
-      enc.putStr(",\"bt\":");
+      enc.putAscii(0x3a227462222c); // ,"bt":
       putNumber(enc, formatTime(NUM_TMP, enc.baseTime));
     }
     sep = true;
   }
   if (nmNLen) {
     if (sep) enc.put8(0x2c);
-    enc.putStr("\"n\":");
+    enc.putAscii(0x3a226e22); // "n":
     putString(enc, NM_N, nmNLen);
     sep = true;
   }
   if (sep) enc.put8(0x2c);
   if (type == LwType.String || type == LwType.Corelnk) {
-    enc.putStr("\"vs\":");
+    enc.putAscii(0x3a22737622); // "vs":
     putString(enc, ptr, len);
   } else if (type == LwType.Opaque) {
-    enc.putStr("\"vd\":\"");
+    enc.putAscii(0x223a22647622); // "vd":"
     const d = enc.reserve(base64Len(len, true));
     if (d) base64Encode(ptr, len, d, true);
     enc.put8(0x22);
   } else if (type == LwType.Boolean) {
-    enc.putStr(iv ? "\"vb\":true" : "\"vb\":false");
+    enc.putAscii(0x3a22627622); // "vb":
+    enc.putAscii(iv ? LIT_TRUE : LIT_FALSE);
   } else if (type == LwType.Objlnk) {
-    enc.putStr("\"vlo\":");
+    enc.putAscii(0x3a226f6c7622); // "vlo":
     putString(enc, NUM_TMP, formatObjlnk(NUM_TMP, <u32>iv));
   } else {
-    enc.putStr("\"v\":");
+    enc.putAscii(0x3a227622); // "v":
     putNumber(enc, type == LwType.Float ? formatF64(NUM_TMP, fv)
       : type == LwType.UnsignedInteger ? formatU64(NUM_TMP, <u64>iv) : formatI64(NUM_TMP, iv));
   }
   if (!isNaN(enc.time)) {
-    enc.putStr(",\"t\":");
+    enc.putAscii(0x3a2274222c); // ,"t":
     putNumber(enc, formatTime(NUM_TMP, enc.time));
   }
   enc.put8(0x7d);

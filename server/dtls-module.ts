@@ -1,0 +1,82 @@
+// The firmware's DTLS server role for the development servers: the entry
+// assembly/tests/dtls_server.ts compiled with a GC runtime
+// (`--runtime incremental`), so one instance serves many clients, creating a
+// connection per client and freeing it (srvNew / srvFree). Built on first use
+// into build/server/dtls-server.wasm (rebuilt when assembly/dtls is newer).
+// Host services: a DRBG and a simulated SE of its own (the server's keys are
+// imported into slot 0; ECDHE keys use slots 8..15).
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createHostImports } from "../host-shim/node/host";
+import { DeviceRng } from "../host-shim/node/drbg";
+import { SimulatedSecureElement } from "../host-shim/node/se";
+import { NorFlash } from "../host-shim/node/flash";
+
+const ROOT = join(__dirname, "..");
+export const DTLS_SERVER_WASM = join(ROOT, "build", "server", "dtls-server.wasm");
+
+/** SuiteBit (assembly/dtls/suites.ts). */
+export const ServerSuite = { PskCcm8: 1, PskCbc: 2, EcdhePskCbc: 4, EcdsaCcm8: 8, EcdsaCbc: 16, AnyPsk: 7, Ecdsa: 24, All: 31 } as const;
+export const ServerEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5, PskIdentity: 6 } as const;
+export const ServerState = { Idle: 0, Established: 5, Closed: 6 } as const;
+
+function newestMtime(dir: string): number {
+  let t = 0;
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    const s = statSync(p);
+    t = Math.max(t, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
+  }
+  return t;
+}
+
+/** Compile the server module when missing or older than its sources. */
+export async function buildDtlsServerModule(force = false): Promise<string> {
+  const src = [join(ROOT, "assembly", "dtls"), join(ROOT, "assembly", "crypto"), join(ROOT, "assembly", "x509")];
+  const entry = join(ROOT, "assembly", "tests", "dtls_server.ts");
+  if (!force && existsSync(DTLS_SERVER_WASM)) {
+    const built = statSync(DTLS_SERVER_WASM).mtimeMs;
+    if (Math.max(statSync(entry).mtimeMs, ...src.map(newestMtime)) <= built) return DTLS_SERVER_WASM;
+  }
+  mkdirSync(join(ROOT, "build", "server"), { recursive: true });
+  const asc = (await import("assemblyscript/dist/asc.js")).default;
+  const { error, stderr } = await asc.main([
+    "assembly/tests/dtls_server.ts", "--config", "assembly/tests/asconfig.json", "-o", DTLS_SERVER_WASM,
+    "--runtime", "incremental", "--exportStart", "_initialize", "-O3", "--noAssert",
+  ], { readFile: (name: string, base: string) => { try { return readFileSync(join(base === "." ? ROOT : join(ROOT, base), name), "utf8"); } catch { return null; } } } as any);
+  if (error) throw new Error(`building the DTLS server module failed: ${error.message}\n${stderr.toString()}`);
+  return DTLS_SERVER_WASM;
+}
+
+export interface DtlsServerModule {
+  x: Record<string, any>;
+  memory: WebAssembly.Memory;
+  se: SimulatedSecureElement;
+  scratch: number;
+  write(b: Uint8Array, off?: number): number;
+  read(ptr: number, len: number): Uint8Array;
+}
+
+export async function loadDtlsServerModule(): Promise<DtlsServerModule> {
+  const file = await buildDtlsServerModule();
+  const se = new SimulatedSecureElement();
+  let memory!: WebAssembly.Memory;
+  const imports = createHostImports({
+    rng: new DeviceRng(), se, flash: new NorFlash(),
+    net: { open: () => -1, send: () => -1, close: () => {} },
+    clock: { monotonicMs: () => Math.floor(performance.now()), wallSeconds: () => Math.floor(Date.now() / 1000) },
+    log: () => {},
+    fatal: (code: number, line: number) => { throw new Error(`DTLS server module fatal ${code}: ${line}`); },
+  }, () => memory) as WebAssembly.Imports;
+  const env = { abort: () => { throw new Error("DTLS server module abort"); }, ...(imports.env as object) };
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), { ...imports, env });
+  const x = instance.exports as Record<string, any>;
+  memory = x.memory;
+  if (typeof x._initialize === "function") x._initialize();
+  const scratch: number = x.scratch();
+  return {
+    x, memory, se, scratch,
+    write(b, off = 0) { new Uint8Array(memory.buffer).set(b, scratch + off); return scratch + off; },
+    read(ptr, len) { return new Uint8Array(memory.buffer).slice(ptr, ptr + len); },
+  };
+}
