@@ -328,7 +328,7 @@ export class Device extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.deadline = -1;
-    if (this.net instanceof UdpNet) this.net.closeAll();
+    this.net.closeAll?.();
   }
 
   /** Hand a received datagram to the firmware (also used by tests with a scripted peer). */
@@ -423,7 +423,7 @@ export class Device extends EventEmitter {
   reboot(): number {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.net instanceof UdpNet) this.net.closeAll();
+    this.net.closeAll?.();
     this.instantiate();
     const status = this.start();
     this.emit("restart", status);

@@ -21,6 +21,8 @@ export interface NetService {
   open(host: string, port: number): number;
   send(peer: number, data: Uint8Array): number;
   close(peer: number): void;
+  /** Close every socket (Device.stop / reboot); a net without it owns no handles. */
+  closeAll?(): void;
 }
 
 export interface HostServices {
