@@ -204,13 +204,14 @@ export function loadBootstrapConfig(source: string | BootstrapConfig): { config:
 /** Resources of a Security instance by id. */
 export function securityResources(s: SecurityInstanceConfig, baseDir: string, vars: Record<string, string | number> = {}): Record<number, LwM2MValue | LwM2MValue[]> {
   const mode = typeof s.securityMode === "number" ? s.securityMode : SECURITY_MODES[s.securityMode];
+  const fill = (v: string) => v.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   const r: Record<number, LwM2MValue | LwM2MValue[]> = {
-    0: s.uri.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)),
+    0: fill(s.uri),
     1: s.bootstrapServer ?? false,
     2: mode,
-    3: s.pskIdentity !== undefined ? toBytes(s.pskIdentity) : s.publicKey ? keyBytes(s.publicKey, baseDir, "publicKey") : new Uint8Array(0),
-    4: s.serverPublicKey ? keyBytes(s.serverPublicKey, baseDir, "serverPublicKey") : new Uint8Array(0),
-    5: s.pskKey !== undefined ? keyBytes(s.pskKey, baseDir, "pskKey") : s.secretKey ? keyBytes(s.secretKey, baseDir, "secretKey") : new Uint8Array(0),
+    3: s.pskIdentity !== undefined ? toBytes(s.pskIdentity) : s.publicKey ? keyBytes(fill(s.publicKey), baseDir, "publicKey") : new Uint8Array(0),
+    4: s.serverPublicKey ? keyBytes(fill(s.serverPublicKey), baseDir, "serverPublicKey") : new Uint8Array(0),
+    5: s.pskKey !== undefined ? keyBytes(s.pskKey, baseDir, "pskKey") : s.secretKey ? keyBytes(fill(s.secretKey), baseDir, "secretKey") : new Uint8Array(0),
   };
   if (s.shortServerId !== undefined) r[10] = s.shortServerId;
   if (s.clientHoldOffTime !== undefined) r[11] = s.clientHoldOffTime;

@@ -1,17 +1,23 @@
-// Development servers: an LwM2M Bootstrap-Server and an LwM2M Server on
-// plain CoAP, started together for `npm start`, the end-to-end tests and the
-// CLI (`npx lwm2m-wasm server`). Each event is printed as it happens.
+// Development servers: an LwM2M Bootstrap-Server and an LwM2M Server, each on
+// plain CoAP and on CoAP over DTLS 1.2 (PSK, RPK and X.509 on one port, the
+// firmware's own DTLS server role), started together for `npm start`, the
+// end-to-end tests and the CLI (`npx lwm2m-wasm server`). Each event is
+// printed as it happens.
 import { BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes } from "./bootstrap-server";
 import { LwM2MServer, Notification, Registration } from "./lwm2m-server";
+import type { PeerInfo, PeerIdentity } from "./transport";
 import { TransmissionParams, toText } from "./coap";
 import { formatLinkFormat, LwM2MEntry, isObjectLink } from "./formats";
-import type { BoundAddress } from "./transport";
+import { DtlsTransport, type BoundAddress, type DtlsServerCredentials } from "./transport";
+import { DevPki } from "./dev-pki";
+import { join } from "node:path";
 
 export * from "./coap";
 export * from "./formats";
 export * from "./transport";
 export * from "./bootstrap-server";
 export * from "./lwm2m-server";
+export * from "./dev-pki";
 
 export interface DevServersOptions {
   /** UDP port of the Bootstrap-Server (default 5783; 0 = any free port). */
@@ -26,6 +32,25 @@ export interface DevServersOptions {
   lifetimeGraceMs?: number;
   /** Where event lines go (default console.log); false = silent. */
   log?: ((line: string) => void) | false;
+  /** CoAP over DTLS beside plain CoAP (default on); false = plain CoAP only. */
+  secure?: false | DevServersSecureOptions;
+}
+
+export interface DevServersSecureOptions {
+  /** DTLS port of the Bootstrap-Server (default: its CoAP port + 1, i.e. 5784; 0 when that is 0). */
+  bootstrapPort?: number;
+  /** DTLS port of the LwM2M Server (default: its CoAP port + 1, i.e. 5684; 0 when that is 0). */
+  serverPort?: number;
+  /** Folder of the development PKI (default ./state/dev-pki): the servers' key pair for RPK and X.509. */
+  pkiDir?: string;
+}
+
+/** Which clients the DTLS listeners accept (filled from the configuration; add more at run time). */
+export interface ClientCredentialStore {
+  /** PSK identity -> key. */
+  psk: Map<string, Uint8Array>;
+  /** RFC 7250 raw public keys (SPKI DER, hex) accepted. X.509 clients are accepted when they chain to the development CA. */
+  rpk: Set<string>;
 }
 
 export interface DevServers {
@@ -36,6 +61,13 @@ export interface DevServers {
   /** coap://address:port of each. */
   bootstrapUri: string;
   serverUri: string;
+  /** coaps://address:port of each (null when the DTLS listeners are off). */
+  secureBootstrapUri: string | null;
+  secureServerUri: string | null;
+  /** The development PKI behind RPK and X.509 (null when off or when openssl is missing: then PSK only). */
+  pki: DevPki | null;
+  /** The clients each DTLS listener accepts. */
+  clients: { bootstrap: ClientCredentialStore; server: ClientCredentialStore };
   close(): Promise<void>;
 }
 
@@ -49,51 +81,103 @@ export function formatValue(v: LwM2MEntry["value"]): string {
 }
 export const formatEntries = (entries: LwM2MEntry[] | undefined) => (entries ?? []).map((e) => `${e.path}=${formatValue(e.value)}`).join(" ");
 
-/** Starts both servers; the LwM2M Server's port fills {serverPort} / {serverHost} in Security URIs. */
+/** Starts both servers; the LwM2M Server's ports fill {serverHost}, {serverPort} and {serverSecurePort} in Security URIs. */
 export async function startDevServers(opts: DevServersOptions): Promise<DevServers> {
   const address = opts.address ?? "127.0.0.1";
   const log = opts.log === false ? () => {} : opts.log ?? ((l: string) => console.log(l));
-  loadBootstrapConfig(opts.config); // fail early on a bad file
-  const server = new LwM2MServer({ coap: opts.coap, lifetimeGraceMs: opts.lifetimeGraceMs });
-  const serverAddress = await server.listen(opts.serverPort ?? 5683, address);
-  const bootstrap = new BootstrapServer({
-    config: opts.config, coap: opts.coap,
-    uriVariables: { serverPort: serverAddress.port, serverHost: hostOf(serverAddress) },
-  });
-  let bootstrapAddress: BoundAddress;
+  const { config } = loadBootstrapConfig(opts.config); // fail early on a bad file
+  const secure = opts.secure === false ? null : opts.secure ?? {};
+  const plainServerPort = opts.serverPort ?? 5683, plainBootstrapPort = opts.bootstrapPort ?? 5783;
+  const opened: { close(): Promise<void> }[] = [];
+  const closeAll = async () => { for (const o of opened.reverse()) await o.close(); };
   try {
-    bootstrapAddress = await bootstrap.listen(opts.bootstrapPort ?? 5783, address);
+    let pki: DevPki | null = null;
+    if (secure) {
+      try {
+        pki = new DevPki(secure.pkiDir ?? join(process.cwd(), "state", "dev-pki"));
+        // device key pairs the configuration names as {pki}/device-<name>.key / .crt / .pub.pem
+        for (const m of JSON.stringify(config).matchAll(/\{pki\}\/device-([A-Za-z0-9._-]+?)\.(?:key|crt|pub\.pem)/g)) pki.device(m[1]);
+      } catch (e) {
+        log(`[servers] WARNING: no development PKI (${(e as Error).message}): DTLS serves PSK only, no RPK or X.509`);
+        pki = null;
+      }
+    }
+    const vars: Record<string, string> = pki ? { pki: pki.dir } : {};
+    const clients = clientCredentialsFromConfig(opts.config, vars);
+    const dtlsCredentials = (store: ClientCredentialStore): DtlsServerCredentials => ({
+      psk: { lookup: (id) => store.psk.get(id) },
+      ...(pki ? {
+        rpk: { privateKey: pki.server.privateKey, publicKey: pki.server.publicKey, acceptClientKey: (spki: Uint8Array) => store.rpk.has(Buffer.from(spki).toString("hex")) },
+        x509: { certificateChain: [pki.server.certificate], privateKey: pki.server.privateKey, trustAnchors: [pki.ca.certificate] },
+      } : {}),
+    });
+
+    const server = new LwM2MServer({ coap: opts.coap, lifetimeGraceMs: opts.lifetimeGraceMs });
+    opened.push(server);
+    const serverAddress = await server.listen(plainServerPort, address);
+    let secureServerAddress: BoundAddress | null = null;
+    if (secure) {
+      const t = new DtlsTransport(dtlsCredentials(clients.server), address.includes(":") ? "udp6" : "udp4");
+      opened.push(t);
+      secureServerAddress = await t.bind(secure.serverPort ?? (plainServerPort === 0 ? 0 : plainServerPort + 1), address);
+      server.addTransport(t);
+    }
+    const bootstrap = new BootstrapServer({
+      config: opts.config, coap: opts.coap,
+      uriVariables: { ...vars, serverPort: serverAddress.port, serverHost: hostOf(serverAddress), serverSecurePort: secureServerAddress?.port ?? "" },
+    });
+    opened.push(bootstrap);
+    const bootstrapAddress = await bootstrap.listen(plainBootstrapPort, address);
+    let secureBootstrapAddress: BoundAddress | null = null;
+    if (secure) {
+      const t = new DtlsTransport(dtlsCredentials(clients.bootstrap), address.includes(":") ? "udp6" : "udp4");
+      opened.push(t);
+      secureBootstrapAddress = await t.bind(secure.bootstrapPort ?? (plainBootstrapPort === 0 ? 0 : plainBootstrapPort + 1), address);
+      bootstrap.addTransport(t);
+    }
+
+    bootstrap.on("warning", (w: string) => log(`[bootstrap] warning: ${w}`));
+    bootstrap.on("bootstrapRequest", (e: { endpoint: string; peerKey: string; preferredFormat?: number; peer?: PeerInfo }) =>
+      log(`[bootstrap] ${e.endpoint}: Bootstrap-Request from ${e.peerKey}${describeIdentity(e.peer?.identity)}${e.preferredFormat !== undefined ? ` (pct=${e.preferredFormat})` : ""}`));
+    bootstrap.on("bootstrapOperation", (e: { endpoint: string; op: string; path: string; code: string }) =>
+      log(`[bootstrap] ${e.endpoint}: Bootstrap-${e.op} ${e.path} -> ${e.code}`));
+    bootstrap.on("bootstrapFinished", (r: BootstrapResult) =>
+      log(`[bootstrap] ${r.endpoint}: ${r.ok ? "bootstrap finished (2.04)" : `bootstrap REFUSED by the client (${r.code})`}`));
+    bootstrap.on("bootstrapFailed", (r: BootstrapResult) => log(`[bootstrap] ${r.endpoint}: bootstrap failed: ${r.error}`));
+
+    const desc = (r: Registration) => `lt=${r.lifetime} lwm2m=${r.version} b=${r.binding}${r.queueMode ? " queue" : ""} from ${r.peerKey}${r.secure ? describeIdentity(r.identity) : " (NoSec)"}`;
+    server.on("registered", (r: Registration) => log(`[server] ${r.endpoint}: registered /rd/${r.id} ${desc(r)} ${formatLinkFormat(r.objectLinks)}`));
+    server.on("updated", (r: Registration, ch: Record<string, unknown>) => log(`[server] ${r.endpoint}: updated /rd/${r.id}${Object.keys(ch).length ? ` (${Object.keys(ch).join(", ")})` : ""}`));
+    server.on("deregistered", (r: Registration) => log(`[server] ${r.endpoint}: deregistered /rd/${r.id}`));
+    server.on("expired", (r: Registration) => log(`[server] ${r.endpoint}: registration /rd/${r.id} expired`));
+    server.on("notification", (n: Notification) =>
+      log(`[server] ${n.endpoint}: notification ${n.path} #${n.observe ?? "-"} ${n.code} ${n.content ? formatEntries(n.content) : n.decodeError ?? toText(n.payload)}`));
+    server.on("send", (e: { registration: Registration; content: LwM2MEntry[] }) => log(`[server] ${e.registration.endpoint}: Send ${formatEntries(e.content)}`));
+
+    const uri = (scheme: string, a: BoundAddress | null) => (a ? `${scheme}://${hostOf(a)}:${a.port}` : null);
+    const bootstrapUri = uri("coap", bootstrapAddress)!, serverUri = uri("coap", serverAddress)!;
+    const secureBootstrapUri = uri("coaps", secureBootstrapAddress), secureServerUri = uri("coaps", secureServerAddress);
+    log(`[bootstrap] listening on ${bootstrapUri}${secureBootstrapUri ? ` and ${secureBootstrapUri}` : ""}`);
+    log(`[server] listening on ${serverUri}${secureServerUri ? ` and ${secureServerUri}` : ""}`);
+    if (secure) {
+      log(`[servers] DTLS: PSK identities ${[...clients.bootstrap.psk.keys()].length} (bootstrap) / ${[...clients.server.psk.keys()].length} (server) from the configuration`);
+      if (pki) log(`[servers] DTLS: RPK key ${join(pki.dir, "server.pub.pem")}, X.509 certificate ${pki.server.certFile} issued by the CA ${pki.ca.certFile}`);
+    }
+    return {
+      bootstrap, server, bootstrapAddress, serverAddress, bootstrapUri, serverUri, secureBootstrapUri, secureServerUri, pki, clients,
+      close: closeAll,
+    };
   } catch (e) {
-    await server.close();
+    await closeAll();
     throw e;
   }
+}
 
-  bootstrap.on("warning", (w: string) => log(`[bootstrap] warning: ${w}`));
-  bootstrap.on("bootstrapRequest", (e: { endpoint: string; peerKey: string; preferredFormat?: number }) =>
-    log(`[bootstrap] ${e.endpoint}: Bootstrap-Request from ${e.peerKey}${e.preferredFormat !== undefined ? ` (pct=${e.preferredFormat})` : ""}`));
-  bootstrap.on("bootstrapOperation", (e: { endpoint: string; op: string; path: string; code: string }) =>
-    log(`[bootstrap] ${e.endpoint}: Bootstrap-${e.op} ${e.path} -> ${e.code}`));
-  bootstrap.on("bootstrapFinished", (r: BootstrapResult) =>
-    log(`[bootstrap] ${r.endpoint}: ${r.ok ? "bootstrap finished (2.04)" : `bootstrap REFUSED by the client (${r.code})`}`));
-  bootstrap.on("bootstrapFailed", (r: BootstrapResult) => log(`[bootstrap] ${r.endpoint}: bootstrap failed: ${r.error}`));
-
-  const desc = (r: Registration) => `lt=${r.lifetime} lwm2m=${r.version} b=${r.binding}${r.queueMode ? " queue" : ""} from ${r.peerKey}${r.secure ? " (secure)" : " (NoSec)"}`;
-  server.on("registered", (r: Registration) => log(`[server] ${r.endpoint}: registered /rd/${r.id} ${desc(r)} ${formatLinkFormat(r.objectLinks)}`));
-  server.on("updated", (r: Registration, ch: Record<string, unknown>) => log(`[server] ${r.endpoint}: updated /rd/${r.id}${Object.keys(ch).length ? ` (${Object.keys(ch).join(", ")})` : ""}`));
-  server.on("deregistered", (r: Registration) => log(`[server] ${r.endpoint}: deregistered /rd/${r.id}`));
-  server.on("expired", (r: Registration) => log(`[server] ${r.endpoint}: registration /rd/${r.id} expired`));
-  server.on("notification", (n: Notification) =>
-    log(`[server] ${n.endpoint}: notification ${n.path} #${n.observe ?? "-"} ${n.code} ${n.content ? formatEntries(n.content) : n.decodeError ?? toText(n.payload)}`));
-  server.on("send", (e: { registration: Registration; content: LwM2MEntry[] }) => log(`[server] ${e.registration.endpoint}: Send ${formatEntries(e.content)}`));
-
-  const bootstrapUri = `coap://${hostOf(bootstrapAddress)}:${bootstrapAddress.port}`;
-  const serverUri = `coap://${hostOf(serverAddress)}:${serverAddress.port}`;
-  log(`[bootstrap] listening on ${bootstrapUri}`);
-  log(`[server] listening on ${serverUri}`);
-  return {
-    bootstrap, server, bootstrapAddress, serverAddress, bootstrapUri, serverUri,
-    async close() { await bootstrap.close(); await server.close(); },
-  };
+function describeIdentity(id: PeerIdentity | undefined): string {
+  if (!id) return "";
+  if (id.kind === "psk") return ` (DTLS, PSK identity '${id.identity}')`;
+  if (id.kind === "rpk") return ` (DTLS, raw public key ${Buffer.from(id.publicKey.subarray(-8)).toString("hex")}...)`;
+  return ` (DTLS, certificate ${id.subject.replace(/\n/g, ", ")})`;
 }
 
 /**
@@ -102,16 +186,30 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
  * and towards the LwM2M Server (its non-bootstrap PSK Security instances).
  */
 export function pskCredentialsFromConfig(source: string | BootstrapConfig): { bootstrap: Map<string, Uint8Array>; server: Map<string, Uint8Array> } {
+  const c = clientCredentialsFromConfig(source);
+  return { bootstrap: c.bootstrap.psk, server: c.server.psk };
+}
+
+/** PSK identities and raw public keys the configuration gives clients, towards the Bootstrap-Server and the LwM2M Server. */
+export function clientCredentialsFromConfig(source: string | BootstrapConfig, vars: Record<string, string> = {}): { bootstrap: ClientCredentialStore; server: ClientCredentialStore } {
   const { config, baseDir } = loadBootstrapConfig(source);
-  const bootstrap = new Map<string, Uint8Array>();
-  const server = new Map<string, Uint8Array>();
+  const bootstrap: ClientCredentialStore = { psk: new Map(), rpk: new Set() };
+  const server: ClientCredentialStore = { psk: new Map(), rpk: new Set() };
+  const rpkHex = (v: string) => {
+    const file = v.replace(/\{(\w+)\}/g, (m, k) => vars[k] ?? m);
+    return /\{\w+\}/.test(file) ? "" : Buffer.from(keyBytes(file, baseDir, "publicKey")).toString("hex"); // {pki} without a PKI: nobody
+  };
   for (const [name, c] of Object.entries(config)) {
     if (name.startsWith("$")) continue;
     const bc = c.bootstrapCredentials;
-    if (bc?.pskIdentity && bc.pskKey) bootstrap.set(bc.pskIdentity, keyBytes(bc.pskKey, baseDir, "pskKey"));
+    if (bc?.pskIdentity && bc.pskKey) bootstrap.psk.set(bc.pskIdentity, keyBytes(bc.pskKey, baseDir, "pskKey"));
+    if (bc?.publicKey) bootstrap.rpk.add(rpkHex(bc.publicKey));
+    bootstrap.rpk.delete("");
     for (const s of c.security) {
-      const mode = s.securityMode === "psk" || s.securityMode === 0;
-      if (mode && s.pskIdentity && s.pskKey) (s.bootstrapServer ? bootstrap : server).set(s.pskIdentity, keyBytes(s.pskKey, baseDir, "pskKey"));
+      const store = s.bootstrapServer ? bootstrap : server;
+      if ((s.securityMode === "psk" || s.securityMode === 0) && s.pskIdentity && s.pskKey) store.psk.set(s.pskIdentity, keyBytes(s.pskKey, baseDir, "pskKey"));
+      if ((s.securityMode === "rpk" || s.securityMode === 1) && s.publicKey) store.rpk.add(rpkHex(s.publicKey));
+      store.rpk.delete("");
     }
   }
   return { bootstrap, server };

@@ -1,16 +1,19 @@
-// `npm start` (the README's main job) runs this flow: it must go through.
+// `npm start` (the README's main job) runs this flow: it must go through,
+// bootstrap and registration both over DTLS-PSK.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runDemo, DEFAULT_DEMO } from "../host-shim/node/demo";
 
-test("npm start: servers + device: bootstrap, register, Read /3/0, observe with notifications, de-register", async () => {
+test("npm start: servers + device: bootstrap and register over DTLS-PSK, Read /3/0, observe with notifications, de-register", async () => {
   const lines: string[] = [];
   const log = console.log;
   console.log = (...a: unknown[]) => { lines.push(a.join(" ")); };
   let code: number;
   try { code = await runDemo(DEFAULT_DEMO); } finally { console.log = log; }
   assert.equal(code, 0, lines.join("\n"));
-  for (const step of [/Bootstrap-Finish \/bs -> 2\.04/, /registered \/rd\//, /Read \/3\/0 -> 2\.05/, /notification \/3\/0\/9 \(battery level\) = 90/, /deregistered/]) {
+  for (const step of [
+    /Bootstrap-Request from \S+ \(DTLS, PSK identity 'lwm2m-wasm-demo-bs'\)/, /Bootstrap-Finish \/bs -> 2\.04/,
+    /registered \/rd\/\S+ .* \(DTLS, PSK identity 'lwm2m-wasm-demo'\)/, /Read \/3\/0 -> 2\.05/, /notification \/3\/0\/9 \(battery level\) = 90/, /deregistered/]) {
     assert.ok(lines.some((l) => step.test(l)), `missing step ${step}\n${lines.join("\n")}`);
   }
 });

@@ -19,9 +19,10 @@ function waitFor<T>(emitter: { once(ev: string, f: (x: T) => void): unknown }, e
 const say = (who: string, text: string) => console.log(`${who.padEnd(10)} ${text}`);
 
 export interface DemoSecurity {
-  /** Factory bootstrap account of the device and the Bootstrap-Server's config file. */
+  /** The Bootstrap-Server's configuration file. */
   bootstrapConfig: string;
-  factory(bootstrapUri: string): FactoryConfig["bootstrap"];
+  /** The device's factory Bootstrap-Server account, given the running servers. */
+  factory(servers: DevServers): NonNullable<FactoryConfig["bootstrap"]>;
   label: string;
 }
 
@@ -32,6 +33,7 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
     bootstrapPort: 0, serverPort: 0, config: security.bootstrapConfig,
     log: (line) => say("servers", line),
   });
+  const factory = security.factory(servers);
   const device = new Device();
   device.on("log", (e) => { if (e.level <= 1) say("device", `[${e.levelName}] ${e.text}`); });
   device.on("event", (e: ClientEvent) => say("device", `event ${e.name}${e.text ? ` ${e.text}` : ""}${e.ssid ? ` (server ${e.ssid})` : ""}`));
@@ -45,8 +47,8 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
 
     const registered = waitFor(servers.server, "registered");
     const bootstrapped = waitFor(device, "bootstrapped");
-    device.provision({ endpoint, bootstrap: security.factory(servers.bootstrapUri) });
-    say("device", `factory account: Bootstrap-Server ${servers.bootstrapUri}`);
+    device.provision({ endpoint, bootstrap: factory });
+    say("device", `factory account: Bootstrap-Server ${factory.uri}`);
     await bootstrapped;
     await registered;
 
@@ -87,10 +89,16 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
   }
 }
 
-export const NOSEC_DEMO: DemoSecurity = {
-  label: "NoSec (plain CoAP) -- DTLS-PSK replaces this once the DTLS transport is in",
-  bootstrapConfig: join(__dirname, "..", "..", "server", "dev-config.json"),
-  factory: (uri) => ({ uri }),
+const DEV_CONFIG = join(__dirname, "..", "..", "server", "dev-config.json");
+
+/** The factory account of 'lwm2m-wasm-demo' in server/dev-config.json: DTLS-PSK to the Bootstrap-Server. */
+export const PSK_DEMO: DemoSecurity = {
+  label: "DTLS 1.2 with PSK (TLS_PSK_WITH_AES_128_CCM_8) for bootstrap and for the LwM2M Server",
+  bootstrapConfig: DEV_CONFIG,
+  factory: (servers) => {
+    if (!servers.secureBootstrapUri) throw new Error("the development servers have no DTLS listener");
+    return { uri: servers.secureBootstrapUri, securityMode: "psk", pskIdentity: "lwm2m-wasm-demo-bs", pskKey: "3a69e6a5615ea6170cf7958bafcadba9" };
+  },
 };
 
-export const DEFAULT_DEMO = NOSEC_DEMO;
+export const DEFAULT_DEMO = PSK_DEMO;
