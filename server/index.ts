@@ -8,7 +8,7 @@ import { LwM2MServer, Notification, Registration } from "./lwm2m-server";
 import type { PeerInfo, PeerIdentity } from "./transport";
 import { TransmissionParams, toText } from "./coap";
 import { formatLinkFormat, LwM2MEntry, isObjectLink } from "./formats";
-import { DtlsTransport, type BoundAddress, type DtlsServerCredentials } from "./transport";
+import { DtlsTransport, UdpTransport, type BoundAddress, type DtlsServerCredentials } from "./transport";
 import { DevPki } from "./dev-pki";
 import { join } from "node:path";
 
@@ -68,6 +68,8 @@ export interface DevServers {
   pki: DevPki | null;
   /** The clients each DTLS listener accepts. */
   clients: { bootstrap: ClientCredentialStore; server: ClientCredentialStore };
+  /** The LwM2M Server's transports (datagram and byte counters in `stats`). */
+  serverTransports: { plain: UdpTransport; secure: DtlsTransport | null };
   close(): Promise<void>;
 }
 
@@ -114,13 +116,17 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
 
     const server = new LwM2MServer({ coap: opts.coap, lifetimeGraceMs: opts.lifetimeGraceMs });
     opened.push(server);
-    const serverAddress = await server.listen(plainServerPort, address);
-    let secureServerAddress: BoundAddress | null = null;
+    const family = address.includes(":") ? "udp6" : "udp4";
+    const plainServer = new UdpTransport(family);
+    opened.push(plainServer);
+    const serverAddress = await plainServer.bind(plainServerPort, address);
+    server.addTransport(plainServer);
+    let secureServer: DtlsTransport | null = null, secureServerAddress: BoundAddress | null = null;
     if (secure) {
-      const t = new DtlsTransport(dtlsCredentials(clients.server), address.includes(":") ? "udp6" : "udp4");
-      opened.push(t);
-      secureServerAddress = await t.bind(secure.serverPort ?? (plainServerPort === 0 ? 0 : plainServerPort + 1), address);
-      server.addTransport(t);
+      secureServer = new DtlsTransport(dtlsCredentials(clients.server), family);
+      opened.push(secureServer);
+      secureServerAddress = await secureServer.bind(secure.serverPort ?? (plainServerPort === 0 ? 0 : plainServerPort + 1), address);
+      server.addTransport(secureServer);
     }
     const bootstrap = new BootstrapServer({
       config: opts.config, coap: opts.coap,
@@ -130,7 +136,7 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     const bootstrapAddress = await bootstrap.listen(plainBootstrapPort, address);
     let secureBootstrapAddress: BoundAddress | null = null;
     if (secure) {
-      const t = new DtlsTransport(dtlsCredentials(clients.bootstrap), address.includes(":") ? "udp6" : "udp4");
+      const t = new DtlsTransport(dtlsCredentials(clients.bootstrap), family);
       opened.push(t);
       secureBootstrapAddress = await t.bind(secure.bootstrapPort ?? (plainBootstrapPort === 0 ? 0 : plainBootstrapPort + 1), address);
       bootstrap.addTransport(t);
@@ -165,6 +171,7 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     }
     return {
       bootstrap, server, bootstrapAddress, serverAddress, bootstrapUri, serverUri, secureBootstrapUri, secureServerUri, pki, clients,
+      serverTransports: { plain: plainServer, secure: secureServer },
       close: closeAll,
     };
   } catch (e) {

@@ -7,7 +7,7 @@ import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
 import {
   CoapEndpoint, CoapResponse, Code, ContentFormat, IncomingRequest, OutgoingResponse, TransmissionParams,
-  codeString, isSuccess, locationPathOf, queryRecord, toBytes, Observation,
+  codeString, isSuccess, locationPathOf, queryRecord, toBytes, Observation, Opt, encodeBlock,
 } from "./coap";
 import {
   FormatError, FormatName, Link, LwM2MEntry, LwM2MValue, TypeResolver, builtinTypes, decodeContent, encodeContent,
@@ -79,6 +79,8 @@ export interface RequestOptions {
   /** Content format for the payload (writes) or to ask for (Accept, reads). */
   format?: FormatName | number;
   confirmable?: boolean;
+  /** Reads: the block size (SZX, 0..6 = 16..1024 bytes) asked of the device up front (RFC 7959 §2.4 early negotiation). */
+  blockSzx?: number;
 }
 
 export class LwM2MTimeoutError extends Error {
@@ -323,6 +325,7 @@ export class LwM2MServer extends EventEmitter {
   async read(endpoint: string, path: string, opts: RequestOptions = {}): Promise<LwM2MResponse> {
     const r = await this.call(endpoint, `Read ${path}`, (reg, coap) => coap.request(reg.peerKey, {
       code: Code.GET, path: this.fullPath(reg, path), accept: opts.format === undefined ? undefined : formatNumber(opts.format), confirmable: opts.confirmable,
+      options: opts.blockSzx === undefined ? undefined : [{ number: Opt.BLOCK2, value: encodeBlock({ num: 0, more: false, szx: opts.blockSzx }) }],
     }));
     return this.toResponse(r, path, "entries");
   }

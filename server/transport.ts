@@ -1,9 +1,12 @@
 // Datagram transports for the development servers. The CoAP layer
 // (server/coap.ts) only sees `ServerTransport`: datagrams in, keyed by a
 // peer key, and datagrams out to a peer key. Plain CoAP runs over
-// `UdpTransport`; CoAP over DTLS (PSK / RPK / X.509, the firmware's own DTLS
-// server role compiled to a separate wasm module) will be `DtlsTransport`,
-// which attaches the authenticated peer identity to every datagram.
+// `UdpTransport`; CoAP over DTLS 1.2 runs over `DtlsTransport` (the firmware's
+// own DTLS server role compiled to a separate wasm module), which attaches the
+// authenticated peer identity to every datagram. One DtlsTransport serves PSK,
+// RPK (RFC 7250) and X.509 clients on one port: with both RPK and X.509
+// credentials it runs two module instances and sends each new handshake to one
+// by its ClientHello's server_certificate_type extension.
 import dgram from "node:dgram";
 import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
@@ -113,7 +116,7 @@ export class UdpTransport extends EventEmitter implements ServerTransport {
   }
 }
 
-// ---- DTLS (to be filled by the DTLS server-role work) ---------------------------------
+// ---- DTLS --------------------------------------------------------------------------------
 
 /** Credentials a DTLS server transport needs; lookups are per handshake. */
 export interface DtlsServerCredentials {
@@ -132,7 +135,73 @@ export class DtlsNotAvailableError extends Error {
   }
 }
 
-interface DtlsPeer { key: string; h: number; info: PeerInfo; pskIdentity?: string }
+/**
+ * Whether a datagram that starts with a DTLS ClientHello asks for a raw public
+ * key from the server: its server_certificate_type extension (RFC 7250 3,
+ * type 20; body = a 1-byte-length list of certificate types) lists 2
+ * (RawPublicKey). Reads the first record only, and its handshake message must
+ * be a whole, unfragmented ClientHello; anything else (not a ClientHello, a
+ * fragment, malformed or truncated anywhere, no such extension, a list
+ * without 2) is false. Never throws.
+ */
+export function clientHelloWantsRawPublicKey(datagram: Uint8Array): boolean {
+  const d = datagram;
+  // record header: type(1) version(2) epoch(2) seq(6) length(2)
+  if (d.length < 13 || d[0] !== 22) return false;
+  const recordEnd = 13 + ((d[11] << 8) | d[12]);
+  if (recordEnd > d.length) return false;
+  // handshake header: msg_type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3)
+  let o = 13;
+  if (o + 12 > recordEnd || d[o] !== 1) return false;
+  const length = (d[o + 1] << 16) | (d[o + 2] << 8) | d[o + 3];
+  const fragmentOffset = (d[o + 6] << 16) | (d[o + 7] << 8) | d[o + 8];
+  const fragmentLength = (d[o + 9] << 16) | (d[o + 10] << 8) | d[o + 11];
+  if (fragmentOffset !== 0 || fragmentLength !== length) return false;
+  o += 12;
+  const end = o + length;
+  if (end > recordEnd) return false;
+  o += 2 + 32; // client_version, random
+  if (o + 1 > end) return false;
+  o += 1 + d[o]; // session_id <0..32>
+  if (o + 1 > end) return false;
+  o += 1 + d[o]; // cookie <0..255>
+  if (o + 2 > end) return false;
+  o += 2 + ((d[o] << 8) | d[o + 1]); // cipher_suites
+  if (o + 1 > end) return false;
+  o += 1 + d[o]; // compression_methods
+  if (o + 2 > end) return false; // no extensions
+  const extEnd = o + 2 + ((d[o] << 8) | d[o + 1]);
+  if (extEnd > end) return false;
+  o += 2;
+  while (o + 4 <= extEnd) {
+    const type = (d[o] << 8) | d[o + 1], len = (d[o + 2] << 8) | d[o + 3];
+    o += 4;
+    if (o + len > extEnd) return false;
+    if (type === 20) {
+      if (len < 1 || 1 + d[o] > len) return false;
+      for (let i = 0; i < d[o]; i++) if (d[o + 1 + i] === 2) return true;
+      return false;
+    }
+    o += len;
+  }
+  return false;
+}
+
+/**
+ * One DTLS server module instance: its own simulated SE, global server config
+ * (one certificate type), stateless listener, session cache and the
+ * identities of its sessions.
+ */
+interface DtlsInstance {
+  m: DtlsServerModule;
+  /** What an ECDSA handshake on this instance authenticates: a raw public key or an X.509 chain. */
+  certificateType: "rpk" | "x509";
+  listener: number;
+  sessionIdentity: Map<string, PeerIdentity>;
+  nextSlot: number;
+}
+
+interface DtlsPeer { key: string; inst: DtlsInstance; h: number; info: PeerInfo; pskIdentity?: string }
 
 /**
  * CoAP over DTLS 1.2 using the firmware's DTLS server role (server/dtls-module.ts,
@@ -146,32 +215,45 @@ interface DtlsPeer { key: string; h: number; info: PeerInfo; pskIdentity?: strin
  * by `credentials.rpk.acceptClientKey(spki)` once their key is proven; X.509
  * clients must chain to `credentials.x509.trustAnchors`. Sessions are cached for
  * resumption by session ID; the peer's identity is kept with the session ID.
+ *
+ * PSK, RPK and X.509 on one port: the module's server config has a single
+ * certificate type, so when both `rpk` and `x509` are given two module
+ * instances are loaded, one presenting the raw public key and one the X.509
+ * chain (each also doing PSK when `psk` is given). Each new handshake goes to
+ * one of them by its ClientHello (`clientHelloWantsRawPublicKey`: a
+ * server_certificate_type extension listing RawPublicKey → the RPK instance,
+ * anything else → the X.509 instance), and the peer stays on that instance.
+ * With only one of `rpk` / `x509` (or PSK alone) one instance serves all.
  */
 export class DtlsTransport extends EventEmitter implements ServerTransport {
   readonly scheme = "coaps" as const;
   private sock: dgram.Socket | null = null;
   private bound: BoundAddress | null = null;
-  private m: DtlsServerModule | null = null;
-  private listener = -1;
+  /** The RPK instance (when `rpk` is given) and the X.509 / PSK-only instance (when `x509` is given or `rpk` is not). */
+  private rpkInst: DtlsInstance | null = null;
+  private x509Inst: DtlsInstance | null = null;
   private peers = new Map<string, DtlsPeer>();
-  private sessionIdentity = new Map<string, PeerIdentity>();
   private ticker: NodeJS.Timeout | null = null;
-  private nextSlot = 0;
-  /** Datagrams and bytes on the wire, and handshakes. */
+  /** Datagrams and bytes on the wire, and handshakes (over all module instances). */
   readonly stats = { sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, refused: 0 };
 
   constructor(readonly credentials: DtlsServerCredentials, private readonly family: "udp4" | "udp6" = "udp4") { super(); }
 
   async bind(port = 0, address = this.family === "udp6" ? "::1" : "127.0.0.1"): Promise<BoundAddress> {
     if (this.sock) throw new Error("DtlsTransport is already bound");
-    let m: DtlsServerModule;
-    try {
-      m = await loadDtlsServerModule();
-    } catch (e) {
-      throw new DtlsNotAvailableError((e as Error).message);
-    }
-    this.m = m;
-    this.configure(m);
+    const c = this.credentials;
+    if (!c.psk && !c.rpk && !c.x509) throw new Error("DtlsTransport: no credentials (psk, rpk or x509)");
+    const load = async (): Promise<DtlsServerModule> => {
+      try {
+        return await loadDtlsServerModule();
+      } catch (e) {
+        throw new DtlsNotAvailableError((e as Error).message);
+      }
+    };
+    const rpkInst = c.rpk ? this.configure(await load(), "rpk") : null;
+    const x509Inst = c.x509 || !c.rpk ? this.configure(await load(), "x509") : null;
+    this.rpkInst = rpkInst;
+    this.x509Inst = x509Inst;
     const sock = dgram.createSocket(this.family);
     this.sock = sock;
     await new Promise<void>((resolve, reject) => {
@@ -195,17 +277,22 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     return this.bound;
   }
 
-  private configure(m: DtlsServerModule): void {
+  /**
+   * Configures one module instance: PSK when `psk` is given, plus ECDSA with a
+   * raw public key (`rpk`, certificate type 2) or with the X.509 chain and
+   * trust anchors (`x509`, type 0) when those credentials are given.
+   */
+  private configure(m: DtlsServerModule, certificateType: "rpk" | "x509"): DtlsInstance {
     const x = m.x, c = this.credentials;
     let suites = 0;
     if (c.psk) suites |= ServerSuite.AnyPsk;
-    const ecdsa = c.rpk ?? c.x509;
+    const ecdsa = certificateType === "rpk" ? c.rpk : c.x509;
     if (ecdsa) {
       const pub = m.se.importPrivate(0, ecdsa.privateKey.slice());
       if (typeof pub === "number") throw new Error(`DtlsTransport: the server key was refused by the SE (${pub})`);
       x.scfgIdentity(0, m.write(pub), 8);
       suites |= ServerSuite.Ecdsa;
-      if (c.rpk) {
+      if (certificateType === "rpk") {
         x.scfgCertificateType(2);
         x.scfgClientKey(0, 0); // any key; acceptClientKey decides
       } else {
@@ -222,39 +309,62 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     x.scfgMtu(1280);
     x.scfgPeerCertificateCapacity(2048);
     x.scfgSessionCache(64);
-    this.listener = x.srvNew();
+    const inst: DtlsInstance = { m, certificateType, listener: -1, sessionIdentity: new Map(), nextSlot: 0 };
+    this.newListener(inst);
+    return inst;
+  }
+
+  /**
+   * A fresh stateless listener for the instance. Its ECDHE key slot (8..15 of the
+   * instance's SE, in turn) is set now: the listener generates the ephemeral key
+   * while it accepts the ClientHello (ServerKeyExchange), and the connection it
+   * becomes keeps using that slot for the ECDH.
+   */
+  private newListener(inst: DtlsInstance): void {
+    const x = inst.m.x;
+    inst.listener = x.srvNew();
+    x.srvSetEphemeralSlot(inst.listener, 8 + (inst.nextSlot++ % 8));
+  }
+
+  /** The instance a new handshake goes to, by its ClientHello. */
+  private instanceFor(hello: Uint8Array): DtlsInstance {
+    if (!this.rpkInst) return this.x509Inst!;
+    if (!this.x509Inst) return this.rpkInst;
+    return clientHelloWantsRawPublicKey(hello) ? this.rpkInst : this.x509Inst;
   }
 
   private onDatagram(key: string, address: string, port: number, d: Uint8Array): void {
-    const m = this.m!, x = m.x, now = BigInt(Math.floor(performance.now()));
+    const now = BigInt(Math.floor(performance.now()));
     let p = this.peers.get(key);
-    if (p && x.srvState(p.h) === ServerState.Closed) { this.forget(p); p = undefined; }
+    if (p && p.inst.m.x.srvState(p.h) === ServerState.Closed) { this.forget(p); p = undefined; }
     const hello = d.length >= 26 && d[0] === 22 && d[3] === 0 && d[4] === 0 && d[13] === 1;
-    if (!p || (hello && x.srvState(p.h) === ServerState.Established)) {
-      // a new handshake (RFC 6347 4.2.8 for a known peer): the stateless listener first
+    if (!p || (hello && p.inst.m.x.srvState(p.h) === ServerState.Established)) {
+      // a new handshake (RFC 6347 4.2.8 for a known peer): the chosen instance's stateless listener first
+      const inst = this.instanceFor(d);
+      const m = inst.m, x = m.x;
       const addr = Buffer.from(key);
-      const r = x.srvAccept(this.listener, m.write(d), d.length, m.write(addr, 65536), addr.length, now);
-      if (r === 1) { this.flush(key, this.listener); return; }
+      const r = x.srvAccept(inst.listener, m.write(d), d.length, m.write(addr, 65536), addr.length, now);
+      if (r === 1) { this.flush(key, inst, inst.listener); return; }
       if (r === 0) {
         if (p) this.forget(p);
-        p = { key, h: this.listener, info: { address, port, secure: true } };
-        this.peers.set(key, p);
+        const np: DtlsPeer = { key, inst, h: inst.listener, info: { address, port, secure: true } };
+        this.peers.set(key, np);
         this.stats.handshakes++;
-        x.srvSetEphemeralSlot(p.h, 8 + (this.nextSlot++ % 8));
-        this.listener = x.srvNew();
-        this.events(p);
-        this.flush(key, p.h);
+        this.newListener(inst);
+        this.events(np);
+        this.flush(key, inst, np.h);
         return;
       }
       if (!p) return; // not a ClientHello: dropped
     }
-    x.srvHandleDatagram(p.h, m.write(d), d.length, now);
+    const m = p.inst.m;
+    m.x.srvHandleDatagram(p.h, m.write(d), d.length, now);
     this.events(p);
-    this.flush(key, p.h);
+    this.flush(key, p.inst, p.h);
   }
 
   private events(p: DtlsPeer): void {
-    const m = this.m!, x = m.x;
+    const m = p.inst.m, x = m.x;
     for (;;) {
       const kind = x.srvPollEvent(p.h);
       if (kind === ServerEvent.None) break;
@@ -276,19 +386,19 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     }
   }
 
-  /** The authenticated identity: PSK identity, client SPKI, or the leaf certificate. */
+  /** The authenticated identity: PSK identity, client SPKI (RPK instance), or the leaf certificate (X.509 instance). */
   private onEstablished(p: DtlsPeer): void {
-    const m = this.m!, x = m.x;
+    const inst = p.inst, m = inst.m, x = m.x;
     const sid = Buffer.from(m.read(x.srvSessionIdPtr(p.h), x.srvSessionIdLen(p.h))).toString("hex");
     let identity: PeerIdentity | undefined;
     if (x.srvResumed(p.h)) {
-      identity = this.sessionIdentity.get(sid);
+      identity = inst.sessionIdentity.get(sid);
     } else if (p.pskIdentity !== undefined && (x.srvSuite(p.h) === 0xc0a8 || x.srvSuite(p.h) === 0x00ae || x.srvSuite(p.h) === 0xc037)) {
       identity = { kind: "psk", identity: p.pskIdentity };
     } else {
       const cert = m.read(x.srvPeerCertificatePtr(p.h), x.srvPeerCertificateLen(p.h));
-      if (this.credentials.rpk) {
-        if (this.credentials.rpk.acceptClientKey(cert)) identity = { kind: "rpk", publicKey: cert };
+      if (inst.certificateType === "rpk") {
+        if (cert.length > 0 && this.credentials.rpk?.acceptClientKey(cert)) identity = { kind: "rpk", publicKey: cert };
       } else if (cert.length > 0) {
         let subject = "";
         try { subject = new X509Certificate(cert).subject; } catch { /* the module validated it */ }
@@ -301,12 +411,12 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       x.srvClose(p.h, BigInt(Math.floor(performance.now())));
       return;
     }
-    if (sid) this.sessionIdentity.set(sid, identity);
+    if (sid) inst.sessionIdentity.set(sid, identity);
     p.info = { ...p.info, identity };
   }
 
-  private flush(key: string, h: number): void {
-    const m = this.m!, x = m.x;
+  private flush(key: string, inst: DtlsInstance, h: number): void {
+    const m = inst.m, x = m.x;
     const { address, port } = parsePeerKey(key);
     for (;;) {
       const n = x.srvPollTransmit(h);
@@ -319,21 +429,21 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   }
 
   private forget(p: DtlsPeer): void {
-    this.m!.x.srvFree(p.h);
+    p.inst.m.x.srvFree(p.h);
     this.peers.delete(p.key);
   }
 
   private onTick(): void {
-    if (!this.m) return;
-    const x = this.m.x, now = Math.floor(performance.now());
+    const now = Math.floor(performance.now());
     for (const p of [...this.peers.values()]) {
+      const x = p.inst.m.x;
       const st = x.srvState(p.h);
       if (st === ServerState.Closed) { this.forget(p); continue; }
       const dl = Number(x.srvNextDeadline(p.h));
       if (dl >= 0 && dl <= now) {
         x.srvHandleTimeout(p.h, BigInt(now));
         this.events(p);
-        this.flush(p.key, p.h);
+        this.flush(p.key, p.inst, p.h);
       }
     }
   }
@@ -342,11 +452,11 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
 
   send(peerKey: string, bytes: Uint8Array): void {
     const p = this.peers.get(peerKey);
-    const m = this.m;
-    if (!m || !p || m.x.srvState(p.h) !== ServerState.Established) return; // no session: dropped
+    if (!p || p.inst.m.x.srvState(p.h) !== ServerState.Established) return; // no session: dropped
+    const m = p.inst.m;
     m.x.srvSend(p.h, m.write(bytes), bytes.length, BigInt(Math.floor(performance.now())));
     this.events(p);
-    this.flush(peerKey, p.h);
+    this.flush(peerKey, p.inst, p.h);
   }
 
   peerKeyFor(address: string, port: number): string { return formatPeerKey(address, port); }
@@ -359,14 +469,13 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   async close(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
-    if (this.m) {
-      for (const p of [...this.peers.values()]) {
-        if (this.m.x.srvState(p.h) === ServerState.Established) {
-          this.m.x.srvClose(p.h, BigInt(Math.floor(performance.now())));
-          this.flush(p.key, p.h);
-        }
-        this.forget(p);
+    for (const p of [...this.peers.values()]) {
+      const x = p.inst.m.x;
+      if (x.srvState(p.h) === ServerState.Established) {
+        x.srvClose(p.h, BigInt(Math.floor(performance.now())));
+        this.flush(p.key, p.inst, p.h);
       }
+      this.forget(p);
     }
     const sock = this.sock;
     this.sock = null;
