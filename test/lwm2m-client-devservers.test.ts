@@ -9,7 +9,8 @@
 //   Write (Update with the new lifetime), Execute, Discover, Create with a
 //   Block1 upload, Delete, Write-Attributes, Observe with notifications,
 //   Cancel, a Block2 read, De-register;
-//   direct registration: a factory LwM2M Server account, no bootstrap.
+//   direct registration: a factory LwM2M Server account, no bootstrap; after
+//   De-register the channel is closed and no timer is left.
 // In the DTLS modes every datagram the device sends is a DTLS record and the
 // server sees the identity the mode proves.
 import { test } from "node:test";
@@ -213,9 +214,12 @@ for (const mode of MODES) {
         const updated = waitFor(dev.server, "updated");
         assert.equal((await dev.server.execute(ep, "/1/0/8")).code, "2.04", "Registration Update Trigger");
         await updated;
+        let lastDeadline = 0;
+        d.on("deadline", (ms: number) => { lastDeadline = ms; });
         const gone = waitFor(dev.server, "deregistered");
         await d.shutdown(3000);
         await gone;
+        assert.equal(lastDeadline, -1, "after De-register nothing is left running: the channel is closed (close_notify over DTLS)");
         if (mode.identity) assertAllDtls(net.sent);
       } finally {
         d.stop();

@@ -18,7 +18,7 @@ import { SECURITY_OID, Sec, securityMode } from "../objects/security";
 import { Srv, serverValue, serverBinding, retryCount, retryTimer, sequenceDelayTimer, sequenceRetryCount } from "../objects/server";
 import {
   conn, connEp, connObs, connLoc, Conn, St, Req, Role, OBS_PER_CONN, LOC_CAP, U_LIFETIME, U_BINDING, U_OBJECTS,
-  transportOpen, TRANSPORT_PENDING,
+  transportOpen, transportClose, TRANSPORT_PENDING,
 } from "./conn";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "./events";
 
@@ -422,6 +422,8 @@ function deregistered(ci: i32, now: i64): void {
   c.pending = Req.None;
   c.locLen = 0;
   obsInit(connObs(ci), OBS_PER_CONN);
+  // the channel ends with the registration: close_notify over DTLS (RFC 5246 7.2.1), no timers left
+  if (c.transport) { transportClose(ci); c.transport = 0; }
   emit(ClientEvent.Deregistered, c.ssid, 0, 0, 0);
   if (c.afterDereg == 1) disabled(ci, now); // Disable Timeout: resource 5, default 86400 s
   else {
