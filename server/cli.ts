@@ -2,19 +2,24 @@
 // Server, prints every event, and takes device-management commands on stdin.
 import readline from "node:readline";
 import path from "node:path";
-import { startDevServers, DevServers, formatEntries, formatValue } from "./index";
+import { startDevServers, DevServers, type DevKeyPair, formatEntries, formatValue } from "./index";
 import { LwM2MResponse, ObservationHandle } from "./lwm2m-server";
 import { LwM2MValue, objlnk, formatLinkFormat, FormatName } from "./formats";
 import { toText } from "./coap";
 
 export const DEFAULT_CONFIG = path.join(__dirname, "dev-config.json");
 
-const USAGE = `usage: lwm2m-wasm server [--config FILE] [--bootstrap-port N] [--server-port N] [--address A] [--no-repl]
-  --config FILE        bootstrap configuration (JSON keyed by endpoint name; default server/dev-config.json)
-  --bootstrap-port N   UDP port of the Bootstrap-Server (default 5783)
-  --server-port N      UDP port of the LwM2M Server (default 5683)
-  --address A          address to bind (default 127.0.0.1)
-  --no-repl            do not read commands from stdin`;
+const USAGE = `usage: lwm2m-wasm server [--config FILE] [--bootstrap-port N] [--server-port N] [--address A]
+                          [--secure-bootstrap-port N] [--secure-server-port N] [--pki DIR] [--no-dtls] [--no-repl]
+  --config FILE              bootstrap configuration (JSON keyed by endpoint name; default server/dev-config.json)
+  --bootstrap-port N         CoAP (UDP) port of the Bootstrap-Server (default 5783; 0 = any free port)
+  --server-port N            CoAP (UDP) port of the LwM2M Server (default 5683; 0 = any free port)
+  --secure-bootstrap-port N  CoAP over DTLS port of the Bootstrap-Server (default: --bootstrap-port + 1, i.e. 5784; 0 when that is 0)
+  --secure-server-port N     CoAP over DTLS port of the LwM2M Server (default: --server-port + 1, i.e. 5684; 0 when that is 0)
+  --pki DIR                  development PKI folder for DTLS-RPK and DTLS-X.509 (default ./state/dev-pki; made with the openssl command)
+  --no-dtls                  plain CoAP only (no DTLS listeners)
+  --address A                address to bind (default 127.0.0.1)
+  --no-repl                  do not read commands from stdin`;
 
 export const COMMANDS = `commands:
   list                                  registrations
@@ -30,16 +35,35 @@ export const COMMANDS = `commands:
   bootstrap EP HOST:PORT                server-initiated bootstrap
   help | quit`;
 
-interface CliArgs { config: string; bootstrapPort: number; serverPort: number; address: string; repl: boolean }
+export interface CliArgs {
+  config: string; bootstrapPort: number; serverPort: number; address: string; repl: boolean;
+  /** DTLS listeners on (default). */
+  dtls: boolean;
+  /** DTLS ports (undefined = the CoAP port + 1, or 0 when that is 0). */
+  secureBootstrapPort?: number; secureServerPort?: number;
+  /** Development PKI folder. */
+  pki: string;
+}
+
+export const DEFAULT_PKI_DIR = path.join("state", "dev-pki");
 
 export function parseArgs(argv: string[]): CliArgs {
-  const a: CliArgs = { config: DEFAULT_CONFIG, bootstrapPort: 5783, serverPort: 5683, address: "127.0.0.1", repl: true };
+  const a: CliArgs = { config: DEFAULT_CONFIG, bootstrapPort: 5783, serverPort: 5683, address: "127.0.0.1", repl: true, dtls: true, pki: DEFAULT_PKI_DIR };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value\n${USAGE}`); return argv[++i]; };
+    const port = () => {
+      const name = argv[i], s = v(), n = Number(s);
+      if (!/^\d+$/.test(s) || n > 65535) throw new Error(`${name}: '${s}' is not a port (0-65535)\n${USAGE}`);
+      return n;
+    };
     switch (argv[i]) {
       case "--config": a.config = v(); break;
-      case "--bootstrap-port": a.bootstrapPort = Number(v()); break;
-      case "--server-port": a.serverPort = Number(v()); break;
+      case "--bootstrap-port": a.bootstrapPort = port(); break;
+      case "--server-port": a.serverPort = port(); break;
+      case "--secure-bootstrap-port": a.secureBootstrapPort = port(); break;
+      case "--secure-server-port": a.secureServerPort = port(); break;
+      case "--pki": a.pki = v(); break;
+      case "--no-dtls": a.dtls = false; break;
       case "--address": a.address = v(); break;
       case "--no-repl": a.repl = false; break;
       case "-h": case "--help": throw new Error(USAGE);
@@ -147,9 +171,101 @@ export async function runCommand(dev: DevServers, line: string, observations: Ma
   }
 }
 
+// ---- ready-made example devices -------------------------------------------------------------------
+
+/** The endpoint (and certificate CN) of the example device key pair the CLI issues from the development PKI. */
+export const EXAMPLE_DEVICE = "lwm2m-wasm-device";
+/** The development PSK credentials of endpoint lwm2m-wasm-demo in server/dev-config.json (public development keys). */
+export const DEMO_PSK = {
+  server: { identity: "lwm2m-wasm-demo", key: "e3f44a4d285867330c457c686d5489b2" },
+  bootstrap: { identity: "lwm2m-wasm-demo-bs", key: "3a69e6a5615ea6170cf7958bafcadba9" },
+};
+
+/**
+ * Issues the example device key pair / certificate (`pki.device("lwm2m-wasm-device")`)
+ * and lets both DTLS listeners accept its raw public key. X.509 needs nothing
+ * more: the certificate chains to the development CA. Null without a PKI.
+ */
+export function acceptExampleDevice(dev: DevServers): DevKeyPair | null {
+  if (!dev.pki) return null;
+  const pair = dev.pki.device(EXAMPLE_DEVICE);
+  const spki = Buffer.from(pair.publicKey).toString("hex");
+  dev.clients.server.rpk.add(spki);
+  dev.clients.bootstrap.rpk.add(spki);
+  return pair;
+}
+
+export interface ExampleDevice {
+  /** NoSec, DTLS-PSK, DTLS-RPK, DTLS-X.509, or bootstrap over DTLS-PSK. */
+  mode: "nosec" | "psk" | "rpk" | "x509" | "bootstrap-psk";
+  title: string;
+  endpoint: string;
+  /** Arguments after `lwm2m-wasm device`. */
+  args: string[];
+}
+
+/** A client reaches a wildcard bind address through loopback (and the server certificate names 127.0.0.1 / ::1). */
+function reachable(uri: string): string {
+  return uri.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:");
+}
+
+/**
+ * `lwm2m-wasm device` argument lists that work against these servers, one per
+ * security mode (straight to the LwM2M Server) plus a bootstrap over DTLS-PSK.
+ * RPK and X.509 are listed when `device` is the pair acceptExampleDevice()
+ * gave. Only public development keys and file names appear. Each device gets
+ * its own state folder under `stateRoot` and is re-provisioned from the flags.
+ */
+export function exampleDevices(dev: DevServers, device: DevKeyPair | null, stateRoot = "state"): ExampleDevice[] {
+  const state = (mode: string) => ["--state", path.join(stateRoot, `device-${mode}`), "--reprovision"];
+  const ex: ExampleDevice[] = [];
+  if (dev.secureServerUri) {
+    const uri = reachable(dev.secureServerUri);
+    ex.push({ mode: "psk", title: "DTLS-PSK", endpoint: DEMO_PSK.server.identity,
+      args: ["--endpoint", DEMO_PSK.server.identity, "--server", uri, "--psk-identity", DEMO_PSK.server.identity, "--psk-key", DEMO_PSK.server.key, ...state("psk")] });
+    if (dev.pki && device) {
+      const f = (name: string) => path.join(dev.pki!.dir, name);
+      ex.push({ mode: "rpk", title: "DTLS-RPK (RFC 7250 raw public keys)", endpoint: `${EXAMPLE_DEVICE}-rpk`,
+        args: ["--endpoint", `${EXAMPLE_DEVICE}-rpk`, "--server", uri, "--rpk-key", f(`device-${EXAMPLE_DEVICE}.key`), "--server-rpk", f("server.pub.pem"), ...state("rpk")] });
+      ex.push({ mode: "x509", title: "DTLS-X.509 (certificate from the development CA)", endpoint: EXAMPLE_DEVICE,
+        args: ["--endpoint", EXAMPLE_DEVICE, "--server", uri, "--cert", f(`device-${EXAMPLE_DEVICE}.crt`), "--key", f(`device-${EXAMPLE_DEVICE}.key`),
+          "--ca", f("ca.crt"), "--cert-usage", "2", ...state("x509")] });
+    }
+  }
+  ex.push({ mode: "nosec", title: "NoSec (plain CoAP)", endpoint: "lwm2m-wasm-nosec",
+    args: ["--endpoint", "lwm2m-wasm-nosec", "--server", reachable(dev.serverUri), ...state("nosec")] });
+  if (dev.secureBootstrapUri) {
+    ex.push({ mode: "bootstrap-psk", title: "bootstrap over DTLS-PSK, then DTLS-PSK registration", endpoint: DEMO_PSK.server.identity,
+      args: ["--endpoint", DEMO_PSK.server.identity, "--bootstrap", reachable(dev.secureBootstrapUri), "--psk-identity", DEMO_PSK.bootstrap.identity,
+        "--psk-key", DEMO_PSK.bootstrap.key, ...state("bootstrap")] });
+  }
+  return ex;
+}
+
+/** POSIX shell quoting (only where needed). */
+export function shellQuote(a: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+export function formatExampleDevices(ex: ExampleDevice[]): string {
+  const lines = ["example devices (each in another terminal, from this folder; Ctrl-C de-registers):"];
+  for (const e of ex) lines.push(`  # ${e.title}`, `  npx lwm2m-wasm device ${e.args.map(shellQuote).join(" ")}`);
+  return lines.join("\n");
+}
+
 export async function runServerCli(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<DevServers> {
   const args = parseArgs(argv);
-  const dev = await startDevServers({ config: args.config, bootstrapPort: args.bootstrapPort, serverPort: args.serverPort, address: args.address, log: out });
+  const dev = await startDevServers({
+    config: args.config, bootstrapPort: args.bootstrapPort, serverPort: args.serverPort, address: args.address, log: out,
+    secure: args.dtls ? { bootstrapPort: args.secureBootstrapPort, serverPort: args.secureServerPort, pkiDir: args.pki } : false,
+  });
+  let device: DevKeyPair | null = null;
+  try {
+    device = acceptExampleDevice(dev);
+  } catch (e) {
+    out(`[servers] WARNING: no example device key pair (${(e as Error).message}): no RPK / X.509 examples`);
+  }
+  out(formatExampleDevices(exampleDevices(dev, device)));
   const stop = async () => { await dev.close(); process.exit(0); };
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { LwM2MServer, LwM2MTimeoutError, NotRegisteredError, Notification, Registration } from "../server/lwm2m-server";
 import { BootstrapServer, BootstrapResult, BootstrapConfig, ConfigError, loadBootstrapConfig, keyBytes } from "../server/bootstrap-server";
 import { startDevServers, pskCredentialsFromConfig } from "../server/index";
-import { runCommand, parseValue, words } from "../server/cli";
+import { runCommand, parseValue, words, parseArgs } from "../server/cli";
 import { FAST_PARAMS } from "../server/coap";
 import { decodeTlv, decodeSenmlCbor, encodeSenmlCbor, objlnk, LwM2MEntry } from "../server/formats";
 import { encode, decode, Msg, T, C, O, ascii, text, opt, readUint, uintBytes, prng } from "./helpers/coap-harness";
@@ -489,9 +489,10 @@ test("CLI value and word parsing", () => {
   assert.equal(parseValue("U"), "U");
 });
 
-test("the CLI starts both servers, answers 'help' and 'list' on stdin and exits on 'quit'", async () => {
+/** Runs server/cli.ts with `args`: 'help', 'list', then 'quit' on stdin; resolves with everything it printed once it exited 0. */
+async function runServerCliChild(args: string[]): Promise<string> {
   const { spawn } = await import("node:child_process");
-  const p = spawn(process.execPath, ["--import", "tsx", join(__dirname, "..", "server", "cli.ts"), "--server-port", "0", "--bootstrap-port", "0"], { stdio: ["pipe", "pipe", "pipe"] });
+  const p = spawn(process.execPath, ["--import", "tsx", join(__dirname, "..", "server", "cli.ts"), "--server-port", "0", "--bootstrap-port", "0", ...args], { stdio: ["pipe", "pipe", "pipe"] });
   let out = "";
   p.stdout.on("data", (d) => { out += d; });
   p.stderr.on("data", (d) => { out += d; });
@@ -504,8 +505,31 @@ test("the CLI starts both servers, answers 'help' and 'list' on stdin and exits 
   const timer = setTimeout(() => p.kill("SIGKILL"), 5000);
   assert.equal(await exited, 0, out);
   clearTimeout(timer);
-  assert.match(out, /\[bootstrap\] listening on coap:\/\/127\.0\.0\.1:\d+/);
-  assert.match(out, /\[server\] listening on coap:\/\/127\.0\.0\.1:\d+/);
-  assert.match(out, /observe EP PATH/);
-  assert.match(out, /\(no registrations\)/);
+  return out;
+}
+
+test("the CLI starts both servers, answers 'help' and 'list' on stdin and exits on 'quit'", async () => {
+  const pki = mkdtempSync(join(tmpdir(), "lwm2m-cli-pki-"));
+  try {
+    const out = await runServerCliChild(["--pki", pki]);
+    assert.match(out, /\[bootstrap\] listening on coap:\/\/127\.0\.0\.1:\d+ and coaps:\/\/127\.0\.0\.1:\d+/);
+    assert.match(out, /\[server\] listening on coap:\/\/127\.0\.0\.1:\d+ and coaps:\/\/127\.0\.0\.1:\d+/);
+    assert.match(out, /observe EP PATH/);
+    assert.match(out, /\(no registrations\)/);
+    // ready-made device commands (test/cli-device-modes.test.ts runs each)
+    assert.match(out, /^ {2}npx lwm2m-wasm device --endpoint lwm2m-wasm-demo --server coaps:\/\/127\.0\.0\.1:\d+ --psk-identity lwm2m-wasm-demo --psk-key e3f44a4d285867330c457c686d5489b2 /m);
+    assert.match(out, /^ {2}npx lwm2m-wasm device --endpoint \S+ --server coap:\/\/127\.0\.0\.1:\d+ /m);
+    assert.match(out, /^ {2}npx lwm2m-wasm device --endpoint lwm2m-wasm-demo --bootstrap coaps:\/\/127\.0\.0\.1:\d+ --psk-identity lwm2m-wasm-demo-bs /m);
+  } finally { rmSync(pki, { recursive: true, force: true }); }
+});
+
+test("CLI flags: --no-dtls serves plain CoAP only and prints only the NoSec example; DTLS ports and the PKI folder are options", async () => {
+  const out = await runServerCliChild(["--no-dtls"]);
+  assert.match(out, /\[server\] listening on coap:\/\/127\.0\.0\.1:\d+\n/);
+  assert.doesNotMatch(out, /coaps:\/\//);
+  assert.equal(out.match(/npx lwm2m-wasm device /g)?.length, 1, out);
+  const a = parseArgs(["--secure-bootstrap-port", "15784", "--secure-server-port", "15684", "--pki", "/tmp/p"]);
+  assert.deepEqual([a.dtls, a.secureBootstrapPort, a.secureServerPort, a.pki], [true, 15784, 15684, "/tmp/p"]);
+  assert.equal(parseArgs(["--no-dtls"]).dtls, false);
+  assert.throws(() => parseArgs(["--secure-server-port", "x"]), /not a port/);
 });

@@ -86,6 +86,7 @@ function credentials(args: string[], uri: string): Partial<AccountConfig> {
     const ca = option(args, "--ca");
     if (!keyFile || !ca) throw new Error("--cert needs --key FILE and --ca FILE");
     const usage = option(args, "--cert-usage");
+    if (usage !== undefined && !/^[0-3]$/.test(usage)) throw new Error(`--cert-usage ${usage}: 0 (CA constraint), 1 (service certificate constraint), 2 (trust anchor assertion) or 3 (domain-issued certificate)`);
     return {
       securityMode: "x509", publicKey: readCertificate(cert), secretKey: readPrivateKey(keyFile).secret, serverPublicKey: readCertificate(ca),
       certificateUsage: usage === undefined ? undefined : Number(usage),
@@ -185,8 +186,9 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
          [--ssid N] [--hold-off S] [--reprovision]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
          [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
-                        run a simulated LwM2M device (coap:// = NoSec today; coaps:// credentials
-                        are stored now and used once DTLS is in the firmware); Ctrl-C de-registers`;
+                        run a simulated LwM2M device: coap:// = NoSec, coaps:// = DTLS with PSK,
+                        RPK (key files PEM or DER) or X.509 (--cert-usage 0-3, default 3 = domain-issued
+                        certificate); 'lwm2m-wasm server' prints ready-made commands; Ctrl-C de-registers`;
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;

@@ -65,7 +65,8 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
       notified.push(v);
       say("server", `notification /3/0/9 (battery level) = ${String(v)}`);
     });
-    say("server", `Observe /3/0/9 -> ${observation.code ?? "2.05"}`);
+    say("server", `Observe /3/0/9 -> ${observation.response.code}`);
+    if (!observation.established) throw new Error(`Observe /3/0/9 was not established (${observation.response.code})`);
     for (const level of [97, 93, 90]) {
       const sent = waitFor(device, "notification");
       device.setResource(3, 0, 9, level);
