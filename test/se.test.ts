@@ -185,25 +185,33 @@ test("seal/open round trip; every one-bit tamper of nonce, ciphertext, tag or aa
   assert.equal(se.open("x" as any, aad), null);
 });
 
-test("key store persists across instances from the same file, written atomically", () => {
+test("key store persists slots 0..7 across instances from the same file, written atomically; volatile slots 8..15 are never stored", () => {
   const dir = mkdtempSync(join(tmpdir(), "se-test-"));
   try {
     const path = join(dir, "se.json");
     const a = new SimulatedSecureElement(path);
     const pub3 = bytes(a.generate(3, rng));
-    const pub9 = bytes(a.importPrivate(9, be32(12345n)));
+    const pub9 = bytes(a.importPrivate(7, be32(12345n)));
     const sealed = bytes(a.seal(Uint8Array.of(1, 2, 3), Uint8Array.of(9)));
     assert.deepEqual(readdirSync(dir), ["se.json"], "no temp file left");
+    // volatile slots (8..15: ephemeral ECDHE, self-test) never reach the key store
+    const stored = readFileSync(path, "utf8");
+    const eph = bytes(a.generate(8, rng));
+    assert.equal(a.ecdh(8, pub3 as Uint8Array).constructor, Uint8Array);
+    bytes(a.importPrivate(15, be32(777n)));
+    assert.equal(readFileSync(path, "utf8"), stored, "the store file is not rewritten for volatile slots");
+    assert.deepEqual(a.occupiedSlots(), [3, 7, 8, 15]);
+    assert.equal(eph.length, 65);
 
     const b = new SimulatedSecureElement(path);
-    assert.deepEqual(b.occupiedSlots(), [3, 9]);
+    assert.deepEqual(b.occupiedSlots(), [3, 7], "volatile slots are gone after a power cycle");
     assert.equal(hex(bytes(b.publicKey(3))), hex(pub3));
-    assert.equal(hex(bytes(b.publicKey(9))), hex(pub9));
+    assert.equal(hex(bytes(b.publicKey(7))), hex(pub9));
     assert.equal(hex(bytes(b.open(sealed, Uint8Array.of(9)))), "010203");
     const d = sha256(Uint8Array.of(7));
     assert.ok(a.verifyDigest(pub3, d, bytes(b.signDigest(3, d))));
     assert.equal(b.destroy(3), S.Ok);
-    assert.deepEqual(new SimulatedSecureElement(path).occupiedSlots(), [9]);
+    assert.deepEqual(new SimulatedSecureElement(path).occupiedSlots(), [7]);
 
     writeFileSync(path, readFileSync(path, "utf8").slice(0, 60));
     assert.throws(() => new SimulatedSecureElement(path), (e: Error) => /corrupt/.test(e.message) && !/[0-9a-f]{16}/.test(e.message));
@@ -221,17 +229,23 @@ test("no private key in inspect, JSON, toString, error messages or any returned 
     const outputs: unknown[] = [];
     const imported = rnd(32);
     outputs.push(se.importPrivate(0, imported));
-    for (let s = 1; s < 16; s++) outputs.push(se.generate(s, rng));
+    // generated keys are the rng's draws (rejection sampling): capture them to search for them
+    const drawn: string[] = [];
+    const capturing = { fill: (b: Uint8Array) => { const st = rng.fill(b); drawn.push(hex(b)); return st; } };
+    for (let s = 1; s < 16; s++) outputs.push(se.generate(s, capturing));
     const peer = p256.getPublicKey(p256.utils.randomSecretKey(rnd(48)), false);
     for (let s = 0; s < 16; s++) {
       outputs.push(se.publicKey(s), se.signDigest(s, rnd(32)), se.ecdh(s, peer), se.signDigest(s, new Uint8Array(5)));
     }
     outputs.push(se.seal(rnd(100), rnd(3)), se.selfTest(rng));
-    // The store file is the SE's own storage: it holds the keys we search for.
+    // The store file is the SE's own storage: it holds the persistent keys (0..7) and the sealing key.
     const store = JSON.parse(readFileSync(path, "utf8"));
-    const secrets: string[] = [...Object.values(store.slots as Record<string, string>), store.deviceKey];
-    assert.equal(secrets.length, 17);
-    assert.ok(secrets.includes(hex(imported)));
+    const persistent = Object.values(store.slots as Record<string, string>);
+    assert.equal(persistent.length, 8);
+    assert.ok(persistent.includes(hex(imported)));
+    assert.ok(persistent.every((k) => k === hex(imported) || drawn.includes(k)), "the stored keys are the captured draws");
+    const secrets: string[] = [hex(imported), ...drawn, store.deviceKey];
+    assert.ok(drawn.length >= 15);
     const texts = [
       inspect(se), inspect(se, { showHidden: true, depth: Infinity, getters: true }), JSON.stringify(se), String(se), `${se}`,
       inspect({ wrapped: se }), ...outputs.map((o) => (o instanceof Uint8Array ? hex(o) : JSON.stringify(o))),

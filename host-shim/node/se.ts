@@ -2,7 +2,7 @@
 // and a device-unique AES-256-GCM sealing key that never leave this object.
 // Private keys are never returned, logged or printed; methods return results
 // or negative HostStatus codes and never throw on bad input.
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createECDH, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { inspect } from "node:util";
 import { p256 } from "@noble/curves/nist.js";
@@ -10,6 +10,8 @@ import { p256 } from "@noble/curves/nist.js";
 /** HostStatus values and sizes from assembly/host/abi.ts. */
 export const SeStatus = { Ok: 0, Invalid: -1, NoKey: -2, RngHealth: -3, Io: -6 } as const;
 export const SE_SLOT_COUNT = 16;
+/** Slots from here on are volatile (RAM only, like an SE's session keys): never written to the key store, gone at power-off (ABI v1: 8–14 ephemeral ECDHE, 15 self-test). */
+export const SE_VOLATILE_FIRST = 8;
 export const P256_PUBLIC_KEY_LEN = 65;
 export const P256_PRIVATE_KEY_LEN = 32;
 export const P256_SIGNATURE_LEN = 64;
@@ -62,8 +64,24 @@ function parsePublicKey(pub: unknown): ReturnType<typeof p256.Point.fromBytes> |
   }
 }
 
+// The fixed-point and variable-point multiplications run on node:crypto's native
+// P-256 (OpenSSL): @noble/curves takes about 4.5 ms per ECDH here, OpenSSL 0.1 ms,
+// and every ECDHE handshake and every boot self-test pays for it. Inputs are
+// validated first (isValidScalar, parsePublicKey on @noble/curves); the tests
+// check both against @noble/curves.
+
+/** priv * G, uncompressed (65 bytes). */
+function publicKeyOf(priv: Uint8Array): Uint8Array {
+  const e = createECDH("prime256v1");
+  e.setPrivateKey(priv);
+  return new Uint8Array(e.getPublicKey());
+}
+
+/** x-coordinate of priv * peer (SEC 1 §3.3.1), 32 bytes. */
 function ecdhRaw(priv: Uint8Array, peer: Uint8Array): Uint8Array {
-  return p256.getSharedSecret(priv, peer, true).slice(1); // x-coordinate (SEC 1 §3.3.1)
+  const e = createECDH("prime256v1");
+  e.setPrivateKey(priv);
+  return new Uint8Array(e.computeSecret(peer));
 }
 
 function signRaw(priv: Uint8Array, digest: Uint8Array): Uint8Array {
@@ -103,7 +121,7 @@ export class SimulatedSecureElement {
     for (const [s, v] of Object.entries(doc.slots)) {
       const slot = Number(s);
       const priv = typeof v === "string" ? new Uint8Array(Buffer.from(v, "hex")) : new Uint8Array(0);
-      if (!this.#validSlot(slot) || !isValidScalar(priv)) throw fail();
+      if (!this.#validSlot(slot) || slot >= SE_VOLATILE_FIRST || !isValidScalar(priv)) throw fail();
       this.#slots.set(slot, priv);
     }
     return key;
@@ -113,7 +131,7 @@ export class SimulatedSecureElement {
   #persist(): number {
     if (this.path === undefined) return SeStatus.Ok;
     const slots: Record<string, string> = {};
-    for (const [s, k] of [...this.#slots].sort((a, b) => a[0] - b[0])) slots[s] = hex(k);
+    for (const [s, k] of [...this.#slots].sort((a, b) => a[0] - b[0])) if (s < SE_VOLATILE_FIRST) slots[s] = hex(k);
     const text = JSON.stringify({ format: STORE_FORMAT, deviceKey: hex(this.#deviceKey), counter: this.#counter, slots });
     const tmp = `${this.path}.tmp-${process.pid}`;
     try {
@@ -127,11 +145,11 @@ export class SimulatedSecureElement {
     }
   }
 
-  /** Put (or with null remove) a slot's key and persist; rolls back and returns Io if the store cannot be written. */
+  /** Put (or with null remove) a slot's key and persist (volatile slots: not); rolls back and returns Io if the store cannot be written. */
   #setSlot(slot: number, priv: Uint8Array | null): number {
     const old = this.#slots.get(slot);
     if (priv) this.#slots.set(slot, priv); else this.#slots.delete(slot);
-    const st = this.#persist();
+    const st = slot >= SE_VOLATILE_FIRST ? SeStatus.Ok : this.#persist();
     if (st !== SeStatus.Ok) {
       if (old) this.#slots.set(slot, old); else this.#slots.delete(slot);
       priv?.fill(0);
@@ -155,7 +173,7 @@ export class SimulatedSecureElement {
     if (!this.#validSlot(slot)) return SeStatus.Invalid;
     const priv = newPrivateKey(rng);
     if (typeof priv === "number") return priv;
-    const pub = p256.getPublicKey(priv, false);
+    const pub = publicKeyOf(priv);
     const st = this.#setSlot(slot, priv);
     return st === SeStatus.Ok ? pub : st;
   }
@@ -164,7 +182,7 @@ export class SimulatedSecureElement {
   importPrivate(slot: number, priv: Uint8Array): Uint8Array | number {
     if (!this.#validSlot(slot) || !isValidScalar(priv)) return SeStatus.Invalid;
     const copy = Uint8Array.from(priv);
-    const pub = p256.getPublicKey(copy, false);
+    const pub = publicKeyOf(copy);
     const st = this.#setSlot(slot, copy);
     return st === SeStatus.Ok ? pub : st;
   }
@@ -173,7 +191,7 @@ export class SimulatedSecureElement {
   publicKey(slot: number): Uint8Array | number {
     if (!this.#validSlot(slot)) return SeStatus.Invalid;
     const priv = this.#slots.get(slot);
-    return priv ? p256.getPublicKey(priv, false) : SeStatus.NoKey;
+    return priv ? publicKeyOf(priv) : SeStatus.NoKey;
   }
 
   /** se_sign_digest: ECDSA over a 32-byte digest; returns r||s (64 bytes, low-S, RFC 6979 k). */
@@ -252,8 +270,8 @@ export class SimulatedSecureElement {
     const b = newPrivateKey(rng);
     if (typeof b === "number") { a.fill(0); return { ok: false, reason: `key generation failed (${b})` }; }
     try {
-      const pubA = p256.getPublicKey(a, false);
-      const pubB = p256.getPublicKey(b, false);
+      const pubA = publicKeyOf(a);
+      const pubB = publicKeyOf(b);
       const digest = new Uint8Array(32).fill(0xa5);
       const sig = signRaw(a, digest);
       if (!this.verifyDigest(pubA, digest, sig)) return { ok: false, reason: "signature does not verify" };
