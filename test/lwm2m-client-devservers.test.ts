@@ -22,6 +22,7 @@ import { startDevServers, type DevServers, type PeerIdentity } from "../server/i
 import { Device, ClientState, type AccountConfig, type ClientEvent } from "../host-shim/node/device";
 import { UdpNet } from "../host-shim/node/net";
 import { requirePeer } from "./helpers/peers";
+import { assertAllDtls } from "./helpers/dtls-records";
 
 function waitFor<T>(emitter: { once(ev: string, f: (x: T) => void): unknown }, ev: string, ms = 5000): Promise<T> {
   return new Promise((res, rej) => {
@@ -41,19 +42,6 @@ function newDevice(): { d: Device; net: SpyNet } {
   const net = new SpyNet((peer, data) => d.deliver(peer, data));
   d = new Device({ net });
   return { d, net };
-}
-
-/** Each datagram is a sequence of whole DTLS 1.2 records (RFC 6347 4.1). */
-function assertAllDtls(sent: Uint8Array[]) {
-  assert.ok(sent.length > 0, "something was sent");
-  for (const dg of sent) {
-    let o = 0;
-    while (o < dg.length) {
-      assert.ok(dg.length - o >= 13 && dg[o] >= 20 && dg[o] <= 23 && dg[o + 1] === 0xfe, `not a DTLS record: ${Buffer.from(dg).toString("hex")}`);
-      o += 13 + ((dg[o + 11] << 8) | dg[o + 12]);
-    }
-    assert.equal(o, dg.length, "records fill the datagram exactly");
-  }
 }
 
 const CONFIG = join(__dirname, "..", "server", "dev-config.json");

@@ -12,6 +12,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requirePeer } from "./helpers/peers";
+import { assertAllDtls } from "./helpers/dtls-records";
 import { freeUdpPort } from "./helpers/libcoap-peer";
 import { Device, type ClientEvent, type FactoryConfig } from "../host-shim/node/device";
 import { UdpNet } from "../host-shim/node/net";
@@ -39,21 +40,6 @@ function newDevice(): { dev: Device; net: SpyNet } {
   const net = new SpyNet((peer, d) => dev.deliver(peer, d));
   dev = new Device({ net });
   return { dev, net };
-}
-
-/** Each datagram is a sequence of DTLS 1.2 records (RFC 6347 4.1): type 20..23, version FEFD (FEFF in a first flight), lengths adding up. */
-function assertAllDtls(sent: Uint8Array[]) {
-  assert.ok(sent.length > 0, "something was sent");
-  for (const d of sent) {
-    let o = 0;
-    while (o < d.length) {
-      assert.ok(d.length - o >= 13, `truncated record in ${Buffer.from(d).toString("hex")}`);
-      assert.ok(d[o] >= 20 && d[o] <= 23, `not a DTLS record: ${Buffer.from(d).toString("hex")}`);
-      assert.ok(d[o + 1] === 0xfe && (d[o + 2] === 0xfd || d[o + 2] === 0xff), "DTLS version");
-      o += 13 + ((d[o + 11] << 8) | d[o + 12]);
-    }
-    assert.equal(o, d.length, "records fill the datagram exactly");
-  }
 }
 
 interface Rd { proc: ChildProcess; port: number; out: () => string; stop(): Promise<void> }
