@@ -7,17 +7,21 @@
 // handshake time of both, interleaved A B A B, medians and their ratio.
 // Mutual RFC 7250 raw public keys against a fresh `gnutls-serv --udp` per
 // handshake, with `gnutls-cli --udp` as the peer client.
+// "Our client ↔ our server": the same client paired in memory with the DTLS
+// server role (build/test/dtls_server.wasm, the code the development servers
+// run), both sides ours, as the DESIGN budgets were set (tinydtls ↔ tinydtls).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UdpRelay, type HandshakeSpan } from "./relay";
+import { UdpRelay, parseRecords, handshakeSpan, type HandshakeSpan, type DatagramLog } from "./relay";
 import { type Row, type Figure, type Budget, verdict, median } from "./report";
 import { havePeer } from "../test/helpers/peers";
 import { startOpensslServer, type PeerProcess } from "../test/helpers/openssl-peer";
 import { startGnutlsServer, GnutlsPriority, p256Files } from "../test/helpers/gnutls-peer";
-import { DtlsClient, Suite, OpensslCipher, CertificateType, ConnState, privateScalar, type ClientOptions } from "../test/helpers/dtls-harness";
-import { Pki } from "../test/helpers/certs";
+import { DtlsClient, DtlsServer, Suite, OpensslCipher, CertificateType, ConnState, privateScalar, pairHandshake,
+  type ClientOptions, type ServerOptions } from "../test/helpers/dtls-harness";
+import { Pki, type Issued } from "../test/helpers/certs";
 
 const PSK = Buffer.from("0102030405060708090a0b0c0d0e0f10", "hex");
 /** OpenSSL's default PSK identity; the same for both clients. */
@@ -27,6 +31,8 @@ export const BUDGET = {
   fullPskCcm8: { max: 472, maxDatagrams: 6, text: "≤ 472 B in ≤ 6 dg" } as Budget,
   abbreviated: { max: 350, text: "≤ 350 B" } as Budget,
   mutualX509: { max: 1700, text: "≤ 1700 B (373 B certs)" } as Budget,
+  /** The size of each of the two certificates the X.509 budget assumes. */
+  x509CertificateBytes: 373,
   mutualRpk: { max: 1000, text: "≤ 1000 B" } as Budget,
   timeRatio: { max: 3, text: "≤ 3× s_client" } as Budget,
 };
@@ -350,12 +356,231 @@ async function rpkRows(dir: string): Promise<Row[]> {
   return [row];
 }
 
+// ---- our client ↔ our server (both sides ours, in memory) -------------------------------
+const SELF = "DTLS handshake, our client ↔ our server";
+/** The development servers' DtlsTransport settings (server/transport.ts) that bear on the bytes:
+ *  with a session cache the ServerHello carries a 32-byte session ID (what resumption needs). */
+const DEV_SERVER: ServerOptions = { suites: Suite.All, mtu: 1280, sessionCache: 64, peerCertificateCapacity: 2048, timers: null };
+
+interface SelfPair {
+  span: HandshakeSpan;
+  /** Every datagram of the exchange (pairHandshake runs until both sides are quiet). */
+  log: { dir: "c2s" | "s2c"; d: Uint8Array }[];
+  client: DtlsClient;
+  resumed: boolean;
+  ms: number;
+}
+
+/** One handshake of our client with our server, datagrams handed over in memory (no loss, no timers). */
+function selfHandshake(c: DtlsClient, s: DtlsServer, key = "10.0.0.1:5684"): SelfPair {
+  const t0 = performance.now();
+  const log = pairHandshake(c, s, { key });
+  const ms = performance.now() - t0;
+  const p = s.peer(key);
+  if (c.state !== ConnState.Established) throw new Error(`our client: ${c.describe()}; ${s.describe(p)}`);
+  if (!p || s.state(p) !== ConnState.Established) throw new Error(`our server: ${s.describe(p)}; client ${c.describe()}`);
+  // the relay's record parser decides extent, cookie exchange, abbreviation and retransmissions as for the UDP rows
+  const dl: DatagramLog[] = log.map((x) => ({ t: 0n, dir: x.dir, len: x.d.length, records: parseRecords(x.d) }));
+  const span = handshakeSpan(dl);
+  if (!span.complete) throw new Error(`no complete handshake in ${log.length} datagrams`);
+  return { span, log, client: c, resumed: c.resumed && s.resumed(p), ms };
+}
+
+/** "513 B / 6 dg (client 273 B / 3 dg + server 240 B / 3 dg)". */
+const selfText = (s: HandshakeSpan) =>
+  `${spanText(s)} (client ${s.c2sBytes} B / ${s.c2sDatagrams} dg + server ${s.s2cBytes} B / ${s.s2cDatagrams} dg)`;
+
+/** The exchange holds exactly the handshake, and the client's own count agrees with the log. */
+function selfChecks(r: SelfPair): string[] {
+  const out: string[] = [];
+  const w = r.client.wireStats();
+  if (w.totalBytes !== r.span.bytes || w.totalDatagrams !== r.span.datagrams) {
+    out.push(`MISMATCH: the client counted ${w.totalBytes} B / ${w.totalDatagrams} dg, the handshake span is ${r.span.bytes} B / ${r.span.datagrams} dg`);
+  }
+  if (r.log.length !== r.span.datagrams) out.push(`${r.log.length - r.span.datagrams} datagram(s) after the second Finished not counted`);
+  return out;
+}
+
+/** Times `needle` occurs in the datagrams of one direction. */
+function occurrences(log: SelfPair["log"], dir: "c2s" | "s2c", needle: Uint8Array): number {
+  let n = 0;
+  for (const x of log) {
+    if (x.dir !== dir) continue;
+    const b = Buffer.from(x.d.buffer, x.d.byteOffset, x.d.length);
+    for (let i = b.indexOf(needle); i >= 0; i = b.indexOf(needle, i + 1)) n++;
+  }
+  return n;
+}
+
+interface SelfFull {
+  id: string;
+  metric: string;
+  budget: Budget | null;
+  /** A fresh client and a server with `server` options merged over the case's own. */
+  pair(server: ServerOptions): { c: DtlsClient; s: DtlsServer };
+  note: string;
+  /** X.509: the certificates, to normalise the figure to the budget's certificate size. */
+  certs?: { server: Issued; client: Issued; ca: Issued };
+}
+
+/** A full handshake row: the development servers' configuration (verdict), and the same without a session cache (note). */
+function selfFullRow(k: SelfFull): Row {
+  const withCache = (() => { const { c, s } = k.pair(DEV_SERVER); return selfHandshake(c, s); })();
+  const noCache = (() => { const { c, s } = k.pair({ ...DEV_SERVER, sessionCache: 0 }); return selfHandshake(c, s); })();
+  const r = withCache;
+  const notes = [...selfChecks(r), ...selfChecks(noCache).map((x) => `without a session cache: ${x}`)];
+  if (!r.span.cookie) notes.push("no HelloVerifyRequest seen");
+  notes.push(k.note);
+  const detail: Record<string, unknown> = { ...spanFigure(r.span).detail, inMemoryMs: r.ms, withoutSessionCache: spanFigure(noCache.span).detail };
+  let judged = r.span.bytes;
+  let text = selfText(r.span);
+  let checksOk = r.span.cookie;
+  let noCacheJudged = noCache.span.bytes;
+  if (k.certs) {
+    // each leaf crosses the wire once (checked); a 373-byte certificate changes no other length field's size
+    const { server, client, ca } = k.certs;
+    const want = BUDGET.x509CertificateBytes;
+    const sent = { server: occurrences(r.log, "s2c", server.der), client: occurrences(r.log, "c2s", client.der), ca: occurrences(r.log, "s2c", ca.der) + occurrences(r.log, "c2s", ca.der) };
+    const onceEach = sent.server === 1 && sent.client === 1 && sent.ca === 0;
+    if (!onceEach) notes.push(`certificates on the wire: server leaf ×${sent.server}, client leaf ×${sent.client}, CA ×${sent.ca} (expected 1, 1, 0)`);
+    checksOk &&= onceEach;
+    const delta = (want - server.der.length) + (want - client.der.length);
+    const normalised = r.span.bytes + delta;
+    // the verdict never gains from certificates smaller than the budget's: the figure normalised up when they
+    // are smaller; the measured figure (the s_server row's rule) when they are larger
+    judged = delta > 0 ? normalised : r.span.bytes;
+    noCacheJudged = delta > 0 ? noCache.span.bytes + delta : noCache.span.bytes;
+    text += `; ${normalised} B with ${want} B certs`;
+    notes.push(`P-256 leaf certificates made by openssl ca (test/helpers/certs.ts): ${server.der.length} B (server) and ${client.der.length} B (client), ` +
+      `${delta >= 0 ? "smaller" : "larger"} than the budget's ${want} B; each leaf crosses once, so with ${want}-byte certificates the figure is ` +
+      `${r.span.bytes} ${delta >= 0 ? "+" : "−"} ${Math.abs(delta)} = ${normalised} B. The verdict is on ${delta > 0 ? `the normalised ${normalised} B (smaller certificates earn no credit; the measured ${r.span.bytes} B would be ${verdict(r.span.bytes, k.budget)})`
+        : `the measured ${r.span.bytes} B (as in the s_server row; the normalised ${normalised} B would be ${verdict(normalised, k.budget)})`}`);
+    notes.push(`certificates as small as openssl makes them: CA "CN=CA", leaves "CN=srv" / "CN=dev1", no SAN (the client matches the server's CN, RFC 6125 6.4.4), ` +
+      `one extension each (basicConstraints; openssl ca makes v1 without any, and v3 is required), no key identifiers, the helper's 20-byte random serial; CA ${ca.der.length} B (not sent); certificate usage 2`);
+    Object.assign(detail, { certificateBytes: { server: server.der.length, client: client.der.length, ca: ca.der.length }, certificatesOnWire: sent,
+      normalisedTo: want, normalisedBytes: normalised, judgedBytes: judged });
+  }
+  const status = checksOk ? verdict(judged, k.budget, k.budget?.maxDatagrams !== undefined ? r.span.datagrams : undefined) : "error";
+  notes.push(`server as the development servers run it (session cache on: a 32-byte session ID in the ServerHello); ` +
+    `without a session cache (no resumption possible): ${noCache.span.bytes} B / ${noCache.span.datagrams} dg` +
+    (k.certs ? ` (${noCacheJudged} B with ${BUDGET.x509CertificateBytes} B certs)` : "") +
+    (k.budget ? `, would be ${verdict(noCacheJudged, k.budget, k.budget.maxDatagrams !== undefined ? noCache.span.datagrams : undefined)}` : ""));
+  return {
+    id: k.id, section: SELF, metric: k.metric, unit: "B",
+    ours: { value: judged, text, detail }, peer: null, budget: k.budget, status, note: notes.filter(Boolean).join("; "),
+  };
+}
+
+function selfFullCases(dir: string, pki: () => Pki): (() => SelfFull)[] {
+  const lookup = { lookup: (id: Uint8Array) => (Buffer.from(id).toString("utf8") === IDENTITY ? PSK : undefined) };
+  const psk = { identity: IDENTITY, key: PSK };
+  const pskNote = `PSK identity "${IDENTITY}" (${IDENTITY.length} B, as in the s_server rows), 16-byte key, looked up by the server (no hint)`;
+  return [
+    () => ({
+      id: "dtls.self.full.PskCcm8", metric: "PSK-AES128-CCM8 full + cookie", budget: BUDGET.fullPskCcm8, note: pskNote,
+      pair: (so) => ({ c: new DtlsClient().configure({ suites: Suite.PskCcm8, psk, timers: null }), s: new DtlsServer().configure({ ...so, psk: lookup }) }),
+    }),
+    () => ({
+      id: "dtls.self.full.EcdhePskCbc", metric: "ECDHE-PSK-AES128-CBC-SHA256 full + cookie", budget: null, note: pskNote,
+      pair: (so) => ({ c: new DtlsClient().configure({ suites: Suite.EcdhePskCbc, psk, timers: null }), s: new DtlsServer().configure({ ...so, psk: lookup }) }),
+    }),
+    () => {
+      const sk = p256Files(join(dir, "self-rpk-srv")), ck = p256Files(join(dir, "self-rpk-dev"));
+      return {
+        id: "dtls.self.full.RpkCcm8", metric: "ECDHE-ECDSA-AES128-CCM8 full + cookie, mutual RPK", budget: BUDGET.mutualRpk,
+        note: `P-256 raw public keys both ways (RFC 7250, SPKI ${ck.spki.length} B); the server requires the client's key`,
+        pair: (so) => ({
+          c: new DtlsClient().configure({ suites: Suite.EcdsaCcm8, certificateType: CertificateType.RawPublicKey, identity: { privateKey: privateScalar(ck.keyPem) }, serverKey: sk.spki, timers: null }),
+          s: new DtlsServer().configure({ ...so, certificateType: CertificateType.RawPublicKey, identity: { privateKey: privateScalar(sk.keyPem) }, clientKey: ck.spki }),
+        }),
+      };
+    },
+    () => {
+      if (!havePeer("openssl")) throw new PeerMissing("the certificates are made with the openssl CLI, which is not installed (apt-get install openssl)");
+      const p = pki();
+      const noKeyIds = "\nsubjectKeyIdentifier = none\nauthorityKeyIdentifier = none"; // openssl 3 adds both by default
+      const ca = p.root("self-root", { subject: "/CN=CA", ext: "basicConstraints = critical, CA:TRUE" + noKeyIds });
+      const server = p.issue("self-server", ca, { subject: "/CN=srv", ext: "basicConstraints = CA:FALSE" + noKeyIds });
+      const client = p.issue("self-client", ca, { subject: "/CN=dev1", ext: "basicConstraints = CA:FALSE" + noKeyIds });
+      return {
+        id: "dtls.self.full.EcdsaCcm8", metric: "ECDHE-ECDSA-AES128-CCM8 full + cookie, mutual X.509", budget: BUDGET.mutualX509, note: "",
+        certs: { server, client, ca },
+        pair: (so) => ({
+          c: new DtlsClient().configure({
+            suites: Suite.EcdsaCcm8, certificateType: CertificateType.X509,
+            identity: { privateKey: privateScalar(readFileSync(client.keyFile, "utf8")) }, ownCertificates: [client.der],
+            trust: { key: ca.der, usage: 2, host: "srv" }, buffers: { handshake: 2048, flight: 1024, ticket: 256 }, timers: null,
+          }),
+          s: new DtlsServer().configure({
+            ...so, certificateType: CertificateType.X509,
+            identity: { privateKey: privateScalar(readFileSync(server.keyFile, "utf8")) }, ownCertificates: [server.der], trustAnchors: [ca.der],
+          }),
+        }),
+      };
+    },
+  ];
+}
+
+/** Resumption by session ID from the server's cache, after a full handshake that made the session. */
+function selfAbbreviatedRow(): Row {
+  const budget = BUDGET.abbreviated;
+  const c = new DtlsClient().configure({ suites: Suite.PskCcm8, psk: { identity: IDENTITY, key: PSK }, timers: null }, true);
+  const s = new DtlsServer().configure({ ...DEV_SERVER, psk: { lookup: (id: Uint8Array) => (Buffer.from(id).toString("utf8") === IDENTITY ? PSK : undefined) } });
+  selfHandshake(c, s);
+  c.reset();
+  const r = selfHandshake(c, s, "10.0.0.1:5685"); // a new source port, as after a device reboot
+  const ok = r.span.abbreviated && r.resumed;
+  return {
+    id: "dtls.self.abbreviated.PskCcm8", section: SELF, metric: "PSK-AES128-CCM8 abbreviated (session ID)", unit: "B",
+    ours: { ...spanFigure(r.span, r.span.cookie), text: selfText(r.span), detail: { ...spanFigure(r.span).detail, inMemoryMs: r.ms } },
+    peer: null, budget, status: ok ? verdict(r.span.bytes, budget) : "error",
+    note: [...selfChecks(r), ok ? "" : "NOT resumed on both sides",
+      r.span.cookie ? "with a cookie exchange" : "no cookie exchange: our server resumes a session its cache knows at once (RFC 6347 4.2.1), unlike s_server -listen (rows below)",
+      "the session of the full PSK-CCM8 handshake, from the server's session cache (64 entries, as the development servers)"].filter(Boolean).join("; "),
+  };
+}
+
+class PeerMissing extends Error {}
+
+async function selfRows(dir: string, pki: () => Pki, log: (s: string) => void): Promise<Row[]> {
+  log("dtls: our client ↔ our server (in memory)");
+  const rows: Row[] = [];
+  const missing = !existsSync(join(__dirname, "..", "build/test/dtls_server.wasm"));
+  const fail = (id: string, metric: string, budget: Budget | null, status: Row["status"], note: string): Row =>
+    ({ id, section: SELF, metric, unit: "B", ours: null, peer: null, budget, status, note });
+  const meta = [
+    ["dtls.self.full.PskCcm8", "PSK-AES128-CCM8 full + cookie", BUDGET.fullPskCcm8],
+    ["dtls.self.full.EcdhePskCbc", "ECDHE-PSK-AES128-CBC-SHA256 full + cookie", null],
+    ["dtls.self.full.RpkCcm8", "ECDHE-ECDSA-AES128-CCM8 full + cookie, mutual RPK", BUDGET.mutualRpk],
+    ["dtls.self.full.EcdsaCcm8", "ECDHE-ECDSA-AES128-CCM8 full + cookie, mutual X.509", BUDGET.mutualX509],
+  ] as const;
+  const cases = selfFullCases(dir, pki);
+  for (let i = 0; i < cases.length; i++) {
+    const [id, metric, budget] = meta[i];
+    if (missing) { rows.push(fail(id, metric, budget, "error", "build/test/dtls_server.wasm missing (node scripts/build.mjs tests)")); continue; }
+    try {
+      rows.push(selfFullRow(cases[i]()));
+    } catch (e) {
+      rows.push(fail(id, metric, budget, e instanceof PeerMissing ? "peer missing" : "error", (e as Error).message.split("\n").slice(0, 2).join(" | ")));
+    }
+    if (i === 0) { // the abbreviated row right under the full PSK-CCM8 row
+      const [aid, am] = ["dtls.self.abbreviated.PskCcm8", "PSK-AES128-CCM8 abbreviated (session ID)"];
+      if (missing) rows.push(fail(aid, am, BUDGET.abbreviated, "error", "build/test/dtls_server.wasm missing (node scripts/build.mjs tests)"));
+      else {
+        try { rows.push(selfAbbreviatedRow()); } catch (e) { rows.push(fail(aid, am, BUDGET.abbreviated, "error", (e as Error).message.split("\n").slice(0, 2).join(" | "))); }
+      }
+    }
+  }
+  return rows;
+}
+
 export async function dtlsRows(o: DtlsBenchOptions): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), "lwm2m-bench-dtls-"));
   let pki: Pki | undefined;
   const rows: Row[] = [];
   try {
     if (!existsSync(join(__dirname, "..", "build/test/dtls.wasm"))) throw new Error("build/test/dtls.wasm missing (node scripts/build.mjs tests --only dtls)");
+    rows.push(...(await selfRows(dir, () => (pki ??= new Pki()), o.log)));
     const haveOpenssl = havePeer("openssl");
     for (const key of SUITES) {
       const name = OpensslCipher[key];

@@ -9,14 +9,21 @@
 //   per association, split at the end of the DTLS handshake. When the DTLS
 //   transport is not available these rows say "not yet measured".
 // - The same flows over NoSec (status "info"): the CoAP part alone.
+// - RAM in an X.509 session: the development servers with DTLS and their
+//   development PKI (in a temp folder): a device bootstraps and registers
+//   with the certificate the PKI issues for the endpoint lwm2m-wasm-x509 of
+//   server/dev-config.json, then a Read of /3/0 (EST is not built yet).
 // - 10,000 cycles of (battery level change → notification, Registration
 //   Update Trigger → Update → 2.04) against a scripted in-process LwM2M
 //   Server with a fake clock: the heap high-water mark must not grow.
 // All run the probe build of bench/ram.ts (the release + two exports) so
 // the heap is read exactly.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Row, verdict, bytesText, kib } from "./report";
-import { HeapMeter, type FirmwareLayout, PSK_SESSION_BUDGET } from "./ram";
+import { HeapMeter, type FirmwareLayout, PSK_SESSION_BUDGET, CERT_SESSION_BUDGET } from "./ram";
+import { havePeer } from "../test/helpers/peers";
 import { Device, FakeClock } from "../host-shim/node/device";
 import { startDevServers } from "../server/index";
 import type { NetService } from "../host-shim/node/host";
@@ -72,7 +79,8 @@ const wireDetail = (w: Wire & { total: PortCount }) => ({ deviceSent: w.sent, de
 
 /** Bootstrap, registration and boot → registered over NoSec against the development servers. */
 async function noSecFlows(layout: FirmwareLayout) {
-  const servers = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: join(ROOT, "server/dev-config.json"), log: false });
+  // NoSec only: no DTLS listeners, so no development PKI is made (it would land in ./state/dev-pki)
+  const servers = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: join(ROOT, "server/dev-config.json"), log: false, secure: false });
   const devices: Device[] = [];
   try {
     let dev!: Device;
@@ -181,6 +189,73 @@ async function pskFlows(layout: FirmwareLayout, cycleCount: number, cycleBudgetM
     await server.close();
     await bsT.close(); // added transports are the caller's to close
     await srvT.close();
+  }
+}
+
+/** The endpoint of server/dev-config.json that bootstraps and registers over DTLS with X.509. */
+const X509_ENDPOINT = "lwm2m-wasm-x509";
+
+class NoDevPki extends Error {}
+
+/** The development servers' block size for the X.509 flow (SZX 5 = 512 bytes, the device's largest). */
+const X509_BLOCK_SZX = 5;
+const X509_BLOCK_NOTE = "the dev servers send 512-byte blocks here (their default is 1024): with 1024-byte blocks the Bootstrap-Write /0/1 " +
+  "(the Security instance with the certificates, > 1 KiB) is refused with 4.08 — the device keeps only the first 512 bytes of block 0 and answers 2.31 " +
+  "with Block1 0/1/512, the server goes on at byte 1024 (block 2), RFC 7959 Figure 5's reading; a firmware / dev-server mismatch outside the bench";
+
+/**
+ * RAM in an X.509 session: bootstrap and registration over DTLS with X.509
+ * certificates against the development servers (their DTLS listeners and
+ * development PKI, in a temp folder removed afterwards), then a Read of /3/0.
+ */
+async function x509Session(layout: FirmwareLayout) {
+  const pkiDir = mkdtempSync(join(tmpdir(), "lwm2m-bench-devpki-"));
+  const devices: Device[] = [];
+  let servers: Awaited<ReturnType<typeof startDevServers>> | undefined;
+  try {
+    const warnings: string[] = [];
+    // Block1 at the device's 512-byte block size (MAX_SZX 5, assembly/lwm2m/client/conn.ts): with the dev
+    // servers' default 1024-byte blocks the Bootstrap-Write of the X.509 Security instance is refused with 4.08
+    // (see X509_BLOCK_NOTE)
+    servers = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: join(ROOT, "server/dev-config.json"), secure: { pkiDir },
+      coap: { blockSzx: X509_BLOCK_SZX }, log: (l) => { if (/WARNING/.test(l)) warnings.push(l); } });
+    if (!servers.pki || !servers.secureBootstrapUri) throw new NoDevPki(warnings[0] ?? "the development servers started without a development PKI");
+    const pki = servers.pki;
+    const own = pki.device(X509_ENDPOINT);
+    let dev!: Device;
+    const net = new CountingNet((peer, d) => dev.deliver(peer, d));
+    dev = new Device({ firmware: layout.probe, net });
+    devices.push(dev);
+    const meter = new HeapMeter(dev.exports, dev.memory, layout.heapBase);
+    dev.start();
+    const registered = waitEvent(dev, "registered", 20_000);
+    const t0 = performance.now();
+    dev.provision({ endpoint: X509_ENDPOINT, bootstrap: {
+      uri: servers.secureBootstrapUri, securityMode: "x509", publicKey: own.certificate, secretKey: own.privateKey,
+      serverPublicKey: pki.ca.certificate, certificateUsage: 2,
+    } });
+    await registered;
+    const provisionToRegistered = performance.now() - t0;
+    const reg = servers.server.getRegistration(X509_ENDPOINT);
+    if (reg?.identity?.kind !== "x509") throw new Error(`registered without an X.509 identity (${reg?.identity?.kind ?? "none"}, secure=${reg?.secure})`);
+    const read = await servers.server.read(X509_ENDPOINT, "/3/0");
+    const sessionHeap = meter.heapBytes();
+    const sessionMemory = meter.memoryBytes;
+    const port = (uri: string | null) => Number(/:(\d+)$/.exec(uri ?? "")?.[1] ?? -1);
+    const bsPort = port(servers.secureBootstrapUri), srvPort = port(servers.secureServerUri);
+    const bootstrap = { wire: net.of(bsPort), handshake: net.handshake(bsPort) };
+    const registration = { wire: net.of(srvPort), handshake: net.handshake(srvPort) };
+    dev.stop();
+    net.udp.closeAll();
+    return {
+      sessionHeap, sessionMemory, readCode: read.code, provisionToRegistered, bootstrap, registration,
+      certificates: { device: own.certificate.length, server: pki.server.certificate.length, ca: pki.ca.certificate.length },
+      suite: /suite (0x[0-9a-f]+)/.exec(dev.logs.map((l) => l.text).join("\n"))?.[1] ?? "?",
+    };
+  } finally {
+    for (const d of devices) d.stop();
+    await servers?.close();
+    rmSync(pkiDir, { recursive: true, force: true });
   }
 }
 
@@ -383,6 +458,37 @@ export async function lwm2mRows(layout: FirmwareLayout | null, o: { cycles: numb
     rows.push({ id: "ram.session.psk", section: "RAM", metric: "used in a DTLS-PSK session", unit: "B", ours: null, peer: null,
       budget: { max: PSK_SESSION_BUDGET, text: "≤ 32 KiB" }, status,
       note: `${note}; lower bound = static memory ${kib(layout.heapBase)}${layout.heapBase > PSK_SESSION_BUDGET ? " — already over" : ""}` });
+  }
+  o.log("lwm2m: X.509 bootstrap and registration against the development servers (RAM in an X.509 session)");
+  {
+    const id = "ram.session.certificates", metric = "used in an X.509 session, EST not built yet (static + heap)";
+    const budget = { max: CERT_SESSION_BUDGET, text: "≤ 48 KiB" };
+    const bound = `lower bound = static memory ${kib(layout.heapBase)}${layout.heapBase > CERT_SESSION_BUDGET ? " — already over" : ""}`;
+    const est = "X.509 only: EST is not built yet, so an EST enrolment is not in this figure";
+    try {
+      if (!havePeer("openssl")) throw new NoDevPki("the development PKI needs the openssl CLI, which is not installed (apt-get install openssl)");
+      const f = await x509Session(layout);
+      const used = layout.heapBase + f.sessionHeap;
+      const hs = (x: { handshake: HandshakeSpan }) => (x.handshake.complete ? `${x.handshake.bytes} B / ${x.handshake.datagrams} dg` : "incomplete");
+      rows.push({
+        id, section: "RAM", metric, unit: "B",
+        ours: { value: used, text: `${bytesText(used)} = static ${layout.heapBase} + heap ${f.sessionHeap}`,
+          detail: { heapBase: layout.heapBase, heap: f.sessionHeap, memoryBytes: f.sessionMemory, suite: f.suite, certificateBytes: f.certificates,
+            provisionToRegisteredMs: f.provisionToRegistered, bootstrap: { ...wireDetail(f.bootstrap.wire), handshake: f.bootstrap.handshake },
+            registration: { ...wireDetail(f.registration.wire), handshake: f.registration.handshake } } },
+        peer: null, budget, status: verdict(used, budget),
+        note: `after bootstrap and registration over DTLS with X.509 (endpoint ${X509_ENDPOINT} of server/dev-config.json, suite ${f.suite}, certificate usage 2) ` +
+          `against the development servers and a Read of /3/0 (${f.readCode}); linear memory ${kib(f.sessionMemory)}; ${est}. ` +
+          `Development PKI certificates (server/dev-pki.ts, in a temp folder): device ${f.certificates.device} B, server ${f.certificates.server} B; ` +
+          `handshakes: bootstrap ${hs(f.bootstrap)}, registration ${hs(f.registration)}; ${X509_BLOCK_NOTE}` +
+          (layout.layoutVerified ? "" : "; the probe build's layout differs from build/firmware.wasm (see the static row)"),
+      });
+    } catch (e) {
+      const why = (e as Error).message.split("\n")[0];
+      const status = e instanceof NoDevPki ? "peer missing" : e instanceof DtlsNotAvailableError ? "not yet measured" : "error";
+      rows.push({ id, section: "RAM", metric, unit: "B", ours: null, peer: null, budget, status,
+        note: `${status === "error" ? "X.509 flow failed" : status === "peer missing" ? "no development PKI" : "not yet measured: needs the development servers' DTLS transport"}: ${why}; ${est}; ${bound}` });
+    }
   }
   o.log("lwm2m: NoSec bootstrap, registration, power cycle against the development servers");
   try {

@@ -250,11 +250,7 @@ export async function ramRows(log: (s: string) => void): Promise<{ rows: Row[]; 
         "The PSK-session budget applies: a session can only use more",
     });
   }
-  rows.push({
-    id: "ram.session.certificates", section: "RAM", metric: "used in an X.509 / EST session", unit: "B", ours: null, peer: null,
-    budget: { max: CERT_SESSION_BUDGET, text: "≤ 48 KiB" }, status: "not yet measured",
-    note: `not yet measured: needs an X.509 / EST flow against the development servers in the bench; lower bound = static memory ${kib(L.heapBase)}${L.heapBase > CERT_SESSION_BUDGET ? " — already over" : ""}`,
-  });
+  // the session rows (DTLS-PSK, X.509) come from the LwM2M part (bench/lwm2m.ts): they need the development servers
   const pagesAfterBoot = boot instanceof Error ? L.memoryPages : boot.memoryBytes / 65536;
   rows.push({
     id: "ram.linear-memory", section: "RAM", metric: "linear memory the host must reserve", unit: "B",
