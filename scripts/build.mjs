@@ -1,10 +1,12 @@
-// Builds the firmware (release + debug) and every test entry in assembly/tests.
+// Builds the firmware (release + debug), the probe module of `lwm2m-wasm probe`
+// and every test entry in assembly/tests.
 // Usage: node scripts/build.mjs [firmware|tests|all] [--only NAME]
 import asc from "assemblyscript/dist/asc.js";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, statSync, existsSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, existsSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
+import { mergeDataSegments } from "./wasm-sections.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -23,9 +25,11 @@ async function compile(args, label) {
   }
 }
 
+/** wasm-opt, then adjacent data segments merged (same memory image, fewer segment headers). */
 function wasmOpt(input, output, level = "-Oz") {
   const bin = join(root, "node_modules/.bin/wasm-opt");
   execFileSync(bin, [input, level, "--converge", "--strip-debug", "--strip-producers", ...WASM_FEATURES, "-o", output], { stdio: "inherit" });
+  writeFileSync(output, mergeDataSegments(readFileSync(output)));
 }
 
 export async function buildFirmware() {
@@ -33,6 +37,36 @@ export async function buildFirmware() {
   await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release"], "firmware release");
   wasmOpt("build/firmware.asc.wasm", "build/firmware.wasm");
   await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "debug"], "firmware debug");
+  await buildProbe();
+}
+
+/** asconfig.json's transforms (scripts/asc-transforms). */
+export function firmwareTransforms() {
+  return JSON.parse(readFileSync("asconfig.json", "utf8")).options.transform ?? [];
+}
+
+/** The options of asconfig.json's release target (and its shared options) as asc flags, without outFile. */
+export function releaseFlags() {
+  const cfg = JSON.parse(readFileSync("asconfig.json", "utf8"));
+  const opts = { ...cfg.options, ...cfg.targets.release };
+  delete opts.outFile;
+  const flags = [];
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === true) flags.push(`--${k}`);
+    else if (Array.isArray(v)) for (const x of v) flags.push(`--${k}`, String(x));
+    else if (v !== false) flags.push(`--${k}`, String(v));
+  }
+  return flags;
+}
+
+/** `lwm2m-wasm probe` (host-shim/node/probe.ts) runs assembly/firmware/probe.ts as its own
+ *  module, build/probe.wasm, compiled exactly like the firmware release (same flags, same
+ *  wasm-opt pass); the shipped firmware does not carry it. */
+export async function buildProbe(outFile = "build/probe.wasm") {
+  const asmOut = outFile.replace(/\.wasm$/, ".asc.wasm");
+  // The entry-less config: ./asconfig.json would add the firmware entry.
+  await compile(["assembly/firmware/probe.ts", "--config", "assembly/tests/asconfig.json", "-o", asmOut, ...releaseFlags()], "probe release");
+  wasmOpt(asmOut, outFile);
 }
 
 /** The release build again with a name section (same code), for size reports. */
@@ -48,7 +82,9 @@ export function testEntries() {
 export async function buildTest(name, outDir = "build/test", release = false) {
   mkdirSync(outDir, { recursive: true });
   // An entry-less config: otherwise asc reads ./asconfig.json and adds the firmware entry.
-  const args = [`assembly/tests/${name}.ts`, "--config", "assembly/tests/asconfig.json", "-o", `${outDir}/${name}.wasm`, "--runtime", "stub", "--exportStart", "_initialize"];
+  const args = [`assembly/tests/${name}.ts`, "--config", "assembly/tests/asconfig.json", "-o", `${outDir}/${name}.wasm`, "--runtime", "stub", "--exportStart", "_initialize",
+    // the firmware's transforms (asconfig.json), so that tested code is compiled like shipped code
+    ...firmwareTransforms().flatMap((t) => ["--transform", t])];
   // Module sizes: like the release (no asserts, aborts become plain traps, no messages).
   if (release) args.push("-Oz", "--converge", "--noAssert", "--use", "abort=");
   else args.push("-O3", "--debug");
@@ -64,6 +100,6 @@ async function cli() {
   if (what === "tests" || what === "all") {
     for (const t of testEntries()) if (!only || only === t) await buildTest(t);
   }
-  if (existsSync("build/firmware.wasm")) console.log(`build/firmware.wasm ${statSync("build/firmware.wasm").size} bytes`);
+  for (const f of ["build/firmware.wasm", "build/probe.wasm"]) if (existsSync(f)) console.log(`${f} ${statSync(f).size} bytes`);
 }
 if (isMain) cli().catch((e) => { console.error(e.message); process.exit(1); });

@@ -64,7 +64,7 @@ test("Block2 download of /large (3000 bytes): server-chosen 1024-byte blocks, ea
   assert.ok(r.resps.slice(0, -1).every((m) => (optUint(m, O.BLOCK2) & 7) === 4));
 });
 
-test("Block1 upload of 5000 bytes: Size1 first, 2.31 Continue; a server preferring 256 answers the first 1024-byte block with 0/1/256 and the client continues at 256", () => {
+test("Block1 upload of 5000 bytes: Size1 first, 2.31 Continue; a server preferring 256 answers the first 1024-byte block with 0/1/256 and the client continues at byte 1024 (block 4/256, RFC 7959 §2.5 Figure 5)", () => {
   const body = prng(3).bytes(5000);
   let { a, b } = pair();
   let r = run(a, b, () => a.blockStart(T.CON, C.PUT, uriPath("upload"), body, 0, 6, -1, 0));
@@ -81,9 +81,10 @@ test("Block1 upload of 5000 bytes: Size1 first, 2.31 Continue; a server preferri
   r = run(a, b, () => a.blockStart(T.CON, C.PUT, uriPath("upload"), body, 0, 6, -1, 0));
   assert.equal(r.status, 0);
   assert.deepEqual(b.read(b.ex.demoUpload(), b.ex.demoUploadLen()), body);
-  assert.equal(optUint(r.resps[0], O.BLOCK1), 8 | 4, "2.31 with Block1 0/1/256: only the first 256 bytes were taken");
-  assert.equal(optUint(r.reqs[1], O.BLOCK1), (1 << 4) | 8 | 4);
-  assert.equal(r.reqs.length, 1 + Math.ceil((5000 - 256) / 256));
+  assert.equal(optUint(r.resps[0], O.BLOCK1), 8 | 4, "2.31 with Block1 0/1/256: 256-byte blocks from now on");
+  // RFC 7959 §2.5 / Figure 5: the first block counts whole; the next starts at byte 1024 = block 4 of 256
+  assert.equal(optUint(r.reqs[1], O.BLOCK1), (4 << 4) | 8 | 4);
+  assert.equal(r.reqs.length, 1 + Math.ceil((5000 - 1024) / 256));
 });
 
 test("Block1: 4.13 Request Entity Too Large with Size1 (announced Size1 and overflow), 4.08 on a gap or without a transfer, 4.00 on a short non-final block or SZX 7", () => {

@@ -82,12 +82,12 @@ const MODES: Mode[] = [
   },
 ];
 
-async function withServers(fn: (dev: DevServers, lines: string[]) => Promise<void>) {
+async function withServers(fn: (dev: DevServers, lines: string[]) => Promise<void>, blockSzx = 1) {
   const pkiDir = mkdtempSync(join(tmpdir(), "lwm2m-devpki-"));
   const lines: string[] = [];
   const dev = await startDevServers({
     bootstrapPort: 0, serverPort: 0, config: CONFIG, log: (l) => { lines.push(l); },
-    coap: { blockSzx: 1 }, // 32-byte blocks: uploads and large reads go block-wise
+    coap: { blockSzx }, // default 32-byte blocks: uploads and large reads go block-wise
     secure: { pkiDir },
   });
   try {
@@ -238,4 +238,23 @@ test("DTLS: a device whose raw public key the servers do not know is refused at 
       d.stop();
     }
   });
+});
+
+test("DTLS-X.509 bootstrap with the servers' default 1024-byte blocks: the device takes the whole first block and asks for 512 from then on (RFC 7959 §2.5)", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  await withServers(async (dev, lines) => {
+    const { d } = newDevice();
+    const mode = MODES.find((m) => m.identity === "x509")!;
+    try {
+      assert.equal(d.start(), 7);
+      const registered = waitFor(dev.server, "registered");
+      d.provision({ endpoint: mode.endpoint, bootstrap: mode.account(dev, "bootstrap") });
+      await registered;
+      // the Security instance with two certificates and a key is over 1 KiB: Block1 with a size change
+      assert.ok(lines.some((l) => /Bootstrap-Write \/0\/\d+ -> 2\.04/.test(l)), lines.join("\n"));
+      assert.equal(dev.server.getRegistration(mode.endpoint)!.identity?.kind, "x509");
+    } finally {
+      d.stop();
+    }
+  }, 6);
 });

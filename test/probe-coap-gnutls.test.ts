@@ -2,8 +2,8 @@
 // CoAP-over-DTLS implementation on GnuTLS) in the three DTLS modes: each a
 // GET that returns the server's resource, and one failure per mode with its
 // exact reason and exit status. The probe runs the firmware's probe exports
-// (build/firmware.wasm once it re-exports them, else build/test/probe.wasm)
-// with the real Node host services and real UDP.
+// (build/probe.wasm, the module `lwm2m-wasm probe` runs, built like the
+// firmware release) with the real Node host services and real UDP.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

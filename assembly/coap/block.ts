@@ -163,8 +163,11 @@ export function blockClientOnResponse(c: CoapBlockClient, ep: CoapEndpoint, now:
       if (c.upSzx < 0 || b1 < 0) return CoapError.BadBlock;
       const szx = blockSzx(b1);
       if (szx > c.upSzx) return CoapError.BadBlock;
-      const next = (blockNum(b1) + 1) << (szx + 4);
-      if (next <= c.upOff || next > c.upOff + c.upSent || next >= c.upLen) return CoapError.BadBlock;
+      // §2.5: the block just sent counts as transferred whole; a smaller size only
+      // applies from the next one on, which may start at a block number above 1
+      // (Figure 5: 0/1/128 answered with 0/1/32, the client goes on with 4/1/32)
+      const next = c.upOff + c.upSent;
+      if (next >= c.upLen || (next & (blockSize(szx) - 1)) != 0) return CoapError.BadBlock;
       c.upOff = next;
       c.upSzx = szx;
       return sendNext(c, ep, now);
@@ -306,9 +309,10 @@ export function block1Receive(r: CoapBlock1Rx, m: CoapMessage): i32 {
     r.len = 0;
     if (m.size1() > <i64>r.cap) err = CoapError.TooLarge;
   } else if (!r.active || off > r.len) err = CoapError.Incomplete;
-  let keep = pl;
-  let rszx = szx;
-  if (more && szx > r.maxSzx) { rszx = r.maxSzx; keep = blockSize(rszx); } // take the first part only (§2.5)
+  const keep = pl;
+  // §2.5: a block larger than we like is taken whole; the 2.31 asks for our size
+  // from the next block on, which the client numbers in that size (Figure 5)
+  const rszx = more && szx > r.maxSzx ? r.maxSzx : szx;
   if (!err && keep > r.cap - off) err = CoapError.TooLarge;
   if (err) {
     r.active = 0;

@@ -4,6 +4,13 @@
 import { SuiteBit } from "./suites";
 import { CertificateType } from "./extensions";
 
+/** The server role is compiled in unless the build defines DTLS_CLIENT_ONLY
+ *  (`--use DTLS_CLIENT_ONLY=1`, the firmware: asconfig.json). A compile-time
+ *  constant: in a client-only build the server paths of DtlsConnection fold
+ *  away, and accept() / supplyPsk() are compile errors. */
+// @ts-ignore: compile-time builtin
+export const DTLS_SERVER_ROLE: bool = !isDefined(DTLS_CLIENT_ONLY);
+
 export namespace Role {
   export const Client: i32 = 0;
   export const Server: i32 = 1;

@@ -6,26 +6,17 @@
 // Client role: connect() sends the ClientHello; the state machine follows
 // RFC 5246 7.3 / RFC 6347 4.2 (full and abbreviated handshakes, cookies).
 //
-// Server role (to be added here, on the same machinery):
-//  - shared and role-aware already: the record layer and replay window
-//    (onRecord), flights with fragmentation and retransmission
-//    (addHandshake / addChangeCipherSpec / addFinished / emitFlight /
-//    buildFlightDatagram), reassembly and the transcript (onHandshakeRecord,
-//    prevHash is taken before Finished and CertificateVerify), the key block
-//    halves and Finished labels (deriveKeys / addFinished / onFinished pick
-//    by isServer), who sends the last flight (onFinished / complete), alerts
-//    and events (fail), DTLS-10 limits;
-//  - to add: an accept(ptr, len, now) entry for a ClientHello (stateless
-//    cookie = HMAC over the client's address and hello, RFC 6347 4.2.1),
-//    server states from 16 and serverMessage() (ClientHello 2, Certificate,
-//    ClientKeyExchange, CertificateVerify), writers for HelloVerifyRequest,
-//    ServerHello (+ server extensions next to writeClientExtensions),
-//    CertificateRequest, ServerHelloDone, NewSessionTicket; the parts shared
-//    with the client are in messages.ts (writeCertificate / verifyCertificate,
-//    writeEcdhParams / readEcPoint, ecdheGenerate / ecdheAgree, writeSignature /
-//    verifySignature, ecdhParamsDigest) and extensions.ts (parseHelloExtensions
-//    with fromServer = false fills SNI, MFL, ticket, certificate types,
-//    groups, signature algorithms).
+// Server role (the development servers and the tests: assembly/tests/
+// dtls_server.ts): accept() takes a first ClientHello (stateless cookie =
+// HMAC over the client's address and hello, RFC 6347 4.2.1), onClientHello
+// answers with ServerHello [Certificate] [ServerKeyExchange]
+// [CertificateRequest] ServerHelloDone or resumes from the session cache,
+// serverMessage() takes the client's flight, supplyPsk() the host's answer to
+// DtlsEvent.PskIdentity. The record layer, flights, reassembly, transcript,
+// key schedule, alerts and limits are shared and pick by isServer.
+// A build that defines DTLS_CLIENT_ONLY (the firmware) has no server role:
+// isServer is a constant false there and the optimizer drops those paths
+// (config.ts DTLS_SERVER_ROLE).
 import { HostStatus, rng_fill, P256_PUBLIC_KEY_LEN } from "../host/abi";
 import { sha256Init, sha256Update, sha256Final, sha256Copy, SHA256_CTX_SIZE } from "../crypto/sha256";
 import { ctEqual, wipe } from "../crypto/ct";
@@ -49,7 +40,7 @@ import {
   writeSignature, verifySignature, MAX_SIGNATURE_LEN, writeEcdhParams, readEcPoint, ECDH_PARAMS_LEN,
 } from "./messages";
 import { pskPremaster, deriveMasterSecret, deriveKeyBlock, finishedVerifyData, keyLogLine, VERIFY_DATA_LEN, KEY_LOG_LINE_LEN } from "./keys";
-import { DtlsConfig, Role, mflBytes, MAX_PSK_LEN } from "./config";
+import { DtlsConfig, Role, mflBytes, MAX_PSK_LEN, DTLS_SERVER_ROLE } from "./config";
 import { DtlsSession, DtlsSessionCache, MAX_SESSION_ID_LEN } from "./session";
 import { hmacSha256Init, hmacSha256Update, hmacSha256Final, HMAC_SHA256_CTX_SIZE } from "../crypto/hmac";
 
@@ -137,7 +128,12 @@ export class DtlsConnection {
   private prevHash: usize;
   private keyLog: usize;
 
-  private isServer: bool;
+  /** config.role == Role.Server at construction; read it through isServer. */
+  private serverRole: bool;
+  /** Server role: always false in a client-only build (DTLS_SERVER_ROLE), so
+   *  that the optimizer drops every server path. */
+  // @ts-ignore: decorator
+  @inline private get isServer(): bool { return DTLS_SERVER_ROLE && this.serverRole; }
   private pending: usize;
   private peerCert: usize;
   /** SE slot of this connection's ephemeral ECDHE key (from the config; a
@@ -218,7 +214,7 @@ export class DtlsConnection {
 
   constructor(config: DtlsConfig) {
     this.config = config;
-    this.isServer = config.role == Role.Server;
+    this.serverRole = config.role == Role.Server;
     // RFC 6066 4: with a Max Fragment Length no record exceeds it, so the
     // datagram buffer shrinks to one largest record (CBC adds at most 77 bytes).
     const mfl = config.maxFragmentLength != 0 ? mflBytes(config.maxFragmentLength) + 77 : 0x7fffffff;
@@ -250,7 +246,7 @@ export class DtlsConnection {
     const oPeerEph = o; o += 72;
     const oPrevHash = o; o += 32;
     const oKeyLog = o; o += align8(KEY_LOG_LINE_LEN);
-    const srv = config.role == Role.Server;
+    const srv = DTLS_SERVER_ROLE && config.role == Role.Server;
     const oPending = o; o += srv ? PENDING_CAP : 0;
     const oPeerCert = o; o += srv ? align8(config.peerCertificateCapacity) : 0;
     const mem = new ArrayBuffer(o);
@@ -301,7 +297,7 @@ export class DtlsConnection {
   /** Client: start the handshake (sends the ClientHello). Returns 0, or a
    *  DtlsError when the configuration is refused (nothing is sent then). */
   connect(now: i64): i32 {
-    if (this.state != ConnState.Idle || this.isServer) return DtlsError.BadState;
+    if (this.state != ConnState.Idle || this.serverRole) return DtlsError.BadState;
     const c = this.config;
     let suites = c.suites & SuiteBit.All;
     if (c.pskLen <= 0 || c.pskIdentity == 0 && c.pskIdentityLen > 0) suites &= ~SuiteBit.AnyPsk;
@@ -355,7 +351,7 @@ export class DtlsConnection {
     if (this.state == ConnState.Idle || this.state == ConnState.Closed) return DtlsError.BadState;
     this.bytesReceived += len;
     this.datagramsReceived++;
-    if (this.state == ConnState.NeedPsk) {
+    if (this.isServer && this.state == ConnState.NeedPsk) {
       this.recordsDropped++; // the peer retransmits
       return DtlsError.Busy;
     }
@@ -375,7 +371,7 @@ export class DtlsConnection {
       }
       off += RECORD_HEADER_LEN + fragLen;
       this.onRecord(rec, fragLen, now);
-      if (this.state == ConnState.NeedPsk) {
+      if (this.isServer && this.state == ConnState.NeedPsk) {
         // Keep the rest (ChangeCipherSpec, Finished) for after supplyPsk().
         const rest = len - off;
         if (rest <= PENDING_CAP) {
@@ -1220,6 +1216,7 @@ export class DtlsConnection {
    *  negative DtlsError when the datagram is not an acceptable first ClientHello
    *  (dropped, nothing to send). */
   accept(ptr: usize, len: i32, addr: usize, addrLen: i32, now: i64): i32 {
+    if (!DTLS_SERVER_ROLE) ERROR("DtlsConnection#accept: the server role is not compiled in (DTLS_CLIENT_ONLY)");
     if (!this.isServer || this.state != ConnState.Idle) return DtlsError.BadState;
     if (len < RECORD_HEADER_LEN + HS_HEADER_LEN) return DtlsError.Decode;
     const recLen = <i32>loadBe16(ptr + 11);
@@ -1302,6 +1299,7 @@ export class DtlsConnection {
    *  unknown identity, refused with unknown_psk_identity). The rest of the
    *  datagram that carried the ClientKeyExchange is processed now. */
   supplyPsk(key: usize, keyLen: i32, now: i64): i32 {
+    if (!DTLS_SERVER_ROLE) ERROR("DtlsConnection#supplyPsk: the server role is not compiled in (DTLS_CLIENT_ONLY)");
     if (this.state != ConnState.NeedPsk) return DtlsError.BadState;
     if (keyLen <= 0 || keyLen > MAX_PSK_LEN) {
       this.fail(DtlsError.UnknownPskIdentity);

@@ -113,40 +113,41 @@ function allocate(): void {
 
 // ---- logging -------------------------------------------------------------------
 
-function reasonName(r: i32): string {
+/** Appends the reason in words (ls: the literals become ASCII bytes, util/log.ts). */
+function lsReason(r: i32): void {
   switch (r) {
-    case DtlsError.Config: return "configuration refused";
-    case DtlsError.Rng: return "DRBG unhealthy";
-    case DtlsError.LowEntropyPsk: return "low-entropy PSK with a plain PSK suite (DTLS-3)";
-    case DtlsError.NoSuites: return "no cipher suite for these credentials";
-    case DtlsError.SeFailure: return "secure element refused";
-    case DtlsError.SuiteNotOffered: return "server chose a suite we did not offer";
-    case DtlsError.BadSignature: return "server signature does not verify";
-    case DtlsError.FinishedMismatch: return "Finished mismatch (wrong key)";
-    case DtlsError.BadCertificate: return "server certificate not trusted";
-    case DtlsError.RpkMismatch: return "server raw public key differs from resource 4 (DTLS-4)";
-    case DtlsError.PeerUsesOwnKey: return "server uses our own key (DTLS-8)";
-    case DtlsError.CertificateType: return "certificate type not negotiated (RFC 7250)";
-    case DtlsError.Timeout: return "no answer (retransmissions exhausted)";
-    case DtlsError.FinishedTimeout: return "no answer to our Finished (wrong PSK or key?)";
-    case DtlsError.PeerAlert: return "fatal alert from the server";
-    case DtlsError.PeerClosed: return "close_notify from the server";
-    case DtlsError.AuthFailureLimit: return "too many records failed authentication (DTLS-10)";
-    case DtlsError.RecordLimit: return "record sequence limit (DTLS-10)";
-    case DtlsError.SessionAge: return "session age limit (DTLS-10)";
+    case DtlsError.Config: ls("configuration refused"); return;
+    case DtlsError.Rng: ls("DRBG unhealthy"); return;
+    case DtlsError.LowEntropyPsk: ls("low-entropy PSK with a plain PSK suite (DTLS-3)"); return;
+    case DtlsError.NoSuites: ls("no cipher suite for these credentials"); return;
+    case DtlsError.SeFailure: ls("secure element refused"); return;
+    case DtlsError.SuiteNotOffered: ls("server chose a suite we did not offer"); return;
+    case DtlsError.BadSignature: ls("server signature does not verify"); return;
+    case DtlsError.FinishedMismatch: ls("Finished mismatch (wrong key)"); return;
+    case DtlsError.BadCertificate: ls("server certificate not trusted"); return;
+    case DtlsError.RpkMismatch: ls("server raw public key differs from resource 4 (DTLS-4)"); return;
+    case DtlsError.PeerUsesOwnKey: ls("server uses our own key (DTLS-8)"); return;
+    case DtlsError.CertificateType: ls("certificate type not negotiated (RFC 7250)"); return;
+    case DtlsError.Timeout: ls("no answer (retransmissions exhausted)"); return;
+    case DtlsError.FinishedTimeout: ls("no answer to our Finished (wrong PSK or key?)"); return;
+    case DtlsError.PeerAlert: ls("fatal alert from the server"); return;
+    case DtlsError.PeerClosed: ls("close_notify from the server"); return;
+    case DtlsError.AuthFailureLimit: ls("too many records failed authentication (DTLS-10)"); return;
+    case DtlsError.RecordLimit: ls("record sequence limit (DTLS-10)"); return;
+    case DtlsError.SessionAge: ls("session age limit (DTLS-10)"); return;
   }
-  return "protocol error";
+  ls("protocol error");
 }
 
 /** "DTLS: <what> ssid=N: <reason> (reason R, alert A, x509 D)" */
-function logReason(ci: i32, what: string, r: i32): void {
+function logReason<T>(ci: i32, what: T, r: i32): void {
   const d = dtlsOf(ci);
   lb("DTLS: ");
-  ls(what);
+  ls<T>(what);
   ls(" ssid=");
   lnum(conn(ci).ssid);
   ls(": ");
-  ls(reasonName(r));
+  lsReason(r);
   ls(" (reason ");
   lnum(r);
   if (d.alertReceived >= 0) {
@@ -483,7 +484,7 @@ function events(ci: i32, now: i64): void {
         lb("DTLS: ssid=");
         lnum(conn(ci).ssid);
         ls(": ");
-        ls(reasonName(r));
+        lsReason(r);
         ls(", new handshake");
         linfo();
         conn(ci).transport = 2;

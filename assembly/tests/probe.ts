@@ -1,4 +1,5 @@
-// Test entry for the probe (assembly/firmware/probe.ts) until the firmware
-// entry re-exports it (`export * from "./probe";` in assembly/firmware/main.ts).
+// Test entry for the probe (assembly/firmware/probe.ts) with asserts kept.
+// `lwm2m-wasm probe` and the probe tests run build/probe.wasm, the same source
+// built like the firmware release (scripts/build.mjs buildProbe).
 export { scratch, scratchSize } from "./_scratch";
 export * from "../firmware/probe";

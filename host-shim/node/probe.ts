@@ -1,5 +1,6 @@
 // `npx lwm2m-wasm probe coaps://HOST:PORT/PATH ...`: runs the firmware's
-// probe (assembly/firmware/probe.ts) in the simulator with the Node host
+// probe (assembly/firmware/probe.ts, built like the firmware release into its
+// own module build/probe.wasm: the device does not carry it) with the Node host
 // services: one DTLS 1.2 handshake and one CoAP GET, then prints the
 // negotiated suite, the response and the bytes on the wire. Any failure exits
 // non-zero with the precise reason (see EXIT below).
@@ -13,7 +14,8 @@ import { NorFlash } from "./flash";
 import { UdpNet } from "./net";
 
 const ROOT = join(__dirname, "..", "..");
-export const FIRMWARE_WASM = join(ROOT, "build", "firmware.wasm");
+/** The probe module (scripts/build.mjs buildProbe: the firmware's DTLS and CoAP code, release flags). */
+export const PROBE_WASM = join(ROOT, "build", "probe.wasm");
 
 export const PROBE_USAGE = `usage: lwm2m-wasm probe URI [credentials] [options]
 
@@ -43,7 +45,7 @@ options:
   --ack-timeout MS         CoAP ACK_TIMEOUT (RFC 7252 4.8, default 2000; 4 retransmissions)
   --verbose                firmware log lines
 exit status: 0 2.xx response; 2 usage; 3 DTLS failure; 4 CoAP timeout / reset; 5 --timeout;
-             6 response code not 2.xx; 1 other (firmware without the probe, firmware fault)`;
+             6 response code not 2.xx; 1 other (module without the probe, firmware fault)`;
 
 export const EXIT = { Ok: 0, Other: 1, Usage: 2, Dtls: 3, Coap: 4, Timeout: 5, Response: 6 } as const;
 
@@ -257,14 +259,14 @@ type Exports = Record<string, any> & { memory: WebAssembly.Memory };
 
 /** Runs one probe; `print` gets the human-readable lines. */
 export async function probe(a: ProbeArgs, print: (line: string) => void = () => {}): Promise<ProbeResult> {
-  const file = a.wasm ?? process.env.LWM2M_PROBE_WASM ?? FIRMWARE_WASM;
+  const file = a.wasm ?? process.env.LWM2M_PROBE_WASM ?? PROBE_WASM;
   if (!existsSync(file)) return { exitCode: EXIT.Other, reason: `no firmware at ${file}: run 'npm run build' first` };
   const module = new WebAssembly.Module(readFileSync(file));
   const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   const missing = PROBE_EXPORTS.filter((n) => !exported.has(n));
   if (missing.length) {
     return { exitCode: EXIT.Other, reason: `${file} has no probe (missing exports: ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}); ` +
-      `the firmware entry must re-export assembly/firmware/probe.ts — rebuild with 'npm run build'` };
+      `the probe module is assembly/firmware/probe.ts built into ${PROBE_WASM} — rebuild with 'npm run build'` };
   }
   let memory!: WebAssembly.Memory;
   let x!: Exports;

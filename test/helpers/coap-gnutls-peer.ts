@@ -5,7 +5,7 @@
 // libcoap cannot do itself (it negotiates ChaCha20 when a client offers it).
 import { spawn } from "node:child_process";
 import dgram from "node:dgram";
-import { writeFileSync, existsSync, readFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PeerProcess } from "./openssl-peer";
 
@@ -86,10 +86,8 @@ export async function startCoapGnutlsServer(creds: CoapDtlsCredentials, o: { pri
   return { peer, port, dtlsPort: port + 1, stop: () => peer.stop() };
 }
 
-/** The module the probe tests run: build/firmware.wasm once it exports the probe, else build/test/probe.wasm. */
+/** The module the probe tests run: build/probe.wasm, the one `lwm2m-wasm probe` runs (the firmware's
+ *  probe built like the release, scripts/build.mjs buildProbe). */
 export function probeWasm(): string {
-  const root = join(__dirname, "..", "..");
-  const fw = join(root, "build", "firmware.wasm");
-  if (existsSync(fw) && WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(fw))).some((e) => e.name === "probe_start")) return fw;
-  return join(root, "build", "test", "probe.wasm");
+  return join(__dirname, "..", "..", "build", "probe.wasm");
 }

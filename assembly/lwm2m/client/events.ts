@@ -2,6 +2,7 @@
 // and log lines built without allocation. Events and logs never carry key
 // material (SE-3): only ids, codes, paths, locations and URIs.
 import { log_write, LogLevel } from "../../host/abi";
+import { textLength, textCharAt } from "../../util/log";
 
 export namespace ClientEvent {
   export const None: i32 = 0;
@@ -72,15 +73,17 @@ export function eventNext(): i32 {
 }
 
 // ---- log lines: lb("text").num(5).bytes(p, n).end(level) style, as functions ----
+// lb / ls take a string or an ASCII literal (util/log.ts textLength: the
+// build's transform turns their string-literal arguments into ASCII bytes).
 
 const LINE_CAP: i32 = 200;
 const line = memory.data(200);
 let pos: i32 = 0;
 
-export function lb(s: string): void { pos = 0; ls(s); }
-export function ls(s: string): void {
-  const n = s.length;
-  for (let i = 0; i < n && pos < LINE_CAP; i++) store<u8>(line + <usize>(pos++), <u8>s.charCodeAt(i));
+export function lb<T>(s: T): void { pos = 0; ls<T>(s); }
+export function ls<T>(s: T): void {
+  const n = textLength<T>(s);
+  for (let i = 0; i < n && pos < LINE_CAP; i++) store<u8>(line + <usize>(pos++), <u8>textCharAt<T>(s, i));
 }
 /** Printable ASCII bytes (anything else becomes '?'). */
 export function lbytes(p: usize, n: i32): void {
