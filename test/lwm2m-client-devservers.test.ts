@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServers, type DevServers, type PeerIdentity } from "../server/index";
-import { Device, ClientState, type AccountConfig, type ClientEvent } from "../host-shim/node/device";
+import { Device, ClientState, FakeClock, type AccountConfig, type ClientEvent } from "../host-shim/node/device";
 import { UdpNet } from "../host-shim/node/net";
 import { requirePeer } from "./helpers/peers";
 import { assertAllDtls } from "./helpers/dtls-records";
@@ -257,4 +257,43 @@ test("DTLS-X.509 bootstrap with the servers' default 1024-byte blocks: the devic
       d.stop();
     }
   }, 6);
+});
+
+test("DTLS-10: at the session age limit (24 h) the device makes a new full handshake (the old master secret is not resumed) and stays registered", async () => {
+  await withServers(async (dev) => {
+    const clock = new FakeClock(0);
+    let d!: Device;
+    const net = new SpyNet((peer, data) => d.deliver(peer, data));
+    d = new Device({ net, clock, manualTimers: true }); // the device's time is ours to move; the network is real
+    const logs: string[] = [];
+    d.on("log", (l) => logs.push(l.text));
+    const until = async (what: string, done: () => boolean) => {
+      for (let i = 0; i < 300 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(done(), `${what}:\n${logs.join("\n")}`);
+    };
+    try {
+      d.start();
+      const mode = MODES.find((m) => m.identity === "psk")!;
+      // a lifetime past the session age, so that no Update is due before the limit
+      d.provision({ endpoint: mode.endpoint, servers: [{ ...mode.account(dev, "server"), shortServerId: 101, lifetime: 100_000 }] });
+      await until("registered", () => d.state(101) === ClientState.Registered);
+      assert.ok(!logs.some((l) => /resumed/.test(l)), "the first handshake is a full one");
+      const handshakes = dev.serverTransports.secure!.stats.handshakes;
+
+      d.advanceTo(86_400_000 + 1); // the default DTLS-10 session age: 24 h after the full handshake
+      assert.ok(logs.some((l) => /session age limit \(DTLS-10\), new handshake/.test(l)), logs.join("\n"));
+      await until("established again", () => logs.filter((l) => /DTLS: established ssid=101, suite 0xc0a8$/.test(l)).length === 2);
+      assert.ok(!logs.some((l) => /resumed/.test(l)), "a session at its age limit is not resumed: new keys from a full handshake");
+      assert.equal(dev.serverTransports.secure!.stats.handshakes, handshakes + 1, "one new handshake at the server");
+
+      // the registration goes on over the new channel
+      const updated = waitFor(dev.server, "updated");
+      assert.equal((await dev.server.execute(mode.endpoint, "/1/0/8")).code, "2.04");
+      await updated;
+      await until("registered after the Update", () => d.state(101) === ClientState.Registered);
+      assertAllDtls(net.sent);
+    } finally {
+      d.stop();
+    }
+  });
 });
