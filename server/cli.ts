@@ -281,7 +281,7 @@ export async function runServerCli(argv: string[], out: (s: string) => void = (s
   return dev;
 }
 
-if (require.main === module) {
+if ((require as NodeJS.Require).main === module) {
   runServerCli(process.argv.slice(2)).catch((e) => { console.error((e as Error).message); process.exit(2); });
 }
 

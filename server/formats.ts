@@ -472,7 +472,7 @@ let cborgModule: Cborg | null = null;
 /** cborg is ESM-only ("import" export condition): load its entry file with require(esm). */
 function cborg(): Cborg {
   if (cborgModule) return cborgModule;
-  for (const dir of require.resolve.paths("cborg") ?? []) {
+  for (const dir of (require as NodeJS.Require).resolve.paths("cborg") ?? []) {
     const file = path.join(dir, "cborg", "cborg.js");
     if (fs.existsSync(file)) { cborgModule = require(file) as Cborg; return cborgModule; }
   }

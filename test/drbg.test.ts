@@ -13,8 +13,8 @@ import {
   ScriptedEntropySource, StuckEntropySource, aptCutoff, rctCutoff,
 } from "../host-shim/node/entropy";
 
-const PackageDrbg = require("hmac-drbg");
-const hashJs = require("hash.js");
+const PackageDrbg = (require as NodeJS.Require)("hmac-drbg");
+const hashJs = (require as NodeJS.Require)("hash.js");
 
 interface Fixture { name: string; entropy: string; nonce: string; pers: string | null; add: (string | null)[]; expected: string }
 const fixtures: Fixture[] = JSON.parse(

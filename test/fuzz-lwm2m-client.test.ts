@@ -45,7 +45,7 @@ test(`fuzz: ${ITERATIONS} mutated CoAP requests and responses into a registered 
   const net = new Net();
   const dev = new Device({ net, clock, manualTimers: true });
   let fatal: unknown = null;
-  let lastInput = new Uint8Array(0);
+  let lastInput: Uint8Array = new Uint8Array(0);
   dev.on("fatal", (e) => { fatal = e; });
   assert.equal(dev.start(), 7);
 
