@@ -129,6 +129,45 @@ test("ECDHE-ECDSA-CCM8 with X.509 both ways: client chain verified against the s
   measure("ECDSA-CCM8 mutual X.509 full, cookie", log);
 });
 
+test("growBuffers: X.509 on a connection built with the PSK-sized defaults; our certificate as plain DER", () => {
+  const { root, srv, cli } = x509Setup();
+  const sopts: ServerOptions = {
+    suites: Suite.All, certificateType: CertificateType.X509,
+    identity: { privateKey: privateScalar(readFileSync(srv.keyFile, "utf8")) }, ownCertificates: [srv.der, root.der], trustAnchors: [root.der],
+  };
+  // default buffers (handshake 768, flight 512): the server's two-certificate chain does not fit
+  const c = new DtlsClient().configure({
+    timers: { initialMs: 1000, maxMs: 4000, count: 3 }, suites: Suite.EcdsaCcm8, certificateType: CertificateType.X509,
+    identity: { privateKey: privateScalar(readFileSync(cli.keyFile, "utf8")) },
+    trust: { key: root.der, usage: 2, host: "server.example.com" },
+  });
+  assert.ok(srv.der.length + root.der.length > 768);
+  c.m.write(cli.der, c.m.scratch);
+  c.x.cfgOwnCertificateDer(c.m.scratch, cli.der.length);
+  pairHandshake(c, new DtlsServer().configure(sopts));
+  assert.equal(c.reason, DtlsError.MessageTooLarge, c.describe());
+  // grown once (from Closed): the same connection takes the chain and sends our certificate
+  const h0 = Number(c.x.heapProbe());
+  assert.equal(c.x.connGrow(2048, 1024), 0);
+  const h1 = Number(c.x.heapProbe());
+  assert.ok(h1 - h0 > 2048, `grew by ${h1 - h0} bytes`);
+  c.reset();
+  const s = new DtlsServer().configure(sopts);
+  pairHandshake(c, s);
+  const p = established(c, s, "x509 grown");
+  assert.deepEqual(Buffer.from(s.peerCertificate(p)), Buffer.from(cli.der), "the client's DER certificate, as a one-entry list");
+  // nothing more is allocated: not by the same sizes again, not per handshake
+  assert.equal(c.x.connGrow(2048, 1024), DtlsError.BadState, "only while Idle or Closed");
+  c.reset();
+  const h2 = Number(c.x.heapProbe());
+  assert.equal(c.x.connGrow(768, 512), 0, "never shrinks");
+  const s2 = new DtlsServer().configure(sopts);
+  pairHandshake(c, s2);
+  established(c, s2, "x509 again");
+  const h3 = Number(c.x.heapProbe());
+  assert.equal(h3 - h2, h2 - h1, "no allocation by growBuffers without growth or by the handshake");
+});
+
 test("resumption by session ID from the server's cache (abbreviated handshake, EMS)", () => {
   const c = new DtlsClient().configure({ suites: Suite.PskCcm8, psk: { identity: ID, key: PSK } }, true);
   const s = new DtlsServer().configure({ suites: Suite.All, psk: lookup({ [ID]: PSK }), sessionCache: 4 });

@@ -48,8 +48,10 @@ const ST_DOWN: i32 = 2;
 }
 export const COAP_BLOCK_CLIENT_SIZE: i32 = offsetof<CoapBlockClient>();
 
-const TMPL = memory.data(COAP_MESSAGE_SIZE, 8);
-const IT = memory.data(COAP_OPTION_ITER_SIZE, 8);
+// @ts-ignore: decorator (lazy: only a build that uses the block-wise client has it)
+@lazy const TMPL = memory.data(COAP_MESSAGE_SIZE, 8);
+// @ts-ignore: decorator
+@lazy const IT = memory.data(COAP_OPTION_ITER_SIZE, 8);
 
 /** Writes the extras (sorted) whose number is below `below`; returns how many are done. */
 function flushExtras(w: CoapWriter, nums: usize, vals: usize, n: i32, done: i32, below: i32): i32 {
@@ -59,8 +61,10 @@ function flushExtras(w: CoapWriter, nums: usize, vals: usize, n: i32, done: i32,
   }
   return done;
 }
-const XN = memory.data(12, 4);
-const XV = memory.data(12, 4);
+// @ts-ignore: decorator
+@lazy const XN = memory.data(12, 4);
+// @ts-ignore: decorator
+@lazy const XV = memory.data(12, 4);
 
 /** Sends the next request of the transfer: template options + Block2/Block1/Size1 + payload. */
 function sendNext(c: CoapBlockClient, ep: CoapEndpoint, now: i64): i32 {
@@ -152,7 +156,8 @@ function readEtag(m: CoapMessage): i32 {
   etagVal = load<u64>(ETAG_TMP);
   return it.length;
 }
-const ETAG_TMP = memory.data(8, 8);
+// @ts-ignore: decorator
+@lazy const ETAG_TMP = memory.data(8, 8);
 
 /** Handles the response (ep.rx) to the request in c.slot. */
 export function blockClientOnResponse(c: CoapBlockClient, ep: CoapEndpoint, now: i64): i32 {

@@ -55,6 +55,10 @@ export class DtlsConfig {
   /** X.509: our chain as TLS certificate_list entries (each a 3-byte length + DER), leaf first. */
   ownCertificates: usize = 0;
   ownCertificatesLen: i32 = 0;
+  /** X.509, when ownCertificatesLen is 0: our one certificate as plain DER
+   *  (e.g. Security resource 3 where it is stored), sent as a one-entry list. */
+  ownCertificateDer: usize = 0;
+  ownCertificateDerLen: i32 = 0;
   /** RPK (DTLS-4): Security resource 4 in RPK mode, the server's key as a
    *  SubjectPublicKeyInfo, a 65-byte SEC1 point or 64 bytes X||Y; matched exactly. */
   serverPublicKey: usize = 0;
@@ -74,7 +78,15 @@ export class DtlsConfig {
 
   /** Largest datagram we send (PMTU minus IP/UDP headers). */
   mtu: i32 = 1152;
-  /** Largest handshake message accepted (certificate chains need more). */
+  /** Caller memory for the datagram being built (at least mtu bytes, or one
+   *  largest MFL record when that is smaller); 0 = the connection's own.
+   *  Connections may share one: the caller then drains pollTransmit() after
+   *  every call into a connection, before it calls into another. A connection
+   *  does not write while another one's records wait in it (Busy, or nothing
+   *  to send yet). */
+  txBuffer: usize = 0;
+  /** Largest handshake message accepted (certificate chains need more). This
+   *  and flightBufferSize are read at construction and by growBuffers(). */
   handshakeBufferSize: i32 = 768;
   /** Room for our own flight (client certificate chains need more). */
   flightBufferSize: i32 = 512;
@@ -111,6 +123,7 @@ export class DtlsConfig {
   /** Server: room for a copy of the client's leaf certificate (X.509) or SPKI (RPK) for the host. */
   peerCertificateCapacity: i32 = 0;
 
-  /** Expose the NSS key log line (only when explicitly enabled). */
+  /** Expose the NSS key log line (only when explicitly enabled, before the
+   *  connection is constructed: its buffer exists only then). */
   keyLog: bool = false;
 }

@@ -1,7 +1,10 @@
 // A DTLS 1.2 connection (RFC 6347), sans-I/O: it consumes datagrams and
 // time and produces datagrams, events and a deadline. Nothing blocks and
 // nothing is allocated once the connection exists: every buffer comes from
-// one ArrayBuffer sized by the config at construction; reset() reuses it.
+// two ArrayBuffers sized by the config at construction (the handshake
+// buffers, and everything else); reset() reuses them. growBuffers() is the
+// one exception, for a caller that configures a connection anew (e.g. for
+// certificates): it replaces the handshake buffers by larger ones.
 //
 // Client role: connect() sends the ClientHello; the state machine follows
 // RFC 5246 7.3 / RFC 6347 4.2 (full and abbreviated handshakes, cookies).
@@ -36,7 +39,7 @@ import {
 } from "./extensions";
 import { rdStart, rd8, rd16, rdVec, rdSkip, rdDone, rdLeft, rdPos, rdFail, vecPtr, wr8, wr16, wrBytes, wrPos } from "./codec";
 import {
-  certificateBodyLen, writeCertificate, verifyCertificate, readEcdhParams, ecdhParamsDigest, ecdheGenerate, ecdheAgree,
+  certificateBodyLen, ownCertificateListLen, writeCertificate, verifyCertificate, readEcdhParams, ecdhParamsDigest, ecdheGenerate, ecdheAgree,
   writeSignature, verifySignature, MAX_SIGNATURE_LEN, writeEcdhParams, readEcPoint, ECDH_PARAMS_LEN,
 } from "./messages";
 import { pskPremaster, deriveMasterSecret, deriveKeyBlock, finishedVerifyData, keyLogLine, VERIFY_DATA_LEN, KEY_LOG_LINE_LEN } from "./keys";
@@ -84,9 +87,13 @@ const HASH_CTX = memory.data(112, 8);
 const ALERT = memory.data(8, 8);
 const EPH_PUB = memory.data(65, 8);
 // Server: the stateless cookie secret (RFC 6347 4.2.1), drawn once from the DRBG.
-const COOKIE_SECRET = memory.data(32, 8);
-const COOKIE_MAC = memory.data(32, 8);
-const HMAC_CTX = memory.data(HMAC_SHA256_CTX_SIZE, 8);
+// Lazy: a client-only build (no accept()) does not have them.
+// @ts-ignore: decorator
+@lazy const COOKIE_SECRET = memory.data(32, 8);
+// @ts-ignore: decorator
+@lazy const COOKIE_MAC = memory.data(32, 8);
+// @ts-ignore: decorator
+@lazy const HMAC_CTX = memory.data(HMAC_SHA256_CTX_SIZE, 8);
 let cookieSecretReady = false;
 /** Cookie length: HMAC-SHA256 truncated to 112 bits (a blind guess succeeds
  *  with 2^-112; the handshake budget of DESIGN.md counts the cookie twice). */
@@ -100,15 +107,32 @@ const PENDING_CAP: i32 = 256;
   return (n + 7) & ~7;
 }
 
+/** The flight buffer always holds the largest ClientHello this config can
+ *  produce (32-byte session ID, 255-byte cookie, SNI, ticket). */
+function helloEntrySize(config: DtlsConfig): i32 {
+  return ENTRY_HEADER + HS_HEADER_LEN + CLIENT_HELLO_FIXED + config.serverNameLen +
+    (config.sessionTickets ? config.ticketCapacity : 0);
+}
+
+/** The connection whose records wait in a shared transmit buffer
+ *  (config.txBuffer) until its pollTransmit(); 0 = none. */
+let txHolder: usize = 0;
+
 @final
 export class DtlsConnection {
   config: DtlsConfig;
   /** Session to offer for resumption; filled with the new session on completion. */
   session: DtlsSession | null = null;
   private mem: ArrayBuffer;
+  /** The handshake buffers: reassembly (message + bitmap), then our flight
+   *  unless flightMem holds it (after growBuffers()). */
+  private hsMem: ArrayBuffer | null = null;
+  private flightMem: ArrayBuffer | null = null;
   private reasm: HandshakeReassembler;
+  /** tx is config.txBuffer, shared with other connections. */
+  private sharedTx: bool;
 
-  // ---- regions of mem ----
+  // ---- regions of mem (tx: unless shared; reassembly and flight: hsMem, flightMem) ----
   private tx: usize;
   private txCap: i32;
   private flight: usize;
@@ -122,7 +146,6 @@ export class DtlsConnection {
   private serverRandom: usize;
   private masterSecret: usize;
   private sid: usize;
-  private cookie: usize;
   private peerKey: usize;
   private peerEph: usize;
   private prevHash: usize;
@@ -158,7 +181,6 @@ export class DtlsConnection {
   private peerLastSeq: i32;
   private lastType: i32;
   private sidLen: i32;
-  private cookieLen: i32;
   private helloVerifyCount: i32;
   private offeredResume: bool;
   private resumed: bool;
@@ -219,19 +241,11 @@ export class DtlsConnection {
     // datagram buffer shrinks to one largest record (CBC adds at most 77 bytes).
     const mfl = config.maxFragmentLength != 0 ? mflBytes(config.maxFragmentLength) + 77 : 0x7fffffff;
     const txCap = config.mtu < mfl ? config.mtu : mfl;
-    const hsCap = config.handshakeBufferSize;
-    // The flight buffer always holds the largest ClientHello this config can
-    // produce (32-byte session ID, 255-byte cookie, SNI, ticket).
-    const hello = ENTRY_HEADER + HS_HEADER_LEN + CLIENT_HELLO_FIXED + config.serverNameLen +
-      (config.sessionTickets ? config.ticketCapacity : 0);
-    const flCap = config.flightBufferSize > hello ? config.flightBufferSize : hello;
+    const shared = config.txBuffer != 0;
     this.txCap = txCap;
-    this.flightCap = flCap;
+    this.sharedTx = shared;
     let o: i32 = 0;
-    const oTx = o; o += align8(txCap);
-    const oHs = o; o += align8(HS_HEADER_LEN + hsCap);
-    const oBits = o; o += align8((hsCap + 7) >> 3);
-    const oFlight = o; o += align8(flCap);
+    const oTx = o; o += shared ? 0 : align8(txCap);
     const oEvents = o; o += EVENT_SLOTS * EVENT_SIZE;
     const oRead = o; o += align8(CIPHER_STATE_SIZE);
     const oWrite = o; o += align8(CIPHER_STATE_SIZE);
@@ -241,20 +255,19 @@ export class DtlsConnection {
     const oSr = o; o += 32;
     const oMs = o; o += 48;
     const oSid = o; o += 32;
-    const oCookie = o; o += 256;
     const oPeerKey = o; o += 72;
     const oPeerEph = o; o += 72;
     const oPrevHash = o; o += 32;
-    const oKeyLog = o; o += align8(KEY_LOG_LINE_LEN);
+    // the NSS key log line only when the config asks for it at construction
+    const oKeyLog = o; o += config.keyLog ? align8(KEY_LOG_LINE_LEN) : 0;
     const srv = DTLS_SERVER_ROLE && config.role == Role.Server;
     const oPending = o; o += srv ? PENDING_CAP : 0;
     const oPeerCert = o; o += srv ? align8(config.peerCertificateCapacity) : 0;
     const mem = new ArrayBuffer(o);
     const b = changetype<usize>(mem);
     this.mem = mem;
-    this.reasm = new HandshakeReassembler(b + <usize>oHs, hsCap, b + <usize>oBits);
-    this.tx = b + <usize>oTx;
-    this.flight = b + <usize>oFlight;
+    this.reasm = new HandshakeReassembler(0, 0, 0);
+    this.tx = shared ? config.txBuffer : b + <usize>oTx;
     this.events = b + <usize>oEvents;
     this.readState = b + <usize>oRead;
     this.writeState = b + <usize>oWrite;
@@ -264,20 +277,82 @@ export class DtlsConnection {
     this.serverRandom = b + <usize>oSr;
     this.masterSecret = b + <usize>oMs;
     this.sid = b + <usize>oSid;
-    this.cookie = b + <usize>oCookie;
     this.peerKey = b + <usize>oPeerKey;
     this.peerEph = b + <usize>oPeerEph;
     this.prevHash = b + <usize>oPrevHash;
-    this.keyLog = b + <usize>oKeyLog;
+    this.keyLog = config.keyLog ? b + <usize>oKeyLog : 0;
     this.pending = b + <usize>oPending;
     this.peerCert = b + <usize>oPeerCert;
     this.ephemeralSlot = config.ephemeralSlot;
+    this.placeHandshakeBuffers(config.handshakeBufferSize, max(config.flightBufferSize, helloEntrySize(config)));
     this.reset();
+  }
+
+  /** Allocates the handshake buffers: reassembly of a peer's message of up
+   *  to hsCap bytes, and, when flCap > 0, our flight (flCap bytes) after it. */
+  private placeHandshakeBuffers(hsCap: i32, flCap: i32): void {
+    let o: i32 = 0;
+    const oHs = o; o += align8(HS_HEADER_LEN + hsCap);
+    const oBits = o; o += align8((hsCap + 7) >> 3);
+    const oFlight = o; o += align8(flCap);
+    const mem = new ArrayBuffer(o);
+    const b = changetype<usize>(mem);
+    this.hsMem = mem;
+    const r = this.reasm;
+    r.buf = b + <usize>oHs;
+    r.capacity = hsCap;
+    r.bitmap = b + <usize>oBits;
+    if (flCap > 0) {
+      this.flight = b + <usize>oFlight;
+      this.flightCap = flCap;
+    }
+  }
+
+  /** Grows the handshake buffers to what the config asks for now
+   *  (handshakeBufferSize; flightBufferSize and the largest ClientHello) when
+   *  that is more than they hold; never shrinks them. Resets the connection
+   *  (Idle). Only while Idle or Closed: BadState otherwise. A larger
+   *  reassembly buffer is a new block, and the old block becomes the flight
+   *  buffer (it held reassembly and flight); a flight larger than that is a
+   *  new block too. A block no longer used is dropped, and the stub runtime
+   *  never reclaims memory: a caller there grows a connection a bounded
+   *  number of times (firmware/transport.ts: once, the first time an account
+   *  of that connection needs X.509, where the old block takes the flight). */
+  growBuffers(): i32 {
+    if (this.state != ConnState.Idle && this.state != ConnState.Closed) return DtlsError.BadState;
+    const c = this.config;
+    const hs = max(c.handshakeBufferSize, this.reasm.capacity);
+    const fl = max(max(c.flightBufferSize, helloEntrySize(c)), this.flightCap);
+    this.reset(); // wipes the old buffers too
+    if (hs > this.reasm.capacity) {
+      const old = this.hsMem!;
+      this.placeHandshakeBuffers(hs, 0);
+      // the flight stays in the old block, or takes all of it when it must grow and fits
+      if (this.flightMem == null || (fl > this.flightCap && old.byteLength >= fl)) {
+        this.flightMem = old;
+        if (fl > this.flightCap) {
+          this.flight = changetype<usize>(old);
+          this.flightCap = old.byteLength;
+        }
+      }
+    }
+    if (fl > this.flightCap) {
+      const f = new ArrayBuffer(align8(fl));
+      this.flightMem = f;
+      this.flight = changetype<usize>(f);
+      this.flightCap = fl;
+    }
+    return 0;
   }
 
   /** Back to Idle for a new handshake: state cleared, secrets wiped, buffers kept. */
   reset(): void {
     wipe(changetype<usize>(this.mem), this.mem.byteLength);
+    const h = this.hsMem;
+    if (h) wipe(changetype<usize>(h), h.byteLength);
+    const f = this.flightMem;
+    if (f) wipe(changetype<usize>(f), f.byteLength);
+    if (txHolder == changetype<usize>(this)) txHolder = 0; // its pending datagram is dropped
     this.reasm.active = false;
     this.reasm.received = 0;
     const from = offsetof<DtlsConnection>("state");
@@ -339,7 +414,7 @@ export class DtlsConnection {
     }
     sha256Init(this.transcript);
     this.startFlight();
-    const e = this.addClientHello();
+    const e = this.addClientHello(0, 0);
     if (e != 0) return this.refuse(e);
     this.state = ConnState.WaitServerHello;
     this.emitFlight(now, true);
@@ -401,13 +476,15 @@ export class DtlsConnection {
   }
 
   /** Next datagram to send: its length (0 = none); bytes at transmitPtr(),
-   *  valid until the next call into the connection. */
+   *  valid until the next call into the connection (with a shared
+   *  config.txBuffer: into any connection that shares it). */
   pollTransmit(): i32 {
     let n: i32 = 0;
     if (this.txPending > 0) {
       n = this.txPending;
       this.txPending = 0;
-    } else if (this.sending) {
+      if (txHolder == changetype<usize>(this)) txHolder = 0; // handed out
+    } else if (this.sending && this.txFree()) {
       n = this.buildFlightDatagram();
     }
     if (n > 0) {
@@ -509,13 +586,21 @@ export class DtlsConnection {
   /** Protect one record into the pending datagram. 0, Busy or BufferTooSmall. */
   private appendRecord(type: u8, src: usize, len: i32): i32 {
     const prot = this.writeEpoch == 0 ? Protection.Null : this.protection;
+    if (!this.txFree()) return DtlsError.Busy;
     if (this.txPending + recordSize(prot, len) > this.txCap) return this.txPending > 0 ? DtlsError.Busy : DtlsError.BufferTooSmall;
     const out = this.tx + <usize>this.txPending;
     memory.copy(out + <usize>(RECORD_HEADER_LEN + payloadOffset(prot)), src, <usize>len);
     const n = sealRecord(out, type, this.writeEpoch, this.nextWriteSeq(this.writeEpoch), len, prot, this.writeState);
     if (n < 0) return DtlsError.Rng;
     this.txPending += n;
+    if (this.sharedTx) txHolder = changetype<usize>(this);
     return 0;
+  }
+
+  /** The transmit buffer may be written: it is our own, or no other
+   *  connection's records wait in the shared one (config.txBuffer). */
+  private txFree(): bool {
+    return !this.sharedTx || txHolder == 0 || txHolder == changetype<usize>(this);
   }
 
   private nextWriteSeq(epoch: u32): u64 {
@@ -881,7 +966,7 @@ export class DtlsConnection {
     installKeys(this.writeState, SECRET + (srv ? sKey : cKey), SECRET + (srv ? sExtra : cExtra), this.protection);
     installKeys(this.readState, SECRET + (srv ? cKey : sKey), SECRET + (srv ? cExtra : sExtra), this.protection);
     wipe(SECRET, 96);
-    if (this.config.keyLog) this.keyLogLen = keyLogLine(this.keyLog, this.clientRandom, this.masterSecret);
+    if (this.config.keyLog && this.keyLog != 0) this.keyLogLen = keyLogLine(this.keyLog, this.clientRandom, this.masterSecret);
   }
 
   /** Handshake done: session cache, events. */
@@ -918,7 +1003,10 @@ export class DtlsConnection {
   // Client role
   // =====================================================================
 
-  private addClientHello(): i32 {
+  /** The ClientHello into the flight; cookie: the HelloVerifyRequest's (RFC
+   *  6347 4.2.1), read where it is: the second hello is built at once, and
+   *  retransmissions resend the flight. */
+  private addClientHello(cookie: usize, cookieLen: i32): i32 {
     const c = this.config;
     const s = this.session;
     const ticketLen = (this.extOffered & ExtBit.SessionTicket) != 0 && this.offeredResume && s != null ? s.ticketLen : 0;
@@ -930,8 +1018,8 @@ export class DtlsConnection {
     wrBytes(this.clientRandom, 32);
     wr8(<u32>this.sidLen);
     wrBytes(this.sid, this.sidLen);
-    wr8(<u32>this.cookieLen);
-    wrBytes(this.cookie, this.cookieLen);
+    wr8(<u32>cookieLen);
+    wrBytes(cookie, cookieLen);
     const lenAt = wrPos;
     wr16(0);
     for (let i = 0; i < SUITE_COUNT; i++) if (this.offered & (<u32>1 << i)) wr16(suiteCode(i));
@@ -978,15 +1066,14 @@ export class DtlsConnection {
     rdStart(body, len);
     const version = rd16();
     const n = rdVec(1, 0, 255);
+    const cookie = vecPtr; // in the reassembly buffer, distinct from the flight
     if (!rdDone()) return DtlsError.Decode;
     if (version != DTLS_1_0 && version != DTLS_1_2) return DtlsError.ProtocolVersion;
     if (++this.helloVerifyCount > 2) return DtlsError.TooManyHelloVerify;
-    memory.copy(this.cookie, vecPtr, <usize>n);
-    this.cookieLen = n;
     // RFC 6347 4.2.6: the first ClientHello and the HelloVerifyRequest are not in the transcript.
     sha256Init(this.transcript);
     this.startFlight();
-    const e = this.addClientHello();
+    const e = this.addClientHello(cookie, n);
     if (e != 0) return e;
     this.emitFlight(now, true);
     return 0;
@@ -1107,12 +1194,12 @@ export class DtlsConnection {
     this.startFlight();
     // RFC 5246 7.4.6: without a certificate of our own, an empty list and no CertificateVerify
     const rpk = c.certificateType == CertificateType.RawPublicKey;
-    const signs = this.certRequested && (rpk || c.ownCertificatesLen > 0);
+    const signs = this.certRequested && (rpk || ownCertificateListLen(c) > 0);
     if (this.certRequested) {
-      const n = certificateBodyLen(rpk, c.ownCertificatesLen);
+      const n = certificateBodyLen(rpk, ownCertificateListLen(c));
       if (this.hsRoom() < n) return DtlsError.BufferTooSmall;
       wrPos = this.hsBody();
-      writeCertificate(rpk, c.ownPublicKey, c.ownCertificates, c.ownCertificatesLen);
+      writeCertificate(rpk, c.ownPublicKey, c.ownCertificates, c.ownCertificatesLen, c.ownCertificateDer, c.ownCertificateDerLen);
       this.addHandshake(HandshakeType.certificate, n);
     }
     if (s & SuiteBit.Ecdhe) {
@@ -1259,6 +1346,10 @@ export class DtlsConnection {
       // answer is about as long as the hello: no amplification); a lookup only.
       const resuming = cache != null && cache.find(sid, sidLen, now, this.config.maxSessionAgeMs) != null;
       if (!resuming && (cookieLen != COOKIE_LEN || !ctEqual(cookie, COOKIE_MAC, COOKIE_LEN))) {
+        if (!this.txFree()) {
+          wipe(COOKIE_MAC, 32);
+          return DtlsError.Busy;
+        }
         // HelloVerifyRequest: record and message_seq mirror the ClientHello's;
         // server_version DTLS 1.0 (RFC 6347 4.2.1).
         const out = this.tx;
@@ -1274,6 +1365,7 @@ export class DtlsConnection {
         memory.copy(b + 3, COOKIE_MAC, <usize>COOKIE_LEN);
         wipe(COOKIE_MAC, 32);
         this.txPending = RECORD_HEADER_LEN + HS_HEADER_LEN + bodyLen;
+        if (this.sharedTx) txHolder = changetype<usize>(this);
         return 1;
       }
       wipe(COOKIE_MAC, 32);
@@ -1373,7 +1465,7 @@ export class DtlsConnection {
     if (!extSigAlgOk || c.ownPublicKey == 0 ||
         // RFC 7250 4.2: a raw public key only to a client that offers to take one
         (rpk ? (extServerCertTypes & rpkBit) == 0
-             : c.ownCertificatesLen == 0 || (seen & ExtBit.ServerCertificateType) != 0 && (extServerCertTypes & 1) == 0)) {
+             : ownCertificateListLen(c) == 0 || (seen & ExtBit.ServerCertificateType) != 0 && (extServerCertTypes & 1) == 0)) {
       usable &= ~SuiteBit.Ecdsa;
     }
     if (usable == 0) return DtlsError.NoCommonSuite;
@@ -1438,10 +1530,10 @@ export class DtlsConnection {
     let r = this.addServerHello(secureReneg, ecdsa && rpk, this.certRequested && rpk);
     if (r != 0) return r;
     if (ecdsa) {
-      const n = certificateBodyLen(rpk, c.ownCertificatesLen);
+      const n = certificateBodyLen(rpk, ownCertificateListLen(c));
       if (this.hsRoom() < n) return DtlsError.BufferTooSmall;
       wrPos = this.hsBody();
-      writeCertificate(rpk, c.ownPublicKey, c.ownCertificates, c.ownCertificatesLen);
+      writeCertificate(rpk, c.ownPublicKey, c.ownCertificates, c.ownCertificatesLen, c.ownCertificateDer, c.ownCertificateDerLen);
       this.addHandshake(HandshakeType.certificate, n);
     }
     if (bit & SuiteBit.Ecdhe) {

@@ -14,6 +14,7 @@ import { sha256Init, sha256Update, sha256Final } from "../crypto/sha256";
 import { rdStart, rd8, rd16, rdVec, rdDone, rdLeft, rdFail, rdPos, vecPtr, wr8, wr16, wr24, wrBytes, wrPos } from "./codec";
 import { NAMED_CURVE_SECP256R1, SIG_ECDSA_SECP256R1_SHA256 } from "./extensions";
 import { DtlsError } from "./alert";
+import { DtlsConfig } from "./config";
 
 /** RFC 7250 3: a P-256 SubjectPublicKeyInfo is this 26-byte prefix || the 65-byte point. */
 export const SPKI_P256_PREFIX_LEN: i32 = 26;
@@ -42,16 +43,29 @@ export function certificateBodyLen(rpk: bool, certificatesLen: i32): i32 {
   return 3 + (rpk ? SPKI_P256_PREFIX_LEN + P256_PUBLIC_KEY_LEN : certificatesLen);
 }
 
+/** Bytes of our X.509 certificate_list contents: config.ownCertificates, or
+ *  else config.ownCertificateDer as a one-entry list. */
+export function ownCertificateListLen(c: DtlsConfig): i32 {
+  if (c.ownCertificatesLen > 0) return c.ownCertificatesLen;
+  return c.ownCertificateDerLen > 0 ? 3 + c.ownCertificateDerLen : 0;
+}
+
 /** Writes our Certificate body at wrPos (room for certificateBodyLen() checked by the caller).
- *  certificates: certificate_list contents (each a 3-byte length + DER), may be empty. */
-export function writeCertificate(rpk: bool, ownPub: usize, certificates: usize, certificatesLen: i32): void {
+ *  certificates: certificate_list contents (each a 3-byte length + DER), may be empty;
+ *  when it is, der (derLen bytes, may be 0) is the one entry. */
+export function writeCertificate(rpk: bool, ownPub: usize, certificates: usize, certificatesLen: i32,
+  der: usize = 0, derLen: i32 = 0): void {
   if (rpk) {
     wr24(<u32>(SPKI_P256_PREFIX_LEN + P256_PUBLIC_KEY_LEN));
     wrBytes(SPKI_P256_PREFIX, SPKI_P256_PREFIX_LEN);
     wrBytes(ownPub, P256_PUBLIC_KEY_LEN);
-  } else {
+  } else if (certificatesLen > 0 || derLen <= 0) {
     wr24(<u32>certificatesLen);
     wrBytes(certificates, certificatesLen);
+  } else {
+    wr24(<u32>(3 + derLen));
+    wr24(<u32>derLen);
+    wrBytes(der, derLen);
   }
 }
 

@@ -13,7 +13,12 @@
 //                    is ever sent in clear on such a channel;
 //   4 Certificate with EST -> refused (EST enrolment is not in this build).
 // One DtlsConnection + DtlsSession per client connection, allocated once at
-// start-up (the stub runtime never frees) and reused with reset().
+// start-up (the stub runtime never frees) and reused with reset(), with
+// handshake buffers for PSK and RPK; the first time a connection is
+// configured for X.509 they grow to certificate sizes, once (growBuffers).
+// The connections share one transmit buffer (the record store's, between its
+// calls): every call into a connection is followed by flush() before
+// anything else can use another connection or the store.
 import {
   net_open, net_close, net_send, clock_wall_seconds, se_public_key, HostStatus,
 } from "../host/abi";
@@ -33,6 +38,7 @@ import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
 import { VerifyFlag } from "../x509/verify";
 import { wipe } from "../crypto/ct";
 import { keyLoad, keySlot } from "./persist";
+import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
 
 export namespace TransportError {
   /** Security Mode 4 (Certificate with EST): enrolment is not available in this build. */
@@ -64,14 +70,31 @@ function setT(ci: i32, kind: i32, peer: i32): void {
 }
 
 // Per-connection credential copies the DTLS config points at (the rest points
-// into the Security Object): the PSK (wiped once the key schedule consumed
-// it, SEC-3), our public key, our certificate as a TLS certificate_list
-// entry, the x509 trust decision inputs.
+// into the Security Object, our certificate too): the PSK (wiped once the key
+// schedule consumed it, SEC-3), our public key, the x509 trust decision inputs.
 const PSK = memory.data(64 * 3, 8);
 const OWN_PUB = memory.data(72 * 3, 8);
-const OWN_CERT_CAP: i32 = 3 + 512; // Security PUBLIC_KEY_CAP
-const OWN_CERT = memory.data((3 + 512) * 3, 8);
 const TRUST = memory.data(TRUST_CONFIG_SIZE * 3, 8);
+
+/** Largest datagram we send (DtlsConfig.mtu). */
+const MTU: i32 = 1152;
+/** The transmit buffer the connections share: the record store's buffer
+ *  (storage/store.ts STORE_SCRATCH, 2,100 bytes), free between store calls.
+ *  A datagram lives there from the DTLS call that builds it to the flush()
+ *  right after that call, and no store call runs in between: the store is
+ *  called (the PSK from its sealed record, persistence) only with every
+ *  connection flushed. */
+const TX: usize = STORE_SCRATCH;
+/** Handshake buffers for PSK and RPK: the largest handshake message taken (a
+ *  ServerHello, ServerKeyExchange, a raw public key: 768, the DTLS default),
+ *  and our largest flight: a ClientHello with a 255-byte cookie and a 255-byte
+ *  server name (668), or ClientKeyExchange + ChangeCipherSpec + Finished with
+ *  a 512-byte PSK identity (Security PUBLIC_KEY_CAP, ECDHE-PSK: 634). */
+const HS_BUFFER: i32 = 768;
+const FLIGHT_BUFFER: i32 = 672;
+/** X.509: a server chain up to 2 KiB; our 512-byte certificate in the flight. */
+const CERT_HS_BUFFER: i32 = 2048;
+const CERT_FLIGHT_BUFFER: i32 = 1024;
 
 const HEX = memory.data(4);
 /** Connection state before the last input (why a handshake ended). */
@@ -95,10 +118,10 @@ function allocate(): void {
   const ss = new StaticArray<DtlsSession>(MAX_CONNS);
   for (let i = 0; i < MAX_CONNS; i++) {
     const c = new DtlsConfig();
-    // Buffers for the largest credentials the Security Object holds: a server
-    // chain up to 2 KiB, our 512-byte certificate in the flight.
-    c.handshakeBufferSize = 2048;
-    c.flightBufferSize = 1024;
+    c.mtu = MTU;
+    c.txBuffer = TX;
+    c.handshakeBufferSize = HS_BUFFER;
+    c.flightBufferSize = FLIGHT_BUFFER;
     c.ticketCapacity = 0;
     c.sessionTickets = false;
     c.ephemeralSlot = EPHEMERAL_FIRST + i;
@@ -237,6 +260,8 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
   c.ownPublicKey = 0;
   c.ownCertificates = 0;
   c.ownCertificatesLen = 0;
+  c.ownCertificateDer = 0;
+  c.ownCertificateDerLen = 0;
   c.serverPublicKey = 0;
   c.serverPublicKeyLen = 0;
   c.trust = 0;
@@ -299,18 +324,21 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
       c.serverPublicKeyLen = srvLen;
     } else {
       c.certificateType = CertificateType.X509;
-      if (ownLen > OWN_CERT_CAP - 3) {
-        lb("DTLS: own certificate (resource 3) too large");
+      // the first X.509 account of this connection: certificate-sized handshake buffers, kept from now on
+      if (c.handshakeBufferSize < CERT_HS_BUFFER) {
+        c.handshakeBufferSize = CERT_HS_BUFFER;
+        c.flightBufferSize = CERT_FLIGHT_BUFFER;
+      }
+      if (dtlsOf(ci).growBuffers() != 0) {
+        lb("DTLS: ssid=");
+        lnum(conn(ci).ssid);
+        ls(": connection busy, cannot take certificate buffers");
         lerror();
         return TransportError.Credentials;
       }
-      const cert = OWN_CERT + <usize>(ci * OWN_CERT_CAP);
-      store<u8>(cert, <u8>(ownLen >> 16));
-      store<u8>(cert + 1, <u8>(ownLen >> 8));
-      store<u8>(cert + 2, <u8>ownLen);
-      memory.copy(cert + 3, own, <usize>ownLen);
-      c.ownCertificates = cert;
-      c.ownCertificatesLen = ownLen > 0 ? ownLen + 3 : 0;
+      // our certificate (resource 3) goes into the Certificate message from where it is stored
+      c.ownCertificateDer = ownLen > 0 ? own : 0;
+      c.ownCertificateDerLen = ownLen;
       // DTLS-5/6/8: LwM2M certificate usage (15, default 3) and matching type (13, default 0)
       const t = changetype<TrustConfig>(TRUST + <usize>(ci * TRUST_CONFIG_SIZE));
       const usage = getInt(SECURITY_OID, secIid, Sec.CertificateUsage);
@@ -500,6 +528,7 @@ function events(ci: i32, now: i64): void {
 }
 
 export function transportInit(): void {
+  if (MTU > STORE_SCRATCH_SIZE) unreachable(); // a build bug, not an input
   for (let i = 0; i < MAX_CONNS; i++) setT(i, KIND_NONE, -1);
   allocate();
   setTransport(open, send, close);
@@ -519,6 +548,7 @@ export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool
       }
       dtlsOf(i).handleDatagram(p, len, now);
       wipePsk(i);
+      flush(i); // the shared transmit buffer is empty before the client may send on any connection
       events(i, now);
     }
     return true;
@@ -536,6 +566,7 @@ export function transportStep(now: i64): void {
     if (t < 0 || t > now) continue;
     store<i32>(PREV + <usize>(i << 2), d.state);
     d.handleTimeout(now);
+    flush(i);
     events(i, now);
   }
 }

@@ -62,6 +62,12 @@ const DELETED: i32 = -2; // pending entry: delete
 
 const recRaw = memory.data(4 + REC_MAX, 4); // LABEL, then one record
 const rec: usize = recRaw + 4;
+/** The record buffer is scratch inside each store call: nothing in it is
+ *  kept from one call to the next. Between calls a caller may borrow it
+ *  (STORE_SCRATCH_SIZE bytes) for data that no store call outlives
+ *  (firmware/transport.ts: the DTLS transmit buffer). */
+export const STORE_SCRATCH: usize = recRaw;
+export const STORE_SCRATCH_SIZE: i32 = 4 + REC_MAX;
 const hdr = memory.data(HDR, 4);
 const aad = memory.data(4 + HDR + 4, 4); // LABEL, data record header, epoch
 // Index entries (12 bytes): id u16, body length u16, generation u32, flash address i32.

@@ -93,6 +93,14 @@ export function cfgOwnCertificates(p: usize, len: i32): void {
   config.ownCertificates = OWN_CERTS;
   config.ownCertificatesLen = len;
 }
+/** X.509: our one certificate as plain DER (config.ownCertificateDer), in place of a list. */
+export function cfgOwnCertificateDer(p: usize, len: i32): void {
+  memory.copy(OWN_CERTS, p, <usize>len);
+  config.ownCertificates = 0;
+  config.ownCertificatesLen = 0;
+  config.ownCertificateDer = OWN_CERTS;
+  config.ownCertificateDerLen = len;
+}
 /** X.509 trust (x509 TrustConfig): resource 4, usage, matching type, host,
  *  one PKIX anchor (storeLen 0 = none), VerifyFlag bits. */
 export function cfgTrust(key: usize, keyLen: i32, usage: i32, matching: i32, host: usize, hostLen: i32,
@@ -128,6 +136,12 @@ export function connNew(withSession: bool): void {
   const c = new DtlsConnection(config);
   c.session = withSession ? session : null;
   conn = c;
+}
+/** growBuffers() with these sizes in the connection's config. */
+export function connGrow(handshake: i32, flight: i32): i32 {
+  config.handshakeBufferSize = handshake;
+  config.flightBufferSize = flight;
+  return conn!.growBuffers();
 }
 export function connReset(): void {
   const c = conn!;

@@ -11,10 +11,17 @@ import { CoapEndpoint, coapEndpointInit, coapEndpointSize } from "../../coap/end
 import { CoapObserveTable, coapObserveSize, obsInit } from "../../coap/observe";
 import { LwPath } from "../formats/entry";
 
-export const MAX_CONNS: i32 = 3; // one Bootstrap-Server + two LwM2M Server accounts (MAX_SECURITY_INSTANCES)
+/** One Bootstrap-Server + two LwM2M Server accounts (MAX_SECURITY_INSTANCES; at most
+ *  MAX_SERVER_INSTANCES = 2 server accounts, BS-5). Connection 0 is the Bootstrap-Server
+ *  account's, 1..2 are the LwM2M Servers' (connAlloc). */
+export const MAX_CONNS: i32 = 3;
+/** The Bootstrap-Server connection's index. */
+export const BS_CONN: i32 = 0;
 /** Largest CoAP message we build: a 512-byte block (SZX 5) plus header, token and options. */
 export const MSG_CAP: i32 = 640;
 export const EP_SLOTS: i32 = 3; // slot 0 our requests, 1..2 notifications
+/** The Bootstrap-Server connection sends our requests only (Bootstrap-Request): nobody observes the client there. */
+export const BS_EP_SLOTS: i32 = 1;
 export const EP_DEDUP: i32 = 8;
 export const OBS_PER_CONN: i32 = 4;
 export const LOC_CAP: i32 = 48; // Location-Path of a registration, as (len, bytes)*
@@ -24,9 +31,14 @@ export const MAX_SZX: i32 = 5;
 // @ts-ignore: decorator
 @inline const EP_SIZE: i32 = 3072; // >= coapEndpointSize(MSG_CAP, EP_SLOTS, EP_DEDUP), checked in connsInit
 // @ts-ignore: decorator
+@inline const BS_EP_SIZE: i32 = 1728; // >= coapEndpointSize(MSG_CAP, BS_EP_SLOTS, EP_DEDUP)
+// @ts-ignore: decorator
 @inline const OBS_SIZE: i32 = 304; // >= coapObserveSize(OBS_PER_CONN)
-const EP_AREA = memory.data(3072 * 3, 8);
-const OBS_AREA = memory.data(304 * 3, 8);
+// @ts-ignore: decorator
+@inline const BS_OBS_SIZE: i32 = 16; // >= coapObserveSize(0)
+// Connection 0 (Bootstrap-Server) first, then 1..2 (LwM2M Servers).
+const EP_AREA = memory.data(1728 + 3072 * 2, 8);
+const OBS_AREA = memory.data(16 + 304 * 2, 8);
 
 /** Which account a connection belongs to. */
 export namespace Role {
@@ -93,12 +105,20 @@ const CONNS = memory.data(80 * 3, 8);
 const LOCS = memory.data(48 * 3);
 
 export function conn(i: i32): Conn { return changetype<Conn>(CONNS + <usize>(i * CONN_SIZE)); }
-export function connEp(i: i32): CoapEndpoint { return changetype<CoapEndpoint>(EP_AREA + <usize>(i * EP_SIZE)); }
-export function connObs(i: i32): CoapObserveTable { return changetype<CoapObserveTable>(OBS_AREA + <usize>(i * OBS_SIZE)); }
+export function connEp(i: i32): CoapEndpoint {
+  return changetype<CoapEndpoint>(EP_AREA + <usize>(i == BS_CONN ? 0 : BS_EP_SIZE + (i - 1) * EP_SIZE));
+}
+/** The observations of connection i (none on the Bootstrap-Server connection: a table of 0). */
+export function connObs(i: i32): CoapObserveTable {
+  return changetype<CoapObserveTable>(OBS_AREA + <usize>(i == BS_CONN ? 0 : BS_OBS_SIZE + (i - 1) * OBS_SIZE));
+}
+/** Ends every observation of connection i. */
+export function connObsClear(i: i32): void { obsInit(connObs(i), i == BS_CONN ? 0 : OBS_PER_CONN); }
 /** Location-Path of the registration: (len, bytes)*, Conn.locLen bytes. */
 export function connLoc(i: i32): usize { return LOCS + <usize>(i * LOC_CAP); }
 
-/** Per-observation reporting state, parallel to the CoAP observe table (index conn * OBS_PER_CONN + k). */
+/** Per-observation reporting state, parallel to the CoAP observe table of a server
+ *  connection (index (conn - 1) * OBS_PER_CONN + k; connection 0 has no observations). */
 @unmanaged export class ObsState {
   oid: u16; // LwPath of the target
   iid: u16;
@@ -112,9 +132,10 @@ export function connLoc(i: i32): usize { return LOCS + <usize>(i * LOC_CAP); }
 }
 // @ts-ignore: decorator
 @inline const OBS_STATE_SIZE: i32 = 40;
-const OBS_STATES = memory.data(40 * 4 * 3, 8);
+const OBS_STATES = memory.data(40 * 4 * 2, 8);
+/** Only for an observation of connObs(ci) (ci >= 1: connection 0's table has none). */
 export function obsState(ci: i32, k: i32): ObsState {
-  return changetype<ObsState>(OBS_STATES + <usize>((ci * OBS_PER_CONN + k) * OBS_STATE_SIZE));
+  return changetype<ObsState>(OBS_STATES + <usize>(((ci - 1) * OBS_PER_CONN + k) * OBS_STATE_SIZE));
 }
 export function obsPathOf(s: ObsState): LwPath { return changetype<LwPath>(changetype<usize>(s)); }
 
@@ -123,7 +144,8 @@ export function obsPathOf(s: ObsState): LwPath { return changetype<LwPath>(chang
 
 /**
  * Opens the channel of connection `ci` to the account's server: host (ASCII,
- * brackets kept for an IPv6 literal) and port from the Security URI, `mode`
+ * brackets kept for an IPv6 literal; inside the Security URI, valid while the
+ * connection lives) and port from the Security URI, `mode`
  * = Security Mode (resource 2). Returns TRANSPORT_UP (ready: NoSec),
  * TRANSPORT_PENDING (a DTLS handshake runs; call clientTransportUp /
  * clientTransportFailed later) or a negative error (e.g. the secure
@@ -155,18 +177,23 @@ export function setTransport(open: TransportOpen, send: TransportSend, close: Tr
 /** Checks the static layout once (a size mistake is a build bug, not an input). */
 export function connsInit(): i32 {
   if (coapEndpointSize(MSG_CAP, EP_SLOTS, EP_DEDUP) > EP_SIZE || coapObserveSize(OBS_PER_CONN) > OBS_SIZE
+      || coapEndpointSize(MSG_CAP, BS_EP_SLOTS, EP_DEDUP) > BS_EP_SIZE || coapObserveSize(0) > BS_OBS_SIZE
       || offsetof<Conn>() > <usize>CONN_SIZE || offsetof<ObsState>() > <usize>OBS_STATE_SIZE) unreachable();
   memory.fill(CONNS, 0, CONN_SIZE * MAX_CONNS);
   return 0;
 }
 
-/** A free connection for an account; -1 when none (or the CoAP endpoint could not start: DRBG unhealthy). */
+/** A free connection for an account (the Bootstrap-Server's: 0; an LwM2M Server's: 1..2);
+ *  -1 when none (or the CoAP endpoint could not start: DRBG unhealthy). */
 export function connAlloc(role: i32, secIid: i32, ssid: i32): i32 {
-  for (let i = 0; i < MAX_CONNS; i++) {
+  const bs = role == Role.Bootstrap;
+  const first = bs ? BS_CONN : BS_CONN + 1;
+  const end = bs ? BS_CONN + 1 : MAX_CONNS;
+  for (let i = first; i < end; i++) {
     const c = conn(i);
     if (c.role != Role.None) continue;
-    if (coapEndpointInit(changetype<usize>(connEp(i)), MSG_CAP, EP_SLOTS, EP_DEDUP) != 0) return -1;
-    obsInit(connObs(i), OBS_PER_CONN);
+    if (coapEndpointInit(changetype<usize>(connEp(i)), MSG_CAP, bs ? BS_EP_SLOTS : EP_SLOTS, EP_DEDUP) != 0) return -1;
+    connObsClear(i);
     memory.fill(changetype<usize>(c), 0, CONN_SIZE);
     c.role = role;
     c.secIid = secIid;
@@ -183,7 +210,7 @@ export function connFree(i: i32): void {
   if (c.role == Role.None) return;
   if (c.transport) transportClose(i);
   memory.fill(changetype<usize>(c), 0, CONN_SIZE);
-  obsInit(connObs(i), OBS_PER_CONN);
+  connObsClear(i);
 }
 
 /** The connection of an LwM2M Server account, -1 none. */

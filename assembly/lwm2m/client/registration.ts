@@ -10,14 +10,13 @@
 // Communication Sequence Retry Count (20) sequences. When every server has
 // failed, the client falls back to bootstrap (BS-2; client.ts).
 import { CoapType, CoapCode, CoapOption, CoapOptionIter, CoapWriter, COAP_OPTION_ITER_SIZE } from "../../coap/message";
-import { obsInit } from "../../coap/observe";
 import { registerPayload } from "../operations";
 import { ContentFormat } from "../formats/entry";
 import { getBytes, found, valueLen } from "../model";
 import { SECURITY_OID, Sec, securityMode } from "../objects/security";
 import { Srv, serverValue, serverBinding, retryCount, retryTimer, sequenceDelayTimer, sequenceRetryCount } from "../objects/server";
 import {
-  conn, connEp, connObs, connLoc, Conn, St, Req, Role, OBS_PER_CONN, LOC_CAP, U_LIFETIME, U_BINDING, U_OBJECTS,
+  conn, connEp, connObsClear, connLoc, Conn, St, Req, Role, LOC_CAP, U_LIFETIME, U_BINDING, U_OBJECTS,
   transportOpen, transportClose, TRANSPORT_PENDING,
 } from "./conn";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "./events";
@@ -49,12 +48,13 @@ export function clearEndpointName(): void {
 // ---------------------------------------------------------------------------
 // Transport
 
-const HOST = memory.data(256);
-
 /**
  * Opens the account's channel (host and port from the Security URI, checked
  * at Bootstrap-Finish / load by uriScheme). TRANSPORT_UP / TRANSPORT_PENDING,
- * or a negative error.
+ * or a negative error. The host is passed where it is, inside the URI
+ * (Security resource 0): the DTLS config keeps pointing at it (server name,
+ * X.509 host check) for as long as the account's connection lives, so each
+ * connection has its own.
  */
 export function connOpen(ci: i32, now: i64): i32 {
   const c = conn(ci);
@@ -83,8 +83,7 @@ export function connOpen(ci: i32, now: i64): i32 {
       port = port * 10 + d;
     }
   }
-  memory.copy(HOST, u + <usize>h, <usize>(e - h));
-  const r = transportOpen(ci, <u32>c.secIid, securityMode(<u32>c.secIid), HOST, e - h, port, now);
+  const r = transportOpen(ci, <u32>c.secIid, securityMode(<u32>c.secIid), u + <usize>h, e - h, port, now);
   if (r < 0) return r;
   c.transport = r == TRANSPORT_PENDING ? 2 : 1;
   return r;
@@ -371,7 +370,7 @@ export function regOnResponse(ci: i32, now: i64, code: i32): void {
       c.sequence = 0;
       c.update = 0;
       scheduleUpdate(c, now);
-      obsInit(connObs(ci), OBS_PER_CONN); // a new registration starts without observations
+      connObsClear(ci); // a new registration starts without observations
       lb("");
       logLocation(ci);
       emit(ClientEvent.Registered, c.ssid, c.lifetime, lineText(), lineLen());
@@ -421,7 +420,7 @@ function deregistered(ci: i32, now: i64): void {
   const c = conn(ci);
   c.pending = Req.None;
   c.locLen = 0;
-  obsInit(connObs(ci), OBS_PER_CONN);
+  connObsClear(ci);
   // the channel ends with the registration: close_notify over DTLS (RFC 5246 7.2.1), no timers left
   if (c.transport) { transportClose(ci); c.transport = 0; }
   emit(ClientEvent.Deregistered, c.ssid, 0, 0, 0);
