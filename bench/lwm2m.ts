@@ -197,11 +197,8 @@ const X509_ENDPOINT = "lwm2m-wasm-x509";
 
 class NoDevPki extends Error {}
 
-/** The development servers' block size for the X.509 flow (SZX 5 = 512 bytes, the device's largest). */
-const X509_BLOCK_SZX = 5;
-const X509_BLOCK_NOTE = "the dev servers send 512-byte blocks here (their default is 1024): with 1024-byte blocks the Bootstrap-Write /0/1 " +
-  "(the Security instance with the certificates, > 1 KiB) is refused with 4.08 — the device keeps only the first 512 bytes of block 0 and answers 2.31 " +
-  "with Block1 0/1/512, the server goes on at byte 1024 (block 2), RFC 7959 Figure 5's reading; a firmware / dev-server mismatch outside the bench";
+const X509_BLOCK_NOTE = "the Bootstrap-Write of the Security instance with the certificates (> 1 KiB) goes block-wise with the dev servers' default 1024-byte " +
+  "blocks, the device taking the first block whole and asking for 512 from then on (RFC 7959 §2.5)";
 
 /**
  * RAM in an X.509 session: bootstrap and registration over DTLS with X.509
@@ -214,11 +211,8 @@ async function x509Session(layout: FirmwareLayout) {
   let servers: Awaited<ReturnType<typeof startDevServers>> | undefined;
   try {
     const warnings: string[] = [];
-    // Block1 at the device's 512-byte block size (MAX_SZX 5, assembly/lwm2m/client/conn.ts): with the dev
-    // servers' default 1024-byte blocks the Bootstrap-Write of the X.509 Security instance is refused with 4.08
-    // (see X509_BLOCK_NOTE)
     servers = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: join(ROOT, "server/dev-config.json"), secure: { pkiDir },
-      coap: { blockSzx: X509_BLOCK_SZX }, log: (l) => { if (/WARNING/.test(l)) warnings.push(l); } });
+      log: (l) => { if (/WARNING/.test(l)) warnings.push(l); } });
     if (!servers.pki || !servers.secureBootstrapUri) throw new NoDevPki(warnings[0] ?? "the development servers started without a development PKI");
     const pki = servers.pki;
     const own = pki.device(X509_ENDPOINT);
