@@ -406,9 +406,11 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       }
     }
     if (!identity) {
-      // not accepted (unknown RPK, or a resumed session we no longer know)
-      this.stats.refused++;
-      x.srvClose(p.h, BigInt(Math.floor(performance.now())));
+      // not accepted (unknown RPK, or a resumed session we no longer know): our
+      // Finished goes out, then a fatal bad_certificate, so the client learns it now
+      // (counted in `refused` by its Closed event)
+      this.flush(p.key, inst, p.h);
+      x.srvRefusePeer(p.h, BigInt(Math.floor(performance.now())));
       return;
     }
     if (sid) inst.sessionIdentity.set(sid, identity);

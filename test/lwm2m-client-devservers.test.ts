@@ -220,6 +220,8 @@ test("DTLS: a device whose raw public key the servers do not know is refused at 
   if (!requirePeer(t, "openssl")) return;
   await withServers(async (dev) => {
     const { d, net } = newDevice();
+    const logs: string[] = [];
+    d.on("log", (l) => logs.push(l.text));
     try {
       d.start();
       const stranger = dev.pki!.device("stranger"); // a real P-256 key pair, but in no configuration
@@ -231,6 +233,8 @@ test("DTLS: a device whose raw public key the servers do not know is refused at 
       for (let i = 0; i < 200 && secure.stats.refused === 0; i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(secure.stats.refused, 1, "the DTLS listener refused the unknown key");
       await new Promise((r) => setTimeout(r, 300));
+      // the device is told at once (a fatal alert right after the handshake), it does not wait for a timeout
+      assert.ok(logs.some((l) => /fatal alert from the server .*alert received 42\)/.test(l)), logs.join("\n")); // 42 bad_certificate
       assert.equal(dev.server.registrations.length, 0, "nothing registered");
       assert.notEqual(d.state(101), ClientState.Registered, "the device is not registered");
       assertAllDtls(net.sent);

@@ -538,6 +538,15 @@ export class DtlsConnection {
     this.fail(DtlsError.LocalClose);
   }
 
+  /** Server role: the host does not accept the peer's authenticated identity
+   *  (a raw public key or certificate it does not know): a fatal
+   *  bad_certificate alert (RFC 5246 7.2.2) ends the connection. Poll out our
+   *  last flight first, so that the peer can read the alert. */
+  refusePeer(now: i64): void {
+    if (this.state == ConnState.Idle || this.state == ConnState.Closed) return;
+    this.fail(DtlsError.BadCertificate);
+  }
+
   /** Monotonic ms of the next handleTimeout() that has something to do, -1 none. */
   nextDeadline(): i64 {
     if (this.state == ConnState.Closed || this.state == ConnState.Idle) return -1;

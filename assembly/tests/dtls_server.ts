@@ -157,6 +157,7 @@ export function srvAppDataPtr(h: i32): usize { return conns[h]!.appDataPtr(); }
 export function srvAppDataLen(h: i32): i32 { return conns[h]!.appDataLen(); }
 export function srvSend(h: i32, p: usize, len: i32, now: i64): i32 { return conns[h]!.sendApplicationData(p, len, now); }
 export function srvClose(h: i32, now: i64): void { conns[h]!.close(now); }
+export function srvRefusePeer(h: i32, now: i64): void { conns[h]!.refusePeer(now); }
 export function srvNextDeadline(h: i32): i64 { return conns[h]!.nextDeadline(); }
 export function srvState(h: i32): i32 { return conns[h]!.state; }
 export function srvReason(h: i32): i32 { return conns[h]!.reason; }
