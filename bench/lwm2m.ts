@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { type Row, verdict, bytesText, kib } from "./report";
 import { HeapMeter, type FirmwareLayout, PSK_SESSION_BUDGET, CERT_SESSION_BUDGET } from "./ram";
 import { havePeer } from "../test/helpers/peers";
-import { Device, FakeClock } from "../host-shim/node/device";
+import { Device, FakeClock, type DeviceOptions } from "../host-shim/node/device";
 import { startDevServers } from "../server/index";
 import type { NetService } from "../host-shim/node/host";
 import { UdpNet } from "../host-shim/node/net";
@@ -74,6 +74,16 @@ const waitEvent = (dev: Device, name: string, ms: number) => new Promise<void>((
   dev.once(name, () => { clearTimeout(t); resolve(); });
 });
 
+/** A probe-build device on a CountingNet, kept in `devices` (stopped by the caller's finally), with its heap meter.
+ *  `same` powers up the flash, SE and DRBG of an earlier device (a power cycle). */
+function countedDevice(layout: FirmwareLayout, devices: Device[], same: Pick<DeviceOptions, "flash" | "se" | "rng"> = {}) {
+  let dev!: Device;
+  const net = new CountingNet((peer, d) => dev.deliver(peer, d));
+  dev = new Device({ firmware: layout.probe, net, ...same });
+  devices.push(dev);
+  return { dev, net, meter: new HeapMeter(dev.exports, dev.memory, layout.heapBase) };
+}
+
 const wireText = (w: Wire & { total: PortCount }) => `${w.total.bytes} B / ${w.total.datagrams} dg`;
 const wireDetail = (w: Wire & { total: PortCount }) => ({ deviceSent: w.sent, deviceReceived: w.received, total: w.total });
 
@@ -83,11 +93,7 @@ async function noSecFlows(layout: FirmwareLayout) {
   const servers = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: join(ROOT, "server/dev-config.json"), log: false, secure: false });
   const devices: Device[] = [];
   try {
-    let dev!: Device;
-    const net = new CountingNet((peer, d) => dev.deliver(peer, d));
-    dev = new Device({ firmware: layout.probe, net });
-    devices.push(dev);
-    const meter = new HeapMeter(dev.exports, dev.memory, layout.heapBase);
+    const { dev, net, meter } = countedDevice(layout, devices);
     dev.start();
     const endpoint = "bench-device-1";
     const registered = waitEvent(dev, "registered", 10_000);
@@ -106,10 +112,7 @@ async function noSecFlows(layout: FirmwareLayout) {
     net.udp.closeAll();
 
     // power cycle: same flash and SE, the stored configuration boots and registers
-    let dev2!: Device;
-    const net2 = new CountingNet((peer, d) => dev2.deliver(peer, d));
-    dev2 = new Device({ firmware: layout.probe, net: net2, flash: dev.flash, se: dev.se, rng: dev.rng });
-    devices.push(dev2);
+    const { dev: dev2, net: net2 } = countedDevice(layout, devices, { flash: dev.flash, se: dev.se, rng: dev.rng });
     const reg2 = waitEvent(dev2, "registered", 10_000);
     const t1 = performance.now();
     dev2.start();
@@ -149,11 +152,7 @@ async function pskFlows(layout: FirmwareLayout, cycleCount: number, cycleBudgetM
   bs.addTransport(bsT);
   const devices: Device[] = [];
   try {
-    let dev!: Device;
-    const net = new CountingNet((peer, d) => dev.deliver(peer, d));
-    dev = new Device({ firmware: layout.probe, net });
-    devices.push(dev);
-    const meter = new HeapMeter(dev.exports, dev.memory, layout.heapBase);
+    const { dev, net, meter } = countedDevice(layout, devices);
     dev.start();
     const endpoint = "bench-device-psk";
     const registered = waitEvent(dev, "registered", 15_000);
@@ -169,10 +168,7 @@ async function pskFlows(layout: FirmwareLayout, cycleCount: number, cycleBudgetM
     dev.stop();
     net.udp.closeAll();
 
-    let dev2!: Device;
-    const net2 = new CountingNet((peer, d) => dev2.deliver(peer, d));
-    dev2 = new Device({ firmware: layout.probe, net: net2, flash: dev.flash, se: dev.se, rng: dev.rng });
-    devices.push(dev2);
+    const { dev: dev2, net: net2 } = countedDevice(layout, devices, { flash: dev.flash, se: dev.se, rng: dev.rng });
     const reg2 = waitEvent(dev2, "registered", 15_000);
     const t1 = performance.now();
     dev2.start();
@@ -216,11 +212,7 @@ async function x509Session(layout: FirmwareLayout) {
     if (!servers.pki || !servers.secureBootstrapUri) throw new NoDevPki(warnings[0] ?? "the development servers started without a development PKI");
     const pki = servers.pki;
     const own = pki.device(X509_ENDPOINT);
-    let dev!: Device;
-    const net = new CountingNet((peer, d) => dev.deliver(peer, d));
-    dev = new Device({ firmware: layout.probe, net });
-    devices.push(dev);
-    const meter = new HeapMeter(dev.exports, dev.memory, layout.heapBase);
+    const { dev, net, meter } = countedDevice(layout, devices);
     dev.start();
     const registered = waitEvent(dev, "registered", 20_000);
     const t0 = performance.now();

@@ -201,10 +201,15 @@ export function loadBootstrapConfig(source: string | BootstrapConfig): { config:
   return { config, baseDir, warnings };
 }
 
+/** `{name}` in a URI or key-file value replaced by vars[name]; unknown names stay as they are. */
+export function fillVariables(value: string, vars: Record<string, string | number>): string {
+  return value.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+}
+
 /** Resources of a Security instance by id. */
 export function securityResources(s: SecurityInstanceConfig, baseDir: string, vars: Record<string, string | number> = {}): Record<number, LwM2MValue | LwM2MValue[]> {
   const mode = typeof s.securityMode === "number" ? s.securityMode : SECURITY_MODES[s.securityMode];
-  const fill = (v: string) => v.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  const fill = (v: string) => fillVariables(v, vars);
   const r: Record<number, LwM2MValue | LwM2MValue[]> = {
     0: fill(s.uri),
     1: s.bootstrapServer ?? false,

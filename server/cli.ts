@@ -2,12 +2,12 @@
 // Server, prints every event, and takes device-management commands on stdin.
 import readline from "node:readline";
 import path from "node:path";
-import { startDevServers, DevServers, type DevKeyPair, formatEntries, formatValue } from "./index";
+import { startDevServers, DevServers, type DevKeyPair, formatEntries, formatValue, DEV_CONFIG_FILE, DEFAULT_PKI_DIR, pskAccountsOf } from "./index";
 import { LwM2MResponse, ObservationHandle } from "./lwm2m-server";
 import { LwM2MValue, objlnk, formatLinkFormat, FormatName } from "./formats";
 import { toText } from "./coap";
 
-export const DEFAULT_CONFIG = path.join(__dirname, "dev-config.json");
+export const DEFAULT_CONFIG = DEV_CONFIG_FILE;
 
 const USAGE = `usage: lwm2m-wasm server [--config FILE] [--bootstrap-port N] [--server-port N] [--address A]
                           [--secure-bootstrap-port N] [--secure-server-port N] [--pki DIR] [--no-dtls] [--no-repl]
@@ -45,7 +45,6 @@ export interface CliArgs {
   pki: string;
 }
 
-export const DEFAULT_PKI_DIR = path.join("state", "dev-pki");
 
 export function parseArgs(argv: string[]): CliArgs {
   const a: CliArgs = { config: DEFAULT_CONFIG, bootstrapPort: 5783, serverPort: 5683, address: "127.0.0.1", repl: true, dtls: true, pki: DEFAULT_PKI_DIR };
@@ -176,10 +175,11 @@ export async function runCommand(dev: DevServers, line: string, observations: Ma
 /** The endpoint (and certificate CN) of the example device key pair the CLI issues from the development PKI. */
 export const EXAMPLE_DEVICE = "lwm2m-wasm-device";
 /** The development PSK credentials of endpoint lwm2m-wasm-demo in server/dev-config.json (public development keys). */
-export const DEMO_PSK = {
-  server: { identity: "lwm2m-wasm-demo", key: "e3f44a4d285867330c457c686d5489b2" },
-  bootstrap: { identity: "lwm2m-wasm-demo-bs", key: "3a69e6a5615ea6170cf7958bafcadba9" },
-};
+function demoPsk() {
+  const a = pskAccountsOf(DEV_CONFIG_FILE, "lwm2m-wasm-demo");
+  if (!a.server || !a.bootstrap) throw new Error(`${DEV_CONFIG_FILE}: lwm2m-wasm-demo has no PSK accounts`);
+  return { server: a.server, bootstrap: a.bootstrap };
+}
 
 /**
  * Issues the example device key pair / certificate (`pki.device("lwm2m-wasm-device")`)
@@ -218,6 +218,7 @@ function reachable(uri: string): string {
  */
 export function exampleDevices(dev: DevServers, device: DevKeyPair | null, stateRoot = "state"): ExampleDevice[] {
   const state = (mode: string) => ["--state", path.join(stateRoot, `device-${mode}`), "--reprovision"];
+  const DEMO_PSK = demoPsk();
   const ex: ExampleDevice[] = [];
   if (dev.secureServerUri) {
     const uri = reachable(dev.secureServerUri);

@@ -3,7 +3,7 @@
 // firmware's own DTLS server role), started together for `npm start`, the
 // end-to-end tests and the CLI (`npx lwm2m-wasm server`). Each event is
 // printed as it happens.
-import { BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes } from "./bootstrap-server";
+import { BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes, fillVariables } from "./bootstrap-server";
 import { LwM2MServer, Notification, Registration } from "./lwm2m-server";
 import type { PeerInfo, PeerIdentity } from "./transport";
 import { TransmissionParams, toText } from "./coap";
@@ -18,6 +18,11 @@ export * from "./transport";
 export * from "./bootstrap-server";
 export * from "./lwm2m-server";
 export * from "./dev-pki";
+
+/** server/dev-config.json: the development configuration of npm start and the CLI. */
+export const DEV_CONFIG_FILE = join(__dirname, "dev-config.json");
+/** Where the development PKI lives unless told otherwise (relative to the working folder). */
+export const DEFAULT_PKI_DIR = join("state", "dev-pki");
 
 export interface DevServersOptions {
   /** UDP port of the Bootstrap-Server (default 5783; 0 = any free port). */
@@ -96,7 +101,7 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     let pki: DevPki | null = null;
     if (secure) {
       try {
-        pki = new DevPki(secure.pkiDir ?? join(process.cwd(), "state", "dev-pki"));
+        pki = new DevPki(secure.pkiDir ?? DEFAULT_PKI_DIR);
         // device key pairs the configuration names as {pki}/device-<name>.key / .crt / .pub.pem
         for (const m of JSON.stringify(config).matchAll(/\{pki\}\/device-([A-Za-z0-9._-]+?)\.(?:key|crt|pub\.pem)/g)) pki.device(m[1]);
       } catch (e) {
@@ -114,18 +119,23 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
       } : {}),
     });
 
+    const family = address.includes(":") ? "udp6" : "udp4";
+    /** A DTLS listener for one server's clients; its port defaults to the CoAP port + 1 (0 stays 0). */
+    const listenDtls = async (store: ClientCredentialStore, port: number | undefined, plainPort: number) => {
+      const t = new DtlsTransport(dtlsCredentials(store), family);
+      opened.push(t);
+      return { t, address: await t.bind(port ?? (plainPort === 0 ? 0 : plainPort + 1), address) };
+    };
+
     const server = new LwM2MServer({ coap: opts.coap, lifetimeGraceMs: opts.lifetimeGraceMs });
     opened.push(server);
-    const family = address.includes(":") ? "udp6" : "udp4";
     const plainServer = new UdpTransport(family);
     opened.push(plainServer);
     const serverAddress = await plainServer.bind(plainServerPort, address);
     server.addTransport(plainServer);
     let secureServer: DtlsTransport | null = null, secureServerAddress: BoundAddress | null = null;
     if (secure) {
-      secureServer = new DtlsTransport(dtlsCredentials(clients.server), family);
-      opened.push(secureServer);
-      secureServerAddress = await secureServer.bind(secure.serverPort ?? (plainServerPort === 0 ? 0 : plainServerPort + 1), address);
+      ({ t: secureServer, address: secureServerAddress } = await listenDtls(clients.server, secure.serverPort, plainServerPort));
       server.addTransport(secureServer);
     }
     const bootstrap = new BootstrapServer({
@@ -136,10 +146,9 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     const bootstrapAddress = await bootstrap.listen(plainBootstrapPort, address);
     let secureBootstrapAddress: BoundAddress | null = null;
     if (secure) {
-      const t = new DtlsTransport(dtlsCredentials(clients.bootstrap), family);
-      opened.push(t);
-      secureBootstrapAddress = await t.bind(secure.bootstrapPort ?? (plainBootstrapPort === 0 ? 0 : plainBootstrapPort + 1), address);
-      bootstrap.addTransport(t);
+      const l = await listenDtls(clients.bootstrap, secure.bootstrapPort, plainBootstrapPort);
+      secureBootstrapAddress = l.address;
+      bootstrap.addTransport(l.t);
     }
 
     bootstrap.on("warning", (w: string) => log(`[bootstrap] warning: ${w}`));
@@ -197,13 +206,29 @@ export function pskCredentialsFromConfig(source: string | BootstrapConfig): { bo
   return { bootstrap: c.bootstrap.psk, server: c.server.psk };
 }
 
+export interface PskAccount { identity: string; key: string }
+
+/** The PSK accounts (identity, key as hex) an endpoint of a configuration has towards the LwM2M Server and its Bootstrap-Server. */
+export function pskAccountsOf(source: string | BootstrapConfig, endpoint: string): { server?: PskAccount; bootstrap?: PskAccount } {
+  const { config, baseDir } = loadBootstrapConfig(source);
+  const c = config[endpoint];
+  if (!c) return {};
+  const hex = (k: string) => Buffer.from(keyBytes(k, baseDir, "pskKey")).toString("hex");
+  const s = c.security.find((x) => !x.bootstrapServer && (x.securityMode === "psk" || x.securityMode === 0) && x.pskIdentity && x.pskKey);
+  const bc = c.bootstrapCredentials;
+  return {
+    server: s ? { identity: s.pskIdentity!, key: hex(s.pskKey!) } : undefined,
+    bootstrap: bc?.pskIdentity && bc.pskKey ? { identity: bc.pskIdentity, key: hex(bc.pskKey) } : undefined,
+  };
+}
+
 /** PSK identities and raw public keys the configuration gives clients, towards the Bootstrap-Server and the LwM2M Server. */
 export function clientCredentialsFromConfig(source: string | BootstrapConfig, vars: Record<string, string> = {}): { bootstrap: ClientCredentialStore; server: ClientCredentialStore } {
   const { config, baseDir } = loadBootstrapConfig(source);
   const bootstrap: ClientCredentialStore = { psk: new Map(), rpk: new Set() };
   const server: ClientCredentialStore = { psk: new Map(), rpk: new Set() };
   const rpkHex = (v: string) => {
-    const file = v.replace(/\{(\w+)\}/g, (m, k) => vars[k] ?? m);
+    const file = fillVariables(v, vars);
     return /\{\w+\}/.test(file) ? "" : Buffer.from(keyBytes(file, baseDir, "publicKey")).toString("hex"); // {pki} without a PKI: nobody
   };
   for (const [name, c] of Object.entries(config)) {

@@ -2,8 +2,7 @@
 // on loopback and one simulated device that bootstraps, registers, answers a
 // Read of /3/0 and sends notifications for an observed resource, printing
 // each step as it happens. Exits 0 when the whole flow went through.
-import { join } from "node:path";
-import { startDevServers, type DevServers } from "../../server/index";
+import { startDevServers, pskAccountsOf, DEV_CONFIG_FILE, type DevServers } from "../../server/index";
 import { Device, type ClientEvent, type FactoryConfig } from "./device";
 import { BootStatus } from "./status";
 
@@ -90,7 +89,7 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
   }
 }
 
-const DEV_CONFIG = join(__dirname, "..", "..", "server", "dev-config.json");
+const DEV_CONFIG = DEV_CONFIG_FILE;
 
 /** The factory account of 'lwm2m-wasm-demo' in server/dev-config.json: DTLS-PSK to the Bootstrap-Server. */
 export const PSK_DEMO: DemoSecurity = {
@@ -98,7 +97,9 @@ export const PSK_DEMO: DemoSecurity = {
   bootstrapConfig: DEV_CONFIG,
   factory: (servers) => {
     if (!servers.secureBootstrapUri) throw new Error("the development servers have no DTLS listener");
-    return { uri: servers.secureBootstrapUri, securityMode: "psk", pskIdentity: "lwm2m-wasm-demo-bs", pskKey: "3a69e6a5615ea6170cf7958bafcadba9" };
+    const account = pskAccountsOf(DEV_CONFIG, "lwm2m-wasm-demo").bootstrap;
+    if (!account) throw new Error(`${DEV_CONFIG}: lwm2m-wasm-demo has no Bootstrap-Server PSK`);
+    return { uri: servers.secureBootstrapUri, securityMode: "psk", pskIdentity: account.identity, pskKey: account.key };
   },
 };
 
