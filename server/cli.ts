@@ -275,7 +275,7 @@ export function estExampleDevices(dev: DevServers, stateRoot = "state"): Example
       "--idevid-cert", f(`device-${EST_IDEVID}.crt`), "--idevid-key", f(`device-${EST_IDEVID}.key`), ...state("est")],
   }];
   const bs = pskAccountsOf(DEV_CONFIG_FILE, EST_BOOTSTRAP_ENDPOINT).bootstrap;
-  if (bs && dev.secureBootstrapUri) {
+  if (bs && dev.est.psk.has(bs.identity) && dev.secureBootstrapUri) { // only when the running configuration has that account
     ex.push({ mode: "bootstrap-est", title: "bootstrap over DTLS-PSK to a Security Mode 4 account, EST enrolment with the bootstrap PSK, then DTLS with the issued certificate",
       endpoint: EST_BOOTSTRAP_ENDPOINT,
       args: ["--endpoint", EST_BOOTSTRAP_ENDPOINT, "--bootstrap", reachable(dev.secureBootstrapUri), "--psk-identity", bs.identity, "--psk-key", bs.key, ...state("bootstrap-est")] });

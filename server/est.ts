@@ -137,6 +137,14 @@ export class EstRa extends EventEmitter {
   readonly psk: Map<string, EstPskAccount>;
   readonly validitySeconds: number;
   readonly issued: EstIssued[] = [];
+  /**
+   * Test hook for the device side's bad-input tests: called for every
+   * authenticated DTLS request to an EST resource before the RA's own
+   * checks; a response it returns is sent as is (wrong Content-Format, 5.03
+   * with Max-Age, a certificate for another key from `issue()`, ...), null
+   * lets the RA answer.
+   */
+  intercept: ((op: EstOperation, req: IncomingRequest) => OutgoingResponse | Promise<OutgoingResponse> | null) | null = null;
   /** Responses to POSTs kept for their later Block2 blocks (RFC 7959 §2.4: the body is not re-sent). */
   private posts = new Map<string, CachedPost>();
   private readonly caNode: NodeX509;
@@ -173,6 +181,8 @@ export class EstRa extends EventEmitter {
     // RFC 9148 §3: EST-coaps runs over DTLS; the client is authenticated there (PSK or certificate)
     if (!req.peer.secure || !req.peer.identity) refuse(Code.UNAUTHORIZED, "EST-coaps is served over DTLS only (RFC 9148 section 3)");
     const identity = req.peer.identity!;
+    const intercepted = this.intercept ? await this.intercept(op, req) : null;
+    if (intercepted) return intercepted;
     const wantMethod = op === "crts" || op === "att" ? Code.GET : Code.POST;
     if (req.code !== wantMethod) refuse(Code.METHOD_NOT_ALLOWED, `${op} takes ${wantMethod === Code.GET ? "GET" : "POST"}`);
     if (identity.kind === "rpk") refuse(Code.FORBIDDEN, "EST clients authenticate with a PSK or a certificate, not a raw public key");
@@ -268,19 +278,26 @@ export class EstRa extends EventEmitter {
     }
   }
 
-  private async issue(subject: x509.Name, publicKey: x509.PublicKey): Promise<x509.X509Certificate> {
+  /**
+   * A certificate from this CA for a subject (a Name or "CN=...") and a public
+   * key (SPKI DER or a webcrypto key); validity from a minute ago for
+   * `validitySeconds` unless given. Public for tests (an expired certificate,
+   * one for another key).
+   */
+  async issue(subject: x509.Name | string, publicKey: x509.PublicKey | Uint8Array | CryptoKey, validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<x509.X509Certificate> {
     const now = Date.now();
+    const key = publicKey instanceof x509.PublicKey ? publicKey : await x509.PublicKey.create(publicKey instanceof Uint8Array ? copy(publicKey) : publicKey, crypto);
     return x509.X509CertificateGenerator.create({
       serialNumber: "01" + Buffer.from(crypto.getRandomValues(new Uint8Array(15))).toString("hex"),
-      subject, issuer: this.caCertificate.subjectName,
-      notBefore: new Date(now - 60_000), notAfter: new Date(now + this.validitySeconds * 1000),
+      subject: typeof subject === "string" ? new x509.Name(subject) : subject, issuer: this.caCertificate.subjectName,
+      notBefore: validity.notBefore ?? new Date(now - 60_000), notAfter: validity.notAfter ?? new Date(now + this.validitySeconds * 1000),
       signingAlgorithm: { name: "ECDSA", hash: "SHA-256" } as EcdsaParams,
-      publicKey, signingKey: this.ca.privateKey,
+      publicKey: key, signingKey: this.ca.privateKey,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
-        await x509.SubjectKeyIdentifierExtension.create(publicKey, false, crypto),
+        await x509.SubjectKeyIdentifierExtension.create(key, false, crypto),
         await x509.AuthorityKeyIdentifierExtension.create(this.caCertificate.publicKey, false, crypto),
       ],
     }, crypto);

@@ -306,19 +306,27 @@ test("refused: a PSK account asking for another endpoint's CN -> 4.03", async (t
   assert.equal(codeIn(r), "4.03", r.out);
 });
 
-test("refused: sren with a PSK, with a certificate of another CA, and for another subject -> 4.03", async (t) => {
+test("refused: sren over a PSK session -> 4.03", async (t) => {
   if (!ready(t)) return;
-  const r1 = await post("sren", csr("sren-psk", "est-dev"), "sren-psk.out", pskArgs());
-  assert.equal(codeIn(r1), "4.03", r1.out);
-  const r2 = await post("sren", csr("sren-xca", "extra-ca-device"), "sren-xca.out", ["-c", extraClient.cert, "-j", extraClient.key, "-C", dev!.pki!.ca.certFile]);
-  assert.equal(codeIn(r2), "4.03", r2.out);
-  assert.match(r2.out, /not issued by this CA/);
+  const r = await post("sren", csr("sren-psk", "est-dev"), "sren-psk.out", pskArgs());
+  assert.equal(codeIn(r), "4.03", r.out);
+});
+
+test("refused: sren with a certificate another CA issued (accepted by the listener through --client-ca) -> 4.03", async (t) => {
+  if (!ready(t)) return;
+  const r = await post("sren", csr("sren-xca", "extra-ca-device"), "sren-xca.out", ["-c", extraClient.cert, "-j", extraClient.key, "-C", dev!.pki!.ca.certFile]);
+  assert.equal(codeIn(r), "4.03", r.out);
+  assert.match(r.out, /not issued by this CA/);
+});
+
+test("refused: sren for another subject than the current certificate's -> 4.03", async (t) => {
+  if (!ready(t)) return;
   const c = csr("sren-own", "est-dev");
   assert.equal((await post("sen", c, "sren-own.p7", pskArgs())).code, 0);
   p7certs(f("sren-own.p7"), f("sren-own.crt"));
-  const r3 = await post("sren", csr("sren-other", "someone-else"), "sren-other.out", ["-c", f("sren-own.crt"), "-j", f("sren-own.key"), "-C", dev!.pki!.ca.certFile]);
-  assert.equal(codeIn(r3), "4.03", r3.out);
-  assert.match(r3.out, /subject/);
+  const r = await post("sren", csr("sren-other", "someone-else"), "sren-other.out", ["-c", f("sren-own.crt"), "-j", f("sren-own.key"), "-C", dev!.pki!.ca.certFile]);
+  assert.equal(codeIn(r), "4.03", r.out);
+  assert.match(r.out, /subject/);
 });
 
 // ---- registration with enrolled / extra-CA certificates ---------------------------------------
@@ -375,10 +383,18 @@ function request(ra: EstRa, op: string, o: { code?: number; payload?: Uint8Array
   return ra.handle(req)!;
 }
 
-test("in process: sen answers 2.04 with CF 281 and an ETag; a later Block2 block is served from that response, not re-issued", async (t) => {
+let inproc: EstRa | null = null;
+async function inProcessRa(): Promise<EstRa> {
+  inproc ??= new EstRa({ ca: await loadEstCa(readFileSync(dev!.pki!.ca.certFile, "utf8"), readFileSync(dev!.pki!.ca.keyFile, "utf8")), psk: dev!.est!.psk });
+  return inproc;
+}
+const peerWith = (identity: PeerInfo["identity"]): PeerInfo => ({ address: "127.0.0.1", port: 1, secure: true, identity });
+
+test("in process: sen answers 2.04 with CF 281 and an ETag; a later Block2 block is served from that response, not re-issued; another peer has nothing to continue (4.08)", async (t) => {
   if (!requirePeer(t, "openssl")) return;
-  const ra = new EstRa({ ca: await loadEstCa(readFileSync(dev!.pki!.ca.certFile, "utf8"), readFileSync(dev!.pki!.ca.keyFile, "utf8")), psk: dev!.est!.psk });
+  const ra = await inProcessRa();
   const der = new Uint8Array(readFileSync(csr("inproc", "est-dev")));
+  const before = ra.issued.length;
   const first = await request(ra, "sen", { payload: der, cf: EstContentFormat.PKCS10 });
   assert.equal(codeString(first.code), "2.04");
   assert.equal(first.contentFormat, EstContentFormat.PKCS7_CERTS_ONLY);
@@ -387,18 +403,51 @@ test("in process: sen answers 2.04 with CF 281 and an ETag; a later Block2 block
   assert.equal(codeString(later.code), "2.04");
   assert.deepEqual(later.payload, first.payload);
   assert.deepEqual(later.options!.find((x) => x.number === Opt.ETAG)!.value, etag);
-  assert.equal(ra.issued.length, 1, "one certificate for the whole transfer");
+  assert.equal(ra.issued.length, before + 1, "one certificate for the whole transfer");
   const other = await request(ra, "sen", { block2: 1, cf: EstContentFormat.PKCS10, peerKey: "127.0.0.1:2" });
   assert.equal(codeString(other.code), "4.08", "another peer has nothing to continue");
-  const crt = await request(ra, "crts", { code: Code.GET, accept: EstContentFormat.PKIX_CERT });
+});
+
+test("in process: crts with Accept 287 is CF 287, the CA certificate", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const crt = await request(await inProcessRa(), "crts", { code: Code.GET, accept: EstContentFormat.PKIX_CERT });
   assert.equal(crt.contentFormat, 287);
   assert.ok(Buffer.from(crt.payload!).equals(Buffer.from(dev!.pki!.ca.certificate)));
-  const rpk = await request(ra, "crts", { code: Code.GET, peer: { address: "127.0.0.1", port: 1, secure: true, identity: { kind: "rpk", publicKey: new Uint8Array(91) } } });
-  assert.equal(codeString(rpk.code), "4.03");
-  const get = await request(ra, "sen", { code: Code.GET });
-  assert.equal(codeString(get.code), "4.05");
-  const nobody = await request(ra, "crts", { code: Code.GET, peer: { address: "127.0.0.1", port: 1, secure: true, identity: { kind: "psk", identity: "unknown" } } });
-  assert.equal(codeString(nobody.code), "4.03");
+});
+
+test("in process refused: a raw-public-key client -> 4.03", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const r = await request(await inProcessRa(), "crts", { code: Code.GET, peer: peerWith({ kind: "rpk", publicKey: new Uint8Array(91) }) });
+  assert.equal(codeString(r.code), "4.03");
+});
+
+test("in process refused: a PSK identity without an EST account -> 4.03", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const r = await request(await inProcessRa(), "crts", { code: Code.GET, peer: peerWith({ kind: "psk", identity: "unknown" }) });
+  assert.equal(codeString(r.code), "4.03");
+});
+
+test("in process refused: GET sen / POST crts -> 4.05", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  assert.equal(codeString((await request(await inProcessRa(), "sen", { code: Code.GET })).code), "4.05");
+  assert.equal(codeString((await request(await inProcessRa(), "crts", { code: Code.POST })).code), "4.05");
+});
+
+test("test hooks for the device side: intercept answers instead of the RA (after the DTLS check); issue() makes an expired certificate from the CA", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const ra = await inProcessRa();
+  ra.intercept = (op) => (op === "sen" ? { code: Code.SERVICE_UNAVAILABLE, options: [{ number: Opt.MAX_AGE, value: Uint8Array.of(2) }] } : null);
+  try {
+    assert.equal(codeString((await request(ra, "sen", {})).code), "5.03");
+    assert.equal(codeString((await request(ra, "sen", { peer: { address: "127.0.0.1", port: 1, secure: false } })).code), "4.01", "plain CoAP is refused first");
+    assert.equal(codeString((await request(ra, "crts", { code: Code.GET })).code), "2.05", "null: the RA answers");
+  } finally { ra.intercept = null; }
+  const spki = new Uint8Array(new X509Certificate(readFileSync(devClient.cert)).publicKey.export({ format: "der", type: "spki" }));
+  const old = await ra.issue("CN=expired", spki, { notBefore: new Date(Date.now() - 2 * 86400_000), notAfter: new Date(Date.now() - 86400_000) });
+  const x = new X509Certificate(Buffer.from(old.rawData));
+  assert.ok(x.verify(new X509Certificate(Buffer.from(dev!.pki!.ca.certificate)).publicKey));
+  assert.ok(new Date(x.validTo).getTime() < Date.now());
+  assert.equal(x.subject, "CN=expired");
 });
 
 test("estOperationOf and csrAttributes: the paths RFC 9148 names; the CsrAttrs DER parsed by openssl asn1parse", (t) => {
