@@ -11,9 +11,11 @@
 // Certificates are made by @peculiar/x509 on node's webcrypto (never by hand);
 // the CA is the development PKI's (server/dev-pki.ts).
 import { EventEmitter } from "node:events";
-import { createHash, createPrivateKey, createPublicKey, webcrypto, X509Certificate as NodeX509 } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, verify as nodeVerify, webcrypto, X509Certificate as NodeX509 } from "node:crypto";
 import "./reflect-metadata"; // before @peculiar/x509 (tsyringe)
 import * as x509 from "@peculiar/x509";
+import { AsnConvert } from "@peculiar/asn1-schema"; // both come with @peculiar/x509
+import { CertificationRequest } from "@peculiar/asn1-csr";
 import * as asn1js from "asn1js";
 import { Code, ContentFormat, IncomingRequest, OutgoingResponse, Opt, decodeBlock, getOption, toBytes } from "./coap";
 import { cborg, formatLinkFormat, Link } from "./formats";
@@ -337,13 +339,20 @@ export function csrAttributes(): Uint8Array {
 }
 
 /**
- * A PKCS#10 request we can sign: it parses, its key is EC on P-256, its
- * signature algorithm is ecdsa-with-SHA256 and the signature verifies
- * (proof of possession, RFC 7030 §3.4). Anything else: 4.00.
+ * A PKCS#10 request we can sign: it is DER (re-encoding the parsed request
+ * gives the same bytes: no BER leniency, no trailing bytes), its key is EC on
+ * P-256, its signature algorithm is ecdsa-with-SHA256 and the signature
+ * verifies under OpenSSL (node:crypto, which also refuses a non-DER
+ * ECDSA-Sig-Value) — proof of possession, RFC 7030 §3.4. Anything else: 4.00.
  */
 export async function checkCsr(der: Uint8Array): Promise<x509.Pkcs10CertificateRequest> {
   let csr: x509.Pkcs10CertificateRequest;
+  let tbs: Uint8Array, signature: Uint8Array;
   try {
+    const asn = AsnConvert.parse(copy(der), CertificationRequest);
+    if (!Buffer.from(AsnConvert.serialize(asn)).equals(Buffer.from(der))) throw new Error("not DER");
+    tbs = new Uint8Array(AsnConvert.serialize(asn.certificationRequestInfo));
+    signature = new Uint8Array(asn.signature);
     csr = new x509.Pkcs10CertificateRequest(copy(der));
   } catch {
     return refuse(Code.BAD_REQUEST, "not a DER PKCS#10 CertificationRequest");
@@ -360,7 +369,10 @@ export async function checkCsr(der: Uint8Array): Promise<x509.Pkcs10CertificateR
   try { alg = csr.signatureAlgorithm as typeof alg; } catch { /* unknown algorithm */ }
   if (alg.name !== "ECDSA" || alg.hash?.name !== "SHA-256") refuse(Code.BAD_REQUEST, `the CSR must be signed with ecdsa-with-SHA256 (got ${alg.name ?? "an unknown algorithm"}${alg.hash?.name ? ` ${alg.hash.name}` : ""})`);
   let ok = false;
-  try { ok = await csr.verify(crypto); } catch { ok = false; }
+  try {
+    const key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" });
+    ok = nodeVerify("sha256", tbs, { key, dsaEncoding: "der" }, signature);
+  } catch { ok = false; }
   if (!ok) refuse(Code.BAD_REQUEST, "the CSR's signature does not verify");
   return csr;
 }

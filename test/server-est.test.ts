@@ -268,6 +268,17 @@ test("refused: a CSR over 4096 bytes -> 4.13 (Block1 at 1024)", async (t) => {
   assert.equal(codeIn(r), "4.13", r.out);
 });
 
+test("refused: a CSR in BER, not DER (outer length in a non-minimal long form) -> 4.00, though its signature verifies", async (t) => {
+  if (!ready(t)) return;
+  const der = readFileSync(csr("ber", "est-dev"));
+  assert.equal(der[1], 0x81, "a 128..255-byte CSR");
+  writeFileSync(f("ber.csr.der"), Buffer.concat([Buffer.from([0x30, 0x82, 0x00, der[2]]), der.subarray(3)]));
+  openssl(["req", "-inform", "DER", "-in", "ber.csr.der", "-verify", "-noout"]); // OpenSSL takes the BER and its signature (exit 0)
+  const r = await post("sen", f("ber.csr.der"), "ber.out", pskArgs());
+  assert.equal(codeIn(r), "4.00", r.out);
+  assert.match(r.out, /DER/);
+});
+
 test("refused: a CSR whose signature does not verify (one signature bit flipped) -> 4.00", async (t) => {
   if (!ready(t)) return;
   const der = readFileSync(csr("tampered", "est-dev"));
@@ -431,6 +442,27 @@ test("in process refused: GET sen / POST crts -> 4.05", async (t) => {
   if (!requirePeer(t, "openssl")) return;
   assert.equal(codeString((await request(await inProcessRa(), "sen", { code: Code.GET })).code), "4.05");
   assert.equal(codeString((await request(await inProcessRa(), "crts", { code: Code.POST })).code), "4.05");
+});
+
+test("hostile CSRs: 400 bit flips and truncations of a valid CSR each get a 4.xx, never a certificate, a 5.xx or a throw", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const ra = await inProcessRa();
+  const good = new Uint8Array(readFileSync(csr("fuzz", "est-dev")));
+  const before = ra.issued.length;
+  const codes = new Map<string, number>();
+  let seed = 0x2545f491;
+  const rnd = (n: number) => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n; };
+  for (let i = 0; i < 400; i++) {
+    let bad: Uint8Array;
+    if (i % 4 === 3) bad = good.slice(0, rnd(good.length));
+    else { bad = good.slice(); bad[rnd(bad.length)] ^= 1 << rnd(8); }
+    const r = await request(ra, "sen", { payload: bad, cf: EstContentFormat.PKCS10, peerKey: `fuzz:${i}` });
+    const c = codeString(r.code);
+    codes.set(c, (codes.get(c) ?? 0) + 1);
+    assert.match(c, /^4\.0[03]$/, `mutation ${i}: ${c} ${Buffer.from(r.payload ?? []).toString()}`);
+  }
+  assert.equal(ra.issued.length, before, "nothing issued");
+  assert.ok((codes.get("4.00") ?? 0) > 300, JSON.stringify([...codes]));
 });
 
 test("test hooks for the device side: intercept answers instead of the RA (after the DTLS check); issue() makes an expired certificate from the CA", async (t) => {
