@@ -18,7 +18,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
 import { requirePeer, havePeer } from "./helpers/peers";
 import { writeGnutlsPriorityOverride } from "./helpers/coap-gnutls-peer";
 import { startDevServers, DEV_CONFIG_FILE, UdpTransport, CoapEndpoint, FAST_PARAMS, decodeContent, type DevServers, type Registration, type BootstrapConfig } from "../server/index";
@@ -494,21 +494,21 @@ test("estOperationOf and csrAttributes: the paths RFC 9148 names; the CsrAttrs D
 
 // ---- dev-config.json's mode-4 account and the CLI ------------------------------------------------
 
-test("the Bootstrap-Server writes dev-config.json's lwm2m-wasm-est account: Security Mode 4, resource 4 = the LwM2M Server's certificate, 3 and 5 empty", async (t) => {
+test("the Bootstrap-Server writes dev-config.json's lwm2m-wasm-est account: Security Mode 4, resource 4 = the LwM2M Server's certificate, 3 and 5 empty; lwm2m-wasm-est-idevid: an IDevID in 3 and 5", async (t) => {
   if (!requirePeer(t, "openssl")) return;
   const d = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: DEV_CONFIG_FILE, coap: FAST_PARAMS, secure: { pkiDir: f("pki") }, log: false });
   const device = new UdpTransport();
+  let ep: CoapEndpoint | null = null;
   try {
     const a = await device.bind(0, "127.0.0.1");
     const writes = new Map<string, Uint8Array>();
-    const ep = new CoapEndpoint(device, FAST_PARAMS, (req) => {
+    ep = new CoapEndpoint(device, FAST_PARAMS, (req) => {
       if (req.code === Code.DELETE) return { code: Code.DELETED };
       if (req.code === Code.GET) return { code: Code.CONTENT, contentFormat: 40, payload: new TextEncoder().encode("</>;lwm2m=1.1,</0/0>,</1>,</3/0>") };
       if (req.code === Code.PUT) { writes.set(req.path, req.payload); return { code: Code.CHANGED }; }
       return { code: Code.CHANGED }; // Bootstrap-Finish
     });
     const r = await d.bootstrap.bootstrap("lwm2m-wasm-est", `coap://127.0.0.1:${a.port}`);
-    await ep.close();
     assert.ok(r.ok, JSON.stringify(r));
     const [path, payload] = [...writes].find(([p]) => p.startsWith("/0/"))!;
     const res = new Map(decodeContent(11542, payload, path).map((e) => [e.path.split("/")[3], e.value]));
@@ -519,7 +519,20 @@ test("the Bootstrap-Server writes dev-config.json's lwm2m-wasm-est account: Secu
     assert.equal((res.get("5") as Uint8Array).length, 0);
     assert.equal(res.get("15"), 3, "Certificate Usage 3");
     assert.equal(d.est!.psk.get("lwm2m-wasm-est-bs")?.endpoint, "lwm2m-wasm-est", "the bootstrap PSK is an EST account for CN=lwm2m-wasm-est");
+    // lwm2m-wasm-est-idevid: the same with a development-CA IDevID in resources 3 and 5
+    writes.clear();
+    const r2 = await d.bootstrap.bootstrap("lwm2m-wasm-est-idevid", `coap://127.0.0.1:${a.port}`);
+    assert.ok(r2.ok, JSON.stringify(r2));
+    const [path2, payload2] = [...writes].find(([p]) => p.startsWith("/0/"))!;
+    const res2 = new Map(decodeContent(11542, payload2, path2).map((e) => [e.path.split("/")[3], e.value]));
+    assert.equal(res2.get("2"), 4);
+    const idevid = new X509Certificate(Buffer.from(res2.get("3") as Uint8Array));
+    assert.equal(idevid.subject, "CN=lwm2m-wasm-est-idevid");
+    assert.ok(idevid.verify(new X509Certificate(Buffer.from(d.pki!.ca.certificate)).publicKey), "the IDevID chains to the development CA");
+    const key = createPrivateKey({ key: Buffer.from(res2.get("5") as Uint8Array), format: "der", type: "pkcs8" });
+    assert.ok(createPublicKey(key).export({ format: "der", type: "spki" }).equals(idevid.publicKey.export({ format: "der", type: "spki" })), "resource 5 is the IDevID's key");
   } finally {
+    await ep?.close();
     await device.close();
     await d.close();
   }
@@ -537,6 +550,7 @@ test("`lwm2m-wasm server --client-ca FILE` accepts that CA's client certificates
     assert.ok(m, out);
     assert.equal(m![1], join(cliPki, "server.crt"));
     assert.match(out, new RegExp(`^ {2}npx lwm2m-wasm device --endpoint lwm2m-wasm-est --bootstrap ${d.secureBootstrapUri} --psk-identity lwm2m-wasm-est-bs --psk-key [0-9a-f]{32} `, "m"));
+    assert.match(out, new RegExp(`^ {2}npx lwm2m-wasm device --endpoint lwm2m-wasm-est-idevid --bootstrap ${d.secureBootstrapUri} --psk-identity lwm2m-wasm-est-idevid-bs --psk-key [0-9a-f]{32} `, "m"));
     const c = csr("cli-sen", EST_EXAMPLE_DEVICE);
     const r = await coapClient(["-m", "post", "-t", "286", "-f", c, "-o", f("cli-sen.p7"), "-c", m![2], "-j", m![3], "-C", join(cliPki, "ca.crt"), `${d.secureServerUri}/.well-known/est/sen`]);
     assert.equal(r.code, 0, r.out);
