@@ -125,6 +125,9 @@ export function filterLinks(links: Link[], query: string[]): Link[] {
   }));
 }
 
+/** How long a POST response is kept for its later Block2 blocks. */
+const POST_KEPT_MS = 60_000;
+
 interface CachedPost { body: Uint8Array; contentFormat: number; etag: Uint8Array; expires: number }
 
 /**
@@ -242,7 +245,8 @@ export class EstRa extends EventEmitter {
 
     let body: Uint8Array, contentFormat: number;
     if (op === "skg") {
-      // RFC 8710 multipart-core: [content-format, bytes, ...]; the key is not kept after the response is gone
+      // RFC 8710 multipart-core: [content-format, bytes, ...]. The key's own copy is wiped now; the body
+      // (kept for the later Block2 blocks) is wiped when it is replaced or expires
       body = cborg().encode([EstContentFormat.PKCS8, pkcs8!, EstContentFormat.PKCS7_CERTS_ONLY, pkcs7CertsOnly([cert])]);
       pkcs8!.fill(0);
       contentFormat = EstContentFormat.MULTIPART_CORE;
@@ -253,9 +257,17 @@ export class EstRa extends EventEmitter {
     }
     const etag = etagOf(body);
     const now = Date.now();
-    for (const [k, v] of this.posts) if (v.expires < now) this.posts.delete(k);
-    this.posts.set(cacheKey, { body, contentFormat, etag, expires: now + 60_000 });
+    for (const [k, v] of this.posts) if (v.expires < now || k === cacheKey) this.forgetPost(k, v);
+    const kept: CachedPost = { body, contentFormat, etag, expires: now + POST_KEPT_MS };
+    this.posts.set(cacheKey, kept);
+    if (op === "skg") setTimeout(() => { if (this.posts.get(cacheKey) === kept) this.forgetPost(cacheKey, kept); }, POST_KEPT_MS).unref();
     return { code: Code.CHANGED, contentFormat, payload: body, options: [{ number: Opt.ETAG, value: etag }] };
+  }
+
+  /** Drops a kept POST response; a server-generated key (skg) in it is wiped. */
+  private forgetPost(key: string, p: CachedPost): void {
+    if (p.contentFormat === EstContentFormat.MULTIPART_CORE) p.body.fill(0);
+    this.posts.delete(key);
   }
 
   /**

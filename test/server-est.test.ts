@@ -419,6 +419,21 @@ test("in process: sen answers 2.04 with CF 281 and an ETag; a later Block2 block
   assert.equal(codeString(other.code), "4.08", "another peer has nothing to continue");
 });
 
+test("in process: a server-generated key (skg) kept for later Block2 blocks is wiped when the next skg of that peer replaces it", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const ra = await inProcessRa();
+  const der = new Uint8Array(readFileSync(csr("skg-wipe", "est-dev")));
+  const first = await request(ra, "skg", { payload: der, cf: EstContentFormat.PKCS10, peerKey: "127.0.0.1:9" });
+  assert.equal(codeString(first.code), "2.04");
+  assert.equal(first.contentFormat, EstContentFormat.MULTIPART_CORE);
+  const [, key] = cborg().decode(first.payload!.slice()) as [number, Uint8Array];
+  assert.ok(key.some((b) => b !== 0));
+  const second = await request(ra, "skg", { payload: der, cf: EstContentFormat.PKCS10, peerKey: "127.0.0.1:9" });
+  assert.equal(codeString(second.code), "2.04");
+  assert.ok(first.payload!.every((b) => b === 0), "the first response (with its key) is wiped");
+  assert.ok(second.payload!.some((b) => b !== 0));
+});
+
 test("in process: crts with Accept 287 is CF 287, the CA certificate", async (t) => {
   if (!requirePeer(t, "openssl")) return;
   const crt = await request(await inProcessRa(), "crts", { code: Code.GET, accept: EstContentFormat.PKIX_CERT });
