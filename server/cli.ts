@@ -201,7 +201,7 @@ export function acceptExampleDevice(dev: DevServers): DevKeyPair | null {
 
 export interface ExampleDevice {
   /** NoSec, DTLS-PSK, DTLS-RPK, DTLS-X.509, bootstrap over DTLS-PSK; Security Mode 4 (EST) direct or after bootstrap. */
-  mode: "nosec" | "psk" | "rpk" | "x509" | "bootstrap-psk" | "est" | "bootstrap-est" | "bootstrap-est-idevid";
+  mode: "nosec" | "psk" | "rpk" | "x509" | "bootstrap-psk" | "est" | "bootstrap-est-idevid";
   title: string;
   endpoint: string;
   /** Arguments after `lwm2m-wasm device`. */
@@ -250,8 +250,7 @@ export function exampleDevices(dev: DevServers, device: DevKeyPair | null, state
 /** The endpoint of the printed Security Mode 4 device; its factory (IDevID) certificate is `<pki>/device-lwm2m-wasm-idevid.crt`. */
 export const EST_EXAMPLE_DEVICE = "lwm2m-wasm-est-device";
 export const EST_IDEVID = "lwm2m-wasm-idevid";
-/** The Security Mode 4 endpoints of server/dev-config.json (bootstrapped): resources 3 and 5 empty, or an IDevID in them. */
-export const EST_BOOTSTRAP_ENDPOINT = "lwm2m-wasm-est";
+/** The bootstrapped Security Mode 4 endpoint of server/dev-config.json with an IDevID in resources 3 and 5. */
 export const EST_IDEVID_BOOTSTRAP_ENDPOINT = "lwm2m-wasm-est-idevid";
 
 /**
@@ -260,9 +259,11 @@ export const EST_IDEVID_BOOTSTRAP_ENDPOINT = "lwm2m-wasm-est-idevid";
  * (`--server-cert` = resource 4, the LwM2M Server's certificate; a factory
  * IDevID certificate from the development CA authenticates it to the EST
  * server, which is the LwM2M Server itself when `--est` is omitted), and the
- * bootstrapped `lwm2m-wasm-est` (resources 3 and 5 empty: EST with the
- * bootstrap PSK) and `lwm2m-wasm-est-idevid` (an IDevID in resources 3 and 5)
- * accounts of dev-config.json. Issues the IDevID (`pki.device("lwm2m-wasm-idevid")`).
+ * bootstrapped `lwm2m-wasm-est-idevid` account of dev-config.json (an
+ * IDevID in resources 3 and 5). Not printed: `lwm2m-wasm-est` (resources 3
+ * and 5 empty), which needs a device that enrols with its bootstrap PSK (the
+ * RA accepts it; the firmware's EST client authenticates with the IDevID).
+ * Issues the IDevID (`pki.device("lwm2m-wasm-idevid")`).
  * Empty without the DTLS listeners, a PKI or the EST RA.
  */
 export function estExampleDevices(dev: DevServers, stateRoot = "state"): ExampleDevice[] {
@@ -276,15 +277,11 @@ export function estExampleDevices(dev: DevServers, stateRoot = "state"): Example
     args: ["--endpoint", EST_EXAMPLE_DEVICE, "--server", reachable(dev.secureServerUri), "--server-cert", f("server.crt"),
       "--idevid-cert", f(`device-${EST_IDEVID}.crt`), "--idevid-key", f(`device-${EST_IDEVID}.key`), ...state("est")],
   }];
-  const bootstrapped = [
-    { mode: "bootstrap-est", endpoint: EST_BOOTSTRAP_ENDPOINT, title: "bootstrap over DTLS-PSK to a Security Mode 4 account (resources 3 and 5 empty), EST enrolment with the bootstrap PSK, then DTLS with the issued certificate" },
-    { mode: "bootstrap-est-idevid", endpoint: EST_IDEVID_BOOTSTRAP_ENDPOINT, title: "bootstrap over DTLS-PSK to a Security Mode 4 account with an IDevID in resources 3 and 5, EST enrolment with it, then DTLS with the issued certificate" },
-  ] as const;
-  for (const b of bootstrapped) {
-    const bs = pskAccountsOf(DEV_CONFIG_FILE, b.endpoint).bootstrap;
-    if (!bs || !dev.est.psk.has(bs.identity) || !dev.secureBootstrapUri) continue; // only when the running configuration has that account
-    ex.push({ mode: b.mode, title: b.title, endpoint: b.endpoint,
-      args: ["--endpoint", b.endpoint, "--bootstrap", reachable(dev.secureBootstrapUri), "--psk-identity", bs.identity, "--psk-key", bs.key, ...state(b.mode)] });
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, EST_IDEVID_BOOTSTRAP_ENDPOINT).bootstrap;
+  if (bs && dev.est.psk.has(bs.identity) && dev.secureBootstrapUri) { // only when the running configuration has that account
+    ex.push({ mode: "bootstrap-est-idevid", endpoint: EST_IDEVID_BOOTSTRAP_ENDPOINT,
+      title: "bootstrap over DTLS-PSK to a Security Mode 4 account with an IDevID in resources 3 and 5, EST enrolment with it, then DTLS with the issued certificate",
+      args: ["--endpoint", EST_IDEVID_BOOTSTRAP_ENDPOINT, "--bootstrap", reachable(dev.secureBootstrapUri), "--psk-identity", bs.identity, "--psk-key", bs.key, ...state("bootstrap-est-idevid")] });
   }
   return ex;
 }
