@@ -144,7 +144,7 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     const server = new LwM2MServer({
       coap: opts.coap, lifetimeGraceMs: opts.lifetimeGraceMs, extraResources: est ?? undefined,
       // a PSK identity the listener knows only as an EST account enrols, it does not register
-      authorize: (_ep, peer) => peer.identity?.kind !== "psk" || clients.server.psk.has(peer.identity.identity),
+      authorize: (_ep, peer) => !(peer.identity?.kind === "psk" && est?.psk.has(peer.identity.identity) && !clients.server.psk.has(peer.identity.identity)),
     });
     opened.push(server);
     const plainServer = new UdpTransport(family);
@@ -279,12 +279,12 @@ export function estPskAccountsFromConfig(source: string | BootstrapConfig): Map<
   const { config, baseDir } = loadBootstrapConfig(source);
   const out = new Map<string, EstPskAccount>();
   for (const [endpoint, c] of Object.entries(config)) {
-    if (endpoint.startsWith("$") || endpoint === "*") continue;
-    const bc = c.bootstrapCredentials;
-    if (bc?.pskIdentity && bc.pskKey) out.set(bc.pskIdentity, { endpoint, key: keyBytes(bc.pskKey, baseDir, "pskKey") });
-    for (const s of c.security) {
-      if ((s.securityMode === "psk" || s.securityMode === 0) && s.pskIdentity && s.pskKey) out.set(s.pskIdentity, { endpoint, key: keyBytes(s.pskKey, baseDir, "pskKey") });
-    }
+    if (endpoint.startsWith("$") || endpoint.includes("*")) continue; // named endpoints only: the CN is the name
+    const add = (identity: string | undefined, key: string | undefined) => {
+      if (identity && key && /^([0-9a-fA-F]{2})+$/.test(key)) out.set(identity, { endpoint, key: keyBytes(key, baseDir, "pskKey") });
+    };
+    add(c.bootstrapCredentials?.pskIdentity, c.bootstrapCredentials?.pskKey);
+    for (const s of c.security) if (s.securityMode === "psk" || s.securityMode === 0) add(s.pskIdentity, s.pskKey);
   }
   return out;
 }
