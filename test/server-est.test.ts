@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { X509Certificate, createPrivateKey, createPublicKey } from "node:crypto";
 import { requirePeer, havePeer } from "./helpers/peers";
 import { writeGnutlsPriorityOverride } from "./helpers/coap-gnutls-peer";
-import { startDevServers, DEV_CONFIG_FILE, UdpTransport, CoapEndpoint, FAST_PARAMS, decodeContent, type DevServers, type Registration, type BootstrapConfig } from "../server/index";
+import { startDevServers, estPskAccountsFromConfig, DEV_CONFIG_FILE, UdpTransport, CoapEndpoint, FAST_PARAMS, decodeContent, type DevServers, type Registration, type BootstrapConfig } from "../server/index";
 import { runServerCli, EST_EXAMPLE_DEVICE } from "../server/cli";
 import { EstRa, loadEstCa, EstContentFormat, csrAttributes, estOperationOf } from "../server/est";
 import { Code, Opt, Type, encodeBlock, codeString, type IncomingRequest } from "../server/coap";
@@ -495,6 +495,17 @@ test("test hooks for the device side: intercept answers instead of the RA (after
   assert.ok(x.verify(new X509Certificate(Buffer.from(dev!.pki!.ca.certificate)).publicKey));
   assert.ok(new Date(x.validTo).getTime() < Date.now());
   assert.equal(x.subject, "CN=expired");
+});
+
+test("estPskAccountsFromConfig: named endpoints' bootstrap and server PSKs map to their endpoint; the wildcard endpoint gives none", () => {
+  const m = estPskAccountsFromConfig({
+    ...config,
+    "*": { bootstrapCredentials: { pskIdentity: "any-bs", pskKey: "00112233" }, security: [{ uri: "coap://h:1", securityMode: "nosec", shortServerId: 1 }], servers: [{ shortServerId: 1, lifetime: 60 }] },
+  } as unknown as BootstrapConfig);
+  assert.deepEqual([...m.keys()].sort(), [EST_PSK.identity, REG_PSK.identity].sort());
+  assert.equal(m.get(EST_PSK.identity)!.endpoint, "est-dev");
+  assert.equal(Buffer.from(m.get(EST_PSK.identity)!.key).toString(), EST_PSK.key);
+  assert.equal(m.get(REG_PSK.identity)!.endpoint, "reg-dev");
 });
 
 test("estOperationOf and csrAttributes: the paths RFC 9148 names; the CsrAttrs DER parsed by openssl asn1parse", (t) => {
