@@ -74,8 +74,6 @@ export interface EstRaOptions {
   psk?: Map<string, EstPskAccount>;
   /** Validity of issued certificates in seconds (default 365 days). */
   validitySeconds?: number;
-  /** Extra CA certificates (DER) whose client certificates may use sen / skg (the DTLS listener checks the chain). */
-  clientCas?: Uint8Array[];
 }
 
 export interface EstIssued {
@@ -89,7 +87,7 @@ export interface EstIssued {
   identity?: PeerIdentity;
 }
 
-export interface EstRefusal { operation: EstOperation | "core"; peerKey: string; code: number; reason: string }
+export interface EstRefusal { operation: EstOperation; peerKey: string; code: number; reason: string }
 
 class Refusal extends Error {
   constructor(readonly code: number, reason: string) { super(reason); }
