@@ -12,7 +12,7 @@
 // the CA is the development PKI's (server/dev-pki.ts).
 import { EventEmitter } from "node:events";
 import { createHash, createPrivateKey, createPublicKey, verify as nodeVerify, webcrypto, X509Certificate as NodeX509 } from "node:crypto";
-import "./reflect-metadata"; // before @peculiar/x509 (tsyringe)
+import "reflect-metadata"; // before @peculiar/x509 (its tsyringe needs the Reflect metadata API)
 import * as x509 from "@peculiar/x509";
 import { AsnConvert } from "@peculiar/asn1-schema"; // both come with @peculiar/x509
 import { CertificationRequest } from "@peculiar/asn1-csr";
