@@ -873,3 +873,73 @@ test("provisioning refuses an inconsistent factory configuration and keeps the p
   acceptRegister(h2.peer(SRV_PORT));
   assert.equal(h.fatal, null);
 });
+
+// ---------------------------------------------------------------------------------
+// Issue 7 regression tests (defects 4 and 8)
+
+test("issue 7 defect 4 (SEC-3): a Bootstrap-Write in Block1 pieces leaves no key bytes in linear memory after Finish", () => {
+  const { h, b } = bootstrapOnly();
+  b.reply(b.next("Bootstrap-Request"), C.CHANGED);
+  assert.equal(b.request(C.DELETE, "/0").code, C.DELETED);
+  assert.equal(b.request(C.PUT, "/1/0", { cf: F.TLV, payload: srvInstance(0, 101, 60) }).code, C.CHANGED);
+  // a PSK with distinct bytes (any 6-byte run of it in memory is a leak), last in the instance, its length
+  // chosen so that the last block is short: the tail of the CONTINUE block before it is never overwritten
+  const secOf = (key: B) => inst(1, rStr(0, "coaps://127.0.0.1:5684"), rBool(1, false), rInt(2, 0), rStr(3, "issue7-identity"),
+    rBytes(4, new Uint8Array(0)), rInt(10, 101), rBytes(5, key));
+  let key = new Uint8Array(0);
+  for (let n = 40; n < 64; n++) {
+    key = Uint8Array.from({ length: n }, (_, i) => (0x9e + i * 7) & 0xff);
+    if (secOf(key).length % 16 === 2) break;
+  }
+  const sec = secOf(key);
+  assert.equal(sec.length % 16, 2);
+  for (let num = 0; num * 16 < sec.length; num++) {
+    const more = (num + 1) * 16 < sec.length;
+    const r = b.request(C.PUT, "/0/1", { cf: F.TLV, payload: sec.slice(num * 16, num * 16 + 16), block1: block(num, more, 0) });
+    assert.equal(r.code, more ? C.CONTINUE : C.CHANGED, `block ${num}`);
+  }
+  assert.equal(b.request(C.POST, "/bs").code, C.CHANGED);
+  assert.equal(h.events("bootstrapped").length, 1);
+  const mem = Buffer.from(new Uint8Array(h.dev.memory.buffer));
+  const leaks: number[] = [];
+  for (let i = 0; i + 6 <= key.length; i++) if (mem.indexOf(Buffer.from(key.subarray(i, i + 6))) >= 0) leaks.push(i);
+  assert.deepEqual(leaks, [], "no 6-byte run of the PSK is left in linear memory");
+  mem.set(key.subarray(10, 16), 2048); // the scan can find one
+  assert.notEqual(mem.indexOf(Buffer.from(key.subarray(10, 16))), -1);
+  mem.fill(0, 2048, 2054);
+  assert.equal(h.fatal, null);
+});
+
+test("issue 7 defect 8: a Register answered with Location-Path '.' or '..' is refused and never reused (RFC 7252 §5.10.7)", () => {
+  for (const bad of [[".", "x"], ["rd", ".."], ["."]]) {
+    const h = new Harness();
+    h.dev.start();
+    h.dev.provision(serverConfig({}, { communicationRetryCount: 1, communicationSequenceRetryCount: 1 }));
+    const s = h.peer(SRV_PORT);
+    const reg = s.next("Register");
+    s.reply(reg, C.CREATED, bad.map((seg) => [O.LOCATION_PATH, ascii(seg)] as [number, B]));
+    assert.notEqual(h.dev.state(101), ClientState.Registered, `Location-Path ${bad.join("/")} refused`);
+    assert.ok(h.dev.logs.some((l) => /Location-Path/.test(l.text)), "the refusal is logged");
+    h.at(h.now + 200_000);
+    for (const m of s.takeAll()) {
+      assert.ok(!(m.code === C.POST && pathOf(m) !== "/rd") && m.code !== C.DELETE, `no request to the refused location: ${codeStr(m.code)} ${pathOf(m)}`);
+    }
+    assert.equal(h.fatal, null);
+  }
+});
+
+test("issue 7 defect 8: POST where no operation allows it answers 4.05 whatever the format; 4.15 only for an allowed method", () => {
+  const { h, s } = registered();
+  // /1/0/1 (Lifetime): single-instance, not executable: neither Execute nor a partial update (Transport §6.4.3)
+  assert.equal(s.request(C.POST, "/1/0/1").code, C.METHOD_NOT_ALLOWED, "POST /1/0/1 without Content-Format");
+  assert.equal(s.request(C.POST, "/1/0/1", { cf: F.TEXT, payload: ascii("50") }).code, C.METHOD_NOT_ALLOWED, "POST /1/0/1 text/plain");
+  assert.equal(s.request(C.POST, "/3/0/0", { cf: F.TEXT, payload: ascii("x") }).code, C.METHOD_NOT_ALLOWED, "read-only Manufacturer");
+  // /3/0: a partial update is allowed (Current Time /3/0/13 is writable), only the format is missing: 4.15
+  assert.equal(s.request(C.POST, "/3/0").code, X.UNSUPPORTED, "POST /3/0 without Content-Format");
+  assert.equal(s.request(C.POST, "/3/0", { cf: F.TLV, payload: rInt(13, 1_700_000_000) }).code, C.CHANGED, "a partial update of /3/0");
+  // a multiple-instance resource takes a partial update (POST /16/0/0)
+  assert.equal(s.request(C.POST, "/16", { cf: F.TLV, payload: inst(0, multi(0, riStr(0, "a"))) }).code, C.CREATED);
+  s.takeAll();
+  assert.equal(s.request(C.POST, "/16/0/0", { cf: F.TLV, payload: multi(0, riStr(1, "b")) }).code, C.CHANGED);
+  assert.equal(h.fatal, null);
+});
