@@ -882,30 +882,39 @@ test("issue 7 defect 4 (SEC-3): a Bootstrap-Write in Block1 pieces leaves no key
   b.reply(b.next("Bootstrap-Request"), C.CHANGED);
   assert.equal(b.request(C.DELETE, "/0").code, C.DELETED);
   assert.equal(b.request(C.PUT, "/1/0", { cf: F.TLV, payload: srvInstance(0, 101, 60) }).code, C.CHANGED);
-  // a PSK with distinct bytes (any 6-byte run of it in memory is a leak), last in the instance, its length
-  // chosen so that the last block is short: the tail of the CONTINUE block before it is never overwritten
+  // PSKs with distinct bytes (any 6-byte run of one in memory is a leak), last in the instance, their
+  // lengths chosen for what stays in the receive buffer when the wipe is missing:
+  // key1 in 64-byte blocks with a 2-byte last block: the tail of the CONTINUE block before it is never
+  // overwritten (later datagrams are shorter); key2 (written over key1) in 16-byte blocks with a 14-byte
+  // last block: the final block, followed only by the short Finish
   const secOf = (key: B) => inst(1, rStr(0, "coaps://127.0.0.1:5684"), rBool(1, false), rInt(2, 0), rStr(3, "issue7-identity"),
     rBytes(4, new Uint8Array(0)), rInt(10, 101), rBytes(5, key));
-  let key = new Uint8Array(0);
-  for (let n = 40; n < 64; n++) {
-    key = Uint8Array.from({ length: n }, (_, i) => (0x9e + i * 7) & 0xff);
-    if (secOf(key).length % 16 === 2) break;
-  }
-  const sec = secOf(key);
-  assert.equal(sec.length % 16, 2);
-  for (let num = 0; num * 16 < sec.length; num++) {
-    const more = (num + 1) * 16 < sec.length;
-    const r = b.request(C.PUT, "/0/1", { cf: F.TLV, payload: sec.slice(num * 16, num * 16 + 16), block1: block(num, more, 0) });
-    assert.equal(r.code, more ? C.CONTINUE : C.CHANGED, `block ${num}`);
+  const keyFor = (seed: number, szx: number, rest: number) => {
+    for (let n = 32; n < 120; n++) {
+      const k = Uint8Array.from({ length: n }, (_, i) => (seed + i * 7) & 0xff);
+      if (secOf(k).length % (16 << szx) === rest) return k;
+    }
+    throw new Error("no key length fits");
+  };
+  const key1 = keyFor(0x9e, 2, 2), key2 = keyFor(0x31, 0, 14);
+  for (const [key, szx] of [[key1, 2], [key2, 0]] as [B, number][]) {
+    const sec = secOf(key), size = 16 << szx;
+    for (let num = 0; num * size < sec.length; num++) {
+      const more = (num + 1) * size < sec.length;
+      const r = b.request(C.PUT, "/0/1", { cf: F.TLV, payload: sec.slice(num * size, num * size + size), block1: block(num, more, szx) });
+      assert.equal(r.code, more ? C.CONTINUE : C.CHANGED, `block ${num} of ${size} bytes`);
+    }
   }
   assert.equal(b.request(C.POST, "/bs").code, C.CHANGED);
   assert.equal(h.events("bootstrapped").length, 1);
   const mem = Buffer.from(new Uint8Array(h.dev.memory.buffer));
-  const leaks: number[] = [];
-  for (let i = 0; i + 6 <= key.length; i++) if (mem.indexOf(Buffer.from(key.subarray(i, i + 6))) >= 0) leaks.push(i);
-  assert.deepEqual(leaks, [], "no 6-byte run of the PSK is left in linear memory");
-  mem.set(key.subarray(10, 16), 2048); // the scan can find one
-  assert.notEqual(mem.indexOf(Buffer.from(key.subarray(10, 16))), -1);
+  for (const [name, key] of [["key1", key1], ["key2", key2]] as [string, B][]) {
+    const leaks: number[] = [];
+    for (let i = 0; i + 6 <= key.length; i++) if (mem.indexOf(Buffer.from(key.subarray(i, i + 6))) >= 0) leaks.push(i);
+    assert.deepEqual(leaks, [], `no 6-byte run of ${name} is left in linear memory`);
+  }
+  mem.set(key2.subarray(10, 16), 2048); // the scan can find one
+  assert.notEqual(mem.indexOf(Buffer.from(key2.subarray(10, 16))), -1);
   mem.fill(0, 2048, 2054);
   assert.equal(h.fatal, null);
 });
