@@ -1,0 +1,153 @@
+// Builds the C hosts of build/firmware.wasm (boards/README.md) under build/boards/:
+//   lwm2m-wasm2c          wasm2c + boards/host-c, Linux x86-64
+//   lwm2m-wasm2c-armhf    the same for 32-bit ARM (arm-linux-gnueabihf-gcc, static; run under qemu-arm)
+//   lwm2m-wamr            launcher: --interp classic|fast picks lwm2m-wamr-classic / lwm2m-wamr-fast
+//                         (WAMR 2.4.5 from ../shared/vendor, cmake; the interpreter is a build-time choice)
+//   lwm2m-host-test       the host's own test driver (boards/host-c/host_test.c)
+// Everything is cached: wasm2c output and its object by the firmware's hash, the
+// host objects by their sources, WAMR by cmake/make in build/boards/wamr-*.
+// Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|wamr|host-test]
+//   --if-available: a missing toolchain skips that host loudly (npm test's pretest) instead of failing.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { dirname, join, basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+process.chdir(root);
+const OUT = "build/boards";
+const HOST = "boards/host-c";
+const HOST_SOURCES = ["abi.c", "device.c", "drbg.c", "flash.c", "net.c", "se.c"].map((f) => join(HOST, f));
+const WASM2C_RT = "/usr/share/wabt/wasm2c";
+const WAMR_TAR = join(root, "..", "shared", "vendor", "wamr-2.4.5-core.tar.gz");
+const WAMR_DIR = "build/wamr";
+// Explicit bounds checks in the wasm2c output (no guard-page trick): the same code as on an MCU.
+const W2C_FLAGS = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
+const CFLAGS = ["-O2", "-std=gnu11", "-g0", `-I${HOST}`, `-I${WASM2C_RT}`];
+const WARN = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"];
+
+const ifAvailable = process.argv.includes("--if-available");
+const onlyIdx = process.argv.indexOf("--only");
+const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : null;
+const times = {};
+
+const have = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const sha = (f) => createHash("sha256").update(readFileSync(f)).digest("hex");
+const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : 0);
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"], ...opts });
+
+function missing(what, why) {
+  const msg = `TOOLCHAIN MISSING for ${what}: ${why} (see .ci/run)`;
+  if (!ifAvailable || process.env.REQUIRE_PEERS === "1") throw new Error(msg);
+  console.error(`\n*** ${msg} — SKIPPING ***\n`);
+}
+
+/** Compile `src` to `obj` unless obj is newer than src and every header of boards/host-c. */
+function compile(cc, src, obj, flags) {
+  const headers = [join(HOST, "lwm2m_host.h")];
+  if (mtime(obj) > Math.max(mtime(src), ...headers.map(mtime))) return;
+  run(cc, [...flags, "-c", src, "-o", obj]);
+}
+
+/** build/firmware.wasm as C (wasm2c), regenerated when the module changes. */
+function wasm2cSource() {
+  const dir = join(OUT, "w2c");
+  mkdirSync(dir, { recursive: true });
+  const hashFile = join(dir, "firmware.wasm.sha256");
+  const h = sha("build/firmware.wasm");
+  if (existsSync(hashFile) && readFileSync(hashFile, "utf8") === h && existsSync(join(dir, "firmware.c"))) return { dir, changed: false };
+  run("wasm2c", ["build/firmware.wasm", "-n", "firmware", "-o", join(dir, "firmware.c")]);
+  writeFileSync(hashFile, h);
+  return { dir, changed: true };
+}
+
+function buildWasm2c(target) {
+  const arm = target === "armhf";
+  const cc = arm ? "arm-linux-gnueabihf-gcc" : "gcc";
+  const name = arm ? "lwm2m-wasm2c-armhf" : "lwm2m-wasm2c";
+  if (!have("wasm2c")) return missing(name, "wasm2c (Debian wabt) not found");
+  if (!have(cc)) return missing(name, `${cc} not found (Debian ${arm ? "gcc-arm-linux-gnueabihf" : "build-essential"})`);
+  const mbedLib = arm ? "/usr/lib/arm-linux-gnueabihf/libmbedcrypto.a" : null;
+  if (arm && !existsSync(mbedLib)) return missing(name, `${mbedLib} not found (Debian libmbedtls-dev:armhf, multiarch)`);
+  if (!existsSync("/usr/include/mbedtls/ecdsa.h")) return missing(name, "Mbed TLS headers not found (Debian libmbedtls-dev)");
+  const t0 = Date.now();
+  const { dir, changed } = wasm2cSource();
+  const objDir = join(OUT, `obj-${target}`);
+  mkdirSync(objDir, { recursive: true });
+  const flags = [...CFLAGS, ...W2C_FLAGS, `-I${dir}`];
+  const fwObj = join(objDir, "firmware.o");
+  if (changed || !existsSync(fwObj)) run(cc, [...flags, "-w", "-c", join(dir, "firmware.c"), "-o", fwObj]);
+  compile(cc, join(WASM2C_RT, "wasm-rt-impl.c"), join(objDir, "wasm-rt-impl.o"), [...flags, "-w"]);
+  const objs = [fwObj, join(objDir, "wasm-rt-impl.o")];
+  for (const src of [...HOST_SOURCES, "boards/wasm2c/main.c"]) {
+    const obj = join(objDir, basename(src, ".c") + ".o");
+    if (src.endsWith("main.c") && changed && existsSync(obj)) run(cc, [...flags, ...WARN, "-c", src, "-o", obj]); // firmware.h changed
+    else compile(cc, src, obj, [...flags, ...WARN]);
+    objs.push(obj);
+  }
+  const exe = join(OUT, name);
+  if (Math.max(...objs.map(mtime)) > mtime(exe)) {
+    run(cc, [...objs, ...(arm ? ["-static", mbedLib] : ["-lmbedcrypto"]), "-lm", "-o", exe]);
+  }
+  times[name] = Date.now() - t0;
+}
+
+function buildWamr() {
+  if (!have("cmake")) return missing("lwm2m-wamr", "cmake not found");
+  if (!existsSync(join(WAMR_DIR, "build-scripts", "runtime_lib.cmake"))) {
+    if (!existsSync(WAMR_TAR)) return missing("lwm2m-wamr", `${WAMR_TAR} not found (../shared/vendor)`);
+    mkdirSync(WAMR_DIR, { recursive: true });
+    run("tar", ["xzf", WAMR_TAR, "-C", WAMR_DIR]);
+  }
+  for (const interp of ["classic", "fast"]) {
+    const t0 = Date.now();
+    const dir = join(OUT, `wamr-${interp}`);
+    if (!existsSync(join(dir, "Makefile"))) {
+      run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${interp}`], { stdio: ["ignore", "ignore", "inherit"] });
+    }
+    run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
+    copyFileSync(join(dir, `lwm2m-wamr-${interp}`), join(OUT, `lwm2m-wamr-${interp}`));
+    times[`lwm2m-wamr-${interp}`] = Date.now() - t0;
+  }
+  const launcher = join(OUT, "lwm2m-wamr");
+  writeFileSync(launcher, `#!/bin/sh
+# lwm2m-wamr [--interp classic|fast] <command> ...: WAMR's interpreter is chosen at build time,
+# so each has its own binary beside this script (scripts/build-boards.mjs).
+interp=classic
+prev=
+for a in "$@"; do [ "$prev" = "--interp" ] && interp="$a"; prev="$a"; done
+case "$interp" in classic|fast) ;; *) echo "--interp classic|fast" >&2; exit 2;; esac
+exec "$(dirname "$0")/lwm2m-wamr-$interp" "$@"
+`);
+  chmodSync(launcher, 0o755);
+}
+
+function buildHostTest() {
+  if (!have("gcc") || !existsSync("/usr/include/mbedtls/ecdsa.h")) return missing("lwm2m-host-test", "gcc or Mbed TLS headers (libmbedtls-dev) not found");
+  const t0 = Date.now();
+  const objDir = join(OUT, "obj-host-test");
+  mkdirSync(objDir, { recursive: true });
+  const objs = [];
+  for (const src of [...HOST_SOURCES.filter((s) => !s.endsWith("device.c")), join(HOST, "host_test.c")]) {
+    const obj = join(objDir, basename(src, ".c") + ".o");
+    compile("gcc", src, obj, [...CFLAGS, ...WARN]);
+    objs.push(obj);
+  }
+  const exe = join(OUT, "lwm2m-host-test");
+  if (Math.max(...objs.map(mtime)) > mtime(exe)) run("gcc", [...objs, "-lmbedcrypto", "-o", exe]);
+  times["lwm2m-host-test"] = Date.now() - t0;
+}
+
+async function main() {
+  if (!existsSync("build/firmware.wasm")) {
+    const { buildFirmware } = await import("./build.mjs");
+    await buildFirmware();
+  }
+  mkdirSync(OUT, { recursive: true });
+  const steps = { "host-test": buildHostTest, wasm2c: () => buildWasm2c("x86_64"), armhf: () => buildWasm2c("armhf"), wamr: buildWamr };
+  for (const [name, fn] of Object.entries(steps)) if (!only || only === name) fn();
+  for (const [name, ms] of Object.entries(times)) console.log(`${OUT}/${name}: ${(ms / 1000).toFixed(1)} s`);
+  writeFileSync(join(OUT, "build-times.json"), JSON.stringify(times, null, 2) + "\n");
+}
+main().catch((e) => { console.error(e.message); process.exit(1); });
