@@ -101,11 +101,37 @@ static int w2c_call(lwm2m_fw *fw, lwm2m_export e, const int64_t *a, int64_t *ret
   return 0;
 }
 
+/* --stats: the C stack's high-water mark (firmware + host + Mbed TLS), by painting
+ * STACK_PAINT bytes below main's frame before the run and scanning them after. */
+#define STACK_PAINT (256 * 1024)
+static __attribute__((noinline)) void stack_paint(void) {
+  volatile uint8_t area[STACK_PAINT];
+  for (size_t i = 0; i < sizeof area; i++) area[i] = 0xCD;
+}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized" /* reading what stack_paint left is the point */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+static __attribute__((noinline)) size_t stack_used(void) {
+  volatile uint8_t area[STACK_PAINT];
+  size_t i = 0;
+  while (i < sizeof area && area[i] == 0xCD) i++;
+  return sizeof area - i; /* from the far end (lowest address) up to the first byte written */
+}
+#pragma GCC diagnostic pop
+
 int main(int argc, char **argv) {
   wasm_rt_init();
   Z_firmware_init_module();
+  int stats = 0;
+  for (int i = 0; i < argc; i++) if (!strcmp(argv[i], "--stats")) stats = 1;
+  if (stats) stack_paint();
   lwm2m_fw fw = { "wasm2c", w2c_instantiate, w2c_call, w2c_memory, NULL };
   int r = lwm2m_main(&g_host, &fw, argc, argv);
+  if (stats) {
+    wasm_rt_memory_t *m = Z_firmwareZ_memory(&g_instance);
+    printf("C stack high-water: %zu bytes\n", stack_used());
+    printf("linear memory: %u bytes, __heap_base %u\n", m->size, *Z_firmwareZ___heap_base(&g_instance));
+  }
   if (g_instantiated) Z_firmware_free(&g_instance);
   wasm_rt_free();
   return r;
