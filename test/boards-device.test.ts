@@ -7,7 +7,8 @@
 // /3/0 (2.05, the firmware's manufacturer), the host prints the Node device's
 // event lines, SIGINT de-registers, exit 0. One host also registers over
 // NoSec straight to the LwM2M Server, and a boot with a stuck entropy source
-// reports the DRBG and SE failures.
+// reports the DRBG and SE failures. A server's Reboot re-instantiates the
+// module in each binding, which registers again from its sealed store.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -151,5 +152,29 @@ test("every C host refuses to boot healthy on a stuck entropy source: DRBG and S
     const ok = spawnSync(cmd, [...pre, "boot", "--state", mkdtempSync(join(stateRoot, "ok-"))], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(ok.status, 0, `${host.name}: ${ok.stdout}${ok.stderr}`);
     assert.match(ok.stdout, /boot status: DRBG ok, SE ok, flash ok/, host.name);
+  }
+});
+
+test("Reboot (Execute /3/0/4) on every C host: a fresh module instance boots from the stored configuration and registers again", async (t) => {
+  for (const host of HOSTS) {
+    if (!requireBoard(t, host.binary, host.emulator)) return;
+    const ep = `reboot-${host.binary.split("/").pop()}`;
+    const first = next<Registration>(dev.server, "registered", (r) => r.endpoint === ep);
+    const child = new Child(host, ["device", "--endpoint", ep, "--server", dev.serverUri, "--state", mkdtempSync(join(stateRoot, "reboot-"))]);
+    try {
+      await step(`registration of ${ep}`, child, first.promise);
+      const second = next<Registration>(dev.server, "registered", (r) => r.endpoint === ep);
+      assert.equal((await step("Execute Reboot", child, dev.server.execute(ep, "/3/0/4"))).code, "2.04", child.out);
+      await step(`re-registration of ${ep} after the reboot`, child, second.promise);
+      await step("the restart line", child, printed(child, /\[event\]\s+firmware restarted/));
+      assert.equal((child.out.match(/\[event\]\s+registered \(ssid/g) ?? []).length, 2, child.out);
+      child.proc.kill("SIGINT");
+      const { code } = await step(`exit of ${host.name}`, child, child.exited);
+      assert.equal(code, 0, child.out);
+      assert.doesNotMatch(child.out, /FATAL|trapped|exception/i);
+    } finally {
+      first.cancel();
+      await child.end();
+    }
   }
 });
