@@ -17,6 +17,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServers } from "../server/index";
+// @ts-expect-error an .mjs script without types
+import { fixedMemorySource, M4_FLAGS } from "../scripts/build-boards.mjs";
 
 const ROOT = join(__dirname, "..");
 const B = join(ROOT, "build", "boards");
@@ -31,40 +33,38 @@ function sizeOf(tool: string, files: string[]): Sizes {
 const fmt = (s: Sizes) => `${s.text.toLocaleString("en")} / ${s.data.toLocaleString("en")} / ${s.bss.toLocaleString("en")}`;
 const OURS = ["abi", "device", "drbg", "flash", "net", "se", "main"];
 
-/** Cortex-M4 objects of the wasm2c output, cached by the source's hash. */
+/** Cortex-M4 text of the wasm2c output (stock, fixed-size memory checks, unchecked), cached by the source's hash. */
 function m4Sizes(): Record<string, number> | null {
   if (!have("arm-none-eabi-gcc")) return null;
   const dir = join(B, "m4");
-  mkdirSync(join(dir, "inc"), { recursive: true });
-  writeFileSync(join(dir, "inc", "wasm-rt.h"), readFileSync("/usr/include/wasm-rt.h"));
-  writeFileSync(join(dir, "fixed.h"), "extern unsigned char lwm2m_linear_memory[];\n");
   const src = readFileSync(join(B, "w2c", "firmware.c"), "utf8");
   const hash = createHash("sha256").update(src).digest("hex").slice(0, 16);
   const cacheFile = join(dir, `sizes-${hash}.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8"));
-  // The module's memory is 1 page, min = max: every access check can compare with a constant.
-  const fixed = src
-    .replace("if (UNLIKELY(offset + (uint64_t)len > mem->size))", "if (UNLIKELY(offset + (uint64_t)len > 65536u))")
-    .replace("#define TRAP(x) (wasm_rt_trap(WASM_RT_TRAP_##x), 0)", "#define TRAP(x) (__builtin_trap(), 0)")
-    .replace(/&mem->data\[addr\]/g, "&lwm2m_linear_memory[addr]");
-  if (fixed === src) throw new Error("wasm2c output changed: the fixed-memory rewrite matched nothing");
-  writeFileSync(join(dir, "firmware-fixed.c"), fixed);
-  const cc = (file: string, extra: string[]) => {
-    const obj = file.replace(/\.c$/, ".o");
-    execFileSync("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-Os", "-ffunction-sections", "-fdata-sections", "-w",
-      "-DWASM_RT_USE_STACK_DEPTH_COUNT=0", `-I${join(dir, "inc")}`, `-I${join(B, "w2c")}`, ...extra, "-c", file, "-o", obj]);
+  const cc = (name: string, text: string, extra: string[]) => {
+    const file = join(dir, `size-${name}.c`), obj = join(dir, `size-${name}.o`);
+    writeFileSync(file, text);
+    execFileSync("arm-none-eabi-gcc", [...M4_FLAGS, "-w", `-I${join(dir, "inc")}`, `-I${join(B, "w2c")}`, ...extra, "-c", file, "-o", obj]);
     return sizeOf("arm-none-eabi-size", [obj]).text;
   };
-  writeFileSync(join(dir, "firmware-stock.c"), src);
   const r = {
-    stock: cc(join(dir, "firmware-stock.c"), ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0"]),
-    fixed: cc(join(dir, "firmware-fixed.c"), ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-include", join(dir, "fixed.h")]),
-    unchecked: 0,
+    stock: cc("stock", src, []),
+    fixed: cc("fixed", fixedMemorySource(src), []),
+    unchecked: cc("unchecked", src, ["-UWASM_RT_MEMCHECK_SIGNAL_HANDLER", "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1"]),
   };
-  writeFileSync(join(dir, "firmware-unchecked.c"), src);
-  r.unchecked = cc(join(dir, "firmware-unchecked.c"), ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1"]);
   writeFileSync(cacheFile, JSON.stringify(r));
   return r;
+}
+
+/** The emulated board's boot: SysTick ticks (25 MHz; x40 = instructions under -icount shift=0) and stack high-water. */
+function emulatedBoard(): { firstBootTicks: number; secondBootTicks: number; stackBytes: number; text: Sizes } | null {
+  const elf = join(B, "lwm2m-m4.elf");
+  if (!existsSync(elf) || !have("qemu-system-arm")) return null;
+  const r = spawnSync("qemu-system-arm", ["-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
+    "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", elf], { encoding: "utf8", timeout: 120_000 });
+  const m = /first boot (\d+), second boot (\d+)/.exec(r.stdout), st = /stack high-water: (\d+)/.exec(r.stdout);
+  if (r.status !== 0 || !m || !st) throw new Error(`emulated board failed:\n${r.stdout}${r.stderr}`);
+  return { firstBootTicks: Number(m[1]), secondBootTicks: Number(m[2]), stackBytes: Number(st[1]), text: sizeOf("arm-none-eabi-size", [elf]) };
 }
 
 interface RunStats { poolPeak?: number; poolSize?: number; wasmStack?: number; cStack?: number; rssKiB?: number; registered: boolean }
@@ -138,6 +138,8 @@ async function main() {
   result.hosts = hosts.map((h) => ({ name: h.name, ours: h.ours, runtime: h.runtime, run: runs[h.name] }));
   const m4 = m4Sizes();
   result.cortexM4 = m4;
+  const board = emulatedBoard();
+  result.emulatedBoard = board;
   mkdirSync(B, { recursive: true });
   writeFileSync(join(B, "size.json"), JSON.stringify(result, null, 2) + "\n");
 
@@ -152,6 +154,9 @@ async function main() {
     console.log(`| fixed-size memory checks (1 page min = max), udf traps, static linear memory | ${m4.fixed.toLocaleString("en")} |`);
     console.log(`| no bounds checks (reference only) | ${m4.unchecked.toLocaleString("en")} |`);
   } else console.log("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
+  if (board) {
+    console.log(`\nemulated board (qemu-system-arm -M mps2-an386, -icount shift=0): image text/data/bss ${fmt(board.text)} B; first boot (DRBG instantiation, SE self-test, flash format + mount) ${board.firstBootTicks.toLocaleString("en")} SysTick ticks = ${(board.firstBootTicks * 40).toLocaleString("en")} instructions; boot from formatted flash ${board.secondBootTicks.toLocaleString("en")} ticks = ${(board.secondBootTicks * 40).toLocaleString("en")} instructions; stack high-water ${board.stackBytes} B`);
+  }
   console.log(`\nbuild times (s): ${Object.entries(result.builds as Record<string, number>).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(", ")}`);
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -4,9 +4,10 @@
 //   lwm2m-wamr            launcher: --interp classic|fast picks lwm2m-wamr-classic / lwm2m-wamr-fast
 //                         (WAMR 2.4.5 from ../shared/vendor, cmake; the interpreter is a build-time choice)
 //   lwm2m-host-test       the host's own test driver (boards/host-c/host_test.c)
+//   lwm2m-m4.elf          the emulated board: wasm2c for Cortex-M4 with boards/m4 (qemu-system-arm -M mps2-an386)
 // Everything is cached: wasm2c output and its object by the firmware's hash, the
 // host objects by their sources, WAMR by cmake/make in build/boards/wamr-*.
-// Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|wamr|host-test]
+// Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|m4|wamr|host-test]
 //   --if-available: a missing toolchain skips that host loudly (npm test's pretest) instead of failing.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -15,7 +16,6 @@ import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-process.chdir(root);
 const OUT = "build/boards";
 const HOST = "boards/host-c";
 const HOST_SOURCES = ["abi.c", "device.c", "drbg.c", "flash.c", "net.c", "se.c"].map((f) => join(HOST, f));
@@ -123,6 +123,60 @@ exec "$(dirname "$0")/lwm2m-wamr-$interp" "$@"
   chmodSync(launcher, 0o755);
 }
 
+/**
+ * The wasm2c output for a board whose linear memory is exactly the module's one page (declared
+ * min = max = 1, so it can never grow): each bounds check compares with the constant 65536
+ * instead of the memory's run-time size (no 64-bit arithmetic on a 32-bit core), a trap is
+ * `udf` (the board's fault handler reports it) and linear memory sits at a fixed address.
+ */
+export function fixedMemorySource(src) {
+  const out = src
+    .replace("if (UNLIKELY(offset + (uint64_t)len > mem->size))", "if (UNLIKELY(offset + (uint64_t)len > 65536u))")
+    .replace("#define TRAP(x) (wasm_rt_trap(WASM_RT_TRAP_##x), 0)", "#define TRAP(x) (__builtin_trap(), 0)")
+    .replace(/&mem->data\[addr\]/g, "&lwm2m_linear_memory[addr]");
+  for (const needle of ["65536u))", "__builtin_trap(), 0)", "&lwm2m_linear_memory[addr]"]) {
+    if (!out.includes(needle)) throw new Error(`wasm2c output changed: the fixed-memory rewrite found no place for ${needle}`);
+  }
+  return "extern unsigned char lwm2m_linear_memory[];\n" + out;
+}
+
+/** Checks that the module's memory is 1 page min = max (what fixedMemorySource relies on). */
+function assertOnePage() {
+  const out = execFileSync("wasm-objdump", ["-x", "-j", "Memory", "build/firmware.wasm"], { encoding: "utf8" });
+  if (!/pages: initial=1 max=1\b/.test(out)) throw new Error(`the Cortex-M4 build needs memory initial=1 max=1: ${out.trim()}`);
+}
+
+export const M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-ffunction-sections", "-fdata-sections", "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=0"];
+
+function buildM4() {
+  if (!have("arm-none-eabi-gcc")) return missing("lwm2m-m4.elf", "arm-none-eabi-gcc not found (Debian gcc-arm-none-eabi, libnewlib-arm-none-eabi)");
+  if (!have("wasm2c")) return missing("lwm2m-m4.elf", "wasm2c (Debian wabt) not found");
+  const t0 = Date.now();
+  assertOnePage();
+  const { dir: w2c, changed } = wasm2cSource();
+  const dir = join(OUT, "m4");
+  mkdirSync(join(dir, "inc"), { recursive: true });
+  // wasm-rt.h only (the rest of /usr/include is the host's libc)
+  if (!existsSync(join(dir, "inc", "wasm-rt.h"))) copyFileSync("/usr/include/wasm-rt.h", join(dir, "inc", "wasm-rt.h"));
+  const flags = [...M4_FLAGS, `-I${join(dir, "inc")}`, `-I${w2c}`];
+  const fixed = join(dir, "firmware-fixed.c"), fixedObj = join(dir, "firmware-fixed.o");
+  if (changed || !existsSync(fixedObj)) {
+    writeFileSync(fixed, fixedMemorySource(readFileSync(join(w2c, "firmware.c"), "utf8")));
+    run("arm-none-eabi-gcc", [...flags, "-w", "-c", fixed, "-o", fixedObj]);
+  }
+  const objs = [fixedObj];
+  for (const src of ["boards/m4/rt.c", "boards/m4/board.c"]) {
+    const obj = join(dir, basename(src, ".c") + ".o");
+    if (changed || mtime(obj) <= mtime(src)) run("arm-none-eabi-gcc", [...flags, ...WARN, "-c", src, "-o", obj]);
+    objs.push(obj);
+  }
+  const elf = join(OUT, "lwm2m-m4.elf");
+  if (Math.max(...objs.map(mtime), mtime("boards/m4/mps2-an386.ld")) > mtime(elf)) {
+    run("arm-none-eabi-gcc", [...M4_FLAGS, "-T", "boards/m4/mps2-an386.ld", "--specs=rdimon.specs", "-Wl,--gc-sections", ...objs, "-lm", "-o", elf]);
+  }
+  times["lwm2m-m4.elf"] = Date.now() - t0;
+}
+
 function buildHostTest() {
   if (!have("gcc") || !existsSync("/usr/include/mbedtls/ecdsa.h")) return missing("lwm2m-host-test", "gcc or Mbed TLS headers (libmbedtls-dev) not found");
   const t0 = Date.now();
@@ -140,14 +194,16 @@ function buildHostTest() {
 }
 
 async function main() {
+  process.chdir(root);
   if (!existsSync("build/firmware.wasm")) {
     const { buildFirmware } = await import("./build.mjs");
     await buildFirmware();
   }
   mkdirSync(OUT, { recursive: true });
-  const steps = { "host-test": buildHostTest, wasm2c: () => buildWasm2c("x86_64"), armhf: () => buildWasm2c("armhf"), wamr: buildWamr };
+  const steps = { "host-test": buildHostTest, wasm2c: () => buildWasm2c("x86_64"), armhf: () => buildWasm2c("armhf"), m4: buildM4, wamr: buildWamr };
   for (const [name, fn] of Object.entries(steps)) if (!only || only === name) fn();
   for (const [name, ms] of Object.entries(times)) console.log(`${OUT}/${name}: ${(ms / 1000).toFixed(1)} s`);
   writeFileSync(join(OUT, "build-times.json"), JSON.stringify(times, null, 2) + "\n");
 }
-main().catch((e) => { console.error(e.message); process.exit(1); });
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) main().catch((e) => { console.error(e.message); process.exit(1); });
