@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const OUT = "build/boards";
 const HOST = "boards/host-c";
-const HOST_SOURCES = ["abi.c", "device.c", "drbg.c", "flash.c", "net.c", "se.c"].map((f) => join(HOST, f));
+const HOST_SOURCES = ["abi.c", "device.c", "drbg.c", "flash.c", "net.c", "provision.c", "se.c"].map((f) => join(HOST, f));
 const WASM2C_RT = "/usr/share/wabt/wasm2c";
 const WAMR_TAR = join(root, "..", "shared", "vendor", "wamr-2.4.5-core.tar.gz");
 const WAMR_DIR = "build/wamr";
@@ -45,7 +45,7 @@ function missing(what, why) {
 
 /** Compile `src` to `obj` unless obj is newer than src and every header of boards/host-c. */
 function compile(cc, src, obj, flags) {
-  const headers = [join(HOST, "lwm2m_host.h")];
+  const headers = [join(HOST, "lwm2m_host.h"), join(HOST, "provision.h")];
   if (mtime(obj) > Math.max(mtime(src), ...headers.map(mtime))) return;
   run(cc, [...flags, "-c", src, "-o", obj]);
 }
@@ -158,14 +158,14 @@ function buildM4() {
   mkdirSync(join(dir, "inc"), { recursive: true });
   // wasm-rt.h only (the rest of /usr/include is the host's libc)
   if (!existsSync(join(dir, "inc", "wasm-rt.h"))) copyFileSync("/usr/include/wasm-rt.h", join(dir, "inc", "wasm-rt.h"));
-  const flags = [...M4_FLAGS, `-I${join(dir, "inc")}`, `-I${w2c}`];
+  const flags = [...M4_FLAGS, `-I${join(dir, "inc")}`, `-I${w2c}`, `-I${HOST}`];
   const fixed = join(dir, "firmware-fixed.c"), fixedObj = join(dir, "firmware-fixed.o");
   if (changed || !existsSync(fixedObj)) {
     writeFileSync(fixed, fixedMemorySource(readFileSync(join(w2c, "firmware.c"), "utf8")));
     run("arm-none-eabi-gcc", [...flags, "-w", "-c", fixed, "-o", fixedObj]);
   }
   const objs = [fixedObj];
-  for (const src of ["boards/m4/rt.c", "boards/m4/board.c"]) {
+  for (const src of ["boards/m4/rt.c", "boards/m4/board.c", join(HOST, "provision.c")]) {
     const obj = join(dir, basename(src, ".c") + ".o");
     if (changed || mtime(obj) <= mtime(src)) run("arm-none-eabi-gcc", [...flags, ...WARN, "-c", src, "-o", obj]);
     objs.push(obj);

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "lwm2m_host.h"
+#include "provision.h"
 
 const char *const lwm2m_export_names[FW_EXPORT_COUNT] = {
   "_initialize", "abi_version", "rx_buffer", "rx_capacity", "init", "datagram_received", "timer_fired",
@@ -127,44 +128,10 @@ static int boot(device *d) {
   return d->dead ? 0 : (int)call(d, FW_BOOT_STATUS, 0, 0, 0, 0);
 }
 
-/* ---- factory configuration: LwM2M TLV (Core §7.4.3), as factoryPayloads in device.ts ---- */
-typedef struct { uint8_t b[4096]; size_t n; int overflow; } buf;
-
-static void put(buf *o, const void *p, size_t n) {
-  if (o->n + n > sizeof o->b) { o->overflow = 1; return; }
-  memcpy(o->b + o->n, p, n);
-  o->n += n;
-}
-static void tlv(buf *o, int kind, int id, const uint8_t *v, size_t n) {
-  uint8_t h[6]; size_t k = 0;
-  h[k++] = (uint8_t)(kind | (id > 255 ? 0x20 : 0));
-  if (id > 255) { h[k++] = (uint8_t)(id >> 8); h[k++] = (uint8_t)id; } else h[k++] = (uint8_t)id;
-  if (n < 8) h[0] |= (uint8_t)n;
-  else if (n < 256) { h[0] |= 0x08; h[k++] = (uint8_t)n; }
-  else { h[0] |= 0x10; h[k++] = (uint8_t)(n >> 8); h[k++] = (uint8_t)n; }
-  put(o, h, k);
-  put(o, v, n);
-}
-static void r_int(buf *o, int id, int64_t v) {
-  uint8_t b[8]; int n = 8;
-  if (v >= -128 && v < 128) n = 1; else if (v >= -32768 && v < 32768) n = 2; else if (v >= -2147483648LL && v < 2147483648LL) n = 4;
-  for (int i = 0; i < n; i++) b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-  tlv(o, 0xc0, id, b, (size_t)n);
-}
-static void r_bytes(buf *o, int id, const uint8_t *v, size_t n) { tlv(o, 0xc0, id, v, n); }
-static void r_str(buf *o, int id, const char *s) { r_bytes(o, id, (const uint8_t *)s, strlen(s)); }
-static void r_bool(buf *o, int id, int v) { uint8_t b = v ? 1 : 0; tlv(o, 0xc0, id, &b, 1); }
-
-typedef struct {
-  const char *endpoint, *uri, *psk_identity, *psk_key_hex;
-  int bootstrap, low_entropy, ssid;
-  long lifetime, hold_off;
-} config;
-
 static int hexval(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; }
 
 /* Writes one object's TLV through config_buffer; returns the CoAP code. */
-static int provision_write(device *d, int oid, buf *p) {
+static int provision_write(device *d, int oid, lwm2m_buf *p) {
   uint32_t cb = (uint32_t)call(d, FW_CONFIG_BUFFER, 0, 0, 0, 0), cap = (uint32_t)call(d, FW_CONFIG_CAPACITY, 0, 0, 0, 0);
   lwm2m_mem m = d->fw->memory(d->fw);
   if (p->overflow || p->n > cap || (uint64_t)cb + p->n > m.size) return 0x8d; /* 4.13 */
@@ -175,31 +142,9 @@ static int provision_write(device *d, int oid, buf *p) {
   return code;
 }
 
-static int provision(device *d, const config *c) {
-  uint8_t key[64]; size_t key_len = 0;
-  int psk = c->psk_identity != NULL;
-  if (psk) {
-    for (size_t i = 0; c->psk_key_hex[2 * i]; i++) key[key_len++] = (uint8_t)(hexval(c->psk_key_hex[2 * i]) * 16 + hexval(c->psk_key_hex[2 * i + 1]));
-  }
-  buf sec = { .n = 0 }, inst = { .n = 0 }, srv = { .n = 0 }, sinst = { .n = 0 };
-  r_str(&inst, 0, c->uri);
-  r_bool(&inst, 1, c->bootstrap);
-  r_int(&inst, 2, psk ? 0 : 3);
-  r_bytes(&inst, 3, (const uint8_t *)(psk ? c->psk_identity : ""), psk ? strlen(c->psk_identity) : 0);
-  r_bytes(&inst, 4, NULL, 0);
-  r_bytes(&inst, 5, key, key_len);
-  if (!c->bootstrap) r_int(&inst, 10, c->ssid);
-  else r_int(&inst, 11, c->hold_off);
-  tlv(&sec, 0x00, 0, inst.b, inst.n);
-  memset(key, 0, sizeof key);
-  memset(inst.b, 0, inst.n);
-  if (!c->bootstrap) {
-    r_int(&sinst, 0, c->ssid);
-    r_int(&sinst, 1, c->lifetime);
-    r_bool(&sinst, 6, 1);
-    r_str(&sinst, 7, "U");
-    tlv(&srv, 0x00, 0, sinst.b, sinst.n);
-  }
+static int provision(device *d, const lwm2m_config *c) {
+  lwm2m_buf sec, srv;
+  lwm2m_factory_tlv(c, &sec, &srv);
   int code = (int)call(d, FW_PROVISION_BEGIN, 0, 0, 0, 0);
   const char *stepname = "begin";
   if (code == 0x42) { stepname = "/0"; code = provision_write(d, 0, &sec); }
@@ -328,7 +273,7 @@ int lwm2m_main(lwm2m_host *h, lwm2m_fw *fw, int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "boot") != 0 && strcmp(cmd, "device") != 0) { fprintf(stderr, "unknown command '%s'\n", cmd); fprintf(stderr, USAGE, prog); return 2; }
   const char *state = option(argc, argv, "--state", "state");
-  config c = { 0 };
+  lwm2m_config c = { 0 };
   int have_cfg = 0;
   if (!strcmp(cmd, "device") && option(argc, argv, "--endpoint", NULL)) {
     c.endpoint = option(argc, argv, "--endpoint", NULL);

@@ -15,6 +15,13 @@
  *  - Flash: 64 KiB / 4 KiB NOR in RAM with the host's semantics.
  *  - Time: SysTick on the 25 MHz CPU clock; under `-icount shift=0` QEMU
  *    runs one instruction per virtual ns, so 1 tick = 40 instructions.
+ *  - Network (`dtls` mode): none on the board. Datagrams the firmware sends
+ *    go to a host file by semihosting; the server's answers come from a
+ *    file recorded against the development servers (test/boards-emulated:
+ *    run, send the new client datagram to the real server, record its
+ *    answers, run again until the device is registered). The board is
+ *    deterministic (fixed entropy, -icount), so each run repeats the
+ *    previous one's datagrams byte for byte.
  * Pointer/length checks as in boards/host-c/abi.c. A trap (udf) ends in
  * HardFault_Handler, which reports it. */
 #include <stdio.h>
@@ -22,6 +29,7 @@
 #include <string.h>
 #include <stdint.h>
 #include "firmware.h"
+#include "provision.h"
 
 #define OK 0
 #define INVALID (-1)
@@ -156,11 +164,28 @@ static uint32_t flash_ops;
 static uint8_t device_key[32];
 static uint64_t counter;
 
+/* ---- the recorded network: sent datagrams to a file, answers per sent datagram from a file ---- */
+#define MAX_DGRAMS 64
+static int net_mode;             /* 0: no network (boot mode) */
+static FILE *sent_file;
+static uint32_t sent_count;      /* datagrams the firmware sent */
+static uint8_t rec[32 * 1024];   /* recorded answers: per sent datagram u16 count, then count x (u16 len, bytes) */
+static uint32_t rec_len, rec_entries, rec_off[MAX_DGRAMS];
+
 /* ---- imports ---- */
 #define I struct Z_lwm2m_v1_instance_t *inst
-u32 Z_lwm2m_v1Z_net_open(I, u32 a, u32 b, u32 c) { return (u32)INVALID; } /* no network on this board */
+u32 Z_lwm2m_v1Z_net_open(I, u32 a, u32 b, u32 c) { return net_mode ? 0 : (u32)INVALID; }
 void Z_lwm2m_v1Z_net_close(I, u32 a) {}
-u32 Z_lwm2m_v1Z_net_send(I, u32 a, u32 b, u32 c) { return (u32)INVALID; }
+u32 Z_lwm2m_v1Z_net_send(I, u32 peer, u32 p, u32 n) {
+  uint8_t *v = view(p, n);
+  if (!v) return (u32)INVALID;
+  if (!net_mode || peer != 0) return (u32)INVALID;
+  uint8_t len[2] = { (uint8_t)(n >> 8), (uint8_t)n };
+  fwrite(len, 1, 2, sent_file);
+  fwrite(v, 1, n, sent_file);
+  sent_count++;
+  return OK;
+}
 u64 Z_lwm2m_v1Z_clock_monotonic_ms(I) { return ticks() / (CPU_HZ / 1000); }
 u64 Z_lwm2m_v1Z_clock_wall_seconds(I) { return (u64)-1; }
 u32 Z_lwm2m_v1Z_rng_fill(I, u32 p, u32 n) { uint8_t *v = view(p, n); return v ? (u32)drbg_fill(v, n) : (u32)INVALID; }
@@ -251,8 +276,85 @@ static __attribute__((noinline)) size_t stack_used(void) { volatile uint8_t a[PA
 
 static Z_firmware_instance_t fw;
 static struct Z_lwm2m_v1_instance_t *imports;
+static uint64_t deadline;
+static int registered;
 
-int main(void) {
+static void drain_events(void) {
+  static const char *const names[] = { "", "bootstrapRequested", "bootstrapped", "bootstrapFailed", "registered", "registrationFailed" };
+  for (int k; (k = (int)Z_firmwareZ_event_next(&fw)) != 0;) {
+    uint8_t *t = view(Z_firmwareZ_event_text(&fw), Z_firmwareZ_event_text_len(&fw));
+    if (k == 4) { registered = 1; printf("[event]  registered (ssid %d) at %.*s, lifetime %d s\n", (int)Z_firmwareZ_event_ssid(&fw), t ? (int)Z_firmwareZ_event_text_len(&fw) : 0, t ? (const char *)t : "", (int)Z_firmwareZ_event_arg(&fw)); }
+    else printf("[event]  %s %d\n", k < 6 ? names[k] : "event", (int)Z_firmwareZ_event_arg(&fw));
+  }
+}
+
+static u32 write_config(const uint8_t *p, size_t n) {
+  uint8_t *cb = view(Z_firmwareZ_config_buffer(&fw), (u32)n);
+  if (!cb || n > Z_firmwareZ_config_capacity(&fw)) return 0;
+  memcpy(cb, p, n);
+  return (u32)n;
+}
+
+/* dtls URI ANSWERS SENT: provision a DTLS-PSK LwM2M Server account and run until registered or
+ * until the firmware sends a datagram that has no recorded answer (then the recorder takes over). */
+static int dtls_mode(const char *uri, const char *answers, const char *sent) {
+  FILE *f = fopen(answers, "rb");
+  if (f) { rec_len = (uint32_t)fread(rec, 1, sizeof rec, f); fclose(f); }
+  for (uint32_t off = 0; off + 2 <= rec_len && rec_entries < MAX_DGRAMS; rec_entries++) {
+    rec_off[rec_entries] = off;
+    uint32_t count = (uint32_t)rec[off] << 8 | rec[off + 1];
+    off += 2;
+    for (uint32_t k = 0; k < count && off + 2 <= rec_len; k++) off += 2 + ((uint32_t)rec[off] << 8 | rec[off + 1]);
+  }
+  sent_file = fopen(sent, "wb");
+  if (!sent_file) { printf("cannot open %s\n", sent); return 2; }
+  net_mode = 1;
+  lwm2m_config c = { .endpoint = "lwm2m-wasm-demo", .uri = uri, .psk_identity = "lwm2m-wasm-demo",
+                     .psk_key_hex = "e3f44a4d285867330c457c686d5489b2", .ssid = 1, .lifetime = 300 };
+  static lwm2m_buf sec, srv;
+  lwm2m_factory_tlv(&c, &sec, &srv);
+  u32 code = Z_firmwareZ_provision_begin(&fw);
+  if (code == 0x42) code = Z_firmwareZ_provision_write(&fw, 0, 0xffff, 11542, write_config(sec.b, sec.n));
+  if (code == 0x44) code = Z_firmwareZ_provision_write(&fw, 1, 0xffff, 11542, write_config(srv.b, srv.n));
+  if (code == 0x44) code = Z_firmwareZ_provision_finish(&fw, write_config((const uint8_t *)c.endpoint, strlen(c.endpoint)), 0, Z_lwm2m_v1Z_clock_monotonic_ms(imports));
+  memset(sec.b, 0, sec.n);
+  if (code != 0x44) { printf("provisioning refused: %u\n", (unsigned)code); return 1; }
+  uint64_t t0 = ticks();
+  deadline = Z_firmwareZ_poll(&fw, Z_lwm2m_v1Z_clock_monotonic_ms(imports));
+  drain_events();
+  uint32_t answered = 0;
+  for (int guard = 0; guard < 1000 && !registered; guard++) {
+    if (answered < sent_count) { /* answers to the next sent datagram, in the recorded order */
+      if (answered >= rec_entries) { printf("waiting: datagram %lu has no recorded answer\n", (unsigned long)answered + 1); break; }
+      uint32_t off = rec_off[answered++];
+      uint32_t count = (uint32_t)rec[off] << 8 | rec[off + 1];
+      off += 2;
+      for (uint32_t k = 0; k < count; k++) {
+        uint32_t len = (uint32_t)rec[off] << 8 | rec[off + 1];
+        uint8_t *rx = view(Z_firmwareZ_rx_buffer(&fw), len);
+        if (!rx || len > Z_firmwareZ_rx_capacity(&fw) || off + 2 + len > rec_len) { printf("bad recording\n"); return 1; }
+        memcpy(rx, rec + off + 2, len);
+        off += 2 + len;
+        deadline = Z_firmwareZ_datagram_received(&fw, 0, len, Z_lwm2m_v1Z_clock_monotonic_ms(imports));
+        drain_events();
+      }
+      continue;
+    }
+    if ((int64_t)deadline >= 0 && (int64_t)deadline <= (int64_t)Z_lwm2m_v1Z_clock_monotonic_ms(imports)) {
+      deadline = Z_firmwareZ_timer_fired(&fw, Z_lwm2m_v1Z_clock_monotonic_ms(imports));
+      drain_events();
+      continue;
+    }
+    break; /* nothing due: the next step needs an answer we do not have */
+  }
+  fclose(sent_file);
+  printf("datagrams sent %lu, answered %lu; SysTick ticks from provisioning to here: %lu\n", (unsigned long)sent_count,
+         (unsigned long)answered, (unsigned long)(ticks() - t0));
+  printf("stack high-water: %u bytes\n", (unsigned)stack_used());
+  return registered ? 0 : 3;
+}
+
+int main(int argc, char **argv) {
   SYST_RVR = 0xFFFFFF; SYST_CVR = 0; SYST_CSR = 7; /* CPU clock, interrupt on wrap, enabled */
   printf("lwm2m-wasm on an emulated Cortex-M4 (mps2-an386): wasm2c, fixed-size memory checks\n");
   printf("NOTE: entropy is a fixed xorshift (no noise source on this board) and the SE is a stub without P-256\n");
@@ -265,8 +367,9 @@ int main(void) {
   Z_firmware_init_module();
   Z_firmware_instantiate(&fw, imports);
   Z_firmwareZ__initialize(&fw);
-  uint64_t deadline = Z_firmwareZ_init(&fw, Z_lwm2m_v1Z_clock_monotonic_ms(imports));
+  deadline = Z_firmwareZ_init(&fw, Z_lwm2m_v1Z_clock_monotonic_ms(imports));
   uint32_t status = Z_firmwareZ_boot_status(&fw);
+  if (argc >= 5 && !strcmp(argv[1], "dtls")) return dtls_mode(argv[2], argv[3], argv[4]);
   uint64_t t1 = ticks();
   uint32_t first = (uint32_t)(t1 - t0);
   /* a second boot from the flash the first one formatted: the mount path */
