@@ -31,7 +31,7 @@ function sizeOf(tool: string, files: string[]): Sizes {
   return { text, data, bss };
 }
 const fmt = (s: Sizes) => `${s.text.toLocaleString("en")} / ${s.data.toLocaleString("en")} / ${s.bss.toLocaleString("en")}`;
-const OURS = ["abi", "device", "drbg", "flash", "net", "se", "main"];
+const OURS = ["abi", "device", "drbg", "flash", "net", "provision", "se", "main"];
 
 /** Cortex-M4 text of the wasm2c output (stock, fixed-size memory checks, unchecked), cached by the source's hash. */
 function m4Sizes(): Record<string, number> | null {
