@@ -7,7 +7,8 @@
 //   lwm2m-m4.elf          the emulated board: wasm2c for Cortex-M4 with boards/m4 (qemu-system-arm -M mps2-an386)
 // Everything is cached: wasm2c output and its object by the firmware's hash, the
 // host objects by their sources, WAMR by cmake/make in build/boards/wamr-*.
-// Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|m4|wamr|host-test]
+//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test: slow to build)
+// Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|m4|wamr|host-test|aot]
 //   --if-available: a missing toolchain skips that host loudly (npm test's pretest) instead of failing.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -93,23 +94,56 @@ function buildWasm2c(target) {
   times[name] = Date.now() - t0;
 }
 
+function unpackWamr() {
+  if (existsSync(join(WAMR_DIR, "build-scripts", "runtime_lib.cmake"))) return true;
+  if (!existsSync(WAMR_TAR)) { missing("lwm2m-wamr", `${WAMR_TAR} not found (../shared/vendor)`); return false; }
+  mkdirSync(WAMR_DIR, { recursive: true });
+  run("tar", ["xzf", WAMR_TAR, "-C", WAMR_DIR]);
+  return true;
+}
+
+/** One WAMR host: cmake + make in build/boards/wamr-<mode>, the binary copied beside the launcher. */
+function buildWamrHost(mode) {
+  const t0 = Date.now();
+  const dir = join(OUT, `wamr-${mode}`);
+  if (!existsSync(join(dir, "Makefile"))) {
+    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`], { stdio: ["ignore", "ignore", "inherit"] });
+  }
+  run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
+  copyFileSync(join(dir, `lwm2m-wamr-${mode}`), join(OUT, `lwm2m-wamr-${mode}`));
+  times[`lwm2m-wamr-${mode}`] = Date.now() - t0;
+}
+
+/**
+ * WAMR AOT: wamrc (WAMR's compiler, against Debian's llvm-16-dev) and an AOT-only host. Not in
+ * `npm test`'s build: wamrc took 13 min to build here (2 shared cores), too long for CI.
+ * Also writes the Cortex-M4 AOT objects whose size `npm run size:boards` reports.
+ */
+function buildAot() {
+  if (!have("cmake") || !existsSync("/usr/lib/llvm-16/lib/cmake/llvm")) return missing("wamrc", "cmake or llvm-16-dev not found");
+  if (!unpackWamr()) return;
+  const t0 = Date.now();
+  const dir = "build/wamrc";
+  if (!existsSync(join(dir, "Makefile"))) {
+    mkdirSync(dir, { recursive: true });
+    run("cmake", ["-S", join(WAMR_DIR, "wamr-compiler"), "-B", dir, "-DWAMR_BUILD_WITH_CUSTOM_LLVM=1", "-DLLVM_DIR=/usr/lib/llvm-16/lib/cmake/llvm",
+      "-DWAMR_BUILD_SIMD=0", "-DCMAKE_BUILD_TYPE=Release"], { stdio: ["ignore", "ignore", "inherit"] });
+  }
+  run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
+  times.wamrc = Date.now() - t0;
+  const wamrc = join(dir, "wamrc");
+  const quiet = { stdio: ["ignore", "ignore", "inherit"] };
+  run(wamrc, ["--disable-simd", "-o", join(OUT, "firmware.aot"), "build/firmware.wasm"], quiet);
+  for (const [name, extra] of [["firmware-m4-aot-xip.o", ["--xip"]], ["firmware-m4-aot.o", []]]) {
+    run(wamrc, ["--disable-simd", "--target=thumbv7em", "--cpu=cortex-m4", "--size-level=3", "--format=object", ...extra, "-o", join(OUT, name), "build/firmware.wasm"], quiet);
+  }
+  buildWamrHost("aot");
+}
+
 function buildWamr() {
   if (!have("cmake")) return missing("lwm2m-wamr", "cmake not found");
-  if (!existsSync(join(WAMR_DIR, "build-scripts", "runtime_lib.cmake"))) {
-    if (!existsSync(WAMR_TAR)) return missing("lwm2m-wamr", `${WAMR_TAR} not found (../shared/vendor)`);
-    mkdirSync(WAMR_DIR, { recursive: true });
-    run("tar", ["xzf", WAMR_TAR, "-C", WAMR_DIR]);
-  }
-  for (const interp of ["classic", "fast"]) {
-    const t0 = Date.now();
-    const dir = join(OUT, `wamr-${interp}`);
-    if (!existsSync(join(dir, "Makefile"))) {
-      run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${interp}`], { stdio: ["ignore", "ignore", "inherit"] });
-    }
-    run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
-    copyFileSync(join(dir, `lwm2m-wamr-${interp}`), join(OUT, `lwm2m-wamr-${interp}`));
-    times[`lwm2m-wamr-${interp}`] = Date.now() - t0;
-  }
+  if (!unpackWamr()) return;
+  for (const interp of ["classic", "fast"]) buildWamrHost(interp);
   const launcher = join(OUT, "lwm2m-wamr");
   writeFileSync(launcher, `#!/bin/sh
 # lwm2m-wamr [--interp classic|fast] <command> ...: WAMR's interpreter is chosen at build time,
@@ -117,7 +151,8 @@ function buildWamr() {
 interp=classic
 prev=
 for a in "$@"; do [ "$prev" = "--interp" ] && interp="$a"; prev="$a"; done
-case "$interp" in classic|fast) ;; *) echo "--interp classic|fast" >&2; exit 2;; esac
+case "$interp" in classic|fast|aot) ;; *) echo "--interp classic|fast|aot" >&2; exit 2;; esac
+[ -x "$(dirname "$0")/lwm2m-wamr-$interp" ] || { echo "lwm2m-wamr-$interp is not built (aot: node scripts/build-boards.mjs --only aot)" >&2; exit 2; }
 exec "$(dirname "$0")/lwm2m-wamr-$interp" "$@"
 `);
   chmodSync(launcher, 0o755);
@@ -202,6 +237,7 @@ async function main() {
   mkdirSync(OUT, { recursive: true });
   const steps = { "host-test": buildHostTest, wasm2c: () => buildWasm2c("x86_64"), armhf: () => buildWasm2c("armhf"), m4: buildM4, wamr: buildWamr };
   for (const [name, fn] of Object.entries(steps)) if (!only || only === name) fn();
+  if (only === "aot") buildAot(); // opt-in: see buildAot
   for (const [name, ms] of Object.entries(times)) console.log(`${OUT}/${name}: ${(ms / 1000).toFixed(1)} s`);
   writeFileSync(join(OUT, "build-times.json"), JSON.stringify(times, null, 2) + "\n");
 }

@@ -4,7 +4,9 @@
  * the loop: poll(2) on the peers' sockets until the firmware's deadline,
  * datagrams into rx_buffer, timer_fired at the deadline, the client's events
  * printed as the Node device prints them. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -136,8 +136,8 @@ static const char *opt(int argc, char **argv, const char *name, const char *fall
 
 int main(int argc, char **argv) {
   const char *interp = opt(argc, argv, "--interp", LWM2M_INTERP);
-  if (strcmp(interp, LWM2M_INTERP) != 0) { fprintf(stderr, "this binary is WAMR %s-interp; run build/boards/lwm2m-wamr --interp %s\n", LWM2M_INTERP, interp); return 2; }
-  const char *path = opt(argc, argv, "--firmware", "build/firmware.wasm");
+  if (strcmp(interp, LWM2M_INTERP) != 0) { fprintf(stderr, "this binary is WAMR %s; run build/boards/lwm2m-wamr --interp %s\n", LWM2M_INTERP, interp); return 2; }
+  const char *path = opt(argc, argv, "--firmware", strcmp(LWM2M_INTERP, "aot") ? "build/firmware.wasm" : "build/boards/firmware.aot");
   uint32_t pool_kib = (uint32_t)atoi(opt(argc, argv, "--pool-kib", "768"));
   g_stack_size = (uint32_t)atoi(opt(argc, argv, "--wasm-stack", "8192"));
   static char *pool;
@@ -156,7 +156,7 @@ int main(int argc, char **argv) {
   g_module = wasm_runtime_load(g_wasm, g_wasm_size, err, sizeof err);
   if (!g_module) { fprintf(stderr, "WAMR: %s\n", err); return 1; }
   char name[32];
-  snprintf(name, sizeof name, "WAMR %s-interp", LWM2M_INTERP);
+  snprintf(name, sizeof name, strcmp(LWM2M_INTERP, "aot") ? "WAMR %s-interp" : "WAMR %s", LWM2M_INTERP);
   lwm2m_fw fw = { name, wamr_instantiate, wamr_call, wamr_memory, NULL };
   /* the binding's own options go; the rest is the host's command line */
   char **args = calloc((size_t)argc + 1, sizeof *args);
