@@ -114,7 +114,8 @@ async function main() {
 
   const hosts: { name: string; argv: string[]; ours: Sizes; runtime: Sizes; runtimeWhat: string }[] = [];
   const obj = (dir: string, names: string[]) => names.map((n) => join(B, dir, `${n}.o`)).filter(existsSync);
-  for (const interp of ["classic", "fast"]) {
+  for (const interp of ["classic", "fast", "aot"]) {
+    if (!existsSync(join(B, `lwm2m-wamr-${interp}`))) continue; // aot: opt-in (scripts/build-boards.mjs --only aot)
     const dir = join(B, `wamr-${interp}`, "CMakeFiles", `lwm2m-wamr-${interp}.dir`);
     const ours = existsSync(dir) ? sizeOf("size", execFileSync("sh", ["-c", `find ${dir} -name '*.o'`], { encoding: "utf8" }).trim().split("\n")) : { text: 0, data: 0, bss: 0 };
     hosts.push({ name: `WAMR ${interp} (x86-64)`, argv: [join(B, "lwm2m-wamr"), "--interp", interp], ours, runtime: sizeOf("size", [join(B, `wamr-${interp}`, "libvmlib.a")]), runtimeWhat: "libvmlib.a (WAMR 2.4.5)" });
@@ -129,8 +130,10 @@ async function main() {
     runs[h.name] = r;
     const wamr = h.name.startsWith("WAMR");
     // RAM a board needs: linear memory (64 KiB, 1 page) + the runtime's pool peak (WAMR) + the module kept in RAM (WAMR
-    // interpreters run from the loaded buffer) + the wasm/C stack; host buffers and Mbed TLS contexts not counted.
-    const total = 65536 + (wamr ? (r.poolPeak ?? 0) + fw : 0) + (r.cStack ?? 0);
+    // interpreters run from the loaded buffer; AOT code would be XIP from flash) + the wasm/C stack; host buffers and
+    // Mbed TLS contexts not counted.
+    const aot = h.name.includes("aot");
+    const total = 65536 + (wamr ? (r.poolPeak ?? 0) + (aot ? 0 : fw) : 0) + (r.cStack ?? 0);
     rows.push([h.name, r.registered ? "yes" : "NO", fmt(h.ours), `${fmt(h.runtime)} (${h.runtimeWhat})`,
       wamr ? `${kib(r.poolPeak)} of ${kib(r.poolSize)}` : "–", wamr ? `${r.wasmStack ?? "–"} B (wasm)` : `${r.cStack ?? "–"} B (C, incl. host)`,
       r.rssKiB ? `${r.rssKiB} KiB` : "–", kib(total)]);
@@ -154,6 +157,11 @@ async function main() {
     console.log(`| fixed-size memory checks (1 page min = max), udf traps, static linear memory | ${m4.fixed.toLocaleString("en")} |`);
     console.log(`| no bounds checks (reference only) | ${m4.unchecked.toLocaleString("en")} |`);
   } else console.log("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
+  const aotObjs = [["XIP (--xip)", "firmware-m4-aot-xip.o"], ["not XIP", "firmware-m4-aot.o"]].filter(([, f]) => existsSync(join(B, f)));
+  if (aotObjs.length && have("arm-none-eabi-size")) {
+    result.cortexM4Aot = Object.fromEntries(aotObjs.map(([k, f]) => [k, sizeOf("arm-none-eabi-size", [join(B, f)])]));
+    console.log(`\nWAMR AOT for Cortex-M4 (wamrc --target=thumbv7em --cpu=cortex-m4 --size-level=3): ${aotObjs.map(([k, f]) => `${k} text ${sizeOf("arm-none-eabi-size", [join(B, f)]).text.toLocaleString("en")} B`).join(", ")}`);
+  }
   if (board) {
     console.log(`\nemulated board (qemu-system-arm -M mps2-an386, -icount shift=0): image text/data/bss ${fmt(board.text)} B; first boot (DRBG instantiation, SE self-test, flash format + mount) ${board.firstBootTicks.toLocaleString("en")} SysTick ticks = ${(board.firstBootTicks * 40).toLocaleString("en")} instructions; boot from formatted flash ${board.secondBootTicks.toLocaleString("en")} ticks = ${(board.secondBootTicks * 40).toLocaleString("en")} instructions; stack high-water ${board.stackBytes} B`);
   }
