@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { Device, FIRMWARE_PATH, type FactoryConfig, type AccountConfig, type ClientEvent, ProvisionError } from "./device";
 import { BootStatus } from "./status";
+import { runFleet } from "./fleet";
 
 const COLORS: Record<string, string> = { error: "\x1b[31m", warn: "\x1b[33m", info: "\x1b[36m", debug: "\x1b[90m", event: "\x1b[32m" };
 const useColor = process.stdout.isTTY;
@@ -182,6 +183,8 @@ function device(args: string[]): number {
 const USAGE = `usage: lwm2m-wasm <command> [options]
   boot [--state DIR]    boot the firmware in the simulator and print each step
   server [...]          the development Bootstrap-Server and LwM2M Server (server/README.md)
+  fleet --count N --endpoint-prefix P (--bootstrap URI | --server URI) [...]
+                        many simulated devices in one process: 'lwm2m-wasm fleet --help'
   device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
          [--ssid N] [--hold-off S] [--reprovision]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
@@ -195,6 +198,7 @@ function main(argv: string[]): number {
   switch (command) {
     case "boot": return boot(rest);
     case "device": return device(rest);
+    case "fleet": runFleet(rest, credentials).then((c) => process.exit(c), (e) => { console.error(e); process.exit(1); }); return -1;
     case undefined: case "-h": case "--help": console.log(USAGE); return command ? 0 : 2;
     default: console.error(`unknown command '${command}'\n${USAGE}`); return 2;
   }
