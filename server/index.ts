@@ -85,6 +85,8 @@ export interface DevServers {
   clients: { bootstrap: ClientCredentialStore; server: ClientCredentialStore };
   /** The LwM2M Server's transports (datagram and byte counters in `stats`). */
   serverTransports: { plain: UdpTransport; secure: DtlsTransport | null };
+  /** The Bootstrap-Server's DTLS transport (null when off). */
+  bootstrapSecureTransport: DtlsTransport | null;
   close(): Promise<void>;
 }
 
@@ -154,10 +156,11 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     });
     opened.push(bootstrap);
     const bootstrapAddress = await bootstrap.listen(plainBootstrapPort, address);
-    let secureBootstrapAddress: BoundAddress | null = null;
+    let secureBootstrapAddress: BoundAddress | null = null, bootstrapSecureTransport: DtlsTransport | null = null;
     if (secure) {
       const l = await listenDtls(clients.bootstrap, secure.bootstrapPort, plainBootstrapPort);
       secureBootstrapAddress = l.address;
+      bootstrapSecureTransport = l.t;
       bootstrap.addTransport(l.t);
     }
 
@@ -191,7 +194,7 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     }
     return {
       bootstrap, server, bootstrapAddress, serverAddress, bootstrapUri, serverUri, secureBootstrapUri, secureServerUri, pki, clients,
-      serverTransports: { plain: plainServer, secure: secureServer },
+      serverTransports: { plain: plainServer, secure: secureServer }, bootstrapSecureTransport,
       close: closeAll,
     };
   } catch (e) {
