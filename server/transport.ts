@@ -363,7 +363,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
         const np: DtlsPeer = { key, inst, h: inst.listener, info: { address, port, secure: true } };
         this.peers.set(key, np);
         this.stats.handshakes++;
-        this.dtlsEvent(key, "handshake", `${inst.certificateType === "rpk" ? "RPK/PSK" : "X.509/PSK"} listener`);
+        this.dtlsEvent(key, "handshake", `ClientHello with a valid cookie from ${key}`);
         this.newListener(inst);
         this.events(np);
         this.flush(key, inst, np.h);
