@@ -181,7 +181,8 @@ export class Fleet extends EventEmitter {
   readonly baseline: NodeJS.MemoryUsage;
   startedAt = 0;
   allRegisteredAt: number | null = null;
-  private starter: NodeJS.Timeout | null = null;
+  private starter: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private stopping = false;
   private notifier: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private nextToStart = 0;
@@ -217,15 +218,20 @@ export class Fleet extends EventEmitter {
         }
       }, this.options.notifyEvery * 1000);
     }
+    // One device per turn of the event loop (setImmediate runs after the I/O of that turn): a boot takes
+    // 10-20 ms of CPU, and the devices already handshaking must get their datagrams in between, or they
+    // retransmit (and the server with them).
     return new Promise((resolve) => {
       const t0 = performance.now();
-      const tick = () => {
+      const step = () => {
+        this.starter = null;
+        if (this.stopping) { resolve(); return; }
         const due = rate <= 0 ? this.devices.length : Math.floor(((performance.now() - t0) / 1000) * rate) + 1;
-        while (this.nextToStart < Math.min(due, this.devices.length)) this.startDevice(this.devices[this.nextToStart++]);
-        if (this.nextToStart >= this.devices.length) { if (this.starter) clearInterval(this.starter); this.starter = null; resolve(); }
+        if (this.nextToStart < Math.min(due, this.devices.length)) this.startDevice(this.devices[this.nextToStart++]);
+        if (this.nextToStart >= this.devices.length) { resolve(); return; }
+        this.starter = this.nextToStart < due ? setImmediate(step) : setTimeout(step, t0 + (this.nextToStart / rate) * 1000 - performance.now());
       };
-      this.starter = setInterval(tick, 10);
-      tick();
+      step();
     });
   }
 
@@ -312,7 +318,8 @@ export class Fleet extends EventEmitter {
 
   /** Every device de-registers (and its sockets close); resolves when all are done or after `timeoutMs`. */
   async stop(timeoutMs = 10_000): Promise<void> {
-    if (this.starter) clearInterval(this.starter);
+    this.stopping = true;
+    if (this.starter) { clearTimeout(this.starter as NodeJS.Timeout); clearImmediate(this.starter as NodeJS.Immediate); }
     if (this.notifier) clearInterval(this.notifier);
     if (this.watchdog) clearInterval(this.watchdog);
     this.starter = this.notifier = this.watchdog = null;
@@ -427,6 +434,7 @@ export const FLEET_USAGE = `usage: lwm2m-wasm fleet --count N --endpoint-prefix 
     --rate R               devices started per second (default 50; 0 = all at once)
     --duration S           run S seconds after the last device is started, then every device de-registers and the command exits
                            (default: until Ctrl-C)
+    --stop-when-registered stop (de-register, exit) as soon as every device has registered (or at --duration, whichever is first)
     --lifetime S           registration lifetime (default 300): each device sends an Update at 90 % of it
     --notify-every S --notify-share F   every S seconds a share F (0..1) of the devices changes /3/0/9: notifications to observers
     --state DIR            each device's flash and SE in DIR/<endpoint>/ (kept; --reprovision replaces stored configurations)
@@ -450,7 +458,9 @@ function num(args: string[], name: string, fallback: number, min = 0): number {
 }
 
 /** Parses the flags into FleetOptions; `credentials` is the device command's reader of the security flags. */
-export function fleetOptions(args: string[], credentials: CredentialsOf): FleetOptions & { duration: number | null; report: string; logs?: string; quiet: boolean } {
+export function fleetOptions(args: string[], credentials: CredentialsOf): FleetOptions & {
+  duration: number | null; stopWhenRegistered: boolean; report: string; logs?: string; quiet: boolean;
+} {
   const count = num(args, "--count", NaN, 1);
   if (!Number.isInteger(count)) throw new Error("--count N is required");
   const prefix = option(args, "--endpoint-prefix");
@@ -480,7 +490,7 @@ export function fleetOptions(args: string[], credentials: CredentialsOf): FleetO
     logLines: num(args, "--log-lines", 40, 1), notifyEvery: num(args, "--notify-every", 0), notifyShare: num(args, "--notify-share", 1),
     registerTimeoutMs: num(args, "--register-timeout", 120, 1) * 1000,
     sourceAddresses: option(args, "--source-addresses") ? num(args, "--source-addresses", 1, 1) : undefined,
-    duration: duration === undefined ? null : num(args, "--duration", 0), report: option(args, "--report") ?? "fleet-report.json",
+    duration: duration === undefined ? null : num(args, "--duration", 0), stopWhenRegistered: args.includes("--stop-when-registered"), report: option(args, "--report") ?? "fleet-report.json",
     logs: option(args, "--logs"), quiet: args.includes("--quiet"),
   };
 }
@@ -547,9 +557,13 @@ export async function runFleet(args: string[], credentials: CredentialsOf): Prom
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   console.error(`fleet: ${o.count} devices ${o.endpointPrefix}${o.firstNumber}..${o.endpointPrefix}${(o.firstNumber ?? 1) + o.count - 1}, ${o.rate || "all"} per second; one compiled module (${(readFileSync(o.firmware ?? FIRMWARE_PATH).length / 1024).toFixed(0)} KiB of wasm)`);
+  const allRegistered = new Promise<void>((resolve) => fleet.once("allRegistered", () => resolve()));
   await fleet.start();
-  if (o.duration !== null) await Promise.race([stopped, new Promise((r) => setTimeout(r, o.duration! * 1000))]);
-  else await stopped;
+  await Promise.race([
+    stopped,
+    ...(o.duration !== null ? [new Promise((r) => setTimeout(r, o.duration! * 1000))] : []),
+    ...(o.stopWhenRegistered ? [allRegistered] : []),
+  ]);
   if (ticker) { progress(); clearInterval(ticker); }
   console.error(`${tty ? "\n" : ""}fleet: stopping: every device de-registers`);
   const memBeforeStop = memAtRegistered ?? ((globalThis as { gc?: () => void }).gc?.(), process.memoryUsage());
