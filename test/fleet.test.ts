@@ -47,6 +47,12 @@ test("fleet-* rule: identities of the pattern get their derived key, others noth
     assert.equal(lookupPsk(server, "xfleet-7"), undefined, "anchored at the start");
     // the named endpoints keep their own keys
     assert.equal(hex(lookupPsk(server, "lwm2m-wasm-demo")!), "e3f44a4d285867330c457c686d5489b2");
+    // the Bootstrap-Server's configuration by endpoint: own entry, else the pattern, else "*"
+    const cfg = dev.bootstrap.config;
+    assert.equal(dev.bootstrap.configFor("fleet-7"), cfg["fleet-*"]);
+    assert.equal(dev.bootstrap.configFor("lwm2m-wasm-demo"), cfg["lwm2m-wasm-demo"]);
+    assert.equal(dev.bootstrap.configFor("xfleet-7"), cfg["*"]);
+    assert.equal(dev.bootstrap.configFor("fleet-"), cfg["*"]);
   } finally {
     await dev.close();
     rmSync(dir, { recursive: true, force: true });
