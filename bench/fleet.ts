@@ -29,11 +29,15 @@ const ROOT = join(__dirname, "..");
 const SECTION = "Fleet (lwm2m-wasm fleet)";
 export const RESIDENT_PER_DEVICE_BUDGET = 128 * 1024;
 
-async function runFleet(count: number, rate: number, timeoutS: number, log: (s: string) => void): Promise<FleetReport & { serverPeers: number }> {
+async function runFleet(count: number, rate: number, timeoutS: number, log: (s: string) => void): Promise<FleetReport & { serverPeers: number; serverRssDelta: number }> {
   const dir = mkdtempSync(join(tmpdir(), "bench-fleet-"));
   const dev = await startDevServers({ config: DEV_CONFIG_FILE, bootstrapPort: 0, serverPort: 0, log: false, secure: { pkiDir: join(dir, "pki") } });
-  let peak = 0;
-  const sampler = setInterval(() => { peak = Math.max(peak, dev.serverTransports.secure?.peerCount ?? 0); }, 500);
+  let peak = 0, rssPeak = 0;
+  const rss0 = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, dev.serverTransports.secure?.peerCount ?? 0);
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 500);
   try {
     const report = join(dir, "report.json");
     const child = spawn(process.execPath, [join(ROOT, "bin", "lwm2m-wasm.js"), "fleet", "--count", String(count), "--endpoint-prefix", "fleet-bench-",
@@ -49,7 +53,7 @@ async function runFleet(count: number, rate: number, timeoutS: number, log: (s: 
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     let r: FleetReport;
     try { r = JSON.parse(readFileSync(report, "utf8")); } catch { throw new Error(`the fleet wrote no report (exit ${code}): ${out.slice(-600)}`); }
-    return { ...r, serverPeers: peak };
+    return { ...r, serverPeers: peak, serverRssDelta: rssPeak - rss0 };
   } finally {
     clearInterval(sampler);
     await dev.close();
@@ -94,11 +98,15 @@ export async function fleetRows(o: { counts: number[]; rate: number; timeoutS: n
         id: `${id}.register-all`, section: SECTION, metric: `time to register all ${count.toLocaleString("en")} devices${stretch ? " (stretch)" : ""}`, unit: "ms",
         ours: r.allRegisteredMs === null ? null : {
           value: r.allRegisteredMs, text: `${(r.allRegisteredMs / 1000).toFixed(1)} s`,
-          detail: { timeToRegisterMs: t, handshakes: r.handshakes, retransmissions: r.retransmissions, datagrams: r.datagrams, rate: o.rate, serverDtlsPeersPeak: r.serverPeers },
+          detail: {
+            timeToRegisterMs: t, handshakes: r.handshakes, retransmissions: r.retransmissions, datagrams: r.datagrams, rate: o.rate,
+            serverDtlsPeersPeak: r.serverPeers, serverRssDeltaBytes: r.serverRssDelta,
+          },
         },
         peer: null, budget: null, status: all ? "info" : "error",
         note: `started at up to ${o.rate}/s; per device boot → registered min ${t.min} / median ${t.median} / p99 ${t.p99} / max ${t.max} ms; ` +
-          `${r.handshakes} handshakes, ${r.retransmissions} retransmitted flights; 2 cores shared by the fleet, the servers and whatever else runs`,
+          `${r.handshakes} handshakes, ${r.retransmissions} retransmitted flights; the servers held ${r.serverPeers} DTLS sessions at most and grew by ` +
+          `${kib(r.serverRssDelta / count)} RSS a client; 2 cores shared by the fleet, the servers and whatever else runs`,
       });
     } catch (e) {
       rows.push({ id: `${id}.resident`, section: SECTION, metric: `resident per device, ${count} devices over DTLS-PSK`, unit: "B", ours: null, peer: null,
