@@ -169,7 +169,7 @@ export interface FleetOptions {
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1))] : null);
 
 /**
- * Events: 'progress' (Fleet), 'registered' (FleetDevice), 'allRegistered',
+ * Events: 'registered' (FleetDevice, its first registration), 'allRegistered',
  * 'failed' (FleetDevice, reason).
  */
 export class Fleet extends EventEmitter {
@@ -435,7 +435,8 @@ export const FLEET_USAGE = `usage: lwm2m-wasm fleet --count N --endpoint-prefix 
     --duration S           run S seconds after the last device is started, then every device de-registers and the command exits
                            (default: until Ctrl-C)
     --stop-when-registered stop (de-register, exit) as soon as every device has registered (or at --duration, whichever is first)
-    --lifetime S           registration lifetime (default 300): each device sends an Update at 90 % of it
+    --lifetime S           registration lifetime with --server (default 300; with --bootstrap the Bootstrap-Server's
+                           configuration sets it): each device sends an Update at 90 % of it
     --notify-every S --notify-share F   every S seconds a share F (0..1) of the devices changes /3/0/9: notifications to observers
     --state DIR            each device's flash and SE in DIR/<endpoint>/ (kept; --reprovision replaces stored configurations)
     --log-lines N          log lines kept per device (default 40); --logs DIR writes them at the end (SIGUSR2: now)
