@@ -216,6 +216,9 @@ export const isEndpointPattern = (name: string) => name !== "*" && name.includes
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** The regular expression source of an endpoint pattern ("*" = one or more characters). */
 export const endpointPatternSource = (name: string) => name.split("*").map(escapeRe).join(".+");
+/** The regular expression source of a PSK identity with {endpoint} ("{endpoint}-bs") in the entry `name` ("fleet-*" or "*"). */
+export const identityPatternSource = (identity: string, name: string) =>
+  identity.split("{endpoint}").map(escapeRe).join(`(?:${endpointPatternSource(name)})`);
 
 /** `{name}` in a URI or key-file value replaced by vars[name]; unknown names stay as they are. */
 export function fillVariables(value: string, vars: Record<string, string | number>): string {

@@ -4,7 +4,7 @@
 // end-to-end tests and the CLI (`npx lwm2m-wasm server`). Each event is
 // printed as it happens.
 import {
-  BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes, fillVariables, pskKeyBytes, isEndpointPattern, endpointPatternSource,
+  BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes, fillVariables, pskKeyBytes, isEndpointPattern, identityPatternSource,
 } from "./bootstrap-server";
 import { DEV_KDF, devPsk } from "./dev-psk";
 import { LwM2MServer, Notification, Registration } from "./lwm2m-server";
@@ -267,8 +267,7 @@ export function clientCredentialsFromConfig(source: string | BootstrapConfig, va
         store.psk.set(id, pskKeyBytes(key, id, baseDir));
         return;
       }
-      const source = identity.split("{endpoint}").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(`(?:${endpointPatternSource(name)})`);
-      store.pskRules.push({ pattern: new RegExp(`^${source}$`), key: key === DEV_KDF ? DEV_KDF : keyBytes(key, baseDir, "pskKey") });
+      store.pskRules.push({ pattern: new RegExp(`^${identityPatternSource(identity, name)}$`), key: key === DEV_KDF ? DEV_KDF : keyBytes(key, baseDir, "pskKey") });
     };
     const bc = c.bootstrapCredentials;
     if (bc?.pskIdentity && bc.pskKey) addPsk(bootstrap, bc.pskIdentity, bc.pskKey);
