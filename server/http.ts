@@ -244,7 +244,7 @@ export async function startWebView(dev: DevServers, port = 0): Promise<WebView> 
       return;
     }
     const route = routes.find(([method, re]) => method === req.method && re.test(url.pathname));
-    if (!route) { send(url.pathname.startsWith("/api/") ? 404 : 404, { error: `no ${req.method} ${url.pathname}` }); return; }
+    if (!route) { send(404, { error: `no ${req.method} ${url.pathname}` }); return; }
     if (req.method === "POST" && !/^application\/json\b/.test(req.headers["content-type"] ?? "")) { // DELETE needs a CORS preflight anyway
       send(415, { error: "send the parameters as application/json" });
       return;
