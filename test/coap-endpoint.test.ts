@@ -208,9 +208,12 @@ test("dedup table is fixed-size: the entry closest to expiry is forgotten first"
   }
   m.feed(get(0x100), 9000);
   assert.equal(m.drainEvents().length, 1, "the oldest entry was evicted");
-  m.feed(get(0x107), 9000);
+  m.feed(get(0x105), 9000);
   assert.equal(m.drainEvents().length, 0, "a recent one is still known");
-  assert.equal(m.drainTx().length, 0, "its response is no longer cached (one response cache: the last answer)");
+  assert.equal(m.drainTx().length, 0, "its response is no longer cached (the last answer and the two small ones before it are)");
+  m.feed(get(0x107), 9000);
+  assert.equal(m.drainEvents().length, 0);
+  assert.equal(m.drainTx().length, 1, "an earlier small answer is re-sent from the history (issue 7 defect 1)");
   m.feed(get(0x108), 9000);
   assert.equal(m.drainEvents().length, 0);
   assert.equal(m.drainTx().length, 1, "the last answer is re-sent");

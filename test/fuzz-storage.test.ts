@@ -50,7 +50,7 @@ mod = loadTest("storage", createHostImports({
   fatal: (code, line) => { throw new FirmwareFatal(code, line); },
 }, () => mod.exports.memory));
 const x = mod.exports;
-const OK_STATUS = new Set([0, 1, -1, -5, -6, -7, -16, -17, -18, -19, -20]);
+const OK_STATUS = new Set([0, 1, -1, -5, -6, -7, -16, -17, -18, -19, -20, -21, -22, -23]);
 
 function useImage(img: Uint8Array, sectorSize: number, counterValue: number) {
   flash = new NorFlash({ size: img.length, sectorSize });

@@ -873,3 +873,82 @@ test("provisioning refuses an inconsistent factory configuration and keeps the p
   acceptRegister(h2.peer(SRV_PORT));
   assert.equal(h.fatal, null);
 });
+
+// ---------------------------------------------------------------------------------
+// Issue 7 regression tests (defects 4 and 8)
+
+test("issue 7 defect 4 (SEC-3): a Bootstrap-Write in Block1 pieces leaves no key bytes in linear memory after Finish", () => {
+  const { h, b } = bootstrapOnly();
+  b.reply(b.next("Bootstrap-Request"), C.CHANGED);
+  assert.equal(b.request(C.DELETE, "/0").code, C.DELETED);
+  assert.equal(b.request(C.PUT, "/1/0", { cf: F.TLV, payload: srvInstance(0, 101, 60) }).code, C.CHANGED);
+  // PSKs with distinct bytes (any 6-byte run of one in memory is a leak), last in the instance, their
+  // lengths chosen for what stays in the receive buffer when the wipe is missing:
+  // key1 in 64-byte blocks with a 2-byte last block: the tail of the CONTINUE block before it is never
+  // overwritten (later datagrams are shorter); key2 (written over key1) in 16-byte blocks with a 14-byte
+  // last block: the final block, followed only by the short Finish
+  const secOf = (key: B) => inst(1, rStr(0, "coaps://127.0.0.1:5684"), rBool(1, false), rInt(2, 0), rStr(3, "issue7-identity"),
+    rBytes(4, new Uint8Array(0)), rInt(10, 101), rBytes(5, key));
+  const keyFor = (seed: number, szx: number, rest: number) => {
+    for (let n = 32; n < 120; n++) {
+      const k = Uint8Array.from({ length: n }, (_, i) => (seed + i * 7) & 0xff);
+      if (secOf(k).length % (16 << szx) === rest) return k;
+    }
+    throw new Error("no key length fits");
+  };
+  const key1 = keyFor(0x9e, 2, 2), key2 = keyFor(0x31, 0, 14);
+  for (const [key, szx] of [[key1, 2], [key2, 0]] as [B, number][]) {
+    const sec = secOf(key), size = 16 << szx;
+    for (let num = 0; num * size < sec.length; num++) {
+      const more = (num + 1) * size < sec.length;
+      const r = b.request(C.PUT, "/0/1", { cf: F.TLV, payload: sec.slice(num * size, num * size + size), block1: block(num, more, szx) });
+      assert.equal(r.code, more ? C.CONTINUE : C.CHANGED, `block ${num} of ${size} bytes`);
+    }
+  }
+  assert.equal(b.request(C.POST, "/bs").code, C.CHANGED);
+  assert.equal(h.events("bootstrapped").length, 1);
+  const mem = Buffer.from(new Uint8Array(h.dev.memory.buffer));
+  for (const [name, key] of [["key1", key1], ["key2", key2]] as [string, B][]) {
+    const leaks: number[] = [];
+    for (let i = 0; i + 6 <= key.length; i++) if (mem.indexOf(Buffer.from(key.subarray(i, i + 6))) >= 0) leaks.push(i);
+    assert.deepEqual(leaks, [], `no 6-byte run of ${name} is left in linear memory`);
+  }
+  mem.set(key2.subarray(10, 16), 2048); // the scan can find one
+  assert.notEqual(mem.indexOf(Buffer.from(key2.subarray(10, 16))), -1);
+  mem.fill(0, 2048, 2054);
+  assert.equal(h.fatal, null);
+});
+
+test("issue 7 defect 8: a Register answered with Location-Path '.' or '..' is refused and never reused (RFC 7252 §5.10.7)", () => {
+  for (const bad of [[".", "x"], ["rd", ".."], ["."]]) {
+    const h = new Harness();
+    h.dev.start();
+    h.dev.provision(serverConfig({}, { communicationRetryCount: 1, communicationSequenceRetryCount: 1 }));
+    const s = h.peer(SRV_PORT);
+    const reg = s.next("Register");
+    s.reply(reg, C.CREATED, bad.map((seg) => [O.LOCATION_PATH, ascii(seg)] as [number, B]));
+    assert.notEqual(h.dev.state(101), ClientState.Registered, `Location-Path ${bad.join("/")} refused`);
+    assert.ok(h.dev.logs.some((l) => /Location-Path/.test(l.text)), "the refusal is logged");
+    h.at(h.now + 200_000);
+    for (const m of s.takeAll()) {
+      assert.ok(!(m.code === C.POST && pathOf(m) !== "/rd") && m.code !== C.DELETE, `no request to the refused location: ${codeStr(m.code)} ${pathOf(m)}`);
+    }
+    assert.equal(h.fatal, null);
+  }
+});
+
+test("issue 7 defect 8: POST where no operation allows it answers 4.05 whatever the format; 4.15 only for an allowed method", () => {
+  const { h, s } = registered();
+  // /1/0/1 (Lifetime): single-instance, not executable: neither Execute nor a partial update (Transport §6.4.3)
+  assert.equal(s.request(C.POST, "/1/0/1").code, C.METHOD_NOT_ALLOWED, "POST /1/0/1 without Content-Format");
+  assert.equal(s.request(C.POST, "/1/0/1", { cf: F.TEXT, payload: ascii("50") }).code, C.METHOD_NOT_ALLOWED, "POST /1/0/1 text/plain");
+  assert.equal(s.request(C.POST, "/3/0/0", { cf: F.TEXT, payload: ascii("x") }).code, C.METHOD_NOT_ALLOWED, "read-only Manufacturer");
+  // /3/0: a partial update is allowed (Current Time /3/0/13 is writable), only the format is missing: 4.15
+  assert.equal(s.request(C.POST, "/3/0").code, X.UNSUPPORTED, "POST /3/0 without Content-Format");
+  assert.equal(s.request(C.POST, "/3/0", { cf: F.TLV, payload: rInt(13, 1_700_000_000) }).code, C.CHANGED, "a partial update of /3/0");
+  // a multiple-instance resource takes a partial update (POST /16/0/0)
+  assert.equal(s.request(C.POST, "/16", { cf: F.TLV, payload: inst(0, multi(0, riStr(0, "a"))) }).code, C.CREATED);
+  s.takeAll();
+  assert.equal(s.request(C.POST, "/16/0/0", { cf: F.TLV, payload: multi(0, riStr(1, "b")) }).code, C.CHANGED);
+  assert.equal(h.fatal, null);
+});

@@ -13,7 +13,7 @@ import { DeviceRng } from "../host-shim/node/drbg";
 import { HmacDrbg } from "../host-shim/node/drbg";
 
 // ---- harness (the same in storage-powerfail.test.ts and fuzz-storage.test.ts) ----
-const S = { Ok: 0, Formatted: 1, Invalid: -1, AuthFailed: -5, Io: -6, TooSmall: -7, NotFound: -16, RolledBack: -17, NoSpace: -18, NotMounted: -19, TxnState: -20 } as const;
+const S = { Ok: 0, Formatted: 1, Invalid: -1, AuthFailed: -5, Io: -6, TooSmall: -7, NotFound: -16, RolledBack: -17, NoSpace: -18, NotMounted: -19, TxnState: -20, ForeignStore: -21, Missing: -22, Corrupt: -23 } as const;
 const rng = new DeviceRng();
 
 interface StoreExports {
@@ -384,7 +384,7 @@ test("SE-2 tamper: any damage to the newest commit record refuses the whole stor
     bad[newest.addr + (bit >> 3)] ^= 1 << (bit & 7);
     const t = new Store(flashFrom(bad), se);
     const st = t.mount();
-    assert.ok(st === S.RolledBack || st === S.AuthFailed, `bit ${bit}: ${st}`);
+    assert.ok(st === S.RolledBack || st === S.AuthFailed || st === S.Corrupt, `bit ${bit}: ${st}`);
     assert.equal(t.get(1), st, "get reports why the store was refused");
     assert.equal(t.put(3, Uint8Array.of(3)), st);
     const fixed = bad.slice();
@@ -425,9 +425,9 @@ test("SE-2 rollback: an older flash image (backup replay) is refused with Rolled
   mixed.set(oldSector.subarray(sec, sec + 4096), sec);
   t = new Store(flashFrom(mixed), se);
   assert.equal(t.mount(), S.RolledBack);
-  // an erased flash with a used SE: the store is missing, not silently new
+  // an erased flash with a used SE: the store is missing, not silently new (issue 7: its own status)
   t = new Store(new NorFlash(), se);
-  assert.equal(t.mount(), S.RolledBack);
+  assert.equal(t.mount(), S.Missing);
   // format after a refusal: a new, empty store under a new epoch
   t = new Store(flashFrom(old), se);
   assert.equal(t.mount(), S.RolledBack);
@@ -582,4 +582,21 @@ test("GC during a transaction keeps the staged records (12 KiB flash: 2 store se
     for (let id = 1; id <= 2; id++) assert.equal(hex(s.get(id) as Uint8Array), hex(v(id, round)), `round ${round} id ${id}`);
   }
   assert.ok(inTxnGc >= 4, `GC rounds inside transactions: ${inTxnGc}`);
+});
+
+test("issue 7 defects 5/6: a committed store under an SE that never committed is ForeignStore (not re-formatted); format on request", () => {
+  const flash = new NorFlash();
+  const s = new Store(flash, new SimulatedSecureElement());
+  s.mount();
+  s.put(1, Uint8Array.of(1, 2, 3));
+  const before = image(flash);
+  const fresh = new SimulatedSecureElement(); // counter 0: a replaced or lost key store
+  const t = new Store(flash, fresh);
+  assert.equal(t.mount(), S.ForeignStore);
+  assert.equal(t.get(1), S.ForeignStore, "get reports why the store was refused");
+  assert.deepEqual(image(flash), before, "nothing written");
+  assert.equal(t.x.format(), S.Formatted);
+  assert.equal(new Store(flash, fresh).mount(), S.Ok);
+  // an empty flash under a fresh SE (first boot) is still formatted
+  assert.equal(new Store(new NorFlash(), new SimulatedSecureElement()).mount(), S.Formatted);
 });

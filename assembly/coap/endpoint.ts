@@ -17,8 +17,12 @@
 // until the next call; a Request is answered (beginResponse+send, or
 // acceptSeparate) before the next datagram is fed. Drain pollTransmit and
 // pollEvent after every call (the event ring holds 8; the control queue 4).
-// Only the last piggybacked response is cached for duplicates: with the
-// peer's NSTART = 1 a duplicate of an older request is stale and dropped.
+// Duplicates are answered from the response cache: the last piggybacked
+// response whole, and the RESP_HISTORY before it when they are small (up to
+// RESP_HISTORY_CAP bytes: 2.04, 2.01, short 2.05). A peer may send several
+// requests in one datagram (several DTLS records, RFC 6347 4.1.1) and
+// retransmit each; an older large response is not kept (its duplicate is
+// dropped, and the peer's exchange times out).
 import { rng_fill } from "../host/abi";
 import {
   CoapMessage, CoapWriter, coapParse, coapBytesEqual, CoapType, CoapCode, CoapError, CoapOption,
@@ -55,6 +59,10 @@ const D_ACK: i32 = 2; // the empty ACK again
 const D_RST: i32 = 3; // the RST again
 
 const CTL_QUEUE: i32 = 4; // power of two
+/** Older piggybacked responses kept for duplicates (besides the last one), and their size limit. */
+const RESP_HISTORY: i32 = 2;
+const RESP_HISTORY_CAP: i32 = 56;
+const HIST_STRIDE: i32 = 8 + RESP_HISTORY_CAP; // mid u16, len u16, pending u8, pad; bytes
 const EVENT_RING: i32 = 8; // power of two
 
 @unmanaged class Slot {
@@ -87,7 +95,7 @@ const DEDUP_OFF: i32 = EV_OFF + EVENT_RING * 4;
 
 /** Bytes of caller memory for an endpoint (8-byte aligned). */
 export function coapEndpointSize(msgCap: i32, slots: i32, dedup: i32): i32 {
-  return DEDUP_OFF + dedup * 16 + align8(msgCap) + slots * (SLOT_HDR + align8(msgCap));
+  return DEDUP_OFF + dedup * 16 + align8(msgCap) + RESP_HISTORY * HIST_STRIDE + slots * (SLOT_HDR + align8(msgCap));
 }
 
 const TMP = memory.data(8);
@@ -114,6 +122,8 @@ function random(p: usize, n: i32): bool { return rng_fill(p, n) == 0; }
   respLen: i32;
   respMid: i32;
   respPending: i32;
+  histOff: i32;
+  histNext: i32;
   rxAnswerable: i32; // rx holds a request that has not been answered yet
   rxDedup: i32;
   wSlot: i32; // where the writer writes: -1 response cache, >= 0 slot, -2 nothing
@@ -140,6 +150,31 @@ function random(p: usize, n: i32): bool { return rng_fill(p, n) == 0; }
   slotMid(i: i32): i32 { return this.slot(i).mid; }
   slotBusy(i: i32): bool { return this.slot(i).state != S_FREE; }
   private dedup(i: i32): DedupEntry { return changetype<DedupEntry>(this.self + <usize>(DEDUP_OFF + i * 16)); }
+  private hist(i: i32): usize { return this.self + <usize>(this.histOff + i * HIST_STRIDE); }
+
+  /** The cached response makes room for a new one: kept in the history when small (pending or not). */
+  private keepResponse(): void {
+    const n = this.respLen;
+    if (n > 0 && n <= RESP_HISTORY_CAP) {
+      const h = this.hist(this.histNext);
+      this.histNext = (this.histNext + 1) % RESP_HISTORY;
+      store<u16>(h, <u16>this.respMid);
+      store<u16>(h, <u16>n, 2);
+      store<u8>(h, <u8>this.respPending, 4);
+      memory.copy(h + 8, this.self + <usize>this.respOff, <usize>n);
+    }
+    this.respLen = 0;
+    this.respPending = 0;
+  }
+
+  /** A duplicate CON whose response was piggybacked: that response again, if it is still cached. */
+  private resendResponse(mid: i32): void {
+    if (this.respMid == mid && this.respLen > 0) { this.respPending = 1; return; }
+    for (let i = 0; i < RESP_HISTORY; i++) {
+      const h = this.hist(i);
+      if (load<u16>(h, 2) != 0 && <i32>load<u16>(h) == mid) { store<u8>(h, 1, 4); return; }
+    }
+  }
 
   /**
    * ACK_TIMEOUT (ms), ACK_RANDOM_FACTOR (per mille), MAX_RETRANSMIT, and the
@@ -213,6 +248,14 @@ function random(p: usize, n: i32): bool { return rng_fill(p, n) == 0; }
       this.respPending = 0;
       this.txPtr = this.self + <usize>this.respOff;
       return this.respLen;
+    }
+    for (let i = 0; i < RESP_HISTORY; i++) {
+      const h = this.hist(i);
+      if (load<u8>(h, 4)) {
+        store<u8>(h, 0, 4);
+        this.txPtr = h + 8;
+        return <i32>load<u16>(h, 2);
+      }
     }
     for (let i = 0; i < this.slotCount; i++) {
       const s = this.slot(i);
@@ -343,7 +386,7 @@ function random(p: usize, n: i32): bool { return rng_fill(p, n) == 0; }
       if (con) {
         const k = this.dedup(d).kind;
         if (k >= D_ACK) this.queueCtl(k, m.mid);
-        else if (k == D_RESPONSE && this.respMid == m.mid && this.respLen > 0) this.respPending = 1;
+        else if (k == D_RESPONSE) this.resendResponse(m.mid);
       }
       return 0;
     }
@@ -429,6 +472,7 @@ function random(p: usize, n: i32): bool { return rng_fill(p, n) == 0; }
     const m = this.rx;
     const con = m.type == CoapType.CON;
     const w = this.writer;
+    this.keepResponse();
     w.begin(this.self + <usize>this.respOff, this.msgCap, con ? CoapType.ACK : CoapType.NON, code,
       con ? m.mid : this.newMid(), m.token, m.tkl);
     this.wSlot = -1;
@@ -540,7 +584,8 @@ export function coapEndpointInit(ptr: usize, msgCap: i32, slots: i32, dedup: i32
   ep.slotCount = slots;
   ep.dedupCount = dedup;
   ep.respOff = DEDUP_OFF + dedup * 16;
-  ep.slotOff = ep.respOff + align8(msgCap);
+  ep.histOff = ep.respOff + align8(msgCap);
+  ep.slotOff = ep.histOff + RESP_HISTORY * HIST_STRIDE;
   ep.slotStride = SLOT_HDR + align8(msgCap);
   ep.tokenLen = 4;
   ep.wSlot = -2;

@@ -834,7 +834,11 @@ export class DtlsConnection {
       }
       return;
     }
-    replayMark(this.window, seq);
+    // RFC 6347 4.1.2.6: the window moves only for records that verified. Epoch-0
+    // records carry no MAC, so they never move it: one spoofed plaintext record
+    // (sequence number 2^48-1) would otherwise make the genuine flight look like
+    // a replay. Duplicates at epoch 0 are the handshake's business (message_seq, 4.2.2).
+    if (epoch != 0) replayMark(this.window, seq);
     const pt = rec + <usize>(RECORD_HEADER_LEN + payloadOffset(prot));
     if (n > this.maxPlaintextIn) {
       if (epoch == 0) this.recordsDropped++;
@@ -930,7 +934,16 @@ export class DtlsConnection {
         this.recordsDropped++; // a later message: the peer will retransmit (RFC 6347 4.2.2)
         continue;
       }
-      const r = this.reasm.add(type, length, <u32>seq, off, frag, fl);
+      let r = this.reasm.add(type, length, <u32>seq, off, frag, fl);
+      if (r == -2) {
+        // The expected message_seq with another msg_type or length than the fragments
+        // so far (RFC 6347 4.2.3): at epoch 0 either may be spoofed. Reassembly restarts
+        // with the newest fragment: a single spoofed fragment then costs one
+        // retransmission of the genuine flight, where keeping the first would lock
+        // the reassembler until the handshake times out.
+        this.reasm.reset();
+        r = this.reasm.add(type, length, <u32>seq, off, frag, fl);
+      }
       if (r == -1) {
         this.fail(DtlsError.MessageTooLarge);
         return;
@@ -996,7 +1009,10 @@ export class DtlsConnection {
         s.valid = this.ems && (this.sidLen > 0 || s.ticketLen > 0);
         s.idLen = this.sidLen;
         memory.copy(s.id(), this.sid, <usize>this.sidLen);
-        memory.copy(s.masterSecret(), this.masterSecret, 48);
+        // the master secret only into a session that can be resumed (no EMS or
+        // neither ID nor ticket: it would never be used, so it is not kept)
+        if (s.valid) memory.copy(s.masterSecret(), this.masterSecret, 48);
+        else wipe(s.masterSecret(), 48);
         s.suite = this.suite;
         s.ems = this.ems;
         s.createdAt = now;

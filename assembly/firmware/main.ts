@@ -7,11 +7,11 @@
 // (lwm2m/client/) registers or bootstraps, datagrams reach it through the
 // per-account transports (firmware/transport.ts). Factory provisioning comes
 // from the host through provision_begin / provision_write / provision_finish.
-import { ABI_VERSION, LogLevel, HostStatus, clock_wall_seconds } from "../host/abi";
+import { ABI_VERSION, LogLevel, HostStatus, clock_wall_seconds, se_destroy } from "../host/abi";
 import { info, error, logNum } from "../util/log";
 import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
 import { mountFlash, MountResult } from "../storage/flash";
-import { storeMount, storeRecordCount, StoreStatus } from "../storage/store";
+import { storeMount, storeFormat, storeRecordCount, StoreStatus } from "../storage/store";
 import { LwPath } from "../lwm2m/formats/entry";
 import { setText, setInt } from "../lwm2m/model";
 import { lwHandle, lwDelete, Caller, Method, NO_FORMAT } from "../lwm2m/operations";
@@ -45,6 +45,12 @@ namespace BootStatus {
 }
 let bootStatus: i32 = 0;
 export function boot_status(): i32 { return bootStatus; }
+/** The store's mount result at boot (StoreStatus: 0 mounted, 1 formatted, < 0 refused; docs/storage.md). */
+let storeStatus: i32 = StoreStatus.NotMounted;
+export function store_status(): i32 { return storeStatus; }
+/** The stored configuration at boot: 1 loaded, 0 none, < 0 refused (a record failed; the device is not provisioned). */
+let configStatus: i32 = 0;
+export function config_status(): i32 { return configStatus; }
 
 let clientReady = false;
 
@@ -88,6 +94,8 @@ export function init(now_ms: i64): i64 {
     logNum(LogLevel.Error, "SE: self-test failed, status ", se);
   }
   const m = mountFlash();
+  storeStatus = StoreStatus.NotMounted;
+  configStatus = 0;
   if (m < 0) {
     logNum(LogLevel.Error, "flash: mount failed, status ", m);
   } else {
@@ -95,6 +103,7 @@ export function init(now_ms: i64): i64 {
     // SE-2: sealed, rollback-protected record store. A refused store is
     // reported, never silently re-formatted: that is a policy decision.
     const st = storeMount();
+    storeStatus = st;
     if (st == StoreStatus.Ok || st == StoreStatus.Formatted) {
       bootStatus |= BootStatus.FlashMounted;
       if (st == StoreStatus.Formatted) info("store: empty, formatted");
@@ -102,7 +111,13 @@ export function init(now_ms: i64): i64 {
     } else if (st == StoreStatus.RolledBack) {
       error("store: REFUSED, flash is older than the SE counter (rollback)");
     } else if (st == StoreStatus.AuthFailed) {
-      error("store: REFUSED, newest commit failed authentication (tampered)");
+      error("store: REFUSED, newest commit failed authentication (another SE's key, or forged)");
+    } else if (st == StoreStatus.Corrupt) {
+      error("store: REFUSED, newest commit is damaged (CRC mismatch: a bit flip)");
+    } else if (st == StoreStatus.ForeignStore) {
+      error("store: REFUSED, the flash holds a sealed store this SE never committed (SE key store replaced or missing); not re-formatted: factory reset on request only");
+    } else if (st == StoreStatus.Missing) {
+      error("store: REFUSED, the SE has committed a store but the flash holds none (erased, zeroed or replaced)");
     } else {
       logNum(LogLevel.Error, "store: mount failed, status ", st);
     }
@@ -113,7 +128,8 @@ export function init(now_ms: i64): i64 {
     if (healthy) error("client: object table full");
     return -1;
   }
-  if (configBoot(now_ms) > 0 && clientConfigured()) {
+  configStatus = configBoot(now_ms);
+  if (configStatus > 0 && clientConfigured()) {
     clientStart(now_ms);
   } else {
     info("client: not provisioned; waiting for the factory configuration");
@@ -140,6 +156,21 @@ export function poll(now_ms: i64): i64 {
 export function shutdown(now_ms: i64): i64 {
   if (clientReady) clientShutdown(now_ms);
   return step(now_ms);
+}
+
+/**
+ * Factory reset on explicit request only (docs/storage.md): every provisioned SE key
+ * (slots 1..7) destroyed and the record store formatted under the current SE, also when
+ * the mount refused it (ForeignStore, RolledBack, AuthFailed, Missing). Nothing keeps
+ * running: the host restarts the module (init) afterwards. Formatted (1) or a StoreStatus.
+ */
+export function factory_reset(): i32 {
+  if (clientReady) clientStop();
+  for (let slot = 1; slot <= 7; slot++) se_destroy(slot);
+  const st = storeFormat();
+  if (st < 0) logNum(LogLevel.Error, "factory reset: store format failed, status ", st);
+  else info("factory reset: store formatted, provisioned keys destroyed; restart the device");
+  return st;
 }
 
 /** EST-1/EST-3: generate the device's own P-256 key pair in SE slot `slot`;

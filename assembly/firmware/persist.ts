@@ -175,15 +175,19 @@ export function configBoot(now: i64): i32 {
     return n0;
   }
   let n = n0;
+  // Every record of the configuration is checked: one that fails (bit flip, tampering,
+  // missing) refuses the whole configuration loudly; nothing is guessed (e.g. an empty ep=).
   if (n0 == MAX_VALUE_LEN) {
     const n1 = storeGet(ClientRecord.ConfigPart2, REPR + <usize>n0, REPR_CAP - n0);
+    if (n1 < 0 && n1 != StoreStatus.NotFound) return bootRefused(ClientRecord.ConfigPart2, n1, n);
     if (n1 > 0) n += n1;
   }
   const c = storeGet(ClientRecord.Client, REC, 8 + 64);
-  if (c >= 9 && load<u32>(REC) == CLIENT_MAGIC) {
-    setPreferredBootstrapFormat(load<u32>(REC, 4));
-    setEndpointName(REC + 8, c - 8);
+  if (c < 9 || load<u32>(REC) != CLIENT_MAGIC || !setEndpointName(REC + 8, c - 8)) {
+    memory.fill(REC, 0, 8 + 64);
+    return bootRefused(ClientRecord.Client, c < 0 ? c : StoreStatus.AuthFailed, n);
   }
+  setPreferredBootstrapFormat(load<u32>(REC, 4));
   const err = configLoad(REPR, n, now);
   memory.fill(REPR, 0, <usize>n);
   dropConfigChanged();
@@ -199,6 +203,20 @@ export function configBoot(now: i64): i32 {
   ls(" bytes)");
   linfo();
   return 1;
+}
+
+/** A configuration record failed at boot: logged, nothing loaded, the device stays unprovisioned. */
+function bootRefused(record: i32, status: i32, wipeLen: i32): i32 {
+  memory.fill(REPR, 0, <usize>wipeLen);
+  clearEndpointName();
+  lb("config: REFUSED, stored record ");
+  lnum(record);
+  ls(record == ClientRecord.Client ? " (endpoint name)" : " (configuration part 2)");
+  ls(" unreadable, status ");
+  lnum(status);
+  ls(": storage corrupt, not provisioned");
+  lerror();
+  return status < 0 ? status : StoreStatus.AuthFailed;
 }
 
 /** ConfigChanged (a server wrote its Server Object, BS-4 purge): the image is stored again. */

@@ -850,6 +850,10 @@ export function lwHandle(
       if (o) {
         const idx = resIndex(o, p.rid);
         if (idx >= 0 && (desc0(o, idx) & RES_E)) return lwExecute(caller, p, payload, plen);
+        // Transport §6.4.3: POST on a Resource is Execute, or a partial update of a
+        // Multiple-Instance Resource; on any other Resource the method is not allowed,
+        // whatever the Content-Format (4.05 before 4.15)
+        if (idx >= 0 && !(desc0(o, idx) & RES_MULTIPLE)) return Code.METHOD_NOT_ALLOWED;
       }
     }
     if (caller < 0) return Code.METHOD_NOT_ALLOWED;

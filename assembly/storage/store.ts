@@ -30,6 +30,13 @@ export namespace StoreStatus {
   export const NoSpace: i32 = -18; // store full (nothing changed)
   export const NotMounted: i32 = -19; // mount first (again after an Io failure)
   export const TxnState: i32 = -20; // begin inside a transaction, commit/abort outside one
+  /** mount: the flash holds a committed store, but this SE never committed anything (its key
+   *  store was replaced or lost): refused, never re-formatted silently; storeFormat() on request. */
+  export const ForeignStore: i32 = -21;
+  /** mount: the SE has committed a store, but the flash holds none (erased, zeroed, replaced). */
+  export const Missing: i32 = -22;
+  /** mount: the newest commit record is damaged (its CRC fails: a bit flip), an older one is not newest. */
+  export const Corrupt: i32 = -23;
 }
 
 /** Record ids used by the firmware (1..0xFFFE are valid). */
@@ -97,6 +104,7 @@ let gcRounds: i32 = 0;
 // mount scan results
 let bestValue: u32 = 0;
 let bestAddr: i32 = -1;
+let damagedValue: u32 = 0; // newest commit record whose CRC fails (bit flip, tampering)
 
 // ---- small helpers --------------------------------------------------------
 
@@ -127,7 +135,8 @@ function findPending(id: i32): i32 {
 function fail(st: i32): i32 {
   mounted = false;
   inTxn = false;
-  notMountedStatus = st == StoreStatus.RolledBack || st == StoreStatus.AuthFailed || st == StoreStatus.Invalid ? st : StoreStatus.NotMounted;
+  notMountedStatus = st == StoreStatus.RolledBack || st == StoreStatus.AuthFailed || st == StoreStatus.Invalid ||
+    st == StoreStatus.Corrupt || st == StoreStatus.ForeignStore || st == StoreStatus.Missing ? st : StoreStatus.NotMounted;
   return st;
 }
 
@@ -495,6 +504,7 @@ function scanSector(i: i32, mode: i32): i32 {
       const ok = checkRecord(a0 + pos, size);
       if (ok < 0) return -1;
       if (ok > 0 && mode == 0) { bestValue = gen; bestAddr = a0 + pos; }
+      if (ok == 0 && mode == 0 && gen > damagedValue) damagedValue = gen;
       if (ok > 0 && mode == 1) {
         const e = entryAt(committed, c);
         store<u16>(e, <u16>len, 2);
@@ -595,13 +605,16 @@ export function storeMount(): i32 {
   if (s < 0 || s > MAX_COUNTER) return fail(StoreStatus.Io);
   if (findHeadEnd() < 0) return fail(StoreStatus.Io);
   mounted = true;
-  // Counter 0: this SE never committed anything, so nothing here is ours.
-  if (s == 0) return formatNow();
   bestValue = 0;
   bestAddr = -1;
+  damagedValue = 0;
   for (let i = nextSector(0); i >= 0; i = nextSector(seqOf(i))) {
     if (scanSector(i, 0) < 0) return fail(StoreStatus.Io);
   }
+  // Counter 0: this SE never committed anything. An empty (or never finished) store is
+  // formatted; a committed one is another SE's (a replaced or lost key store): refused
+  // loudly, like a changed SE key, until formatted on explicit request (storeFormat).
+  if (s == 0) return bestAddr >= 0 || damagedValue > 0 ? fail(StoreStatus.ForeignStore) : formatNow();
   if (bestAddr >= 0) {
     st = loadCommit(bestAddr);
     if (st < 0) return fail(st);
@@ -621,6 +634,10 @@ export function storeMount(): i32 {
     if (se_counter(1) != value) return fail(StoreStatus.Io);
     return StoreStatus.Ok;
   }
+  // The SE has committed, but no sector of ours is left: the flash was erased or replaced.
+  if (maxSeq == 0) return fail(StoreStatus.Missing);
+  // A newer commit than the one found is there but damaged: corruption, not a rollback.
+  if (<i64>damagedValue > value) return fail(StoreStatus.Corrupt);
   return fail(StoreStatus.RolledBack);
 }
 

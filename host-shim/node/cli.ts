@@ -4,8 +4,50 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { Device, FIRMWARE_PATH, type FactoryConfig, type AccountConfig, type ClientEvent, ProvisionError } from "./device";
-import { BootStatus } from "./status";
+import { join } from "node:path";
+import { BootStatus, StoreStatus, DeviceStateError, storeStatusMessage } from "./status";
 import { runFleet } from "./fleet";
+
+/** Exit code of a refused state folder (flash.img, se-keystore.json): each cause has its own message. */
+const EXIT_STATE = 3;
+
+/** The Device on a state folder, or null (message printed) when a state file is refused. */
+function openDevice(stateDir: string): Device | null {
+  try {
+    return new Device({ stateDir });
+  } catch (e) {
+    if (!(e instanceof DeviceStateError)) throw e;
+    console.error(`lwm2m-wasm: ${e.message}`);
+    return null;
+  }
+}
+
+/** What a store the firmware found missing looks like (sectors 1.., the superblock is rewritten at mount). */
+function missingKind(stateDir: string): string {
+  let img: Buffer;
+  try { img = readFileSync(join(stateDir, "flash.img")); } catch { return "unreadable"; }
+  const rest = img.subarray(4096);
+  if (rest.every((b) => b === 0xff)) return "erased (all 0xFF)";
+  if (rest.every((b) => b === 0)) return "zeroed (all 0x00)";
+  return "overwritten (random or foreign content)";
+}
+
+/** Why the state folder was refused at boot, or null when it was accepted. */
+function stateRefusal(dev: Device, stateDir: string): string | null {
+  const st = dev.storeStatus;
+  if ((dev.exports.boot_status() & BootStatus.FlashMounted) === 0) {
+    let why = `${stateDir}/flash.img: ${storeStatusMessage(st)}`;
+    if (st === StoreStatus.Missing) why += `; the image is ${missingKind(stateDir)}`;
+    return `${why}
+  'lwm2m-wasm device --state ${stateDir} --factory-reset' erases the device (keys and configuration)`;
+  }
+  if (dev.configStatus < 0) {
+    return `${stateDir}: the stored configuration is corrupt (a record failed authentication, status ${dev.configStatus}): not provisioned
+` +
+      `  --reprovision replaces it, --factory-reset erases the device`;
+  }
+  return null;
+}
 
 const COLORS: Record<string, string> = { error: "\x1b[31m", warn: "\x1b[33m", info: "\x1b[36m", debug: "\x1b[90m", event: "\x1b[32m" };
 const useColor = process.stdout.isTTY;
@@ -31,12 +73,16 @@ function boot(args: string[]): number {
   if (!firmwarePresent()) return 2;
   const stateDir = option(args, "--state", "state");
   console.log(`lwm2m-wasm simulator: booting ${FIRMWARE_PATH} (state in ${stateDir}/)`);
-  const device = new Device({ stateDir });
+  const device = openDevice(stateDir!);
+  if (!device) return EXIT_STATE;
   device.on("log", (e) => printLog(e.levelName, e.text));
-  const status = device.start();
+  let status = device.start();
+  if (flag(args, "--factory-reset")) status = device.factoryReset();
   device.stop();
   const ok = (bit: number) => ((status & bit) !== 0 ? "ok" : "FAILED");
   console.log(`boot status: DRBG ${ok(BootStatus.RngHealthy)}, SE ${ok(BootStatus.SeHealthy)}, flash ${ok(BootStatus.FlashMounted)}`);
+  const refused = stateRefusal(device, stateDir!);
+  if (refused) { console.error(`lwm2m-wasm: ${refused}`); return EXIT_STATE; }
   const all = BootStatus.RngHealthy | BootStatus.SeHealthy | BootStatus.FlashMounted;
   return (status & all) === all ? 0 : 1;
 }
@@ -148,12 +194,24 @@ function device(args: string[]): number {
     console.error(`lwm2m-wasm device: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const dev = new Device({ stateDir });
+  const dev = openDevice(stateDir);
+  if (!dev) return EXIT_STATE;
   dev.on("log", (e) => printLog(e.levelName, e.text));
   dev.on("event", (e: ClientEvent) => printLog("event", describe(e)));
   dev.on("restart", () => printLog("event", "firmware restarted"));
   dev.on("fatal", (e) => { printLog("error", `FATAL: ${String(e)}`); process.exitCode = 1; });
-  const status = dev.start();
+  let status = dev.start();
+  if (flag(args, "--factory-reset")) {
+    status = dev.factoryReset();
+    console.log(`factory reset: ${stateDir}/ erased (provisioned keys destroyed, store formatted)`);
+    if (!cfg) { dev.stop(); return 0; }
+  }
+  const refused = stateRefusal(dev, stateDir);
+  if (refused && !(dev.configStatus < 0 && flag(args, "--reprovision") && cfg)) {
+    console.error(`lwm2m-wasm: ${refused}`);
+    dev.stop();
+    return EXIT_STATE;
+  }
   const all = BootStatus.RngHealthy | BootStatus.SeHealthy | BootStatus.FlashMounted;
   if ((status & all) !== all) { console.error("boot failed"); dev.stop(); return 1; }
   if (dev.provisioned && !flag(args, "--reprovision")) {
@@ -181,17 +239,21 @@ function device(args: string[]): number {
 }
 
 const USAGE = `usage: lwm2m-wasm <command> [options]
-  boot [--state DIR]    boot the firmware in the simulator and print each step
+  boot [--state DIR] [--factory-reset]
+                        boot the firmware in the simulator and print each step; a refused state folder
+                        (flash.img, se-keystore.json) exits with code 3 and the reason
   server [...]          the development Bootstrap-Server and LwM2M Server (server/README.md)
   fleet --count N --endpoint-prefix P (--bootstrap URI | --server URI) [...]
                         many simulated devices in one process: 'lwm2m-wasm fleet --help'
   device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
-         [--ssid N] [--hold-off S] [--reprovision]
+         [--ssid N] [--hold-off S] [--reprovision] [--factory-reset]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
          [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
                         run a simulated LwM2M device: coap:// = NoSec, coaps:// = DTLS with PSK,
                         RPK (key files PEM or DER) or X.509 (--cert-usage 0-3, default 3 = domain-issued
-                        certificate); 'lwm2m-wasm server' prints ready-made commands; Ctrl-C de-registers`;
+                        certificate); 'lwm2m-wasm server' prints ready-made commands; Ctrl-C de-registers;
+                        --factory-reset erases the device first (keys, configuration, store: the only way
+                        past a refused store); without --endpoint it only erases`;
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;

@@ -16,7 +16,7 @@ import { DeviceRng } from "./drbg";
 import { SimulatedSecureElement } from "./se";
 import { NorFlash } from "./flash";
 import { UdpNet } from "./net";
-import { ABI_VERSION, LOG_LEVEL_NAMES } from "./status";
+import { ABI_VERSION, LOG_LEVEL_NAMES, storeStatusMessage } from "./status";
 
 export const FIRMWARE_PATH = join(__dirname, "..", "..", "build", "firmware.wasm");
 
@@ -49,6 +49,9 @@ export interface FirmwareExports {
   event_text_len(): number;
   client_state(ssid: number): number;
   device_set_int(oid: number, iid: number, rid: number, value: bigint): number;
+  store_status(): number;
+  config_status(): number;
+  factory_reset(): number;
   [name: string]: unknown;
 }
 
@@ -403,6 +406,18 @@ export class Device extends EventEmitter {
 
   /** A stored configuration is active (no provisioning needed). */
   get provisioned(): boolean { return this.exports.provisioned() === 1; }
+  /** The store's mount result at the last boot (StoreStatus in status.ts: >= 0 mounted, < 0 refused). */
+  get storeStatus(): number { return this.exports.store_status(); }
+  /** The stored configuration at the last boot: 1 loaded, 0 none, < 0 refused (storage corrupt). */
+  get configStatus(): number { return this.exports.config_status(); }
+
+  /** Factory reset on explicit request (docs/storage.md): provisioned SE keys destroyed, the
+   *  store formatted under this SE, then the module restarted. Returns the boot status bits. */
+  factoryReset(): number {
+    const st = this.exports.factory_reset();
+    if (st < 0) throw new Error(`factory reset failed: ${storeStatusMessage(st)}`);
+    return this.reboot();
+  }
 
   /** State of the account (ClientState), ssid 0 = the Bootstrap-Server account. */
   state(ssid: number): number { return this.exports.client_state(ssid); }

@@ -4,6 +4,7 @@
 // reopens the file sees exactly what a power cut left behind.
 import { EventEmitter } from "node:events";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeSync } from "node:fs";
+import { DeviceStateError } from "./status";
 
 /** HostStatus values from assembly/host/abi.ts. */
 export const FlashStatus = { Ok: 0, Invalid: -1, Io: -6, NotPermitted: -8 } as const;
@@ -47,9 +48,10 @@ export class NorFlash extends EventEmitter {
       this.image = new Uint8Array(this.size).fill(0xff);
     } else if (existsSync(opts.path)) {
       this.fd = openSync(opts.path, "r+");
-      if (fstatSync(this.fd).size !== this.size) {
+      const n = fstatSync(this.fd).size;
+      if (n !== this.size) {
         closeSync(this.fd);
-        throw new RangeError(`flash image ${opts.path} does not have the configured size ${this.size}`);
+        throw new DeviceStateError(`flash image ${opts.path} is ${n < this.size ? "truncated" : "extended"}: ${n} bytes, expected ${this.size}; refused (nothing was changed)`);
       }
       this.image = new Uint8Array(readFileSync(opts.path));
     } else {

@@ -26,7 +26,7 @@ export interface NetService {
 }
 
 /** What the flash_* imports need of a flash: NorFlash, or the fleet's SparseNorFlash. */
-export type FlashService = Pick<NorFlash, "size" | "sectorSize" | "read" | "program" | "eraseSector">;
+export type FlashService = Pick<NorFlash, "size" | "sectorSize" | "read" | "program" | "eraseSector" | "close">;
 
 export interface HostServices {
   rng: DeviceRng;

@@ -5,6 +5,7 @@
 import { createCipheriv, createDecipheriv, createECDH, randomBytes } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { inspect } from "node:util";
+import { DeviceStateError } from "./status";
 import { p256 } from "@noble/curves/nist.js";
 
 /** HostStatus values and sizes from assembly/host/abi.ts. */
@@ -110,9 +111,12 @@ export class SimulatedSecureElement {
 
   #load(path: string): Uint8Array {
     // The parse error text could quote key bytes: report only a generic message.
-    const fail = () => new Error(`SE key store ${path} is unreadable or corrupt`);
+    const fail = () => new DeviceStateError(`SE key store ${path} is unreadable or corrupt`);
     let doc: any;
-    try { doc = JSON.parse(readFileSync(path, "utf8")); } catch { throw fail(); }
+    let text: string;
+    try { text = readFileSync(path, "utf8"); } catch { throw fail(); }
+    if (text.trim() === "") throw new DeviceStateError(`SE key store ${path} is empty`);
+    try { doc = JSON.parse(text); } catch { throw fail(); }
     if (!doc || doc.format !== STORE_FORMAT || typeof doc.deviceKey !== "string" || typeof doc.slots !== "object") throw fail();
     const key = new Uint8Array(Buffer.from(doc.deviceKey, "hex"));
     if (doc.counter !== undefined && !(Number.isSafeInteger(doc.counter) && doc.counter >= 0)) throw fail();

@@ -104,6 +104,9 @@ export class SparseNorFlash implements FlashService {
     return FlashStatus.Ok;
   }
 
+  /** Nothing to release: the backing file is opened for each write only. */
+  close(): void {}
+
   /** Erase the sector starting at addr (must be sector-aligned): its memory is released. */
   eraseSector(addr: number): number {
     if (!this.inBounds(addr, this.sectorSize) || addr % this.sectorSize !== 0) return FlashStatus.Invalid;

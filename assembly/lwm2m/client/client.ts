@@ -154,8 +154,13 @@ function processEvents(ci: i32, now: i64): void {
 /** A CoAP message from connection ci's transport. */
 export function clientDatagram(ci: i32, p: usize, len: i32, now: i64): void {
   if (<u32>ci >= <u32>MAX_CONNS || conn(ci).role == Role.None) return;
-  connEp(ci).handleDatagram(p, len, now); // format errors: RST for a CON or dropped, inside the endpoint
+  const ep = connEp(ci);
+  ep.handleDatagram(p, len, now); // format errors: RST for a CON or dropped, inside the endpoint
   processEvents(ci, now);
+  // the endpoint's contract: drained after every call. One DTLS datagram may carry several
+  // records, each a CoAP message (RFC 6347 4.1.1): each answer leaves before the next is read.
+  let n: i32;
+  while ((n = ep.pollTransmit()) > 0) if (conn(ci).transport == 1) transportSend(ci, ep.txPtr, n);
 }
 
 /** The transport of ci finished opening (DTLS handshake complete). */

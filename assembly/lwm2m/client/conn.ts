@@ -29,15 +29,15 @@ export const LOC_CAP: i32 = 48; // Location-Path of a registration, as (len, byt
 export const MAX_SZX: i32 = 5;
 
 // @ts-ignore: decorator
-@inline const EP_SIZE: i32 = 3072; // >= coapEndpointSize(MSG_CAP, EP_SLOTS, EP_DEDUP), checked in connsInit
+@inline const EP_SIZE: i32 = 3200; // >= coapEndpointSize(MSG_CAP, EP_SLOTS, EP_DEDUP), checked in connsInit
 // @ts-ignore: decorator
-@inline const BS_EP_SIZE: i32 = 1728; // >= coapEndpointSize(MSG_CAP, BS_EP_SLOTS, EP_DEDUP)
+@inline const BS_EP_SIZE: i32 = 1856; // >= coapEndpointSize(MSG_CAP, BS_EP_SLOTS, EP_DEDUP)
 // @ts-ignore: decorator
 @inline const OBS_SIZE: i32 = 304; // >= coapObserveSize(OBS_PER_CONN)
 // @ts-ignore: decorator
 @inline const BS_OBS_SIZE: i32 = 16; // >= coapObserveSize(0)
 // Connection 0 (Bootstrap-Server) first, then 1..2 (LwM2M Servers).
-const EP_AREA = memory.data(1728 + 3072 * 2, 8);
+const EP_AREA = memory.data(1856 + 3200 * 2, 8);
 const OBS_AREA = memory.data(16 + 304 * 2, 8);
 
 /** Which account a connection belongs to. */

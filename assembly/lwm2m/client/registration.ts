@@ -336,6 +336,15 @@ function keepLocation(ci: i32): bool {
   let n = 0;
   while (it.nextOf(CoapOption.LOCATION_PATH)) {
     if (n + 1 + it.length > LOC_CAP) return false;
+    // RFC 7252 §5.10.7: a Location-Path segment is never "." or ".."
+    if (it.length <= 2 && load<u8>(it.value) == 0x2e && (it.length == 1 || load<u8>(it.value + 1) == 0x2e)) {
+      conn(ci).locLen = 0;
+      lb("registration: ssid=");
+      lnum(conn(ci).ssid);
+      ls(": Location-Path segment '.' or '..' refused (RFC 7252 5.10.7)");
+      lerror();
+      return false;
+    }
     store<u8>(loc + <usize>n, <u8>it.length);
     memory.copy(loc + <usize>n + 1, it.value, <usize>it.length);
     n += 1 + it.length;

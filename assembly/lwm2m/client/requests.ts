@@ -103,6 +103,10 @@ export function handleRequest(ci: i32, now: i64): void {
     qlen += it.length;
   }
 
+  // Bootstrap-Write bodies may carry keys (SEC-3): the block in the receive buffer is wiped
+  // once it has been copied or used, on every path (continue, error, complete)
+  const secretBody = caller == Caller.Bootstrap && m.payloadLen > 0;
+
   // Block1 upload (RFC 7959 §2.3)
   let payload = m.payload;
   let plen = m.payloadLen;
@@ -112,6 +116,7 @@ export function handleRequest(ci: i32, now: i64): void {
     // a later block of an upload this connection / target did not start: 4.08 (§2.9.2), the other upload goes on
     const foreign = blockNum(m.block1()) > 0 && (b1Owner != ci || b1Target != target);
     const r = foreign ? CoapError.Incomplete : block1Receive(b1(), m);
+    if (secretBody && r != BLOCK1_COMPLETE) memory.fill(m.payload, 0, <usize>m.payloadLen);
     if (r == BLOCK1_CONTINUE) {
       b1Owner = ci;
       b1Target = target;
@@ -146,7 +151,7 @@ export function handleRequest(ci: i32, now: i64): void {
   const code = lwHandle(caller, method, p, m.contentFormat(), m.accept(), QBUF, qlen, payload, plen, REPR, REPR_CAP);
   // Bootstrap-Write bodies may carry keys (SEC-3): no copy stays once the model has taken them
   if (uploaded) memory.fill(UPLOAD, 0, <usize>plen);
-  else if (caller == Caller.Bootstrap && m.payloadLen > 0) memory.fill(m.payload, 0, <usize>m.payloadLen);
+  if (secretBody) memory.fill(m.payload, 0, <usize>m.payloadLen);
   const total = responseLength;
   const fmt = responseFormat;
   const created = createdInstanceId;
