@@ -12,10 +12,11 @@
 //                    clientTransportFailed with the reason logged. Nothing
 //                    is ever sent in clear on such a channel;
 //   4 Certificate with EST -> refused (EST enrolment is not in this build).
-// One DtlsConnection + DtlsSession per client connection, allocated once at
-// start-up (the stub runtime never frees) and reused with reset(), with
-// handshake buffers for PSK and RPK; the first time a connection is
-// configured for X.509 they grow to certificate sizes, once (growBuffers).
+// One DtlsConnection + DtlsSession per client connection, allocated at its
+// first secure open (the stub runtime never frees: a connection never used
+// costs nothing) and reused with reset(), with handshake buffers for PSK and
+// RPK, or for X.509 when that first account is X.509; a connection made for
+// PSK/RPK and later configured for X.509 grows them once (growBuffers).
 // The connections share one transmit buffer (the record store's, between its
 // calls): every call into a connection is followed by flush() before
 // anything else can use another connection or the store.
@@ -102,36 +103,44 @@ const PREV = memory.data(4 * 3, 4);
 
 function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN); }
 
-let configs: StaticArray<DtlsConfig> | null = null;
-let dtls: StaticArray<DtlsConnection> | null = null;
-let sessions: StaticArray<DtlsSession> | null = null;
+// Allocated on a connection's first secure open, not at start-up (the stub
+// runtime never frees, so what a connection never uses is never taken): the
+// config and session first, the DtlsConnection with its handshake buffers at
+// the first handshake, sized for what that account needs (PSK/RPK or X.509).
+const configs = new StaticArray<DtlsConfig | null>(MAX_CONNS);
+const dtls = new StaticArray<DtlsConnection | null>(MAX_CONNS);
+const sessions = new StaticArray<DtlsSession | null>(MAX_CONNS);
 /** Monotonic ms of the latest call into the transport (send() has no clock of its own). */
 let lastNow: i64 = 0;
 
-function cfgOf(ci: i32): DtlsConfig { return unchecked(configs![ci]); }
-function dtlsOf(ci: i32): DtlsConnection { return unchecked(dtls![ci]); }
-
-function allocate(): void {
-  if (configs != null) return;
-  const cf = new StaticArray<DtlsConfig>(MAX_CONNS);
-  const dc = new StaticArray<DtlsConnection>(MAX_CONNS);
-  const ss = new StaticArray<DtlsSession>(MAX_CONNS);
-  for (let i = 0; i < MAX_CONNS; i++) {
-    const c = new DtlsConfig();
+function cfgOf(ci: i32): DtlsConfig {
+  let c = unchecked(configs[ci]);
+  if (c == null) {
+    c = new DtlsConfig();
     c.mtu = MTU;
     c.txBuffer = TX;
     c.handshakeBufferSize = HS_BUFFER;
     c.flightBufferSize = FLIGHT_BUFFER;
     c.ticketCapacity = 0;
     c.sessionTickets = false;
-    c.ephemeralSlot = EPHEMERAL_FIRST + i;
-    unchecked(cf[i] = c);
-    unchecked(dc[i] = new DtlsConnection(c));
-    unchecked(ss[i] = new DtlsSession(0));
+    c.ephemeralSlot = EPHEMERAL_FIRST + ci;
+    unchecked(configs[ci] = c);
+    unchecked(sessions[ci] = new DtlsSession(0));
   }
-  configs = cf;
-  dtls = dc;
-  sessions = ss;
+  return c;
+}
+/** Connection ci's DTLS connection, made on first use from its config (cfgOf ran before: open()). */
+function dtlsOf(ci: i32): DtlsConnection {
+  let d = unchecked(dtls[ci]);
+  if (d == null) {
+    d = new DtlsConnection(cfgOf(ci));
+    unchecked(dtls[ci] = d);
+  }
+  return d;
+}
+function sessionOf(ci: i32): DtlsSession {
+  cfgOf(ci);
+  return unchecked(sessions[ci])!;
 }
 
 // ---- logging -------------------------------------------------------------------
@@ -329,7 +338,9 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
         c.handshakeBufferSize = CERT_HS_BUFFER;
         c.flightBufferSize = CERT_FLIGHT_BUFFER;
       }
-      if (dtlsOf(ci).growBuffers() != 0) {
+      // (a connection not made yet is made with them at its first handshake)
+      const made = unchecked(dtls[ci]);
+      if (made != null && made.growBuffers() != 0) {
         lb("DTLS: ssid=");
         lnum(conn(ci).ssid);
         ls(": connection busy, cannot take certificate buffers");
@@ -375,7 +386,7 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
 function startHandshake(ci: i32, now: i64): i32 {
   const d = dtlsOf(ci);
   d.reset();
-  d.session = unchecked(sessions![ci]);
+  d.session = sessionOf(ci);
   const e = d.connect(now);
   if (e != 0) {
     wipePsk(ci);
@@ -469,7 +480,7 @@ function close(ci: i32): void {
     d.close(lastNow);
     flush(ci);
     d.reset();
-    unchecked(sessions![ci]).clear();
+    sessionOf(ci).clear();
     wipePsk(ci);
   }
   if (k != KIND_NONE) net_close(peerOf(ci));
@@ -530,7 +541,6 @@ function events(ci: i32, now: i64): void {
 export function transportInit(): void {
   if (MTU > STORE_SCRATCH_SIZE) unreachable(); // a build bug, not an input
   for (let i = 0; i < MAX_CONNS; i++) setT(i, KIND_NONE, -1);
-  allocate();
   setTransport(open, send, close);
 }
 
