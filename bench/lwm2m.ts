@@ -70,7 +70,7 @@ class CountingNet implements NetService {
 }
 
 const waitEvent = (dev: Device, name: string, ms: number) => new Promise<void>((resolve, reject) => {
-  const t = setTimeout(() => reject(new Error(`no '${name}' within ${ms} ms; last logs: ${dev.logs.slice(-4).map((l) => l.text).join(" | ")}`)), ms);
+  const t = setTimeout(() => reject(new Error(`no '${name}' within ${ms} ms; last logs: ${dev.logs.slice(-12).map((l) => l.text).join(" | ")}`)), ms);
   dev.once(name, () => { clearTimeout(t); resolve(); });
 });
 

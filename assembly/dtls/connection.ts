@@ -109,6 +109,12 @@ const PENDING_CAP: i32 = 256;
 
 /** The flight buffer always holds the largest ClientHello this config can
  *  produce (32-byte session ID, 255-byte cookie, SNI, ticket). */
+/** Bytes of one block of handshake buffers: reassembly of a message of up to
+ *  hsCap bytes (header, body, bitmap), then a flight of flCap bytes. */
+export function handshakeBlockSize(hsCap: i32, flCap: i32): i32 {
+  return align8(HS_HEADER_LEN + hsCap) + align8((hsCap + 7) >> 3) + align8(flCap);
+}
+
 function helloEntrySize(config: DtlsConfig): i32 {
   return ENTRY_HEADER + HS_HEADER_LEN + CLIENT_HELLO_FIXED + config.serverNameLen +
     (config.sessionTickets ? config.ticketCapacity : 0);
@@ -284,28 +290,73 @@ export class DtlsConnection {
     this.pending = b + <usize>oPending;
     this.peerCert = b + <usize>oPeerCert;
     this.ephemeralSlot = config.ephemeralSlot;
-    this.placeHandshakeBuffers(config.handshakeBufferSize, max(config.flightBufferSize, helloEntrySize(config)));
+    // handshakeBufferSize 0: no buffers of its own, the caller lends them (lendHandshakeBuffers)
+    if (config.handshakeBufferSize > 0) {
+      this.placeHandshakeBuffers(config.handshakeBufferSize, max(config.flightBufferSize, helloEntrySize(config)));
+    } else {
+      this.reasm.capacity = -1; // takes nothing until buffers are lent
+    }
     this.reset();
   }
 
   /** Allocates the handshake buffers: reassembly of a peer's message of up
    *  to hsCap bytes, and, when flCap > 0, our flight (flCap bytes) after it. */
   private placeHandshakeBuffers(hsCap: i32, flCap: i32): void {
-    let o: i32 = 0;
-    const oHs = o; o += align8(HS_HEADER_LEN + hsCap);
-    const oBits = o; o += align8((hsCap + 7) >> 3);
-    const oFlight = o; o += align8(flCap);
-    const mem = new ArrayBuffer(o);
+    this.useHandshakeBlock(new ArrayBuffer(handshakeBlockSize(hsCap, flCap)), hsCap, flCap);
+  }
+
+  private useHandshakeBlock(mem: ArrayBuffer, hsCap: i32, flCap: i32): void {
     const b = changetype<usize>(mem);
     this.hsMem = mem;
     const r = this.reasm;
-    r.buf = b + <usize>oHs;
+    r.buf = b;
     r.capacity = hsCap;
-    r.bitmap = b + <usize>oBits;
+    r.bitmap = b + <usize>align8(HS_HEADER_LEN + hsCap);
     if (flCap > 0) {
-      this.flight = b + <usize>oFlight;
+      this.flight = r.bitmap + <usize>align8((hsCap + 7) >> 3);
       this.flightCap = flCap;
     }
+  }
+
+  /**
+   * Handshake buffers lent by the caller, for a connection made with
+   * handshakeBufferSize 0 (firmware/transport.ts: one pool for all client
+   * connections, as a handshake needs them only while it runs): `block`
+   * holds handshakeBlockSize(hsCap, flCap) bytes. Only while Idle or Closed
+   * (BadState otherwise); Config when flCap cannot take our ClientHello.
+   */
+  lendHandshakeBuffers(block: ArrayBuffer, hsCap: i32, flCap: i32): i32 {
+    if (this.state != ConnState.Idle && this.state != ConnState.Closed) return DtlsError.BadState;
+    if (flCap < helloEntrySize(this.config) || block.byteLength < handshakeBlockSize(hsCap, flCap)) return DtlsError.Config;
+    this.returnHandshakeBuffers();
+    this.useHandshakeBlock(block, hsCap, flCap);
+    return 0;
+  }
+
+  /** Whether lent handshake buffers may go to another connection now: no
+   *  handshake runs (Idle, Closed, or Established with nothing in flight). */
+  handshakeBuffersIdle(): bool {
+    return this.state == ConnState.Idle || this.state == ConnState.Closed || this.state == ConnState.Established && !this.sending;
+  }
+
+  /** Gives lent handshake buffers back, wiped. The connection stays as it is;
+   *  once Established, a peer that retransmits its last flight (ours was
+   *  lost, RFC 6347 4.2.4) after this is not answered, and a handshake
+   *  message at the next message_seq ends the connection (MessageTooLarge). */
+  returnHandshakeBuffers(): void {
+    const h = this.hsMem;
+    if (h) wipe(changetype<usize>(h), h.byteLength);
+    this.hsMem = null;
+    this.flightMem = null;
+    this.reasm.active = false;
+    this.reasm.received = 0;
+    this.reasm.buf = 0;
+    this.reasm.bitmap = 0;
+    this.reasm.capacity = -1;
+    this.flight = 0;
+    this.flightCap = 0;
+    this.flightLen = 0;
+    this.sending = false;
   }
 
   /** Grows the handshake buffers to what the config asks for now
@@ -324,6 +375,10 @@ export class DtlsConnection {
     const hs = max(c.handshakeBufferSize, this.reasm.capacity);
     const fl = max(max(c.flightBufferSize, helloEntrySize(c)), this.flightCap);
     this.reset(); // wipes the old buffers too
+    if (this.hsMem == null) { // none of its own (lent buffers returned)
+      this.placeHandshakeBuffers(hs, fl);
+      return 0;
+    }
     if (hs > this.reasm.capacity) {
       const old = this.hsMem!;
       this.placeHandshakeBuffers(hs, 0);
@@ -372,7 +427,7 @@ export class DtlsConnection {
   /** Client: start the handshake (sends the ClientHello). Returns 0, or a
    *  DtlsError when the configuration is refused (nothing is sent then). */
   connect(now: i64): i32 {
-    if (this.state != ConnState.Idle || this.serverRole) return DtlsError.BadState;
+    if (this.state != ConnState.Idle || this.serverRole || this.flightCap == 0) return DtlsError.BadState;
     const c = this.config;
     let suites = c.suites & SuiteBit.All;
     if (c.pskLen <= 0 || c.pskIdentity == 0 && c.pskIdentityLen > 0) suites &= ~SuiteBit.AnyPsk;

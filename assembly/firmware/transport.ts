@@ -30,7 +30,7 @@ import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, foun
 import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
 import { DtlsConfig, MAX_PSK_LEN } from "../dtls/config";
-import { DtlsConnection, ConnState } from "../dtls/connection";
+import { DtlsConnection, ConnState, handshakeBlockSize } from "../dtls/connection";
 import { DtlsSession } from "../dtls/session";
 import { DtlsEvent, DtlsError } from "../dtls/alert";
 import { SuiteBit, suiteBit } from "../dtls/suites";
@@ -107,40 +107,89 @@ function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN); }
 // runtime never frees, so what a connection never uses is never taken): the
 // config and session first, the DtlsConnection with its handshake buffers at
 // the first handshake, sized for what that account needs (PSK/RPK or X.509).
-const configs = new StaticArray<DtlsConfig | null>(MAX_CONNS);
-const dtls = new StaticArray<DtlsConnection | null>(MAX_CONNS);
-const sessions = new StaticArray<DtlsSession | null>(MAX_CONNS);
+// (pointer tables in static memory, 0 = not made yet: the stub runtime never frees)
+const CONFIGS = memory.data(4 * 3, 4);
+const DTLS = memory.data(4 * 3, 4);
+const SESSIONS = memory.data(4 * 3, 4);
+@inline function slot(table: usize, i: i32): usize { return table + (<usize>i << 2); }
 /** Monotonic ms of the latest call into the transport (send() has no clock of its own). */
 let lastNow: i64 = 0;
 
 function cfgOf(ci: i32): DtlsConfig {
-  let c = unchecked(configs[ci]);
+  let c = changetype<DtlsConfig | null>(load<usize>(slot(CONFIGS, ci)));
   if (c == null) {
     c = new DtlsConfig();
     c.mtu = MTU;
     c.txBuffer = TX;
-    c.handshakeBufferSize = HS_BUFFER;
-    c.flightBufferSize = FLIGHT_BUFFER;
+    c.handshakeBufferSize = 0; // lent from the pool for each handshake (takeHandshakeBlock)
+    c.flightBufferSize = 0;
     c.ticketCapacity = 0;
     c.sessionTickets = false;
     c.ephemeralSlot = EPHEMERAL_FIRST + ci;
-    unchecked(configs[ci] = c);
-    unchecked(sessions[ci] = new DtlsSession(0));
+    store<usize>(slot(CONFIGS, ci), changetype<usize>(c));
+    store<usize>(slot(SESSIONS, ci), changetype<usize>(new DtlsSession(0)));
   }
   return c;
 }
 /** Connection ci's DTLS connection, made on first use from its config (cfgOf ran before: open()). */
 function dtlsOf(ci: i32): DtlsConnection {
-  let d = unchecked(dtls[ci]);
+  let d = changetype<DtlsConnection | null>(load<usize>(slot(DTLS, ci)));
   if (d == null) {
     d = new DtlsConnection(cfgOf(ci));
-    unchecked(dtls[ci] = d);
+    store<usize>(slot(DTLS, ci), changetype<usize>(d));
   }
   return d;
 }
 function sessionOf(ci: i32): DtlsSession {
   cfgOf(ci);
-  return unchecked(sessions[ci])!;
+  return changetype<DtlsSession>(load<usize>(slot(SESSIONS, ci)));
+}
+
+// Handshake buffers: a handshake needs them only while it runs, so the
+// connections share a pool of blocks (the issue-11 rule: buffers never live
+// at the same time share memory). A block is lent at the start of each
+// handshake; it is taken back from a connection whose handshake is over
+// (DtlsConnection.handshakeBuffersIdle) when another connection starts one,
+// and a new block is made only when every block of the size needed is busy
+// (handshakes running at the same time): at most one per connection and size.
+const POOL: i32 = 2 * MAX_CONNS;
+/** Per block: usize block (0 none), i32 holder (connection index, -1 none), i32 1 = certificate size. */
+const POOL_INFO = memory.data(12 * 2 * 3, 4); // 12 * POOL (checked in transportInit)
+function blockAt(k: i32): ArrayBuffer | null { return changetype<ArrayBuffer | null>(load<usize>(POOL_INFO + <usize>(k * 12))); }
+function holderOf(k: i32): i32 { return load<i32>(POOL_INFO + <usize>(k * 12), 4); }
+function setHolder(k: i32, ci: i32): void { store<i32>(POOL_INFO + <usize>(k * 12), ci, 4); }
+function certBlock(k: i32): bool { return load<i32>(POOL_INFO + <usize>(k * 12), 8) != 0; }
+
+/** Lends connection ci a block for its handshake (certificate-sized for X.509); 0 or a DtlsError. */
+function takeHandshakeBlock(ci: i32, cert: bool): i32 {
+  const hs = cert ? CERT_HS_BUFFER : HS_BUFFER;
+  const fl = cert ? CERT_FLIGHT_BUFFER : FLIGHT_BUFFER;
+  let free = -1;
+  for (let k = 0; k < POOL; k++) {
+    if (blockAt(k) == null) { if (free < 0) free = k; continue; }
+    if (holderOf(k) == ci) { // ours from an earlier handshake: back to the pool first
+      dtlsOf(ci).returnHandshakeBuffers();
+      setHolder(k, -1);
+    }
+  }
+  for (let k = 0; k < POOL; k++) {
+    const b = blockAt(k);
+    if (b == null || certBlock(k) != cert) continue;
+    const h = holderOf(k);
+    if (h >= 0) {
+      const d = dtlsOf(h);
+      if (!d.handshakeBuffersIdle()) continue;
+      d.returnHandshakeBuffers();
+    }
+    setHolder(k, ci);
+    return dtlsOf(ci).lendHandshakeBuffers(b, hs, fl);
+  }
+  if (free < 0) return DtlsError.Config; // cannot happen: POOL covers every connection at both sizes
+  const b = new ArrayBuffer(handshakeBlockSize(hs, fl));
+  store<usize>(POOL_INFO + <usize>(free * 12), changetype<usize>(b));
+  setHolder(free, ci);
+  store<i32>(POOL_INFO + <usize>(free * 12), cert ? 1 : 0, 8);
+  return dtlsOf(ci).lendHandshakeBuffers(b, hs, fl);
 }
 
 // ---- logging -------------------------------------------------------------------
@@ -333,20 +382,6 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
       c.serverPublicKeyLen = srvLen;
     } else {
       c.certificateType = CertificateType.X509;
-      // the first X.509 account of this connection: certificate-sized handshake buffers, kept from now on
-      if (c.handshakeBufferSize < CERT_HS_BUFFER) {
-        c.handshakeBufferSize = CERT_HS_BUFFER;
-        c.flightBufferSize = CERT_FLIGHT_BUFFER;
-      }
-      // (a connection not made yet is made with them at its first handshake)
-      const made = unchecked(dtls[ci]);
-      if (made != null && made.growBuffers() != 0) {
-        lb("DTLS: ssid=");
-        lnum(conn(ci).ssid);
-        ls(": connection busy, cannot take certificate buffers");
-        lerror();
-        return TransportError.Credentials;
-      }
       // our certificate (resource 3) goes into the Certificate message from where it is stored
       c.ownCertificateDer = ownLen > 0 ? own : 0;
       c.ownCertificateDerLen = ownLen;
@@ -387,7 +422,9 @@ function startHandshake(ci: i32, now: i64): i32 {
   const d = dtlsOf(ci);
   d.reset();
   d.session = sessionOf(ci);
-  const e = d.connect(now);
+  const c = cfgOf(ci);
+  let e = takeHandshakeBlock(ci, c.ownPublicKey != 0 && c.certificateType == CertificateType.X509);
+  if (e == 0) e = d.connect(now);
   if (e != 0) {
     wipePsk(ci);
     logReason(ci, "handshake refused locally", e);
@@ -539,7 +576,7 @@ function events(ci: i32, now: i64): void {
 }
 
 export function transportInit(): void {
-  if (MTU > STORE_SCRATCH_SIZE) unreachable(); // a build bug, not an input
+  if (MTU > STORE_SCRATCH_SIZE || POOL > 2 * 3) unreachable(); // a build bug, not an input
   for (let i = 0; i < MAX_CONNS; i++) setT(i, KIND_NONE, -1);
   setTransport(open, send, close);
 }
