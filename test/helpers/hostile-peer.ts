@@ -219,6 +219,8 @@ export class HostilePeer implements NetService {
   toServer: ((d: Uint8Array, index: number) => Uint8Array[]) | null = null;
   /** Answers the device's CoAP requests (null: the honest Register / Update / De-register answers). */
   onRequest: ((m: CoapMessage) => CoapMessage | null) | null = null;
+  /** Answers the device's responses and notifications (null: an empty ACK for a CON). */
+  onNotification: ((m: CoapMessage) => CoapMessage | null) | null = null;
   serverIndex = 0;
   clientIndex = 0;
   /** Every datagram the device sent, in order. */
@@ -395,6 +397,7 @@ export class HostilePeer implements NetService {
   sendRaw(b: Uint8Array) {
     assert.ok(this.established, "no session");
     const r = this.m.x.srvSend(this.conn, this.m.write(b), b.length, this.now());
+    assert.ok(r >= 0, `the server could send ${b.length} bytes (${r})`);
     this.flush(this.conn);
     this.pump();
     return r;
@@ -409,7 +412,9 @@ export class HostilePeer implements NetService {
       if (answer) this.sendCoap(answer);
       return;
     }
-    if (m.type === Type.CON) this.sendCoap({ type: Type.ACK, code: 0, mid: m.mid, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) });
+    const reply = this.onNotification?.(m);
+    if (reply) this.sendCoap(reply);
+    else if (m.type === Type.CON) this.sendCoap({ type: Type.ACK, code: 0, mid: m.mid, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) });
     if (m.code !== 0) this.responses.set(Buffer.from(m.token).toString("hex"), m);
   }
 
@@ -447,7 +452,7 @@ export class HostilePeer implements NetService {
     return this.request({ code: 1, options }, ms);
   }
 
-  honest() { this.toDevice = null; this.toServer = null; this.onRequest = null; }
+  honest() { this.toDevice = null; this.toServer = null; this.onRequest = null; this.onNotification = null; }
 
   /** Lines the device logged since `from`. */
   logsSince(from: number): LogEvent[] { return this.device.logs.slice(from); }
