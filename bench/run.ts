@@ -4,7 +4,8 @@
 // scripts) and prints a table (for people). How to read it: docs/bench.md.
 //
 //   tsx bench/run.ts [--only size,ram,dtls,lwm2m] [--rounds 15] [--warmup 2] [--cycles 10000]
-//                    [--psk-cycle-seconds 30]   (each also as BENCH_<NAME> in the environment)
+//                    [--psk-cycle-seconds 30] [--lossy-seeds 10] [--lossy-drop 0.3] [--lossy-limit-seconds 400]
+//                    (each also as BENCH_<NAME> in the environment; "lossy" runs in real time, about as long as its slowest seed)
 //
 // Performance and size are measured here, never by timed tests. A missing
 // peer program marks its rows "peer missing"; a failed measurement marks
@@ -19,6 +20,7 @@ import { sizeRows } from "./size";
 import { ramRows, type FirmwareLayout } from "./ram";
 import { dtlsRows } from "./dtls";
 import { lwm2mRows } from "./lwm2m";
+import { lossyRows } from "./lossy";
 
 const ROOT = join(__dirname, "..");
 
@@ -36,7 +38,7 @@ function version(cmd: string, args: string[]): string | null {
 }
 
 async function main() {
-  const only = new Set(arg("only", "size,ram,dtls,lwm2m").split(","));
+  const only = new Set(arg("only", "size,ram,dtls,lwm2m,lossy").split(","));
   const rounds = Number(arg("rounds", "15"));
   const warmup = Number(arg("warmup", "2"));
   const cycleCount = Number(arg("cycles", "10000"));
@@ -64,6 +66,9 @@ async function main() {
   }
   if (only.has("dtls")) await guard("DTLS", () => dtlsRows({ rounds, warmup, log }));
   if (only.has("lwm2m")) await guard("LwM2M", () => lwm2mRows(layout, { cycles: cycleCount, pskCycleSeconds, log }));
+  if (only.has("lossy")) {
+    await guard("Lossy network", () => lossyRows({ seeds: Number(arg("lossy-seeds", "10")), drop: Number(arg("lossy-drop", "0.3")), limitS: Number(arg("lossy-limit-seconds", "400")), log }));
+  }
 
   const report = {
     generatedAt: new Date().toISOString(),
