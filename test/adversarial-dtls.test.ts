@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { dtlsCase, Hits, isHvr, isServerHelloFlight, isFinishedFlight, type DtlsCase } from "./helpers/adversarial-cases";
 import {
   CT, HT, alertRecord, cat, editMessage, editFragmentHeader, editRecords, fragmentMessage, parseRecords, parseFragments,
-  writeRecord, writeFragment, addExtension, serverHelloLayout, serverHelloExtensions, withExtensions, type ServerDatagram,
+  writeRecord, writeFragment, addExtension, messageTypes, serverHelloLayout, serverHelloExtensions, withExtensions, type ServerDatagram,
 } from "./helpers/hostile-peer";
 import { DtlsError, AlertDescription } from "./helpers/dtls-harness";
 
@@ -177,7 +177,14 @@ cases.splice(cases.findIndex((c) => c.name.includes("stale ServerHello")), 0, {
 // ---- HelloVerifyRequest floods ----
 const hvrWithCookie = (d: Uint8Array, cookie: Uint8Array) => editMessage(d, HT.HelloVerifyRequest, (b) => cat(b.slice(0, 2), Uint8Array.of(cookie.length), cookie));
 add("hvr", [
-  { name: "a new cookie for every ClientHello (HelloVerifyRequest loop)", toDevice: (h) => { let k = 0; return h.on(isHvr, (d) => [hvrWithCookie(d.data, rnd(20, ++k))]); }, expect: refused(E.TooManyHelloVerify, A.unexpected_message), ms: 30 * 60_000 },
+  {
+    name: "a new cookie for every ClientHello (HelloVerifyRequest loop): refused after the third",
+    toDevice: (h) => { let k = 0; return h.on(isHvr, (d) => [hvrWithCookie(d.data, rnd(20, ++k))]); }, expect: refused(E.TooManyHelloVerify, A.unexpected_message), ms: 30 * 60_000,
+    check: (p, from) => {
+      const hellos = p.deviceSent.slice(from.sent).filter((d) => messageTypes(d)[0] === HT.ClientHello).length;
+      assert.ok(hellos <= 3, `${hellos} ClientHellos before giving up`);
+    },
+  },
   { name: "50 copies of the HelloVerifyRequest at once", toDevice: once(isHvr, (d) => Array(50).fill(d.data)), expect: completes },
   { name: "20 HelloVerifyRequests with different cookies at once", toDevice: once(isHvr, (d) => Array.from({ length: 20 }, (_, i) => hvrWithCookie(d.data, rnd(16, i + 1)))), expect: completes },
   { name: "HelloVerifyRequest with an empty cookie", toDevice: once(isHvr, (d) => [hvrWithCookie(d.data, new Uint8Array(0))]), expect: completes },

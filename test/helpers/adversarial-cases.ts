@@ -5,13 +5,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { HostilePeer, type Interceptor, type ServerDatagram } from "./hostile-peer";
+import { requirePeer } from "./peers";
 
 let current: HostilePeer | null = null;
 let dirty = true;
+let factory: () => Promise<HostilePeer> = () => HostilePeer.create();
+/** How the file's peer is made (default: PSK). */
+export function usePeerFactory(f: () => Promise<HostilePeer>) { factory = f; dirty = true; }
 
 export async function sharedPeer(): Promise<HostilePeer> {
   if (!current || dirty) {
-    const p = (current = await HostilePeer.create());
+    const p = (current = await factory());
     assert.ok(p.run(15 * 60_000, () => p.registrations > 0 && p.established), "the device registers with the honest peer first");
   }
   dirty = true;
@@ -50,19 +54,26 @@ export interface DtlsCase {
   toServer?: (h: Hits) => (d: Uint8Array, index: number) => Uint8Array[];
   expect: Expect;
   /** Extra check after the hostile phase. */
-  check?: (p: HostilePeer, from: { logs: number; alerts: number }) => void;
+  check?: (p: HostilePeer, from: { logs: number; alerts: number; sent: number }) => void;
   todo?: string;
   /** Virtual time the hostile phase may take (default 10 min). */
   ms?: number;
   /** No Hits needed (e.g. a case that only injects). */
   noHits?: boolean;
+  /** Before the hostile phase (e.g. the server's certificates); undone by `after`. */
+  before?: (p: HostilePeer) => void;
+  after?: (p: HostilePeer) => void;
+  /** A peer program the case needs (requirePeer: skipped loudly, fails in CI). */
+  needs?: string;
 }
 
 export function dtlsCase(c: DtlsCase) {
-  test(c.name, c.todo ? { todo: c.todo } : {}, async () => {
+  test(c.name, c.todo ? { todo: c.todo } : {}, async (t) => {
+    if (c.needs && !requirePeer(t, c.needs)) return;
     const p = await sharedPeer();
+    c.before?.(p);
     const hits = new Hits();
-    const from = { logs: p.device.logs.length, alerts: p.deviceAlerts.length };
+    const from = { logs: p.device.logs.length, alerts: p.deviceAlerts.length, sent: p.deviceSent.length };
     const h0 = p.countHandshakes();
     from.logs = p.restartSession(c.toDevice?.(hits) ?? null, c.toServer?.(hits) ?? null);
     p.run(c.ms ?? 10 * 60_000, () => p.handshakeFailures(from.logs).length > 0 || p.countHandshakes() > h0);
@@ -82,6 +93,7 @@ export function dtlsCase(c: DtlsCase) {
       assert.deepEqual(sent.filter((a) => a.desc !== 0), [], "no alert");
     }
     c.check?.(p, from);
+    c.after?.(p);
     p.recover();
     casePassed();
   });

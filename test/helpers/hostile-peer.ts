@@ -14,7 +14,8 @@
 // device then completes a fresh handshake, registers and serves a Read.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Device, FakeClock, FIRMWARE_PATH, type FactoryConfig, type LogEvent } from "../../host-shim/node/device";
+import { Device, FakeClock, FIRMWARE_PATH, type ServerAccountConfig, type LogEvent } from "../../host-shim/node/device";
+import type { DevPki } from "../../server/dev-pki";
 import type { NetService } from "../../host-shim/node/host";
 import { loadDtlsServerModule, ServerSuite, ServerEvent, ServerState, type DtlsServerModule } from "../../server/dtls-module";
 import { decodeMessage, encodeMessage, Type, Opt, getOptions, toText, toBytes, type CoapMessage, type CoapOption } from "../../server/coap";
@@ -201,12 +202,11 @@ export const PSK_KEY = Uint8Array.from(Buffer.from("8b7c6d5e4f30211203f4e5d6c7b8
 const HOST = "127.0.0.1";
 const PORT = 5684;
 
-export interface CoapResult { code: string; msg: CoapMessage }
-
 let shared: Promise<DtlsServerModule> | null = null;
 
 export class HostilePeer implements NetService {
-  readonly clock = new FakeClock(0);
+  /** Virtual monotonic time from 0; the wall clock starts at the real one (certificates made today are valid). */
+  readonly clock = new FakeClock(0, Math.floor(Date.now() / 1000));
   device!: Device;
   m!: DtlsServerModule;
   private listener = -1;
@@ -236,25 +236,53 @@ export class HostilePeer implements NetService {
   private mid = 0x4000;
   private tok = 1;
 
-  static async create(cfg?: Partial<FactoryConfig>): Promise<HostilePeer> {
+  /**
+   * A booted, provisioned device and the peer. PSK by default (one server
+   * module shared by the PSK peers of a process); with `x509` (a DevPki) the
+   * device has a certificate account (its certificate from the PKI, the PKI's
+   * CA as trust anchor, usage 2) and the server presents the PKI's server
+   * certificate from a module instance of its own.
+   */
+  static async create(o: { x509?: DevPki } = {}): Promise<HostilePeer> {
     const p = new HostilePeer();
-    shared ??= loadDtlsServerModule();
-    p.m = await shared;
+    if (o.x509) p.m = await loadDtlsServerModule();
+    else p.m = await (shared ??= loadDtlsServerModule());
     const x = p.m.x;
     x.scfgReset();
-    x.scfgSuites(ServerSuite.AnyPsk);
     x.scfgTimers(1000n, 8000n, 5);
     x.scfgMtu(1280);
     x.scfgSessionCache(0);
+    let account: ServerAccountConfig = { shortServerId: 1, uri: `coaps://${HOST}:${PORT}`, securityMode: "psk", pskIdentity: PSK_IDENTITY, pskKey: PSK_KEY, lifetime: 3600 };
+    if (o.x509) {
+      const pki = o.x509;
+      x.scfgSuites(ServerSuite.Ecdsa);
+      x.scfgCertificateType(0);
+      p.serverCertificates([pki.server.certificate], pki.server.privateKey);
+      const anchors = certificateList([pki.ca.certificate]);
+      x.scfgTrustAnchors(p.m.write(anchors), anchors.length, 0);
+      x.scfgPeerCertificateCapacity(2048);
+      const own = pki.device("hostile-harness-x509");
+      account = { ...account, securityMode: "x509", publicKey: own.certificate, secretKey: own.privateKey, serverPublicKey: pki.ca.certificate, certificateUsage: 2, pskIdentity: undefined, pskKey: undefined };
+    } else {
+      x.scfgSuites(ServerSuite.AnyPsk);
+    }
     p.device = new Device({ net: p, clock: p.clock, manualTimers: true, firmware: firmwareBytes() });
     p.device.start();
-    p.device.provision({
-      endpoint: "hostile-harness-ep",
-      servers: [{ shortServerId: 1, uri: `coaps://${HOST}:${PORT}`, securityMode: "psk", pskIdentity: PSK_IDENTITY, pskKey: PSK_KEY, lifetime: 3600, ...cfg?.servers?.[0] }],
-      ...cfg,
-    } as FactoryConfig);
+    p.device.provision({ endpoint: "hostile-harness-ep", servers: [account] });
     p.pump();
     return p;
+  }
+
+  /** X.509: the chain the server presents (leaf first) and the leaf's private key; new handshakes use them. */
+  serverCertificates(chain: Uint8Array[], privateKey: Uint8Array) {
+    const x = this.m.x;
+    const pub = this.m.se.importPrivate(0, privateKey.slice());
+    if (typeof pub === "number") throw new Error(`the SE refused the server key (${pub})`);
+    x.scfgIdentity(0, this.m.write(pub), 8);
+    const list = certificateList(chain);
+    if (list.length > 4096) throw new Error("the server module keeps at most 4096 bytes of certificates");
+    x.scfgOwnCertificates(this.m.write(list), list.length);
+    if (this.listener >= 0) { x.srvFree(this.listener); this.listener = -1; }
   }
 
   // ---- NetService (the device's side) ----
@@ -511,6 +539,11 @@ export class HostilePeer implements NetService {
     const i = this.device.logs.findIndex((l, k) => k >= from && /^DTLS: connection closed/.test(l.text));
     return i < 0 ? from : i + 1;
   }
+}
+
+/** TLS certificate_list contents: 3-byte length + DER, each. */
+export function certificateList(certs: Uint8Array[]): Uint8Array {
+  return cat(...certs.map((c) => cat(Uint8Array.of(c.length >> 16, (c.length >> 8) & 255, c.length & 255), c)));
 }
 
 let fwBytes: Uint8Array | null = null;
