@@ -82,6 +82,8 @@ let caCount: i32 = 0;
 /** Block1 / Block2 sizes as SZX (RFC 7959 §2.2: 16 << szx); Block2 -1 = the server's choice. */
 export let estSzx1: i32 = 6;
 export let estSzx2: i32 = -1;
+/** Content-Format of the CSR uploads (RFC 9148 §5: 286); changed only by interop tests. */
+export let estRequestFormat: i32 = EstFormat.Pkcs10;
 /** Accept for /sen, /sren: 281 (PKCS#7) or 287 (one certificate). */
 export let estAccept: i32 = EstFormat.Pkcs7CertsOnly;
 /** The last response code (class << 5 | detail), -1 none; and a detail code (X509Error, CoapError). */
@@ -140,7 +142,7 @@ function template(): i32 {
   // RFC 9148 §5 short names: op 1..5 at (offset, length) in OP_NAMES
   const k = <usize>((op - 1) << 1);
   w.option(CoapOption.URI_PATH, OP_NAMES + <usize>load<u8>(OP_INDEX + k), <i32>load<u8>(OP_INDEX + k + 1));
-  if (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) w.optionUint(CoapOption.CONTENT_FORMAT, <u32>EstFormat.Pkcs10);
+  if (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) w.optionUint(CoapOption.CONTENT_FORMAT, <u32>estRequestFormat);
   const accept = op == EstOp.Crts ? EstFormat.Pkcs7CertsOnly : op == EstOp.Att ? EstFormat.CsrAttrs
     : op == EstOp.Skg ? EstFormat.MultipartCore : estAccept;
   w.optionUint(CoapOption.ACCEPT, <u32>accept);

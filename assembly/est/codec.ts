@@ -254,47 +254,66 @@ function scalarInRange(a: usize): bool {
   return borrow == 1 && any != 0;
 }
 
-/** PKCS#8 OneAsymmetricKey (RFC 5958 §2) with an id-ecPublicKey / P-256
- *  ECPrivateKey (RFC 5915 §3): returns the offset of the 32-byte private
- *  scalar from p, or an error. The caller imports it into the SE and wipes
- *  [p, p+len) at once. */
-export function estReadPkcs8(p: usize, len: i32): i32 {
-  if (len <= 0) return EstError.Malformed;
-  const end = p + <usize>len;
+/** ECPrivateKey (RFC 5915 §3) TLV at [p, end): SEQUENCE { version 1, privateKey
+ *  OCTET STRING (32), [0] parameters, [1] publicKey }. `needCurve`: parameters
+ *  must be present (nothing else names the curve). The scalar's address or an error. */
+function readEcPrivateKey(p: usize, end: usize, needCurve: bool): i32 {
   if (derExpect(p, end, Tag.SEQUENCE) < 0 || derEnd != end) return EstError.Malformed;
-  const v = derSmallUint(derVal, end);
-  if (v < 0 || v > 1) return EstError.Malformed; // v1(0) or v2(1)
-  if (derExpect(derEnd, end, Tag.SEQUENCE) < 0) return EstError.Malformed; // privateKeyAlgorithm
-  const algEnd = derEnd, keyStart = derEnd;
-  if (derExpect(derVal, algEnd, Tag.OID) < 0) return EstError.Malformed;
-  if (!oidIs(derVal, derLen, OID_EC_PUBLIC_KEY)) return EstError.KeyNotP256;
-  if (derNext(derEnd, algEnd) < 0 || derTag != Tag.OID || derEnd != algEnd) return EstError.KeyNotP256;
-  if (!oidIs(derVal, derLen, OID_P256)) return EstError.KeyNotP256;
-  if (derExpect(keyStart, end, Tag.OCTET_STRING) < 0) return EstError.Malformed; // privateKey
-  const ecEnd = derEnd;
-  // what may follow: attributes [0], publicKey [1] (v2)
-  let t = ecEnd;
-  while (t < end) {
-    if (derNext(t, end) < 0) return EstError.Malformed;
-    t = derEnd;
-  }
-  // ECPrivateKey ::= SEQUENCE { version 1, privateKey OCTET STRING, [0] params, [1] publicKey }
-  if (derExpect(derVal, ecEnd, Tag.SEQUENCE) < 0 || derEnd != ecEnd) return EstError.Malformed;
-  if (derSmallUint(derVal, ecEnd) != 1) return EstError.Malformed;
-  if (derExpect(derEnd, ecEnd, Tag.OCTET_STRING) < 0) return EstError.Malformed;
+  if (derSmallUint(derVal, end) != 1) return EstError.Malformed;
+  if (derExpect(derEnd, end, Tag.OCTET_STRING) < 0) return EstError.Malformed;
   if (derLen != 32) return EstError.KeyScalarRange; // RFC 5915: ceiling(log2(n)/8) octets
   const scalar = derVal;
   let q = derEnd;
-  while (q < ecEnd) {
-    if (derNext(q, ecEnd) < 0) return EstError.Malformed;
+  let curve = false;
+  while (q < end) {
+    if (derNext(q, end) < 0) return EstError.Malformed;
     const e = derEnd;
-    if (derTag == Tag.CONTEXT_CONSTRUCTED) { // parameters: must name P-256 too
+    if (derTag == Tag.CONTEXT_CONSTRUCTED) { // parameters: must name P-256
       if (derExpect(derVal, e, Tag.OID) < 0 || derEnd != e || !oidIs(derVal, derLen, OID_P256)) return EstError.KeyNotP256;
+      curve = true;
     } else if (derTag != (Tag.CONTEXT_CONSTRUCTED | 1)) {
       return EstError.Malformed;
     }
     q = e;
   }
+  if (needCurve && !curve) return EstError.KeyNotP256;
   if (!scalarInRange(scalar)) return EstError.KeyScalarRange;
-  return <i32>(scalar - p);
+  return <i32>scalar;
+}
+
+/** The private key of an /skg answer (Content-Format 284): PKCS#8
+ *  OneAsymmetricKey (RFC 5958 §2) with id-ecPublicKey / P-256 around an
+ *  ECPrivateKey (RFC 5915 §3). libest sends the bare ECPrivateKey under 284
+ *  (OpenSSL's i2d_PrivateKey); that form is taken too when its parameters name
+ *  P-256. Returns the offset of the 32-byte private scalar from p, or an
+ *  error. The caller imports it into the SE and wipes [p, p+len) at once. */
+export function estReadPkcs8(p: usize, len: i32): i32 {
+  if (len <= 0) return EstError.Malformed;
+  const end = p + <usize>len;
+  if (derExpect(p, end, Tag.SEQUENCE) < 0 || derEnd != end) return EstError.Malformed;
+  const v = derSmallUint(derVal, end);
+  if (v < 0) return EstError.Malformed;
+  let r: i32;
+  if (derNext(derEnd, end) < 0) return EstError.Malformed;
+  if (v == 1 && derTag == Tag.OCTET_STRING) {
+    r = readEcPrivateKey(p, end, true); // RFC 5915 alone
+  } else {
+    if (v > 1 || derTag != Tag.SEQUENCE) return EstError.Malformed; // v1(0) or v2(1), privateKeyAlgorithm
+    const algEnd = derEnd, keyStart = derEnd;
+    if (derExpect(derVal, algEnd, Tag.OID) < 0) return EstError.Malformed;
+    if (!oidIs(derVal, derLen, OID_EC_PUBLIC_KEY)) return EstError.KeyNotP256;
+    if (derNext(derEnd, algEnd) < 0 || derTag != Tag.OID || derEnd != algEnd) return EstError.KeyNotP256;
+    if (!oidIs(derVal, derLen, OID_P256)) return EstError.KeyNotP256;
+    if (derExpect(keyStart, end, Tag.OCTET_STRING) < 0) return EstError.Malformed; // privateKey
+    const ecStart = derVal, ecEnd = derEnd;
+    // what may follow: attributes [0], publicKey [1] (v2)
+    let t = ecEnd;
+    while (t < end) {
+      if (derNext(t, end) < 0) return EstError.Malformed;
+      if (derTag != Tag.CONTEXT_CONSTRUCTED && derTag != (Tag.CONTEXT_PRIMITIVE | 1)) return EstError.Malformed;
+      t = derEnd;
+    }
+    r = readEcPrivateKey(ecStart, ecEnd, false);
+  }
+  return r < 0 ? r : <i32>(<usize>r - p);
 }

@@ -14,7 +14,8 @@
 // The firmware's transport (firmware/transport.ts) does not drive this yet
 // (Security Mode 4 in the LwM2M client is not wired): this is the EST path
 // of the device as the tests and the bench run it.
-import { HostStatus, net_open, net_close, net_send, se_import_p256, se_public_key } from "../host/abi";
+import { HostStatus, net_open, net_close, net_send, se_import_p256, se_public_key, log_write, LogLevel } from "../host/abi";
+import { logNum } from "../util/log";
 import { DtlsConfig } from "../dtls/config";
 import { DtlsConnection, ConnState } from "../dtls/connection";
 import { DtlsEvent } from "../dtls/alert";
@@ -25,7 +26,7 @@ import { CoapEndpoint, CoapEvent, coapEndpointInit, coapEndpointSize } from "../
 import {
   EST_WORK_SIZE, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline,
   estCert, estCertLen, estLastCode, estLastDetail, estCsr, estCsrLen, estPublicKey, estRetries, estCaCount,
-  estSzx1, estSzx2, estAccept, estCsrFlags,
+  estSzx1, estSzx2, estAccept, estCsrFlags, estRequestFormat, estCaList,
 } from "../est/client";
 import { EstError } from "../est/codec";
 
@@ -144,6 +145,8 @@ export function enrol_set_trust(der: usize, len: i32): i32 {
 /** Block1 / Block2 SZX (0..6 = 16..1024 bytes; Block2 -1 = the server's choice), Accept for /sen. */
 export function enrol_set_blocks(szx1: i32, szx2: i32): void { estSzx1 = szx1; estSzx2 = szx2; }
 export function enrol_set_accept(cf: i32): void { estAccept = cf; }
+/** Interop tests only: the Content-Format put on CSR uploads (default 286). */
+export function enrol_set_request_format(cf: i32): void { estRequestFormat = cf; }
 export function enrol_set_csr_flags(f: i32): void { estCsrFlags = f; }
 export function enrol_csr_flags(): i32 { return estCsrFlags; }
 export function enrol_set_dtls_timers(initialMs: i64, maxMs: i64, count: i32): void {
@@ -199,10 +202,31 @@ export function enrol_connect(now: i64): i64 {
   return deadline();
 }
 
+const codeLine = memory.data(40);
+
+/** The event log line of a failed operation: "EST failed: CoAP 4.06" (the server's
+ *  code, when there was one) and "EST error -207" (EstError), no payload bytes. */
+function logFailure(r: i32): void {
+  const code = estLastCode;
+  if (code >= 0) {
+    const t = "EST failed: CoAP ";
+    for (let i = 0; i < t.length; i++) store<u8>(codeLine + <usize>i, <u8>t.charCodeAt(i));
+    const n = <usize>t.length;
+    store<u8>(codeLine + n, <u8>(0x30 + (code >> 5)));
+    store<u8>(codeLine + n + 1, 0x2e);
+    store<u8>(codeLine + n + 2, <u8>(0x30 + (code & 31) / 10));
+    store<u8>(codeLine + n + 3, <u8>(0x30 + (code & 31) % 10));
+    log_write(LogLevel.Error, codeLine, <i32>n + 4);
+  }
+  logNum(LogLevel.Error, "EST error ", r);
+  if (estLastDetail != 0) logNum(LogLevel.Error, "EST detail ", estLastDetail);
+}
+
 function finishOp(r: i32): void {
   if (r == EST_PENDING) return;
   result = r;
   state = r < 0 ? EnrolState.Failed : EnrolState.Ready;
+  if (r < 0) logFailure(r);
 }
 
 /** CoAP datagrams queued by the endpoint go out through DTLS; endpoint events go to EST. */
@@ -242,7 +266,11 @@ function drain(now: i64): void {
       memory.fill(c.appDataPtr(), 0, <usize>c.appDataLen()); // /skg: no key bytes left in the record buffer
     }
   }
-  if (c.state == ConnState.Closed && state != EnrolState.Failed) fail(EstError.Transport);
+  if (c.state == ConnState.Closed && state != EnrolState.Failed) {
+    fail(EstError.Transport);
+    logNum(LogLevel.Error, "EST DTLS closed, reason ", c.reason);
+    if (c.detail != 0) logNum(LogLevel.Error, "EST DTLS x509 ", c.detail);
+  }
 }
 
 /** Starts an EST operation (EstOp) on the connected session. The next deadline. */
@@ -307,3 +335,6 @@ export function enrol_stat(i: i32): i64 {
   const c = conn!;
   return i == 0 ? c.bytesSent : i == 1 ? c.bytesReceived : i == 2 ? <i64>c.datagramsSent : <i64>c.datagramsReceived;
 }
+/** The i-th trust anchor /crts returned (DER), for tests and logs. */
+export function enrol_ca_ptr(i: i32): usize { return i >= 0 && i < estCaCount() ? <usize>load<u32>(estCaList() + (<usize>i << 3)) : 0; }
+export function enrol_ca_len(i: i32): i32 { return i >= 0 && i < estCaCount() ? load<i32>(estCaList() + (<usize>i << 3), 4) : 0; }
