@@ -261,8 +261,7 @@ function readEcPrivateKey(p: usize, end: usize, needCurve: bool): i32 {
   if (derExpect(p, end, Tag.SEQUENCE) < 0 || derEnd != end) return EstError.Malformed;
   if (derSmallUint(derVal, end) != 1) return EstError.Malformed;
   if (derExpect(derEnd, end, Tag.OCTET_STRING) < 0) return EstError.Malformed;
-  if (derLen != 32) return EstError.KeyScalarRange; // RFC 5915: ceiling(log2(n)/8) octets
-  const scalar = derVal;
+  const scalar = derVal, scalarLen = derLen;
   let q = derEnd;
   let curve = false;
   while (q < end) {
@@ -277,7 +276,8 @@ function readEcPrivateKey(p: usize, end: usize, needCurve: bool): i32 {
     q = e;
   }
   if (needCurve && !curve) return EstError.KeyNotP256;
-  if (!scalarInRange(scalar)) return EstError.KeyScalarRange;
+  // RFC 5915 §3: ceiling(log2(n)/8) = 32 octets; the value in [1, n-1] (SEC 1 §3.2.1)
+  if (scalarLen != 32 || !scalarInRange(scalar)) return EstError.KeyScalarRange;
   return <i32>scalar;
 }
 
