@@ -108,3 +108,13 @@ export function plainPub(): usize { return estPublicKey(); }
 /** The whole client work area (to check that no key bytes remain). */
 export function plainArenaPtr(): usize { return plainArena; }
 export function plainArenaLen(): i32 { return EST_WORK_SIZE; }
+
+// ---- the enrolled credential in the store ----
+import { estCredentialInstall, estCredentialLoad, estCredSlot, estNextSlot, estRenewAt } from "../est/credential";
+import { storeMount } from "../storage/store";
+export function mount(): i32 { return storeMount(); }
+export function credInstall(cert: usize, len: i32, slot: i32, wall: i64, buf: usize, work: usize): i32 { return estCredentialInstall(cert, len, slot, wall, buf, work); }
+export function credLoad(buf: usize, cap: i32, work: usize): i32 { return estCredentialLoad(buf, cap, work); }
+export function credSlot(): i32 { return estCredSlot; }
+export function credNextSlot(): i32 { return estNextSlot(); }
+export function renewAt(nb: i64, na: i64, pct: i32): i64 { return estRenewAt(nb, na, pct); }

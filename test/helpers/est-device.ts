@@ -24,21 +24,26 @@ export interface EstDeviceOptions { host?: string; port: number; path?: string; 
 export class EstDevice {
   x: any;
   memory!: WebAssembly.Memory;
-  se = new SimulatedSecureElement();
+  se: SimulatedSecureElement;
+  flash: NorFlash;
   net: UdpNet;
   private timer?: NodeJS.Timeout;
   private waiters: Array<() => void> = [];
   logs: string[] = [];
   fatal?: Error;
 
-  constructor(wasm = join(ROOT, "build/test/est.wasm")) {
+  /** One boot of a device: pass the same flash and SE again to model a reboot. */
+  constructor(o: { flash?: NorFlash; se?: SimulatedSecureElement; wasm?: string } = {}) {
+    const wasm = o.wasm ?? join(ROOT, "build/test/est.wasm");
+    this.se = o.se ?? new SimulatedSecureElement();
+    this.flash = o.flash ?? new NorFlash();
     this.net = new UdpNet((_p, data) => {
       if (this.fatal || data.length > this.x.enrol_rx_capacity()) return;
       new Uint8Array(this.memory.buffer).set(data, this.x.enrol_rx_buffer());
       this.step(() => this.x.enrol_datagram(data.length, BigInt(systemClock.monotonicMs())));
     });
     const imports = createHostImports({
-      rng: new DeviceRng(), se: this.se, flash: new NorFlash(), net: this.net, clock: systemClock,
+      rng: new DeviceRng(), se: this.se, flash: this.flash, net: this.net, clock: systemClock,
       log: (_l, t) => this.logs.push(t), fatal: (c, l) => { throw new FirmwareFatal(c, l); },
     }, () => this.memory);
     const inst = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm)), {
