@@ -102,7 +102,7 @@ test("fuzz: the EST client fed mutated and random server answers never traps", (
       if (n <= 0) { const dl = Number(x.plainDeadline()); if (dl < 0) break; now = Math.max(now, dl); st = x.plainTimer(BigInt(now)); continue; }
       const req = decodeMessage(new Uint8Array(x.memory.buffer).slice(x.plainTxPtr(), x.plainTxPtr() + n));
       const [code, cf, body] = answers[which];
-      const options = [{ number: Opt.CONTENT_FORMAT, value: encodeUint(ri(8) ? cf : ri(70000)) }];
+      const options: Array<{ number: number; value: Uint8Array }> = [{ number: Opt.CONTENT_FORMAT, value: encodeUint(ri(8) ? cf : ri(70000)) }];
       if (ri(4) === 0) options.push({ number: Opt.BLOCK2, value: encodeUint(ri(1 << 20)) });
       if (ri(8) === 0) options.push({ number: Opt.BLOCK1, value: encodeUint(ri(1 << 12)) });
       if (ri(8) === 0) options.push({ number: Opt.SIZE2, value: encodeUint(ri(1 << 24)) });
