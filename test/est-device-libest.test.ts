@@ -23,7 +23,14 @@ import { SimulatedSecureElement } from "../host-shim/node/se";
 const stops: Array<() => Promise<void> | void> = [];
 after(async () => { for (const s of stops.reverse()) await s(); });
 
-function newDevice(o: { flash?: NorFlash; se?: SimulatedSecureElement } = {}): Device {
+/** Real monotonic time; the wall clock can be moved forward (renewal tests). */
+class ShiftClock {
+  offset = 0;
+  monoOffset = 0;
+  monotonicMs() { return Math.floor(performance.now()) + this.monoOffset; }
+  wallSeconds() { return Math.floor(Date.now() / 1000) + this.offset; }
+}
+function newDevice(o: { flash?: NorFlash; se?: SimulatedSecureElement; clock?: ShiftClock } = {}): Device {
   let d!: Device;
   const net = new UdpNet((peer, data) => d.deliver(peer, data));
   d = new Device({ net, ...o });
@@ -123,5 +130,68 @@ test("mode 4 with libest: libest's 4.00 (its CSR attributes enforced) reaches th
   const e = await failed;
   assert.equal(e.arg, 0x80);
   assert.match(d.logs.map((l) => l.text).join("\n"), /EST: enrolment failed ssid=1, the EST server answered 4\.00/);
+});
+test("mode 4 with libest: at the renewal point (75 %) the device re-enrols with /sren over DTLS with the enrolled certificate, new key in the second slot, old slot destroyed after the commit; no renewal loop when the new certificate is already due", async (t) => {
+  if (!requireLibest(t)) return;
+  const { ca, est, lwm2m } = await setup(t);
+  const clock = new ShiftClock();
+  const d = newDevice({ clock });
+  d.start();
+  const first = waitEvent(d, "enrolled");
+  d.provision(factory(ca, est, lwm2m, "urn:dev:mode4-renew"));
+  assert.equal((await first).arg, 0);
+  await lwm2m.waitFor(/subject=.*CN ?= ?urn:dev:mode4-renew/, 15000);
+  const key1 = d.se.publicKey(2) as Uint8Array;
+  // 300 days later (libest issues for 365 days: past 75 %)
+  clock.offset = 300 * 86400;
+  const renewed = waitEvent(d, "enrolled");
+  d.poll();
+  const e = await renewed;
+  assert.equal(e.arg, 1, "sren");
+  const key2 = d.se.publicKey(3);
+  assert.ok(typeof key2 !== "number", "the new key is in slot 3");
+  assert.notDeepEqual(key2, key1);
+  assert.equal(typeof d.se.publicKey(2), "number", "slot 2 destroyed after the commit");
+  const logs = d.logs.map((l) => l.text).join("\n");
+  assert.match(logs, /EST: renewal point of the certificate reached ssid=1, re-enrolling/);
+  assert.match(logs, /EST: re-enrolment \(\/sren\) for ssid=1/);
+  assert.match(logs, /EST: renewed ssid=1, key in SE slot 3/);
+  // libest's log shows the sren request
+  assert.match(readFileSync(est.log, "utf8"), /sren/i);
+  // then the channel to the LwM2M Server is opened again with the renewed certificate (openssl s_server
+  // serves one DTLS association only: the registration with a renewed certificate is checked against the
+  // development LwM2M Server in test/est-devserver.test.ts)
+  assert.equal(logs.match(/DTLS: handshake with 127\.0\.0\.1:\d+ ssid=1 \(X\.509, EST-enrolled\)/g)?.length, 2, logs);
+
+  // libest dates certificates by the real clock: the renewed one is past its renewal point on our
+  // shifted clock too; the device must not loop but wait for the back-off
+  assert.match(logs, /already past its renewal point; next attempt after the back-off/);
+  assert.equal(logs.match(/EST: re-enrolment/g)?.length, 1, "no renewal loop");
+});
+
+test("mode 4 with libest: a renewal that fails (libest answers 5.00) keeps the current certificate and key; the new slot is destroyed", async (t) => {
+  if (!requireLibest(t)) return;
+  const { ca, est, lwm2m } = await setup(t);
+  const clock = new ShiftClock();
+  const d = newDevice({ clock });
+  d.start();
+  const first = waitEvent(d, "enrolled");
+  d.provision(factory(ca, est, lwm2m, "urn:dev:mode4-renew-fail"));
+  await first;
+  await lwm2m.waitFor(/subject=.*CN ?= ?urn:dev:mode4-renew-fail/, 15000);
+  const key1 = d.se.publicKey(2) as Uint8Array;
+  const { renameSync } = await import("node:fs");
+  renameSync(join(ca, "estCA/private/cakey.pem"), join(ca, "estCA/private/cakey.pem.away"));
+  clock.offset = 300 * 86400;
+  const failed = waitEvent(d, "enrolFailed");
+  d.poll();
+  const f = await failed;
+  assert.equal(f.arg, 0xa0, "5.00 from libest");
+  const logs = d.logs.map((l) => l.text).join("\n");
+  assert.match(logs, /EST: re-enrolment failed ssid=1, the EST server answered 5\.00/);
+  assert.match(logs, /EST: keeping the current certificate until it expires/);
+  assert.deepEqual(d.se.publicKey(2), key1, "the current key stays");
+  assert.equal(typeof d.se.publicKey(3), "number", "the failed renewal's key is gone");
+  assert.equal(logs.match(/DTLS: handshake with 127\.0\.0\.1:\d+ ssid=1 \(X\.509, EST-enrolled\)/g)?.length, 2, "back to the LwM2M Server with the old certificate");
 });
 void haveLibest;

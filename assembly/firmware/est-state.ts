@@ -89,8 +89,23 @@ export function estConfigure(kind: i32, p: usize, len: i32): i32 {
 export function estCredential(reload: bool): bool {
   if (credLoaded && !reload) return estCredSlot >= 0;
   credLoaded = true;
-  return estCredentialLoad(estArea() + <usize>A_CRED, CRED_CAP, estArea() + <usize>A_CERT) > 0;
+  const ok = estCredentialLoad(estArea() + <usize>A_CRED, CRED_CAP, estArea() + <usize>A_CERT) > 0;
+  renewTime = -1;
+  notAfter = -1;
+  if (ok) {
+    const c = changetype<Cert>(estArea() + <usize>A_CERT);
+    if (x509Parse(estCredCert(), estCredCertLen, c) >= 0) {
+      renewTime = estRenewAt(c.notBefore, c.notAfter, estRenewPercent());
+      notBefore = c.notBefore;
+      notAfter = c.notAfter;
+    }
+  }
+  return ok;
 }
+/** Renewal point and validity of the loaded credential (Unix seconds; -1 none). */
+let renewTime: i64 = -1;
+let notBefore: i64 = -1;
+let notAfter: i64 = -1;
 /** Install scratch (record image) and parse work for estCredentialInstall. */
 export function estCredBuf(): usize { return estArea() + <usize>A_CRED; }
 export function estCertWork(): usize { return estArea() + <usize>A_CERT; }
@@ -98,17 +113,12 @@ export function estCredCert(): usize { return estArea() + <usize>A_CRED + 4; }
 export function estCredLen(): i32 { return estCredCertLen; }
 export function estCredCap(): i32 { return CRED_CAP - 4; }
 
-/** The enrolled certificate's validity: renewal due at `wall` (unknown time: never due). */
+/** The enrolled certificate's renewal point has passed at `wall` (unknown time: never due). */
 export function estRenewalDue(wall: i64): bool {
-  if (wall < 0 || estCredSlot < 0) return false;
-  const c = changetype<Cert>(estArea() + <usize>A_CERT);
-  if (x509Parse(estCredCert(), estCredCertLen, c) < 0) return true;
-  return wall >= estRenewAt(c.notBefore, c.notAfter, estRenewPercent());
+  return wall >= 0 && estCredSlot >= 0 && wall >= renewTime;
 }
 /** Still usable at `wall` (unknown time: yes). */
 export function estCredValid(wall: i64): bool {
-  if (estCredSlot < 0) return false;
-  if (wall < 0) return true;
-  const c = changetype<Cert>(estArea() + <usize>A_CERT);
-  return x509Parse(estCredCert(), estCredCertLen, c) >= 0 && wall >= c.notBefore && wall <= c.notAfter;
+  if (estCredSlot < 0 || notAfter < 0) return false;
+  return wall < 0 || (wall >= notBefore && wall <= notAfter);
 }

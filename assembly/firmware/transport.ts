@@ -410,6 +410,15 @@ function startHandshake(ci: i32, now: i64): i32 {
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
   lastNow = now;
   const secure = mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate || mode == SecurityMode.CertificateWithEst;
+  store<u8>(MODE4 + <usize>ci, mode == SecurityMode.CertificateWithEst ? 1 : 0);
+  if (mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
+    // the account to renew in place (one per device: the last mode-4 account opened)
+    m4Ci = ci;
+    m4Sec = secIid;
+    m4Port = port;
+    m4HostLen = hostLen;
+    if (host != M4_HOST) memory.copy(M4_HOST, host, <usize>hostLen);
+  }
   if (mode == SecurityMode.CertificateWithEst) {
     const wall = clock_wall_seconds();
     const have = estCredential(false);
@@ -609,6 +618,26 @@ export function transportStep(now: i64): void {
     flush(i);
     events(i, now);
   }
+  // issue 8 step 9: a mode-4 channel whose certificate reached its renewal point is closed; the
+  // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
+  if (estCi < 0 && now >= estRetryAt) {
+    for (let i = 0; i < MAX_CONNS; i++) {
+      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != 1) continue;
+      const wall = clock_wall_seconds();
+      if (!estRenewalDue(wall)) break;
+      if (i != m4Ci) continue; // another mode-4 account renews when it reconnects
+      lb("EST: renewal point of the certificate reached ssid=");
+      lnum(conn(i).ssid);
+      ls(", re-enrolling");
+      linfo();
+      // the client holds its messages while the channel is pending (transport 2) and is told
+      // when the channel with the renewed certificate is up, as after a DTLS-10 re-handshake
+      conn(i).transport = 2;
+      estClose(i);
+      if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = 0; clientTransportFailed(i, now); }
+      break;
+    }
+  }
   if (estCi >= 0 && estRunning) {
     const ci = estCi;
     const ep = estEndpoint();
@@ -633,6 +662,13 @@ export function transportIsNoSec(ci: i32): bool { return kindOf(ci) == KIND_NOSE
 
 // ---- Security Mode 4: EST enrolment on the account's connection slot ------------------
 
+let m4Ci: i32 = -1;
+let m4Sec: u32 = 0;
+let m4Port: i32 = 0;
+let m4HostLen: i32 = 0;
+const M4_HOST = memory.data(256);
+/** Per connection: opened for a Security Mode 4 account. */
+const MODE4 = memory.data(4);
 /** The connection running an enrolment (-1 none; one at a time: the EST client is one). */
 let estCi: i32 = -1;
 /** The CoAP endpoint and EST client are set up (after the EST handshake). */
@@ -863,8 +899,17 @@ function estDone(ci: i32, r: i32, now: i64): bool {
   ls(" bytes installed");
   emit(ClientEvent.Enrolled, conn(ci).ssid, estOp == EstOp.Sren ? 1 : 0, lineText(), lineLen());
   linfo();
-  estBackoff = 60000;
-  estRetryAt = 0;
+  if (estRenewalDue(clock_wall_seconds())) {
+    // the new certificate is already past its renewal point (our clock runs ahead of the CA's?):
+    // use it, and try again only after the back-off, never in a loop
+    lb("EST: the new certificate is already past its renewal point; next attempt after the back-off");
+    lwarn();
+    estRetryAt = now + estBackoff;
+    estBackoff = min(estBackoff << 1, EST_BACKOFF_MAX);
+  } else {
+    estBackoff = 60000;
+    estRetryAt = 0;
+  }
   estSwitch(ci, now);
   return true;
 }
