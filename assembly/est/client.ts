@@ -199,6 +199,10 @@ export function estStart(operation: i32, slot: i32, wall: i64, now: i64): i32 {
   return send(now);
 }
 
+/** The wall clock (Unix s, -1 unknown) for the checks of the answer: the caller feeds the current time
+ *  before estOnResponse / estTimer (an answer may come long after estStart, e.g. after retransmissions). */
+export function estSetWall(wall: i64): void { wallNow = wall; }
+
 /** The CSR of the operation in progress (for tests and logs; public data). */
 export function estCsr(): usize { return W + W_CSR; }
 export function estCsrLen(): i32 { return csrLen; }

@@ -11,10 +11,10 @@
 //   once enrol_state() == Ready: enrol_op(EstOp, slot, wall, now), until Ready again (or Failed)
 //   enrol_result(), enrol_code(), enrol_cert_ptr()/len() ...
 //
-// The firmware's transport (firmware/transport.ts) does not drive this yet
-// (Security Mode 4 in the LwM2M client is not wired): this is the EST path
-// of the device as the tests and the bench run it.
-import { HostStatus, net_open, net_close, net_send, se_import_p256, se_public_key, log_write, LogLevel } from "../host/abi";
+// This runner is the EST path as the tests drive it directly (one EST server,
+// any operation, interop knobs); the firmware's Security Mode 4 runs the same
+// EST client from firmware/transport.ts on the account's connection slot.
+import { HostStatus, net_open, net_close, net_send, se_import_p256, se_public_key, log_write, LogLevel, clock_wall_seconds } from "../host/abi";
 import { logNum } from "../util/log";
 import { DtlsConfig } from "../dtls/config";
 import { DtlsConnection, ConnState } from "../dtls/connection";
@@ -26,7 +26,7 @@ import { CoapEndpoint, CoapEvent, coapEndpointInit, coapEndpointSize } from "../
 import {
   EST_WORK_SIZE, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline,
   estCert, estCertLen, estLastCode, estLastDetail, estCsr, estCsrLen, estPublicKey, estRetries, estCaCount,
-  estSzx1, estSzx2, estAccept, estCsrFlags, estRequestFormat, estCaList,
+  estSzx1, estSzx2, estAccept, estCsrFlags, estRequestFormat, estCaList, estSetWall,
 } from "../est/client";
 import { EstError } from "../est/codec";
 
@@ -62,6 +62,8 @@ let nameLen: i32 = 0;
 let state: i32 = EnrolState.Idle;
 let result: i32 = 0;
 let anchorLen: i32 = 0;
+/** The operation was started with a known wall clock: answers are checked at the host's current time. */
+let opWallKnown = false;
 
 function ep(): CoapEndpoint { return changetype<CoapEndpoint>(arena + <usize>A_EP); }
 
@@ -78,6 +80,8 @@ export function enrol_reset(): void {
   cfg = c;
   conn = null;
   hostLen = port = pathLen = nameLen = anchorLen = 0;
+  ackTimeout = 2000;
+  maxRetransmit = 4;
   state = EnrolState.Idle;
   result = 0;
 }
@@ -154,6 +158,11 @@ export function enrol_set_dtls_timers(initialMs: i64, maxMs: i64, count: i32): v
   c.retransmitInitialMs = initialMs; c.retransmitMaxMs = maxMs; c.maxRetransmissions = count;
 }
 
+/** RFC 7252 4.8 ACK_TIMEOUT (ms) and MAX_RETRANSMIT of the EST requests (default 2000, 4). */
+let ackTimeout: i32 = 2000;
+let maxRetransmit: i32 = 4;
+export function enrol_set_coap_timers(ackMs: i32, retransmit: i32): void { ackTimeout = ackMs; maxRetransmit = retransmit; }
+
 function fail(r: i32): void { state = EnrolState.Failed; result = r; }
 
 function flush(): void {
@@ -192,6 +201,7 @@ export function enrol_connect(now: i64): i64 {
   t.flags = VerifyFlag.ALLOW_TIME_LOWER_BOUND | VerifyFlag.SERVER_AUTH;
   c.trust = arena + <usize>A_TRUST;
   if (coapEndpointInit(arena + <usize>A_EP, MSG_CAP, 1, 4) != 0) { fail(EstError.Transport); return -1; }
+  ep().setTransmission(ackTimeout, 1500, maxRetransmit);
   if (estInit(arena + <usize>A_EST, arena + <usize>A_PATH, pathLen, ep(), arena + <usize>A_NAME, nameLen) != 0) { fail(EstError.Csr); return -1; }
   peer = net_open(arena + <usize>A_HOST, hostLen, port);
   if (peer < 0) { fail(EstError.Transport); return -1; }
@@ -242,6 +252,7 @@ function pump(now: i64): void {
     const ev = e.pollEvent();
     if (ev == CoapEvent.None) break;
     if (e.eventSlot != 0) continue;
+    if (opWallKnown) estSetWall(clock_wall_seconds());
     if (ev == CoapEvent.Response) finishOp(estOnResponse(now));
     else if (ev == CoapEvent.Timeout || ev == CoapEvent.Reset) finishOp(estOnTransportError(ev));
   }
@@ -277,6 +288,7 @@ function drain(now: i64): void {
 export function enrol_op(operation: i32, slot: i32, wall: i64, now: i64): i64 {
   if (state != EnrolState.Ready) { result = EstError.Busy; return deadline(); }
   state = EnrolState.Busy;
+  opWallKnown = wall >= 0;
   finishOp(estStart(operation, slot, wall, now));
   if (state != EnrolState.Failed) pump(now);
   return deadline();

@@ -53,8 +53,7 @@ export function estUri(): usize { return uriAt(); }
 export function estCaLen(): i32 { const n = estUriLen(); return load<u8>(cfg()) == 0xff ? 0 : <i32>load<u16>(uriAt() + <usize>n); }
 export function estCa(): usize { return uriAt() + <usize>estUriLen() + 2; }
 export function estRenewPercent(): i32 {
-  const n = estUriLen();
-  if (load<u8>(cfg()) == 0xff) return 75;
+  if (estUriLen() == 0 && load<u8>(cfg()) == 0xff) return 75;
   const p = <i32>load<u8>(estCa() + <usize>estCaLen());
   return p > 0 && p <= 100 ? p : 75;
 }

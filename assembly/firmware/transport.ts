@@ -51,7 +51,7 @@ import { wipe } from "../crypto/ct";
 import { keyLoad, keySlot } from "./persist";
 import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
-import { EstOp, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode } from "../est/client";
+import { EstOp, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
 import { EP_NAME, epNameLen } from "../lwm2m/client/registration";
 import {
@@ -784,14 +784,12 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
     t.serverKey = estCa();
     t.serverKeyLen = estCaLen();
   } else {
-    const srv = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
     const usage = getInt(SECURITY_OID, secIid, Sec.CertificateUsage);
     t.usage = found ? <i32>usage : 3;
     const matching = getInt(SECURITY_OID, secIid, Sec.MatchingType);
     t.matching = found ? <i32>matching : 0;
     t.serverKey = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
     t.serverKeyLen = found ? valueLen : 0;
-    void srv;
   }
   if (t.serverKeyLen <= 0) {
     lb("EST: no trust anchor for the EST server (never unauthenticated)");
@@ -806,7 +804,6 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
   t.ownPub = pub;
   t.flags = (clock_wall_seconds() < 0 ? VerifyFlag.ALLOW_TIME_LOWER_BOUND : 0) | VerifyFlag.SERVER_AUTH;
   c.trust = changetype<usize>(t);
-  // the EST client's own copy of the path (estInit) is taken at estBegin: keep it in the EST work area meanwhile
   const peer = net_open(uHost, uHostLen, uPort);
   if (peer < 0) {
     lb("EST: cannot open ");
@@ -861,6 +858,7 @@ function estPump(ci: i32, now: i64): void {
     let ev: i32;
     while (estCi == ci && (ev = ep.pollEvent()) != CoapEvent.None) {
       if (ep.eventSlot != 0) continue;
+      estSetWall(clock_wall_seconds()); // the answer is checked at the time it arrives
       if (ev == CoapEvent.Response) { if (estDone(ci, estOnResponse(now), now)) return; }
       else if (ev == CoapEvent.Timeout || ev == CoapEvent.Reset) { if (estDone(ci, estOnTransportError(ev), now)) return; }
     }

@@ -19,7 +19,9 @@ export const EstErrorName: Record<number, string> = Object.fromEntries(
 
 export interface EstDeviceOptions { host?: string; port: number; path?: string; name: string; trust: Uint8Array;
   idevid?: { slot: number; key: Uint8Array; cert: Uint8Array } | { slot: number; useSlot: true; cert: Uint8Array };
-  szx1?: number; szx2?: number; accept?: number; log?: (s: string) => void; }
+  szx1?: number; szx2?: number; accept?: number; log?: (s: string) => void;
+  /** DTLS retransmission: initial ms, max ms, count (default 1000, 8000, 4); CoAP: ACK_TIMEOUT ms, MAX_RETRANSMIT (default 2000, 4). */
+  dtlsTimers?: [number, number, number]; coapTimers?: [number, number]; }
 
 export class EstDevice {
   x: any;
@@ -98,7 +100,9 @@ export class EstDevice {
     if (o.trust.length && x.enrol_set_trust(this.put(o.trust), o.trust.length) !== 0) throw new Error("trust");
     x.enrol_set_blocks(o.szx1 ?? 6, o.szx2 ?? -1);
     if (o.accept) x.enrol_set_accept(o.accept);
-    x.enrol_set_dtls_timers(1000n, 8000n, 4);
+    const [ti, tm, tc] = o.dtlsTimers ?? [1000, 8000, 4];
+    x.enrol_set_dtls_timers(BigInt(ti), BigInt(tm), tc);
+    if (o.coapTimers) x.enrol_set_coap_timers(o.coapTimers[0], o.coapTimers[1]);
     const done = this.settle(timeoutMs);
     this.step(() => x.enrol_connect(BigInt(systemClock.monotonicMs())));
     await done;
