@@ -270,6 +270,8 @@ export interface BootstrapServerOptions {
   uriVariables?: Record<string, string | number>;
   /** Accepts or refuses (4.03) a Bootstrap-Request. Default: PSK identity must match bootstrapCredentials.pskIdentity when both are known. */
   authorize?: (endpoint: string, peer: PeerInfo, config: EndpointConfig) => boolean;
+  /** Extra resources served before /bs (the EST-coaps RA, server/est.ts): null = not its path. */
+  extraResources?: { handle(req: IncomingRequest): Promise<OutgoingResponse> | null };
 }
 
 const FORMAT_OF_PCT: Record<number, "tlv" | "senml-cbor" | "senml-json"> = {
@@ -327,7 +329,9 @@ export class BootstrapServer extends EventEmitter {
     return Object.prototype.hasOwnProperty.call(this.config, endpoint) ? this.config[endpoint] : this.config["*"];
   }
 
-  private handle(coap: CoapEndpoint, req: IncomingRequest): OutgoingResponse {
+  private handle(coap: CoapEndpoint, req: IncomingRequest): OutgoingResponse | Promise<OutgoingResponse> {
+    const extra = this.options.extraResources?.handle(req);
+    if (extra) return extra;
     if (req.path !== "/bs") return { code: Code.NOT_FOUND };
     if (req.code !== Code.POST) return { code: Code.METHOD_NOT_ALLOWED };
     const q = queryRecord(req.query);

@@ -10,13 +10,14 @@ import { toText } from "./coap";
 export const DEFAULT_CONFIG = DEV_CONFIG_FILE;
 
 const USAGE = `usage: lwm2m-wasm server [--config FILE] [--bootstrap-port N] [--server-port N] [--address A]
-                          [--secure-bootstrap-port N] [--secure-server-port N] [--pki DIR] [--no-dtls] [--no-repl]
+                          [--secure-bootstrap-port N] [--secure-server-port N] [--pki DIR] [--client-ca FILE]... [--no-dtls] [--no-repl]
   --config FILE              bootstrap configuration (JSON keyed by endpoint name; default server/dev-config.json)
   --bootstrap-port N         CoAP (UDP) port of the Bootstrap-Server (default 5783; 0 = any free port)
   --server-port N            CoAP (UDP) port of the LwM2M Server (default 5683; 0 = any free port)
   --secure-bootstrap-port N  CoAP over DTLS port of the Bootstrap-Server (default: --bootstrap-port + 1, i.e. 5784; 0 when that is 0)
   --secure-server-port N     CoAP over DTLS port of the LwM2M Server (default: --server-port + 1, i.e. 5684; 0 when that is 0)
   --pki DIR                  development PKI folder for DTLS-RPK and DTLS-X.509 (default ./state/dev-pki; made with the openssl command)
+  --client-ca FILE           also accept DTLS client certificates issued by this CA (PEM or DER; repeatable), e.g. libest's estCA/cacert.crt
   --no-dtls                  plain CoAP only (no DTLS listeners)
   --address A                address to bind (default 127.0.0.1)
   --no-repl                  do not read commands from stdin`;
@@ -43,11 +44,13 @@ export interface CliArgs {
   secureBootstrapPort?: number; secureServerPort?: number;
   /** Development PKI folder. */
   pki: string;
+  /** --client-ca FILE...: extra CAs whose client certificates the DTLS listeners accept. */
+  clientCa: string[];
 }
 
 
 export function parseArgs(argv: string[]): CliArgs {
-  const a: CliArgs = { config: DEFAULT_CONFIG, bootstrapPort: 5783, serverPort: 5683, address: "127.0.0.1", repl: true, dtls: true, pki: DEFAULT_PKI_DIR };
+  const a: CliArgs = { config: DEFAULT_CONFIG, bootstrapPort: 5783, serverPort: 5683, address: "127.0.0.1", repl: true, dtls: true, pki: DEFAULT_PKI_DIR, clientCa: [] };
   for (let i = 0; i < argv.length; i++) {
     const v = () => { if (i + 1 >= argv.length) throw new Error(`${argv[i]} needs a value\n${USAGE}`); return argv[++i]; };
     const port = () => {
@@ -62,6 +65,7 @@ export function parseArgs(argv: string[]): CliArgs {
       case "--secure-bootstrap-port": a.secureBootstrapPort = port(); break;
       case "--secure-server-port": a.secureServerPort = port(); break;
       case "--pki": a.pki = v(); break;
+      case "--client-ca": a.clientCa.push(v()); break;
       case "--no-dtls": a.dtls = false; break;
       case "--address": a.address = v(); break;
       case "--no-repl": a.repl = false; break;
@@ -196,8 +200,8 @@ export function acceptExampleDevice(dev: DevServers): DevKeyPair | null {
 }
 
 export interface ExampleDevice {
-  /** NoSec, DTLS-PSK, DTLS-RPK, DTLS-X.509, or bootstrap over DTLS-PSK. */
-  mode: "nosec" | "psk" | "rpk" | "x509" | "bootstrap-psk";
+  /** NoSec, DTLS-PSK, DTLS-RPK, DTLS-X.509, bootstrap over DTLS-PSK; Security Mode 4 (EST) direct or after bootstrap. */
+  mode: "nosec" | "psk" | "rpk" | "x509" | "bootstrap-psk" | "est" | "bootstrap-est-idevid";
   title: string;
   endpoint: string;
   /** Arguments after `lwm2m-wasm device`. */
@@ -243,6 +247,45 @@ export function exampleDevices(dev: DevServers, device: DevKeyPair | null, state
   return ex;
 }
 
+/** The endpoint of the printed Security Mode 4 device; its factory (IDevID) certificate is `<pki>/device-lwm2m-wasm-idevid.crt`. */
+export const EST_EXAMPLE_DEVICE = "lwm2m-wasm-est-device";
+export const EST_IDEVID = "lwm2m-wasm-idevid";
+/** The bootstrapped Security Mode 4 endpoint of server/dev-config.json with an IDevID in resources 3 and 5. */
+export const EST_IDEVID_BOOTSTRAP_ENDPOINT = "lwm2m-wasm-est-idevid";
+
+/**
+ * `lwm2m-wasm device` argument lists for Security Mode 4 (certificate with
+ * EST, issue 8) against these servers: a factory-provisioned device
+ * (`--server-cert` = resource 4, the LwM2M Server's certificate; a factory
+ * IDevID certificate from the development CA authenticates it to the EST
+ * server, which is the LwM2M Server itself when `--est` is omitted), and the
+ * bootstrapped `lwm2m-wasm-est-idevid` account of dev-config.json (an
+ * IDevID in resources 3 and 5). Not printed: `lwm2m-wasm-est` (resources 3
+ * and 5 empty), which needs a device that enrols with its bootstrap PSK (the
+ * RA accepts it; the firmware's EST client authenticates with the IDevID).
+ * Issues the IDevID (`pki.device("lwm2m-wasm-idevid")`).
+ * Empty without the DTLS listeners, a PKI or the EST RA.
+ */
+export function estExampleDevices(dev: DevServers, stateRoot = "state"): ExampleDevice[] {
+  if (!dev.secureServerUri || !dev.pki || !dev.est) return [];
+  const state = (mode: string) => ["--state", path.join(stateRoot, `device-${mode}`), "--reprovision"];
+  const f = (name: string) => path.join(dev.pki!.dir, name);
+  dev.pki.device(EST_IDEVID);
+  const ex: ExampleDevice[] = [{
+    mode: "est", title: "Security Mode 4 (certificate with EST): key made in the SE, EST-coaps enrolment at the LwM2M Server with a factory certificate, then DTLS with the issued one",
+    endpoint: EST_EXAMPLE_DEVICE,
+    args: ["--endpoint", EST_EXAMPLE_DEVICE, "--server", reachable(dev.secureServerUri), "--server-cert", f("server.crt"),
+      "--idevid-cert", f(`device-${EST_IDEVID}.crt`), "--idevid-key", f(`device-${EST_IDEVID}.key`), ...state("est")],
+  }];
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, EST_IDEVID_BOOTSTRAP_ENDPOINT).bootstrap;
+  if (bs && dev.est.psk.has(bs.identity) && dev.secureBootstrapUri) { // only when the running configuration has that account
+    ex.push({ mode: "bootstrap-est-idevid", endpoint: EST_IDEVID_BOOTSTRAP_ENDPOINT,
+      title: "bootstrap over DTLS-PSK to a Security Mode 4 account with an IDevID in resources 3 and 5, EST enrolment with it, then DTLS with the issued certificate",
+      args: ["--endpoint", EST_IDEVID_BOOTSTRAP_ENDPOINT, "--bootstrap", reachable(dev.secureBootstrapUri), "--psk-identity", bs.identity, "--psk-key", bs.key, ...state("bootstrap-est-idevid")] });
+  }
+  return ex;
+}
+
 /** POSIX shell quoting (only where needed). */
 export function shellQuote(a: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
@@ -258,7 +301,7 @@ export async function runServerCli(argv: string[], out: (s: string) => void = (s
   const args = parseArgs(argv);
   const dev = await startDevServers({
     config: args.config, bootstrapPort: args.bootstrapPort, serverPort: args.serverPort, address: args.address, log: out,
-    secure: args.dtls ? { bootstrapPort: args.secureBootstrapPort, serverPort: args.secureServerPort, pkiDir: args.pki } : false,
+    secure: args.dtls ? { bootstrapPort: args.secureBootstrapPort, serverPort: args.secureServerPort, pkiDir: args.pki, clientCaFiles: args.clientCa } : false,
   });
   let device: DevKeyPair | null = null;
   try {
@@ -266,7 +309,13 @@ export async function runServerCli(argv: string[], out: (s: string) => void = (s
   } catch (e) {
     out(`[servers] WARNING: no example device key pair (${(e as Error).message}): no RPK / X.509 examples`);
   }
-  out(formatExampleDevices(exampleDevices(dev, device)));
+  let est: ExampleDevice[] = [];
+  try {
+    est = estExampleDevices(dev);
+  } catch (e) {
+    out(`[servers] WARNING: no Security Mode 4 example (${(e as Error).message})`);
+  }
+  out(formatExampleDevices([...exampleDevices(dev, device), ...est]));
   const stop = async () => { await dev.close(); process.exit(0); };
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());

@@ -470,7 +470,7 @@ const CBOR_NAME = new Map<number | string, keyof SenmlRecord>(Object.entries(CBO
 type Cborg = { encode(v: unknown, o?: object): Uint8Array; decode(b: Uint8Array, o?: object): unknown };
 let cborgModule: Cborg | null = null;
 /** cborg is ESM-only ("import" export condition): load its entry file with require(esm). */
-function cborg(): Cborg {
+export function cborg(): Cborg {
   if (cborgModule) return cborgModule;
   for (const dir of (require as NodeJS.Require).resolve.paths("cborg") ?? []) {
     const file = path.join(dir, "cborg", "cborg.js");

@@ -6,11 +6,13 @@
 import { BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes, fillVariables } from "./bootstrap-server";
 import { LwM2MServer, Notification, Registration } from "./lwm2m-server";
 import type { PeerInfo, PeerIdentity } from "./transport";
-import { TransmissionParams, toText } from "./coap";
+import { TransmissionParams, toText, codeString } from "./coap";
 import { formatLinkFormat, LwM2MEntry, isObjectLink } from "./formats";
 import { DtlsTransport, UdpTransport, type BoundAddress, type DtlsServerCredentials } from "./transport";
 import { DevPki } from "./dev-pki";
+import { EstRa, loadEstCa, certificatesOf, type EstIssued, type EstPskAccount, type EstRefusal } from "./est";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 
 export * from "./coap";
 export * from "./formats";
@@ -18,6 +20,7 @@ export * from "./transport";
 export * from "./bootstrap-server";
 export * from "./lwm2m-server";
 export * from "./dev-pki";
+export * from "./est";
 
 /** server/dev-config.json: the development configuration of npm start and the CLI. */
 export const DEV_CONFIG_FILE = join(__dirname, "dev-config.json");
@@ -48,6 +51,10 @@ export interface DevServersSecureOptions {
   serverPort?: number;
   /** Folder of the development PKI (default ./state/dev-pki): the servers' key pair for RPK and X.509. */
   pkiDir?: string;
+  /** CA certificate files (PEM, every block, or DER) whose client certificates both DTLS listeners also accept (CLI --client-ca), e.g. libest's estCA/cacert.crt. */
+  clientCaFiles?: string[];
+  /** The EST-coaps RA (server/est.ts) on both servers' DTLS ports, on by default with a PKI; false = off. */
+  est?: false | { validitySeconds?: number };
 }
 
 /** Which clients the DTLS listeners accept (filled from the configuration; add more at run time). */
@@ -73,6 +80,8 @@ export interface DevServers {
   pki: DevPki | null;
   /** The clients each DTLS listener accepts. */
   clients: { bootstrap: ClientCredentialStore; server: ClientCredentialStore };
+  /** The EST-coaps RA in front of the development CA (null without a PKI or when off); its `psk` map is open to additions. */
+  est: EstRa | null;
   /** The LwM2M Server's transports (datagram and byte counters in `stats`). */
   serverTransports: { plain: UdpTransport; secure: DtlsTransport | null };
   close(): Promise<void>;
@@ -111,23 +120,32 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     }
     const vars: Record<string, string> = pki ? { pki: pki.dir } : {};
     const clients = clientCredentialsFromConfig(opts.config, vars);
-    const dtlsCredentials = (store: ClientCredentialStore): DtlsServerCredentials => ({
-      psk: { lookup: (id) => store.psk.get(id) },
+    const clientCas = (secure?.clientCaFiles ?? []).flatMap((f) => certificatesOf(readFileSync(f)));
+    const est = pki && secure?.est !== false
+      ? new EstRa({ ca: await loadEstCa(readFileSync(pki.ca.certFile, "utf8"), readFileSync(pki.ca.keyFile, "utf8")), psk: estPskAccountsFromConfig(opts.config), validitySeconds: secure?.est?.validitySeconds })
+      : null;
+    /** A listener's credentials; `estPsk`: also the EST accounts' PSK identities (the RA answers them; Register refuses them). */
+    const dtlsCredentials = (store: ClientCredentialStore, estPsk: boolean): DtlsServerCredentials => ({
+      psk: { lookup: (id) => store.psk.get(id) ?? (estPsk ? est?.psk.get(id)?.key : undefined) },
       ...(pki ? {
         rpk: { privateKey: pki.server.privateKey, publicKey: pki.server.publicKey, acceptClientKey: (spki: Uint8Array) => store.rpk.has(Buffer.from(spki).toString("hex")) },
-        x509: { certificateChain: [pki.server.certificate], privateKey: pki.server.privateKey, trustAnchors: [pki.ca.certificate] },
+        x509: { certificateChain: [pki.server.certificate], privateKey: pki.server.privateKey, trustAnchors: [pki.ca.certificate, ...clientCas] },
       } : {}),
     });
 
     const family = address.includes(":") ? "udp6" : "udp4";
     /** A DTLS listener for one server's clients; its port defaults to the CoAP port + 1 (0 stays 0). */
-    const listenDtls = async (store: ClientCredentialStore, port: number | undefined, plainPort: number) => {
-      const t = new DtlsTransport(dtlsCredentials(store), family);
+    const listenDtls = async (store: ClientCredentialStore, port: number | undefined, plainPort: number, estPsk = false) => {
+      const t = new DtlsTransport(dtlsCredentials(store, estPsk), family);
       opened.push(t);
       return { t, address: await t.bind(port ?? (plainPort === 0 ? 0 : plainPort + 1), address) };
     };
 
-    const server = new LwM2MServer({ coap: opts.coap, lifetimeGraceMs: opts.lifetimeGraceMs });
+    const server = new LwM2MServer({
+      coap: opts.coap, lifetimeGraceMs: opts.lifetimeGraceMs, extraResources: est ?? undefined,
+      // a PSK identity the listener knows only as an EST account enrols, it does not register
+      authorize: (_ep, peer) => !(peer.identity?.kind === "psk" && est?.psk.has(peer.identity.identity) && !clients.server.psk.has(peer.identity.identity)),
+    });
     opened.push(server);
     const plainServer = new UdpTransport(family);
     opened.push(plainServer);
@@ -135,11 +153,11 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     server.addTransport(plainServer);
     let secureServer: DtlsTransport | null = null, secureServerAddress: BoundAddress | null = null;
     if (secure) {
-      ({ t: secureServer, address: secureServerAddress } = await listenDtls(clients.server, secure.serverPort, plainServerPort));
+      ({ t: secureServer, address: secureServerAddress } = await listenDtls(clients.server, secure.serverPort, plainServerPort, true));
       server.addTransport(secureServer);
     }
     const bootstrap = new BootstrapServer({
-      config: opts.config, coap: opts.coap,
+      config: opts.config, coap: opts.coap, extraResources: est ?? undefined,
       uriVariables: { ...vars, serverPort: serverAddress.port, serverHost: hostOf(serverAddress), serverSecurePort: secureServerAddress?.port ?? "" },
     });
     opened.push(bootstrap);
@@ -167,6 +185,8 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     server.on("expired", (r: Registration) => log(`[server] ${r.endpoint}: registration /rd/${r.id} expired`));
     server.on("notification", (n: Notification) =>
       log(`[server] ${n.endpoint}: notification ${n.path} #${n.observe ?? "-"} ${n.code} ${n.content ? formatEntries(n.content) : n.decodeError ?? toText(n.payload)}`));
+    est?.on("issued", (e: EstIssued) => log(`[est] ${e.subject}: ${e.operation} issued certificate ${e.serialNumber} to ${e.peerKey}${describeIdentity(e.identity)}`));
+    est?.on("refused", (e: EstRefusal) => log(`[est] ${e.operation} from ${e.peerKey} refused ${codeString(e.code)}: ${e.reason}`));
     server.on("send", (e: { registration: Registration; content: LwM2MEntry[] }) => log(`[server] ${e.registration.endpoint}: Send ${formatEntries(e.content)}`));
 
     const uri = (scheme: string, a: BoundAddress | null) => (a ? `${scheme}://${hostOf(a)}:${a.port}` : null);
@@ -177,9 +197,11 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     if (secure) {
       log(`[servers] DTLS: PSK identities ${[...clients.bootstrap.psk.keys()].length} (bootstrap) / ${[...clients.server.psk.keys()].length} (server) from the configuration`);
       if (pki) log(`[servers] DTLS: RPK key ${join(pki.dir, "server.pub.pem")}, X.509 certificate ${pki.server.certFile} issued by the CA ${pki.ca.certFile}`);
+      if (clientCas.length) log(`[servers] DTLS: client certificates also accepted from ${clientCas.length} extra CA certificate(s) (${(secure.clientCaFiles ?? []).join(", ")})`);
+      if (est) log(`[est] EST-coaps (RFC 9148) on ${secureServerUri}/.well-known/est and ${secureBootstrapUri}/.well-known/est: crts sen sren att skg, CA ${pki!.ca.certFile}; PSK accounts ${est.psk.size}`);
     }
     return {
-      bootstrap, server, bootstrapAddress, serverAddress, bootstrapUri, serverUri, secureBootstrapUri, secureServerUri, pki, clients,
+      bootstrap, server, bootstrapAddress, serverAddress, bootstrapUri, serverUri, secureBootstrapUri, secureServerUri, pki, clients, est,
       serverTransports: { plain: plainServer, secure: secureServer },
       close: closeAll,
     };
@@ -245,4 +267,24 @@ export function clientCredentialsFromConfig(source: string | BootstrapConfig, va
     }
   }
   return { bootstrap, server };
+}
+
+/**
+ * The PSK accounts that may use EST (server/est.ts): every named endpoint's
+ * bootstrapCredentials PSK and its PSK Security instances, identity ->
+ * { endpoint, key }. The LwM2M Server's DTLS listener accepts them too, for
+ * EST only (a Register from an identity not in clients.server.psk gets 4.03).
+ */
+export function estPskAccountsFromConfig(source: string | BootstrapConfig): Map<string, EstPskAccount> {
+  const { config, baseDir } = loadBootstrapConfig(source);
+  const out = new Map<string, EstPskAccount>();
+  for (const [endpoint, c] of Object.entries(config)) {
+    if (endpoint.startsWith("$") || endpoint.includes("*")) continue; // named endpoints only: the CN is the name
+    const add = (identity: string | undefined, key: string | undefined) => {
+      if (identity && key && /^([0-9a-fA-F]{2})+$/.test(key)) out.set(identity, { endpoint, key: keyBytes(key, baseDir, "pskKey") });
+    };
+    add(c.bootstrapCredentials?.pskIdentity, c.bootstrapCredentials?.pskKey);
+    for (const s of c.security) if (s.securityMode === "psk" || s.securityMode === 0) add(s.pskIdentity, s.pskKey);
+  }
+  return out;
 }

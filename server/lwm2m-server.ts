@@ -103,6 +103,8 @@ export interface LwM2MServerOptions {
   lifetimeGraceMs?: number;
   /** Accepts or refuses (4.03) a Register from a peer. Default: everyone. */
   authorize?: (endpoint: string, peer: PeerInfo) => boolean;
+  /** Extra resources served before the Registration interface (the EST-coaps RA, server/est.ts): null = not its path. */
+  extraResources?: { handle(req: IncomingRequest): Promise<OutgoingResponse> | null };
 }
 
 const SUPPORTED_VERSIONS = new Set(["1.0", "1.1", "1.2"]);
@@ -166,6 +168,8 @@ export class LwM2MServer extends EventEmitter {
   }
 
   private async handle(coap: CoapEndpoint, req: IncomingRequest): Promise<OutgoingResponse> {
+    const extra = this.options.extraResources?.handle(req);
+    if (extra) return extra;
     const segs = req.path.split("/").filter((s) => s.length);
     if (segs[0] === "rd") {
       if (segs.length === 1) return req.code === Code.POST ? this.register(coap, req) : { code: Code.METHOD_NOT_ALLOWED };

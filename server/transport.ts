@@ -138,11 +138,13 @@ export class DtlsNotAvailableError extends Error {
 /**
  * Whether a datagram that starts with a DTLS ClientHello asks for a raw public
  * key from the server: its server_certificate_type extension (RFC 7250 3,
- * type 20; body = a 1-byte-length list of certificate types) lists 2
- * (RawPublicKey). Reads the first record only, and its handshake message must
- * be a whole, unfragmented ClientHello; anything else (not a ClientHello, a
- * fragment, malformed or truncated anywhere, no such extension, a list
- * without 2) is false. Never throws.
+ * type 20; body = a 1-byte-length list of certificate types, in the client's
+ * order of preference) lists 2 (RawPublicKey) before 0 (X.509), e.g. [2] or
+ * [2, 0]; libcoap's X.509 client sends [0, 2]. Reads the first record only,
+ * and its handshake message must be a whole, unfragmented ClientHello;
+ * anything else (not a ClientHello, a fragment, malformed or truncated
+ * anywhere, no such extension, a list without 2 or with 0 first) is false.
+ * Never throws.
  */
 export function clientHelloWantsRawPublicKey(datagram: Uint8Array): boolean {
   const d = datagram;
@@ -179,7 +181,11 @@ export function clientHelloWantsRawPublicKey(datagram: Uint8Array): boolean {
     if (o + len > extEnd) return false;
     if (type === 20) {
       if (len < 1 || 1 + d[o] > len) return false;
-      for (let i = 0; i < d[o]; i++) if (d[o + 1 + i] === 2) return true;
+      // RFC 7250 4.1: the list is in the client's order of preference; the first type we serve wins
+      for (let i = 0; i < d[o]; i++) {
+        if (d[o + 1 + i] === 2) return true;
+        if (d[o + 1 + i] === 0) return false;
+      }
       return false;
     }
     o += len;

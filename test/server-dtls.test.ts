@@ -206,13 +206,13 @@ test("clientHelloWantsRawPublicKey: real ClientHellos (with and without cookie),
   // hand-built: which lists choose RPK, and everything around the extension
   const sct = (types: number[]): [number, number[]] => [20, [types.length, ...types]];
   assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [sct([2])] })), true);
-  assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [sct([0, 2])] })), true);
+  assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [sct([0, 2])] })), false, "X.509 preferred (RFC 7250 4.1 order; libcoap's X.509 client)");
   assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [sct([2, 0])] })), true);
   assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [sct([0])] })), false);
   assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [sct([])] })), false);
   assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [[19, [1, 2]]] })), false, "client_certificate_type alone");
   assert.equal(clientHelloWantsRawPublicKey(clientHello({ extensions: [[23, []], [13, [0, 2, 4, 3]], sct([2])] })), true, "after other extensions");
-  const big = clientHello({ sessionId: 32, cookie: 255, extensions: [[23, []], sct([0, 2])] });
+  const big = clientHello({ sessionId: 32, cookie: 255, extensions: [[23, []], sct([2, 0])] });
   assert.equal(clientHelloWantsRawPublicKey(big), true, "session ID and a 255-byte cookie");
   assertNeverThrowsWhenTruncated(big, "hand-built ClientHello");
   assert.equal(clientHelloWantsRawPublicKey(clientHello({ noExtensions: true })), false, "no extensions at all");
