@@ -53,7 +53,7 @@ import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
 import { EstOp, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
-import { EP_NAME, epNameLen } from "../lwm2m/client/registration";
+import { EP_NAME, epNameLen, isRegistered } from "../lwm2m/client/registration";
 import {
   estWork, estEndpoint, EST_MSG_CAP, estUri, estUriLen, estCa, estCaLen, estCredential, estCredBuf, estCertWork,
   estCredCert, estCredLen, estRenewalDue, estCredValid,
@@ -625,11 +625,17 @@ export function transportStep(now: i64): void {
       if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != 1) continue;
       const wall = clock_wall_seconds();
       if (!estRenewalDue(wall)) break;
-      if (i != m4Ci) continue; // another mode-4 account renews when it reconnects
       lb("EST: renewal point of the certificate reached ssid=");
       lnum(conn(i).ssid);
       ls(", re-enrolling");
       linfo();
+      if (isRegistered(conn(i)) || i != m4Ci) {
+        // registered: the channel is closed and the client reconnects at once (regTransportFailed);
+        // open() renews first, and the Register that follows shows the server the new certificate
+        close(i);
+        clientTransportFailed(i, now);
+        break;
+      }
       // the client holds its messages while the channel is pending (transport 2) and is told
       // when the channel with the renewed certificate is up, as after a DTLS-10 re-handshake
       conn(i).transport = 2;
