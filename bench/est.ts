@@ -27,6 +27,7 @@ import type { NetService } from "../host-shim/node/host";
 import { haveLibest, makeEstCa, startLibest } from "../test/helpers/libest";
 import { startOpensslServer } from "../test/helpers/openssl-peer";
 import { havePeer } from "../test/helpers/peers";
+import { startDevServers, pskAccountsOf, DEV_CONFIG_FILE } from "../server/index";
 
 const ROOT = join(__dirname, "..");
 const SECTION = "EST (Security Mode 4)";
@@ -144,6 +145,64 @@ async function enrolRun(layout: FirmwareLayout) {
   }
 }
 
+/** Real time, with the wall clock and the monotonic clock movable (renewal points, back-offs). */
+class ShiftClock {
+  offset = 0;
+  monoOffset = 0;
+  monotonicMs() { return Math.floor(performance.now()) + this.monoOffset; }
+  wallSeconds() { return Math.floor(Date.now() / 1000) + this.offset; }
+}
+
+/**
+ * Heap across renewals: the development servers (their EST RA), a device
+ * bootstrapped to the mode-4 account lwm2m-wasm-est-idevid, enrolled and
+ * registered; then `n` renewals (/sren, reconnect, Register). The wall clock is
+ * put 300 days ahead (past 75 % of the RA's 365 days), and the monotonic clock
+ * moved past the renewal back-off before each round (the RA dates certificates
+ * by the real clock, so each new one is already due on the shifted clock).
+ */
+export async function renewalHeap(layout: FirmwareLayout, n: number, log: (s: string) => void) {
+  const pkiDir = mkdtempSync(join(tmpdir(), "lwm2m-bench-est-pki-"));
+  const servers = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: DEV_CONFIG_FILE, secure: { pkiDir }, log: false });
+  const clock = new ShiftClock();
+  let dev!: Device;
+  const net = new UdpNet((p, d) => dev.deliver(p, d));
+  dev = new Device({ firmware: layout.probe, net, clock });
+  const meter = new HeapMeter(dev.exports, dev.memory, layout.heapBase);
+  const next = (name: string, pred: (e: ClientEvent) => boolean = () => true, ms = 20000) => new Promise<ClientEvent>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`no '${name}' within ${ms} ms`)), ms);
+    const f = (e: ClientEvent) => { if (e.name === name && pred(e)) { clearTimeout(t); dev.off("event", f); res(e); } };
+    dev.on("event", f);
+  });
+  try {
+    const ep = "lwm2m-wasm-est-idevid";
+    const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+    dev.start();
+    const reg0 = next("registered");
+    dev.provision({ endpoint: ep, bootstrap: { uri: servers.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key } });
+    await reg0;
+    clock.offset = 300 * 86400;
+    const heaps: number[] = [];
+    for (let i = 0; i < n; i++) {
+      clock.monoOffset += 25 * 3600_000; // past the longest back-off (24 h)
+      const renewed = next("enrolled", (e) => e.arg === 1);
+      const reg = next("registered");
+      dev.poll();
+      await renewed;
+      await reg;
+      meter.sample();
+      heaps.push(meter.heapBytes());
+      if (i % 20 === 19) log(`est: ${i + 1} renewals, heap ${heaps[heaps.length - 1]} B`);
+    }
+    return { heaps, first: heaps[0], last: heaps[heaps.length - 1], memory: meter.memoryBytes };
+  } finally {
+    dev.stop();
+    net.closeAll();
+    await servers.close();
+    rmSync(pkiDir, { recursive: true, force: true });
+  }
+}
+
 export async function estRows(layout: FirmwareLayout | null, log: (s: string) => void): Promise<Row[]> {
   const rows: Row[] = [];
   try {
@@ -189,6 +248,21 @@ export async function estRows(layout: FirmwareLayout | null, log: (s: string) =>
     });
   } catch (e) {
     rows.push({ id: "est.ram.enrolment", section: SECTION, metric: "RAM during an enrolment", unit: "B", ours: null, peer: null, budget: ramBudget, status: "error", note: (e as Error).message.split("\n")[0] });
+  }
+  const N = 100;
+  log(`est: ${N} renewals against the development servers' RA`);
+  try {
+    const r = await renewalHeap(layout, N, log);
+    const growth = r.last - r.first;
+    const budget = { max: 0, text: "no growth" };
+    rows.push({
+      id: "est.heap.renewals", section: SECTION, metric: `heap growth over ${N} renewals (/sren + reconnect + Register)`, unit: "B",
+      ours: { value: growth, text: `${growth} B (heap ${r.first} B after the first, ${r.last} B after the ${N}th)`, detail: { heaps: r.heaps, memoryBytes: r.memory } },
+      peer: null, budget, status: verdict(growth, budget),
+      note: "development servers' EST RA; the mode-4 account lwm2m-wasm-est-idevid (bootstrap over DTLS-PSK); each round: renewal point reached -> channel closed -> /crts + /sren over DTLS with the current certificate -> install -> DTLS with the new one -> Register",
+    });
+  } catch (e) {
+    rows.push({ id: "est.heap.renewals", section: SECTION, metric: `heap growth over ${N} renewals`, unit: "B", ours: null, peer: null, budget: { max: 0, text: "no growth" }, status: "error", note: (e as Error).message.split("\n")[0] });
   }
   return rows;
 }
