@@ -14,6 +14,9 @@
 //   npm run mutate -- --only id1,id2    a subset
 //   npm run mutate -- --jobs 1          one worker (at most 2)
 //   npm run mutate -- --list            the list, with snippet checks only
+//   npm run mutate -- --no-baseline     skip the first run of the listed test
+//                                       files on the unmutated copy (without a
+//                                       green baseline a "killed" means nothing)
 //
 // Prints a table and writes build/mutate.json. Exit code 1 when a snippet is
 // missing or not unique, when a mutation survives, or when a build fails.
@@ -35,6 +38,7 @@ function arg(name) {
 const only = arg("--only")?.split(",").map((s) => s.trim()).filter(Boolean);
 const jobs = Math.max(1, Math.min(2, Number(arg("--jobs") ?? 2)));
 const listOnly = process.argv.includes("--list");
+const baseline = !process.argv.includes("--no-baseline");
 
 /** Build targets of scripts/build.mjs and the files each one writes. */
 function artifacts(target) {
@@ -108,7 +112,9 @@ function makeCopy(i) {
 function run(cmd, args, cwd, limitMs) {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(cmd, args, { cwd, detached: true, env: { ...process.env, FORCE_COLOR: "0" } });
+    // A mutation that makes a test wait forever is caught by the per-test limit, sooner than by the default 300 s.
+    const env = { ...process.env, FORCE_COLOR: "0", TEST_TIMEOUT_MS: process.env.TEST_TIMEOUT_MS ?? "90000" };
+    const child = spawn(cmd, args, { cwd, detached: true, env });
     let out = "";
     child.stdout.on("data", (d) => { out += d; });
     child.stderr.on("data", (d) => { out += d; });
@@ -169,6 +175,17 @@ const results = [];
 let next = 0;
 try {
   for (let i = 0; i < Math.min(jobs, todo.length); i++) copies.push(makeCopy(i));
+  if (baseline && copies.length) {
+    const files = [...new Set(todo.flatMap((m) => m.tests))].sort();
+    const b = await run(process.execPath, [join(copies[0], "scripts/run-tests.mjs"), ...files], copies[0], TEST_LIMIT_MS);
+    console.log(`baseline: ${files.length} test files on the unmutated tree, ${(b.ms / 1000).toFixed(0)} s: ${b.code === 0 ? "green" : "FAILED"}`);
+    if (b.code !== 0) {
+      console.error(b.out.split("\n").filter((l) => /✖|not ok|Error/.test(l)).slice(0, 20).join("\n"));
+      console.error("mutate: the listed tests fail without any mutation; fix the tree first (or --no-baseline)");
+      process.exitCode = 1;
+      throw new Error("baseline failed");
+    }
+  }
   await Promise.all(copies.map(async (dir) => {
     while (next < todo.length) {
       const m = todo[next++];
@@ -178,9 +195,12 @@ try {
         (r.killedBy.length ? `  by: ${r.killedBy[0]}` : "") + (r.note ? `  (${r.note})` : ""));
     }
   }));
+} catch (e) {
+  if (e.message !== "baseline failed") throw e;
 } finally {
   for (const d of copies) rmSync(d, { recursive: true, force: true });
 }
+if (process.exitCode) process.exit(process.exitCode);
 const totalMs = Date.now() - t0;
 
 // ---- report ----

@@ -236,14 +236,14 @@ function ccmKeys(c: DtlsClient, log: { dir: string; d: Uint8Array }[]) {
 }
 
 /** An epoch-1 CCM_8 record from the server (RFC 6655 3, nonce = salt || epoch || seq). */
-function sealFromServer(k: { serverKey: Buffer; serverIv: Buffer }, type: number, seq: number, pt: Buffer): Uint8Array {
+function sealFromServer(k: { serverKey: Buffer; serverIv: Buffer }, type: number, seq: number, pt: Buffer, version = 0xfefd): Uint8Array {
   const es = Buffer.alloc(8);
   es.writeUInt16BE(1, 0); es.writeUIntBE(seq, 2, 6);
-  const aad = Buffer.concat([es, Buffer.from([type, 0xfe, 0xfd, pt.length >> 8, pt.length & 255])]);
+  const aad = Buffer.concat([es, Buffer.from([type, version >> 8, version & 255, pt.length >> 8, pt.length & 255])]);
   const cph = createCipheriv("aes-128-ccm", k.serverKey, Buffer.concat([k.serverIv, es]), { authTagLength: 8 });
   cph.setAAD(aad, { plaintextLength: pt.length });
   const body = Buffer.concat([es, cph.update(pt), cph.final(), cph.getAuthTag()]);
-  return datagram([{ type, version: 0xfefd, epoch: 1, seq, body }]);
+  return datagram([{ type, version, epoch: 1, seq, body }]);
 }
 
 test("max_fragment_length 512: a 513-byte record from the server -> RecordOverflow, record_overflow (RFC 6066 4); 512 bytes pass", () => {
@@ -263,6 +263,21 @@ test("max_fragment_length 512: a 513-byte record from the server -> RecordOverfl
   assert.equal(c.state, ConnState.Closed, c.describe());
   assert.equal(c.reason, DtlsError.RecordOverflow, c.describe());
   assert.ok(c.events.some((e) => e.kind === DtlsEvent.AlertSent && e.reason === DtlsError.RecordOverflow));
+});
+
+test("a record of another protocol version (TLS 1.2, DTLS 1.0 after the handshake) is dropped even when it authenticates (RFC 6347 4.1)", () => {
+  const c = new DtlsClient().configure({ timers: TIMERS, suites: Suite.PskCcm8, psk: { identity: ID, key: PSK }, keyLog: true });
+  const s = new DtlsServer().configure({ suites: Suite.All, psk: { identity: ID, key: PSK } });
+  const k = ccmKeys(c, mitmHandshake(c, s));
+  assert.equal(c.state, ConnState.Established, c.describe());
+  const dropped = c.stats().recordsDropped;
+  c.deliver(sealFromServer(k, 23, 200, Buffer.from("tls"), 0x0303));
+  c.deliver(sealFromServer(k, 23, 201, Buffer.from("dtls 1.0"), 0xfeff));
+  assert.equal(c.appData.length, 0, "nothing released");
+  assert.equal(c.stats().recordsDropped, dropped + 2);
+  assert.equal(c.state, ConnState.Established, c.describe());
+  c.deliver(sealFromServer(k, 23, 202, Buffer.from("dtls 1.2")));
+  assert.equal(Buffer.concat(c.appData).toString(), "dtls 1.2", "the same keys with version 1.2 pass");
 });
 
 // ---- 4. RPK mode: the ServerHello must select server_certificate_type = RPK (RFC 7250 4.2) ----
@@ -332,6 +347,31 @@ test("transport: an unknown or absent Security Mode is refused (TransportError.M
   assert.equal(open(2, 3), 0, "TRANSPORT_UP");
   assert.deepEqual(opened, ["127.0.0.1:5683"]);
   assert.ok(logs.some((l) => l.includes("INSECURE")));
+});
+
+// ---- SEC-2 at the CoAP entry (lwHandle): Object 0 does not exist for a server, whatever the request ----
+
+test("SEC-2: requests on Object 0 that would be refused with 4.00 or 4.05 elsewhere are 4.04 for an LwM2M Server, before any other check", () => {
+  const m = loadTest<any>("lwm2m_model");
+  const E = m.exports;
+  assert.equal(E.init(), 0);
+  const SRV = 101, NONE = 0xffff, PUT = 3, FETCH = 5, IPATCH = 7;
+  const NOT_FOUND = 0x84, BAD_REQUEST = 0x80, METHOD_NOT_ALLOWED = 0x85;
+  const Q = m.scratch, IN = m.scratch + 4096, OUT = m.scratch + 8192;
+  const handle = (method: number, [o, i]: number[], query = "", payload = new Uint8Array(0)) => {
+    const q = Buffer.from(query);
+    m.write(q, Q);
+    m.write(payload, IN);
+    return E.handle(SRV, method, o, i, NONE, NONE, 11542, -1, Q, q.length, IN, payload.length, OUT, 4096);
+  };
+  // the same shapes on Object 3 (visible): the codes that would tell a server Object 0 is there
+  assert.equal(handle(PUT, [3, 0], "pmin=1", Uint8Array.of(1)), BAD_REQUEST, "Write-Attributes with a payload on /3/0");
+  assert.equal(handle(FETCH, [3, 0]), METHOD_NOT_ALLOWED, "FETCH /3/0");
+  for (const [what, code] of [
+    ["Write-Attributes with a payload on /0/0", handle(PUT, [0, 0], "pmin=1", Uint8Array.of(1))],
+    ["FETCH /0/0", handle(FETCH, [0, 0])],
+    ["iPATCH /0", handle(IPATCH, [0, NONE])],
+  ] as const) assert.equal(code, NOT_FOUND, what);
 });
 
 // ---- 6. the cipher states are wiped at close ----
