@@ -374,6 +374,26 @@ test("SEC-2: requests on Object 0 that would be refused with 4.00 or 4.05 elsewh
   ] as const) assert.equal(code, NOT_FOUND, what);
 });
 
+// ---- the Security Mode value itself (E.1: 0..4) ----
+
+test("Security Mode outside 0..4 is refused when written (factory and Bootstrap-Write), so no configuration holds one", () => {
+  const m = loadTest<any>("lwm2m_model");
+  const E = m.exports;
+  assert.equal(E.init(), 0);
+  const NONE = 0xffff, FACTORY = -2, BS = -1, TLV = 11542, CHANGED = 0x44, BAD_REQUEST = 0x80;
+  const IN = m.scratch, OUT = m.scratch + 8192;
+  const res = (id: number, v: Uint8Array) => Buffer.concat([Buffer.from(v.length < 8 ? [0xc0 | v.length, id] : [0xc8, id, v.length]), v]);
+  const inst = (iid: number, ...r: Buffer[]) => { const b = Buffer.concat(r); return Buffer.concat([Buffer.from([0x08, iid, b.length]), b]); };
+  const account = (mode: number) => inst(0, res(0, Buffer.from("coaps://bs.example:5684")), res(1, Uint8Array.of(1)), res(2, Uint8Array.of(mode)),
+    res(3, Buffer.from("dev-1")), res(5, Buffer.alloc(16, 0x5a)));
+  const write = (caller: number, b: Buffer) => { m.write(b, IN); return E.write(caller, 0, NONE, NONE, NONE, 0, TLV, IN, b.length, OUT, 4096); };
+  for (const mode of [5, 9, 0x7f]) {
+    assert.equal(write(FACTORY, account(mode)), BAD_REQUEST, `factory, mode ${mode}`);
+    assert.equal(write(BS, account(mode)), BAD_REQUEST, `Bootstrap-Write, mode ${mode}`);
+  }
+  assert.equal(write(FACTORY, account(0)), CHANGED, "mode 0 (PSK) is taken");
+});
+
 // ---- 6. the cipher states are wiped at close ----
 
 function count(hay: Uint8Array, needle: Buffer): number {
