@@ -108,6 +108,9 @@ function makeCopy(i) {
   return dir;
 }
 
+/** Process groups of the builds and test runs under way (killed on Ctrl-C). */
+const running = new Set();
+
 /** Runs a command in its own process group; resolves { code, ms, out } (code null: time limit). */
 function run(cmd, args, cwd, limitMs) {
   return new Promise((resolve) => {
@@ -115,12 +118,14 @@ function run(cmd, args, cwd, limitMs) {
     // A mutation that makes a test wait forever is caught by the per-test limit, sooner than by the default 300 s.
     const env = { ...process.env, FORCE_COLOR: "0", TEST_TIMEOUT_MS: process.env.TEST_TIMEOUT_MS ?? "90000" };
     const child = spawn(cmd, args, { cwd, detached: true, env });
+    running.add(child.pid);
     let out = "";
     child.stdout.on("data", (d) => { out += d; });
     child.stderr.on("data", (d) => { out += d; });
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; try { process.kill(-child.pid, "SIGKILL"); } catch {} }, limitMs);
     child.on("exit", (code) => {
+      running.delete(child.pid);
       clearTimeout(timer);
       resolve({ code: timedOut ? null : code, ms: Date.now() - t0, out });
     });
@@ -171,6 +176,11 @@ async function mutateOne(dir, m) {
 
 const t0 = Date.now();
 const copies = [];
+process.on("SIGINT", () => {
+  for (const pid of running) try { process.kill(-pid, "SIGKILL"); } catch {}
+  for (const d of copies) rmSync(d, { recursive: true, force: true });
+  process.exit(130);
+});
 const results = [];
 let next = 0;
 try {
