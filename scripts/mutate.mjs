@@ -5,7 +5,7 @@
 // missing.
 //
 // The working tree is never touched: each worker gets its own copy of the
-// tree (sources, build/ and a node_modules link) under the OS temp dir,
+// tree (sources, build/ and a node_modules link) under build/mutate/,
 // applies one mutation there, rebuilds only the mutation's build targets
 // (scripts/build.mjs, one target each), runs only its test files, then puts
 // the source and the built modules back. Needs a built tree (npm run build).
@@ -21,8 +21,7 @@
 // Prints a table and writes build/mutate.json. Exit code 1 when a snippet is
 // missing or not unique, when a mutation survives, or when a build fails.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -92,9 +91,13 @@ for (const f of ["build/firmware.wasm", "build/probe.wasm", "build/test/dtls.was
 }
 
 // ---- workers: one copy of the tree each ----
+// The copies live in build/mutate/ (not the OS temp dir, where another
+// process's clean-up can remove them mid-run).
 const SKIP = new Set([".git", "node_modules", "build"]);
+const WORK = join(root, "build/mutate");
 function makeCopy(i) {
-  const dir = mkdtempSync(join(tmpdir(), `lwm2m-mutate-${i}-`));
+  mkdirSync(WORK, { recursive: true });
+  const dir = mkdtempSync(join(WORK, `w${i}-`));
   for (const e of readdirSync(root)) {
     if (SKIP.has(e)) continue;
     cpSync(join(root, e), join(dir, e), { recursive: true });
@@ -102,6 +105,7 @@ function makeCopy(i) {
   symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
   mkdirSync(join(dir, "build"));
   for (const e of readdirSync(join(root, "build"))) {
+    if (e === "mutate") continue;
     if (e === "peers") symlinkSync(join(root, "build/peers"), join(dir, "build/peers")); // large, read-only
     else cpSync(join(root, "build", e), join(dir, "build", e), { recursive: true });
   }
@@ -124,6 +128,7 @@ function run(cmd, args, cwd, limitMs) {
     child.stderr.on("data", (d) => { out += d; });
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; try { process.kill(-child.pid, "SIGKILL"); } catch {} }, limitMs);
+    child.on("error", (e) => { out += `\n${e.message}`; });
     child.on("exit", (code) => {
       running.delete(child.pid);
       clearTimeout(timer);
@@ -143,6 +148,7 @@ function failures(out) {
 }
 
 async function mutateOne(dir, m) {
+  if (!existsSync(join(dir, "scripts/build.mjs"))) throw new Error(`mutate: the copy ${dir} disappeared during the run`);
   const file = join(dir, m.file);
   const original = readFileSync(file, "utf8");
   const saved = new Map();
@@ -155,7 +161,7 @@ async function mutateOne(dir, m) {
       result.buildMs += b.ms;
       if (b.code !== 0) {
         result.status = "build-error";
-        result.note = b.out.split("\n").filter((l) => /ERROR|error/.test(l)).slice(0, 3).join(" | ");
+        result.note = (b.out.split("\n").filter((l) => /ERROR|error/i.test(l)).slice(0, 3).join(" | ") || b.out.trim().split("\n").slice(-3).join(" | ")).slice(0, 300);
         return result;
       }
     }
@@ -209,6 +215,7 @@ try {
   if (e.message !== "baseline failed") throw e;
 } finally {
   for (const d of copies) rmSync(d, { recursive: true, force: true });
+  rmSync(WORK, { recursive: true, force: true });
 }
 if (process.exitCode) process.exit(process.exitCode);
 const totalMs = Date.now() - t0;
