@@ -489,6 +489,15 @@ test("SEC-2 / SEC-3: every LwM2M Server operation on Object 0 is refused 4.04 an
   assert.equal(h2.fatal, null);
 });
 
+test("Bootstrap-Finish from an LwM2M Server (no bootstrap session): POST /bs is 4.04, nothing happens", () => {
+  const { h, s } = registered({ bootstrap: { uri: BS_URI } });
+  const flashBefore = Buffer.from(h.dev.flash.read(0, h.dev.flash.size) as Uint8Array);
+  assert.equal(s.request(C.POST, "/bs", {}).code, C.NOT_FOUND);
+  s.none("no Update, no new Register");
+  assert.ok(Buffer.from(h.dev.flash.read(0, h.dev.flash.size) as Uint8Array).equals(flashBefore), "nothing was persisted");
+  assert.equal(h.fatal, null);
+});
+
 test("SEC-3: a PSK given at provisioning is sealed in the store, never left in linear memory", () => {
   const h = new Harness();
   h.dev.start();
