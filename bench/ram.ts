@@ -30,7 +30,7 @@ import { Device, FakeClock } from "../host-shim/node/device";
 const ROOT = join(__dirname, "..");
 const OUT = join(ROOT, "build/bench");
 const WASM_FEATURES = ["--enable-bulk-memory", "--enable-sign-ext", "--enable-mutable-globals", "--enable-nontrapping-float-to-int"];
-export const PSK_SESSION_BUDGET = 32 * 1024;
+export const PSK_SESSION_BUDGET = 40 * 1024; // DESIGN.md budgets, `full` profile (issue 11)
 export const CERT_SESSION_BUDGET = 48 * 1024;
 const CANARY = 0xa5;
 const STUB_OFFSET = "~lib/rt/stub/offset";
@@ -237,10 +237,10 @@ export async function ramRows(log: (s: string) => void): Promise<{ rows: Row[]; 
   const boot = await bootRun(L).catch((e: Error) => e);
   if (boot instanceof Error) {
     rows.push({ id: "ram.boot", section: "RAM", metric: "used after boot (static + heap high-water)", unit: "B", ours: null, peer: null,
-      budget: { max: PSK_SESSION_BUDGET, text: "≤ 32 KiB (PSK session)" }, status: "error", note: boot.message.split("\n")[0] });
+      budget: { max: PSK_SESSION_BUDGET, text: "≤ 40 KiB (PSK session)" }, status: "error", note: boot.message.split("\n")[0] });
   } else {
     const used = L.heapBase + boot.heap;
-    const budget = { max: PSK_SESSION_BUDGET, text: "≤ 32 KiB (PSK session)" };
+    const budget = { max: PSK_SESSION_BUDGET, text: "≤ 40 KiB (PSK session)" };
     rows.push({
       id: "ram.boot", section: "RAM", metric: "used after boot (static + heap high-water)", unit: "B",
       ours: { value: used, text: `${bytesText(used)} = static ${L.heapBase} + heap ${boot.heap}`, detail: { ...boot, heapBase: L.heapBase } },
