@@ -25,7 +25,7 @@ import {
 import { setEndpointName, epNameLen } from "../lwm2m/client/registration";
 import { setPreferredBootstrapFormat, dropConfigChanged } from "../lwm2m/client/bootstrap";
 import { eventNext, evSsid, evArg, evText, evLen } from "../lwm2m/client/events";
-import { transportInit, transportDatagram, transportDeadline, transportStep } from "./transport";
+import { transportInit, transportDatagram, transportDeadline, transportStep, transportSleep } from "./transport";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 
@@ -156,6 +156,17 @@ export function poll(now_ms: i64): i64 {
 export function shutdown(now_ms: i64): i64 {
   if (clientReady) clientShutdown(now_ms);
   return step(now_ms);
+}
+
+/**
+ * The host is about to power the module down (deep sleep, power-off): each DTLS
+ * connection ends with close_notify, its session stays sealed in the store for
+ * the abbreviated handshake at wake (DTLS-10, LPWA-1); no De-register. The host
+ * re-instantiates the module (init) at wake. Returns -1 (nothing more to run).
+ */
+export function prepare_sleep(now_ms: i64): i64 {
+  if (clientReady) transportSleep(now_ms);
+  return -1;
 }
 
 /**

@@ -39,6 +39,7 @@ import { VerifyFlag } from "../x509/verify";
 import { wipe } from "../crypto/ct";
 import { keyLoad, keySlot } from "./persist";
 import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
+import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
 
 export namespace TransportError {
   /** Security Mode 4 (Certificate with EST): enrolment is not available in this build. */
@@ -122,12 +123,13 @@ function allocate(): void {
     c.txBuffer = TX;
     c.handshakeBufferSize = HS_BUFFER;
     c.flightBufferSize = FLIGHT_BUFFER;
-    c.ticketCapacity = 0;
-    c.sessionTickets = false;
+    // RFC 5077 tickets and session IDs: the session is kept in the sealed store (session-store.ts)
+    c.ticketCapacity = SESSION_TICKET_CAP;
+    c.sessionTickets = true;
     c.ephemeralSlot = EPHEMERAL_FIRST + i;
     unchecked(cf[i] = c);
     unchecked(dc[i] = new DtlsConnection(c));
-    unchecked(ss[i] = new DtlsSession(0));
+    unchecked(ss[i] = new DtlsSession(SESSION_TICKET_CAP));
   }
   configs = cf;
   dtls = dc;
@@ -375,7 +377,10 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
 function startHandshake(ci: i32, now: i64): i32 {
   const d = dtlsOf(ci);
   d.reset();
-  d.session = unchecked(sessions![ci]);
+  const s = unchecked(sessions![ci]);
+  // DTLS-10 / LPWA-1: the session sealed in the store after the last handshake (this boot or an earlier one)
+  sessionLoad(ci, conn(ci).ssid, <u32>conn(ci).secIid, cfgOf(ci), s, now);
+  d.session = s;
   const e = d.connect(now);
   if (e != 0) {
     wipePsk(ci);
@@ -479,6 +484,7 @@ function close(ci: i32): void {
 /** Ends a DTLS channel that failed (the client reopens it on its next attempt). */
 function failed(ci: i32, now: i64): void {
   wipePsk(ci);
+  unchecked(sessions![ci]).clear();
   net_close(peerOf(ci));
   setT(ci, KIND_NONE, -1);
   clientTransportFailed(ci, now);
@@ -495,14 +501,29 @@ function events(ci: i32, now: i64): void {
       lb("DTLS: established ssid=");
       lnum(conn(ci).ssid);
       ls(", suite 0x");
-      const s = d.negotiatedSuite();
+      const suite = d.negotiatedSuite();
       for (let i = 0; i < 4; i++) {
-        const x = (s >> <u32>(12 - 4 * i)) & 15;
+        const x = (suite >> <u32>(12 - 4 * i)) & 15;
         store<u8>(HEX + <usize>i, x < 10 ? 0x30 + x : 0x57 + x);
       }
       lbytes(HEX, 4);
       if (d.isResumed()) ls(", resumed");
       linfo();
+      // SE-2: the session (new, or a resumed one with a new ticket) sealed into the store, its
+      // master secret wiped from RAM; a resumed one without changes is left as stored
+      const ss = unchecked(sessions![ci]);
+      if (!d.isResumed() || ss.ticketLen > 0) {
+        const st = sessionSave(ci, <u32>conn(ci).secIid, cfgOf(ci), ss, d.isResumed(), now);
+        if (st < 0) {
+          lb("DTLS: ssid=");
+          lnum(conn(ci).ssid);
+          ls(": session not stored, status ");
+          lnum(st);
+          lwarn();
+        }
+      } else {
+        ss.clear();
+      }
       if (conn(ci).transport == 2) clientTransportUp(ci, now); // the Register goes out in this call
     } else if (e == DtlsEvent.Closed) {
       const r = d.eventReason();
@@ -520,6 +541,9 @@ function events(ci: i32, now: i64): void {
         return;
       }
       logReason(ci, conn(ci).transport == 2 ? "handshake failed" : "connection closed", r);
+      // a handshake that offered the stored session and was refused (not a mere timeout):
+      // the next attempt is a full handshake, never a loop on a session the server rejects
+      if (conn(ci).transport == 2 && r != DtlsError.Timeout && sessionLastDrop(ci) == SessionDrop.None) sessionDiscard(ci);
       failed(ci, now);
       return;
     }
@@ -580,3 +604,14 @@ export function transportDeadline(): i64 {
 
 /** Whether connection ci's channel is plain (NoSec). */
 export function transportIsNoSec(ci: i32): bool { return kindOf(ci) == KIND_NOSEC; }
+
+/**
+ * Before deep sleep / power-off (host ABI prepare_sleep): every DTLS connection
+ * ends with close_notify (RFC 5246 7.2.1; the session stays resumable and is
+ * already sealed in the store), RAM keys wiped. The host power-cycles the
+ * module afterwards; at wake the client resumes the stored sessions.
+ */
+export function transportSleep(now: i64): void {
+  lastNow = now;
+  for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) close(i);
+}

@@ -52,6 +52,7 @@ export interface FirmwareExports {
   store_status(): number;
   config_status(): number;
   factory_reset(): number;
+  prepare_sleep(nowMs: bigint): bigint;
   [name: string]: unknown;
 }
 
@@ -432,6 +433,15 @@ export class Device extends EventEmitter {
       };
       check();
     });
+  }
+
+  /** Deep sleep / power-off: the firmware ends its DTLS connections with close_notify (sessions stay
+   *  sealed in the store), then the device stops; reboot() is the wake (a new module instance). */
+  async prepareSleep(): Promise<void> {
+    if (this.stopped) return;
+    this.call(() => this.exports.prepare_sleep(this.now()));
+    await new Promise((res) => setTimeout(res, 50)); // the close_notify datagrams leave before the sockets close
+    this.stop();
   }
 
   /** Restart the module with the same flash, SE and network (Reboot / Factory Reset). */
