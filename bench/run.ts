@@ -3,7 +3,7 @@
 // in the same run, and the LwM2M client's rows. Writes build/bench.json (for
 // scripts) and prints a table (for people). How to read it: docs/bench.md.
 //
-//   tsx bench/run.ts [--only size,ram,dtls,lwm2m] [--rounds 15] [--warmup 2] [--cycles 10000]
+//   tsx bench/run.ts [--only size,ram,dtls,lwm2m,sleep] [--rounds 15] [--warmup 2] [--cycles 10000]
 //                    [--psk-cycle-seconds 30]   (each also as BENCH_<NAME> in the environment)
 //
 // Performance and size are measured here, never by timed tests. A missing
@@ -19,6 +19,7 @@ import { sizeRows } from "./size";
 import { ramRows, type FirmwareLayout } from "./ram";
 import { dtlsRows } from "./dtls";
 import { lwm2mRows } from "./lwm2m";
+import { sleepRows } from "./sleep";
 
 const ROOT = join(__dirname, "..");
 
@@ -36,7 +37,7 @@ function version(cmd: string, args: string[]): string | null {
 }
 
 async function main() {
-  const only = new Set(arg("only", "size,ram,dtls,lwm2m").split(","));
+  const only = new Set(arg("only", "size,ram,dtls,lwm2m,sleep").split(","));
   const rounds = Number(arg("rounds", "15"));
   const warmup = Number(arg("warmup", "2"));
   const cycleCount = Number(arg("cycles", "10000"));
@@ -64,6 +65,7 @@ async function main() {
   }
   if (only.has("dtls")) await guard("DTLS", () => dtlsRows({ rounds, warmup, log }));
   if (only.has("lwm2m")) await guard("LwM2M", () => lwm2mRows(layout, { cycles: cycleCount, pskCycleSeconds, log }));
+  if (only.has("sleep")) await guard("sleep", () => sleepRows({ rounds, log }));
 
   const report = {
     generatedAt: new Date().toISOString(),
