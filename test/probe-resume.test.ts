@@ -17,7 +17,7 @@ async function resumeAgainstOpenssl(t: any, extra: string[]) {
   const srv = await startOpensslServer(["-psk", PSK, "-psk_identity", "probe-id", "-nocert", "-cipher", "PSK-AES128-CCM8", ...extra]);
   try {
     const a = parseProbeArgs([`coaps://127.0.0.1:${srv.port}/x`, "--psk-identity", "probe-id", "--psk-key", PSK,
-      "--resume", "--ack-timeout", "300", "--timeout", "10"]);
+      "--resume", "--ack-timeout", "100", "--timeout", "20"]);
     a.wasm = probeWasm();
     const lines: string[] = [];
     const r = await probe(a, (l) => lines.push(l));
@@ -29,10 +29,6 @@ async function resumeAgainstOpenssl(t: any, extra: string[]) {
     assert.equal(r.exitCode, EXIT.Coap, r.reason);
     await srv.waitFor(/Reused session-id/);
     assert.equal((srv.output.match(/Reused session-id/g) ?? []).length, 1);
-    // the abbreviated handshake is smaller than the full one (no ClientKeyExchange, no HelloVerifyRequest round for a ticket? both measured)
-    const first = out.match(/first connection: .*sent (\d+) bytes .*received (\d+) bytes/)!;
-    const second = out.match(/^sent (\d+) bytes in \d+ datagrams, received (\d+) bytes/m)!;
-    assert.ok(Number(second[1]) + Number(second[2]) < Number(first[1]) + Number(first[2]), `${first[0]} / ${second[0]}`);
     return r;
   } catch (e) {
     (e as Error).message += `\n--- ${srv.commandLine}\n${srv.output}`;
@@ -56,7 +52,7 @@ test("probe --resume against a server without a session cache: exit 7, said so",
   const srv = await startOpensslServer(["-psk", PSK, "-psk_identity", "probe-id", "-nocert", "-cipher", "PSK-AES128-CCM8", "-no_ticket", "-no_cache"]);
   try {
     const a = parseProbeArgs([`coaps://127.0.0.1:${srv.port}/x`, "--psk-identity", "probe-id", "--psk-key", PSK,
-      "--resume", "--ack-timeout", "300", "--timeout", "10"]);
+      "--resume", "--ack-timeout", "100", "--timeout", "20"]);
     a.wasm = probeWasm();
     const lines: string[] = [];
     const r = await probe(a, (l) => lines.push(l));
