@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requirePeer } from "./helpers/peers";
-import { startOpensslServer, type PeerProcess } from "./helpers/openssl-peer";
+import { startOpensslServer, startPeer, type PeerProcess } from "./helpers/openssl-peer";
 import { Device, type FactoryConfig } from "../host-shim/node/device";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
@@ -219,6 +219,51 @@ test("a rolled-back flash image (an older session record) is refused by the stor
     await new Promise((res) => setTimeout(res, 300));
     assert.doesNotMatch(r.dev.logs.slice(mark).map((l) => l.text).join("\n"), /offering the stored session|DTLS: established/);
   });
+});
+
+test("a power cut at every flash operation while a new session is sealed: the next boot offers the old or the new session, never a damaged one", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const args = ["s_server", "-dtls1_2", "-accept", "127.0.0.1:{PORT}", "-psk", PSK.toString("hex"), "-psk_identity", IDENTITY, "-nocert", "-cipher", "PSK-AES128-CCM8", "-no_ticket"];
+  /** Session A sealed (first s_server); a second s_server on the same port has an empty cache, so the
+   *  next boot makes a full handshake and seals session B, with a power cut at flash operation `cut` (0: none). */
+  const run = async (cut: number) => {
+    const first = await startOpensslServer(args.slice(4));
+    const port = first.port;
+    const flash = new NorFlash();
+    const se = new SimulatedSecureElement();
+    const r: Rig = { srv: first, dev: new Device({ flash, se }), flash, se, clock: new MovableClock(), keylog: "" };
+    let second: PeerProcess | null = null;
+    try {
+      await firstSession(r);
+      await first.stop();
+      second = await startPeer("openssl", args, /ACCEPT/, port);
+      r.srv = second;
+      const ops0 = flash.stats.programs + flash.stats.erases;
+      const mark = reboot(r);
+      if (cut) flash.cutPowerAfter(cut);
+      assert.doesNotMatch(await waitLog(r.dev, /DTLS: established ssid=1/, mark), /resumed/);
+      await new Promise((res) => setTimeout(res, 100));
+      const ops = flash.stats.programs + flash.stats.erases - ops0;
+      await r.dev.prepareSleep();
+      flash.restorePower();
+      const mark2 = reboot(r);
+      const line = r.dev.logs.slice(mark2).map((l) => l.text).join("\n");
+      assert.doesNotMatch(line, /stored session dropped/, `cut at op ${cut}`);
+      assert.match(line, /offering the stored session \(session ID/, `cut at op ${cut}: the old or the new session is offered`);
+      return ops;
+    } catch (e) {
+      (e as Error).message += `\n--- device log:\n${logText(r.dev)}`;
+      throw e;
+    } finally {
+      r.dev.stop();
+      await first.stop();
+      await second?.stop();
+    }
+  };
+  const n = await run(0); // how many program/erase operations sealing session B takes
+  assert.ok(n >= 1, "sealing the session writes the flash");
+  t.diagnostic(`sealing a session: ${n} flash program/erase operations, a power cut at each`);
+  for (let cut = 1; cut <= n; cut++) await run(cut);
 });
 
 /** Clears one bit in the body of every stored data record `id` (store.ts: header 'D', version 1, id u16; 16-byte header). */

@@ -25,7 +25,9 @@ import {
 import { setEndpointName, epNameLen } from "../lwm2m/client/registration";
 import { setPreferredBootstrapFormat, dropConfigChanged } from "../lwm2m/client/bootstrap";
 import { eventNext, evSsid, evArg, evText, evLen } from "../lwm2m/client/events";
-import { transportInit, transportDatagram, transportDeadline, transportStep, transportSleep } from "./transport";
+import { transportInit, transportDatagram, transportDeadline, transportStep, transportSleep, transportLastActivity } from "./transport";
+import { conn, MAX_CONNS, Role } from "../lwm2m/client/conn";
+import { queueModeOf } from "../lwm2m/client/registration";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 
@@ -156,6 +158,33 @@ export function poll(now_ms: i64): i64 {
 export function shutdown(now_ms: i64): i64 {
   if (clientReady) clientShutdown(now_ms);
   return step(now_ms);
+}
+
+// ---- Queue Mode (LwM2M 1.1 Transport §6.5) ----------------------------------------------
+
+/** How long a Queue Mode client listens after its last message (default 93 s: CoAP MAX_TRANSMIT_WAIT, RFC 7252 4.8.2). */
+let queueWindowMs: i64 = 93000;
+export function set_queue_window(ms: i64): void { if (ms > 0) queueWindowMs = ms; }
+
+/**
+ * Until when the host must keep receiving (radio on), in monotonic ms: the latest
+ * "last datagram + listen window" of the LwM2M Servers in Queue Mode (binding with Q);
+ * -1 when no connection is in Queue Mode (listen always). After it the host may sleep
+ * (prepare_sleep, or just stop receiving) until the deadline init/step returned: the
+ * Server queues its requests meanwhile and delivers them when it next hears from us.
+ */
+export function queue_awake_until(): i64 {
+  if (!clientReady) return -1;
+  let until: i64 = -1;
+  let any = false;
+  for (let i = 0; i < MAX_CONNS; i++) {
+    const c = conn(i);
+    if (c.role != Role.Server || !queueModeOf(c.ssid)) continue;
+    any = true;
+    const t = transportLastActivity(i) + queueWindowMs;
+    if (t > until) until = t;
+  }
+  return any ? until : -1;
 }
 
 /**

@@ -451,8 +451,14 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
   return TRANSPORT_UP;
 }
 
+// Queue Mode (LwM2M 1.1 Transport §6.5): monotonic ms of each connection's last datagram in or out
+const ACTIVITY = memory.data(8 * 3, 8);
+/** The last datagram sent or received on connection ci (-1 none yet). */
+export function transportLastActivity(ci: i32): i64 { return load<i64>(ACTIVITY + <usize>(ci << 3)); }
+
 function send(ci: i32, p: usize, n: i32): i32 {
   const k = kindOf(ci);
+  store<i64>(ACTIVITY + <usize>(ci << 3), lastNow);
   if (k == KIND_NOSEC) return net_send(peerOf(ci), p, n);
   if (k != KIND_DTLS) return -1;
   const d = dtlsOf(ci);
@@ -564,6 +570,7 @@ export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool
   for (let i = 0; i < MAX_CONNS; i++) {
     const k = kindOf(i);
     if (k == KIND_NONE || peerOf(i) != peer) continue;
+    store<i64>(ACTIVITY + <usize>(i << 3), now);
     if (k == KIND_NOSEC) clientDatagram(i, p, len, now);
     else {
       store<i32>(PREV + <usize>(i << 2), dtlsOf(i).state);

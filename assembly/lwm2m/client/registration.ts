@@ -149,7 +149,29 @@ function bindingOf(c: Conn): i32 {
 }
 
 function putLifetime(w: CoapWriter, lt: i32): void { qn = 0; qs("lt="); qnum(lt); qput(w); }
-function putBinding(w: CoapWriter, n: i32): void { qn = 0; qs("b="); qb(BINDING_TMP, n); qput(w); }
+/** The Binding (§6.2.1 "b") and, for a binding with Q (Queue Mode, the 1.0 "UQ" form of Server
+ *  resource 7), the separate LwM2M 1.1 Queue Mode parameter "Q" (Transport §6.5): `b=U&Q`. */
+function putBinding(w: CoapWriter, n: i32): void {
+  qn = 0;
+  qs("b=");
+  let q = false;
+  for (let i = 0; i < n; i++) {
+    const ch = load<u8>(BINDING_TMP + <usize>i);
+    if (ch == 0x51) q = true;
+    else qb(BINDING_TMP + <usize>i, 1);
+  }
+  qput(w);
+  if (q) { qn = 0; qs("Q"); qput(w); }
+}
+
+/** Queue Mode: the account's binding asks for it (a "Q" in Server resource 7). */
+export function queueModeOf(ssid: i32): bool {
+  const p = serverBinding(<u32>ssid);
+  if (!p) return false;
+  const n = valueLen;
+  for (let i = 0; i < n; i++) if (load<u8>(p + <usize>i) == 0x51) return true;
+  return false;
+}
 
 function putLocation(w: CoapWriter, ci: i32): void {
   const loc = connLoc(ci);
