@@ -453,7 +453,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
 
 // Queue Mode (LwM2M 1.1 Transport §6.5): monotonic ms of each connection's last datagram in or out
 const ACTIVITY = memory.data(8 * 3, 8);
-/** The last datagram sent or received on connection ci (-1 none yet). */
+/** The last datagram sent or received on connection ci (0 none yet). */
 export function transportLastActivity(ci: i32): i64 { return load<i64>(ACTIVITY + <usize>(ci << 3)); }
 
 function send(ci: i32, p: usize, n: i32): i32 {
