@@ -30,6 +30,7 @@ import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
 import { DtlsConfig, MAX_PSK_LEN } from "../dtls/config";
 import { DtlsConnection, ConnState } from "../dtls/connection";
+import { beforeKeyExchange } from "../dtls/order";
 import { DtlsSession } from "../dtls/session";
 import { DtlsEvent, DtlsError } from "../dtls/alert";
 import { SuiteBit, suiteBit } from "../dtls/suites";
@@ -224,7 +225,7 @@ function loadPsk(ci: i32, secIid: u32, handle: i32): i32 {
  *  ClientKeyExchange flight inside handleDatagram); wiped right after (pskDone). */
 function pskNeeded(ci: i32): bool {
   const d = dtlsOf(ci);
-  return cfgOf(ci).pskLen > 0 && (d.state == ConnState.WaitServerHello || d.state == ConnState.WaitServerFlight);
+  return cfgOf(ci).pskLen > 0 && beforeKeyExchange(d.state);
 }
 
 /** Resource 16 (IANA codes) as a SuiteBit mask; All when absent. */
