@@ -34,12 +34,15 @@ after(async () => {
   rmSync(stateRoot, { recursive: true, force: true });
 });
 
-test("device --sleep 1 over DTLS-PSK: powers down after the Register, wakes as a new instance and resumes the sealed session", async () => {
+test("device --sleep 1 over DTLS-PSK: powers down after the Register, wakes as a new instance, resumes the sealed session and Updates the kept registration", async () => {
   const e = exampleDevices(dev, null, stateRoot).find((x) => x.mode === "psk");
   assert.ok(e);
   let registrations = 0;
   const onReg = (r: { endpoint: string }) => { if (r.endpoint === e.endpoint) registrations++; };
   dev.server.on("registered", onReg);
+  let updates = 0;
+  const onUpd = (r: { endpoint: string }) => { if (r.endpoint === e.endpoint) updates++; };
+  dev.server.on("updated", onUpd);
   const proc = spawn(process.execPath, [BIN, "device", ...e.args, "--sleep", "1"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => { out += d; });
@@ -59,9 +62,13 @@ test("device --sleep 1 over DTLS-PSK: powers down after the Register, wakes as a
     const est = out.match(/established ssid=1, suite 0x[0-9a-f]{4}.*/g)!;
     assert.doesNotMatch(est[0], /resumed/);
     assert.ok(est.slice(1).every((l) => /resumed/.test(l)), est.join("\n"));
-    assert.ok(registrations >= 2, `the server saw ${registrations} registrations`);
+    // LPWA-1: the wake's request is an Update of the registration kept across the sleep, not a Register
+    assert.match(out, /registration: Update to coaps:\/\/.* \(the registration kept across the reboot, \/rd\/[0-9a-f]+\)/);
+    assert.equal(registrations, 1, `the server saw ${registrations} registrations`);
+    assert.ok(updates >= 1, "the server saw the wake's Update");
   } finally {
     dev.server.off("registered", onReg);
+    dev.server.off("updated", onUpd);
     proc.kill("SIGKILL");
     await exited;
   }

@@ -27,7 +27,8 @@ import { setPreferredBootstrapFormat, dropConfigChanged } from "../lwm2m/client/
 import { eventNext, evSsid, evArg, evText, evLen } from "../lwm2m/client/events";
 import { transportInit, transportDatagram, transportDeadline, transportStep, transportSleep, transportLastActivity } from "./transport";
 import { conn, MAX_CONNS, Role } from "../lwm2m/client/conn";
-import { queueModeOf } from "../lwm2m/client/registration";
+import { queueModeOf, setRegistrationKeeper, isRegistered } from "../lwm2m/client/registration";
+import { registrationKeep, registrationRestore } from "./session-store";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 
@@ -65,6 +66,7 @@ function setupClient(): bool {
   transportInit();
   persistInit();
   setClientHooks(persistNow, wipeConfig);
+  setRegistrationKeeper(registrationRestore);
   setDeviceClock(wallClock);
   setText(DEVICE_OID, 0, Dev.Manufacturer, "lwm2m-wasm");
   setText(DEVICE_OID, 0, Dev.ModelNumber, "wasm32 simulator");
@@ -194,7 +196,13 @@ export function queue_awake_until(): i64 {
  * re-instantiates the module (init) at wake. Returns -1 (nothing more to run).
  */
 export function prepare_sleep(now_ms: i64): i64 {
-  if (clientReady) transportSleep(now_ms);
+  if (!clientReady) return -1;
+  // LPWA-1: each registration sealed too: the wake's first request is an Update to it (no Register)
+  for (let i = 0; i < MAX_CONNS; i++) {
+    const c = conn(i);
+    if (c.role == Role.Server) registrationKeep(i, isRegistered(c));
+  }
+  transportSleep(now_ms);
   return -1;
 }
 

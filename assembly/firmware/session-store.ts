@@ -26,6 +26,7 @@ import { getBytes, found, valueLen } from "../lwm2m/model";
 import { SECURITY_OID, Sec } from "../lwm2m/objects/security";
 import { EP_NAME, epNameLen } from "../lwm2m/client/registration";
 import { lb, ls, lnum, linfo, lwarn } from "../lwm2m/client/events";
+import { conn, connLoc, LOC_CAP } from "../lwm2m/client/conn";
 
 /** Largest RFC 5077 ticket kept (OpenSSL 3 issues ~200 bytes for a PSK session). */
 export const SESSION_TICKET_CAP: i32 = 384;
@@ -72,7 +73,7 @@ function hashField(p: usize, n: i32): void {
 
 /** The account a session belongs to: SHA-256 over the endpoint name, the server URI,
  *  our identity (PSK identity / certificate / public key) and the server's key (resource 4). */
-function binding(secIid: u32, cfg: DtlsConfig): void {
+function binding(secIid: u32): void {
   sha256Init(CTX);
   store<u32>(BIND, MAGIC);
   sha256Update(CTX, BIND, 4);
@@ -148,7 +149,7 @@ function check(n: i32, secIid: u32, cfg: DtlsConfig, s: DtlsSession, now: i64): 
   const idLen = <i32>load<u16>(REC, O_IDLEN);
   const tLen = <i32>load<u16>(REC, O_TLEN);
   if (idLen > MAX_SESSION_ID_LEN || tLen > s.ticketCapacity || n != O_TICKET + tLen || idLen + tLen == 0) return SessionDrop.Malformed;
-  binding(secIid, cfg);
+  binding(secIid);
   if (!ctEqual(BIND, REC + <usize>O_BIND, 32)) return SessionDrop.Foreign;
   // DTLS-10: the age counts from the full handshake, across reboots, by the wall clock
   const wall = clock_wall_seconds();
@@ -202,7 +203,7 @@ export function sessionSave(ci: i32, secIid: u32, cfg: DtlsConfig, s: DtlsSessio
   store<u16>(REC, <u16>tLen, O_TLEN);
   store<i64>(REC, created, O_WALL);
   store<u32>(REC, s.ticketLifetimeHint, O_HINT);
-  binding(secIid, cfg);
+  binding(secIid);
   memory.copy(REC + <usize>O_BIND, BIND, 32);
   memory.copy(REC + <usize>O_ID, s.id(), <usize>s.idLen);
   memory.copy(REC + <usize>O_MS, s.masterSecret(), <usize>MASTER_SECRET_LEN);
@@ -217,4 +218,74 @@ export function sessionSave(ci: i32, secIid: u32, cfg: DtlsConfig, s: DtlsSessio
 export function sessionDiscard(ci: i32): void {
   store<i32>(LAST + <usize>(ci << 2), SessionDrop.Absent);
   if (storeSize(recordId(ci)) != StoreStatus.NotFound) storeDelete(recordId(ci));
+}
+
+// ---- the registration across reboot (LPWA-1; lwm2m/client/registration.ts setRegistrationKeeper) ----
+// Record RecordId.DtlsSessionFirst + 3 + ci (6..8), sealed like every record: magic "LWRG" u32,
+// lifetime i32, binding u64, bindingLen u8, locLen u8, u16 0, wall second of the last 2.01/2.04 i64,
+// account binding[32], Location-Path[locLen] as (len, bytes)*
+const REG_MAGIC: u32 = 0x4752574c; // "LWRG"
+const R_WALL: i32 = 20;
+const R_BIND: i32 = 28;
+const R_LOC: i32 = 60;
+function regRecordId(ci: i32): i32 { return RecordId.DtlsSessionFirst + 3 + ci; }
+
+/** Before deep sleep (prepare_sleep): the registration of connection ci sealed into the store
+ *  (`registered`: it has a 2.01 and no De-register), or any older record deleted. */
+export function registrationKeep(ci: i32, registered: bool): void {
+  const c = conn(ci);
+  const id = regRecordId(ci);
+  const wall = clock_wall_seconds();
+  if (!registered || wall < 0 || c.locLen <= 0 || c.locLen > LOC_CAP) {
+    if (storeSize(id) != StoreStatus.NotFound) storeDelete(id);
+    return;
+  }
+  memory.fill(REC, 0, <usize>R_LOC);
+  store<u32>(REC, REG_MAGIC);
+  store<i32>(REC, c.lifetime, 4);
+  store<u64>(REC, c.binding, 8);
+  store<u8>(REC, <u8>c.bindingLen, 16);
+  store<u8>(REC, <u8>c.locLen, 17);
+  store<i64>(REC, wall, R_WALL);
+  binding(<u32>c.secIid);
+  memory.copy(REC + <usize>R_BIND, BIND, 32);
+  memory.copy(REC + <usize>R_LOC, connLoc(ci), <usize>c.locLen);
+  const r = storePut(id, REC, R_LOC + c.locLen);
+  if (r < 0) {
+    lb("registration: ssid=");
+    lnum(c.ssid);
+    ls(": not kept across a reboot, store status ");
+    lnum(r);
+    lwarn();
+  }
+}
+
+/** At the first request of a channel after a wake: the kept registration into conn(ci) when it
+ *  belongs to this account and its lifetime has not run out by the wall clock; true then (an Update
+ *  follows). The record is used once (deleted here). */
+export function registrationRestore(ci: i32): bool {
+  const c = conn(ci);
+  const id = regRecordId(ci);
+  const n = storeGet(id, REC, REC_CAP);
+  if (n == StoreStatus.NotFound) return false;
+  let ok = n >= R_LOC && load<u32>(REC) == REG_MAGIC;
+  const locLen = ok ? <i32>load<u8>(REC, 17) : 0;
+  ok = ok && locLen > 0 && locLen <= LOC_CAP && n == R_LOC + locLen;
+  if (ok) {
+    binding(<u32>c.secIid);
+    ok = ctEqual(BIND, REC + <usize>R_BIND, 32);
+  }
+  const wall = clock_wall_seconds();
+  // §6.2.2: the registration lives `lifetime` s after the last 2.01/2.04; 10 % margin for the trip
+  ok = ok && wall >= 0 && (wall - load<i64>(REC, R_WALL)) * 10 < <i64>load<i32>(REC, 4) * 9;
+  if (ok) {
+    c.lifetime = load<i32>(REC, 4);
+    c.binding = load<u64>(REC, 8);
+    c.bindingLen = <i32>load<u8>(REC, 16);
+    c.locLen = locLen;
+    memory.copy(connLoc(ci), REC + <usize>R_LOC, <usize>locLen);
+  }
+  storeDelete(id); // used once; expired, foreign or unreadable: Register
+  memory.fill(REC, 0, <usize>R_LOC + <usize>LOC_CAP);
+  return ok;
 }
