@@ -29,19 +29,19 @@ const TINYDTLS_FULL = 472; // tinydtls-style full PSK-CCM_8 handshake with cooki
 /** Counts the device's datagrams by phase: the handshake (until "DTLS: established"), then the exchange. */
 class PhaseNet {
   udp: UdpNet;
-  phase: "handshake" | "exchange" | "off" = "off";
-  c = { handshake: { bytes: 0, dgs: 0 }, exchange: { bytes: 0, dgs: 0 } };
+  phase: "handshake" | "exchange" | "close" | "off" = "off";
+  c = { handshake: { bytes: 0, dgs: 0 }, exchange: { bytes: 0, dgs: 0 }, close: { bytes: 0, dgs: 0 } };
   dev!: Device;
   constructor() { this.udp = new UdpNet((peer, d) => { this.count(d.length); this.dev.deliver(peer, d); }); }
   private count(n: number) { if (this.phase !== "off") { this.c[this.phase].bytes += n; this.c[this.phase].dgs++; } }
-  reset() { this.c = { handshake: { bytes: 0, dgs: 0 }, exchange: { bytes: 0, dgs: 0 } }; this.phase = "handshake"; }
+  reset() { this.c = { handshake: { bytes: 0, dgs: 0 }, exchange: { bytes: 0, dgs: 0 }, close: { bytes: 0, dgs: 0 } }; this.phase = "handshake"; }
   open(host: string, port: number) { return this.udp.open(host, port); }
   send(peer: number, data: Uint8Array) { this.count(data.length); return this.udp.send(peer, data); }
   close(peer: number) { this.udp.close(peer); }
   closeAll() { this.udp.closeAll(); }
 }
 
-interface Wake { handshake: { bytes: number; dgs: number }; exchange: { bytes: number; dgs: number }; resumed: boolean; callMs: number; initMs: number; selfTestMs: number }
+interface Wake { handshake: { bytes: number; dgs: number }; exchange: { bytes: number; dgs: number }; close?: { bytes: number; dgs: number }; resumed: boolean; callMs: number; initMs: number; selfTestMs: number }
 
 /** One boot (first: provision) until the registration is acknowledged. */
 async function boot(dev: Device, net: PhaseNet, provision: (() => void) | null, untilEstablished: boolean): Promise<Wake> {
@@ -97,12 +97,15 @@ async function cycle(uri: string, identity: string, keyHex: string, endpoint: st
   let dev = wakeDevice(flash, se, net);
   const first = await boot(dev, net, () => dev.provision({ endpoint, servers: [{ uri, shortServerId: 1, lifetime: 300, securityMode: "psk", pskIdentity: identity, pskKey: keyHex }] }), untilEstablished);
   const after: Wake[] = [];
+  /** prepare_sleep; its close_notify counted with the wake before it */
+  const sleep = async (w: Wake) => { net.phase = "close"; await dev.prepareSleep(); w.close = { ...net.c.close }; };
+  await sleep(first);
   for (let i = 0; i < wakes; i++) {
-    await dev.prepareSleep();
     dev = wakeDevice(flash, se, net);
-    after.push(await boot(dev, net, null, untilEstablished));
+    const w = await boot(dev, net, null, untilEstablished);
+    after.push(w);
+    await sleep(w);
   }
-  await dev.prepareSleep();
   net.closeAll();
   return { first, after };
 }
@@ -159,14 +162,14 @@ export async function sleepRows(o: { rounds: number; log: (s: string) => void })
       id: "sleep.wake.firmware-ms", section: SECTION, metric: "wake → Update acknowledged, resumed, loopback: firmware time (boot self-tests excluded)", unit: "ms",
       ours: { value: Math.round(fw * 100) / 100, text: `${fw.toFixed(2)} ms`, detail: { samples: ours.after.map((w) => ({ callMs: w.callMs, initMs: w.initMs, selfTestMs: w.selfTestMs })) } },
       peer: null, budget: { max: 5, text: "≤ 5 ms" }, status: verdict(fw, { max: 5, text: "" }),
-      note: `median of ${ours.after.length} wakes; time inside the module's exports (init without the SE self-test, the handshake, the Register); self-tests ${median(ours.after.map((w) => w.selfTestMs)).toFixed(1)} ms apart. the wake's request is an Update of the registration sealed at prepare_sleep`,
+      note: `median of ${ours.after.length} wakes; time inside the module's exports (init without the SE self-test, the handshake, the Update and its 2.04); self-tests ${median(ours.after.map((w) => w.selfTestMs)).toFixed(1)} ms apart. the wake's request is an Update of the registration sealed at prepare_sleep`,
     });
     // 3. bytes per day, a wake every 15 minutes
-    const ex = median(ours.after.map((w) => w.exchange.bytes));
+    const ex = median(ours.after.map((w) => w.exchange.bytes + (w.close?.bytes ?? 0)));
     const perDay = (hs: number) => WAKES_PER_DAY * (hs + ex);
     const add = (id: string, metric: string, hs: number | null, note: string) => rows.push({
       id: `sleep.day.${id}`, section: SECTION, metric, unit: "B/day",
-      ours: hs === null ? null : { value: perDay(hs), text: `${perDay(hs)} B/day (${hs} B handshake + ${ex} B exchange per wake)` },
+      ours: hs === null ? null : { value: perDay(hs), text: `${perDay(hs)} B/day (${hs} B handshake + ${ex} B Update, 2.04 and close_notify per wake)` },
       peer: null, budget: null, status: hs === null ? "not yet measured" : "info", note,
     });
     add("tinydtls-full", "bytes per day, 96 wakes: tinydtls-style full handshake every wake (reference)", TINYDTLS_FULL, "472 B reference handshake (DESIGN.md) + our measured exchange");

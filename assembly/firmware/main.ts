@@ -200,7 +200,7 @@ export function prepare_sleep(now_ms: i64): i64 {
   // LPWA-1: each registration sealed too: the wake's first request is an Update to it (no Register)
   for (let i = 0; i < MAX_CONNS; i++) {
     const c = conn(i);
-    if (c.role == Role.Server) registrationKeep(i, isRegistered(c));
+    if (c.role == Role.Server) registrationKeep(i, isRegistered(c), now_ms);
   }
   transportSleep(now_ms);
   return -1;

@@ -232,7 +232,7 @@ function regRecordId(ci: i32): i32 { return RecordId.DtlsSessionFirst + 3 + ci; 
 
 /** Before deep sleep (prepare_sleep): the registration of connection ci sealed into the store
  *  (`registered`: it has a 2.01 and no De-register), or any older record deleted. */
-export function registrationKeep(ci: i32, registered: bool): void {
+export function registrationKeep(ci: i32, registered: bool, now: i64): void {
   const c = conn(ci);
   const id = regRecordId(ci);
   const wall = clock_wall_seconds();
@@ -246,7 +246,8 @@ export function registrationKeep(ci: i32, registered: bool): void {
   store<u64>(REC, c.binding, 8);
   store<u8>(REC, <u8>c.bindingLen, 16);
   store<u8>(REC, <u8>c.locLen, 17);
-  store<i64>(REC, wall, R_WALL);
+  // §6.2.2: the lifetime runs from the last 2.01 / 2.04 (Conn.since, monotonic), by the wall clock
+  store<i64>(REC, wall - (now - c.since) / 1000, R_WALL);
   binding(<u32>c.secIid);
   memory.copy(REC + <usize>R_BIND, BIND, 32);
   memory.copy(REC + <usize>R_LOC, connLoc(ci), <usize>c.locLen);
