@@ -43,7 +43,7 @@ export namespace DtlsEvent {
   export const AlertSent: i32 = 4;
   /** The connection is over; eventReason() says why (DtlsError). */
   export const Closed: i32 = 5;
-  /** Server: the client's PSK identity is at appDataPtr()/appDataLen(); answer with supplyPsk(). */
+  /** Server: the client's PSK identity is at appDataPtr()/appDataLen(); answer with serverSupplyPsk() (server.ts). */
   export const PskIdentity: i32 = 6;
 }
 

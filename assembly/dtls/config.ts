@@ -7,7 +7,7 @@ import { CertificateType } from "./extensions";
 /** The server role is compiled in unless the build defines DTLS_CLIENT_ONLY
  *  (`--use DTLS_CLIENT_ONLY=1`, the firmware: asconfig.json). A compile-time
  *  constant: in a client-only build the server paths of DtlsConnection fold
- *  away, and accept() / supplyPsk() are compile errors. */
+ *  away, and serverAccept() / serverSupplyPsk() (server.ts) are compile errors. */
 // @ts-ignore: compile-time builtin
 export const DTLS_SERVER_ROLE: bool = !isDefined(DTLS_CLIENT_ONLY);
 
@@ -109,7 +109,7 @@ export class DtlsConfig {
 
   // ---- server role ----
   // PSK: with psk set, only that identity is accepted; without, every
-  // identity goes to the host (DtlsEvent.PskIdentity, supplyPsk()).
+  // identity goes to the host (DtlsEvent.PskIdentity, serverSupplyPsk()).
   // ECDSA: ownPublicKey / identitySlot / certificateType / ownCertificates
   // are what we present. Client authentication (CertificateRequest) when
   // verifyPeer: RPK: serverPublicKey is the one accepted client key, 0 = any

@@ -9,17 +9,14 @@
 // Client role: connect() sends the ClientHello; the state machine follows
 // RFC 5246 7.3 / RFC 6347 4.2 (full and abbreviated handshakes, cookies).
 //
-// Server role (the development servers and the tests: assembly/tests/
-// dtls_server.ts): accept() takes a first ClientHello (stateless cookie =
-// HMAC over the client's address and hello, RFC 6347 4.2.1), onClientHello
-// answers with ServerHello [Certificate] [ServerKeyExchange]
-// [CertificateRequest] ServerHelloDone or resumes from the session cache,
-// serverMessage() takes the client's flight, supplyPsk() the host's answer to
-// DtlsEvent.PskIdentity. The record layer, flights, reassembly, transcript,
-// key schedule, alerts and limits are shared and pick by isServer.
-// A build that defines DTLS_CLIENT_ONLY (the firmware) has no server role:
-// isServer is a constant false there and the optimizer drops those paths
-// (config.ts DTLS_SERVER_ROLE).
+// Server role: server.ts (serverAccept, serverSupplyPsk, serverMessage), the
+// DTLS_CLIENT_ONLY seam. The record layer, flights, reassembly, transcript,
+// key schedule, alerts and limits here are shared and pick by isServer.
+// Members without `private` below are the role files' interface (server.ts),
+// besides the public API.
+//
+// The handshake message order is a table (order.ts): onHandshakeRecord and
+// onChangeCipherSpec look each message up there before its handler runs.
 import { HostStatus, rng_fill, P256_PUBLIC_KEY_LEN } from "../host/abi";
 import { sha256Init, sha256Update, sha256Final, sha256Copy, SHA256_CTX_SIZE } from "../crypto/sha256";
 import { ctEqual, wipe } from "../crypto/ct";
@@ -45,59 +42,29 @@ import {
 import { pskPremaster, deriveMasterSecret, deriveKeyBlock, finishedVerifyData, keyLogLine, VERIFY_DATA_LEN, KEY_LOG_LINE_LEN } from "./keys";
 import { DtlsConfig, Role, mflBytes, MAX_PSK_LEN, DTLS_SERVER_ROLE } from "./config";
 import { DtlsSession, DtlsSessionCache, MAX_SESSION_ID_LEN } from "./session";
-import { hmacSha256Init, hmacSha256Update, hmacSha256Final, HMAC_SHA256_CTX_SIZE } from "../crypto/hmac";
+import { ConnState, suiteClass, nextState, CHANGE_CIPHER_SPEC } from "./order";
+import { serverMessage } from "./server";
 
-export namespace ConnState {
-  export const Idle: i32 = 0;
-  /** Client: ClientHello sent, waiting for HelloVerifyRequest or ServerHello. */
-  export const WaitServerHello: i32 = 1;
-  /** Client, full handshake: Certificate .. ServerHelloDone. */
-  export const WaitServerFlight: i32 = 2;
-  /** Waiting for the peer's ChangeCipherSpec (and a NewSessionTicket before it). */
-  export const WaitChangeCipherSpec: i32 = 3;
-  /** ChangeCipherSpec received, waiting for the peer's Finished. */
-  export const WaitFinished: i32 = 4;
-  export const Established: i32 = 5;
-  export const Closed: i32 = 6;
-  // ---- server role ----
-  /** Server: ServerHello flight sent; waiting for [Certificate] ClientKeyExchange. */
-  export const WaitClientKeyExchange: i32 = 16;
-  /** Server: the client's PSK identity is with the host (DtlsEvent.PskIdentity); supplyPsk() continues. */
-  export const NeedPsk: i32 = 17;
-  /** Server: client Certificate and ClientKeyExchange received; waiting for CertificateVerify. */
-  export const WaitCertificateVerify: i32 = 18;
-}
+export { ConnState } from "./order";
 
 const EVENT_SLOTS: i32 = 8;
 const EVENT_SIZE: i32 = 16;
 /** Flight entry: content type (1), epoch (1), length (2), then the bytes
  *  (a handshake message with its unfragmented header, or the CCS byte). */
-const ENTRY_HEADER: i32 = 4;
+export const ENTRY_HEADER: i32 = 4;
 /** ClientHello body without SNI and ticket, at most: version, random, session_id<32>,
  *  cookie<255>, 5 suites + SCSV, compression, extensions (all of ours: 56 bytes). */
 const CLIENT_HELLO_FIXED: i32 = 2 + 32 + 33 + 256 + 2 + 12 + 2 + 2 + 56;
-const ECDSA_SIGN: u32 = 64; // RFC 8422 5.5 ClientCertificateType ecdsa_sign
+export const ECDSA_SIGN: u32 = 64; // RFC 8422 5.5 ClientCertificateType ecdsa_sign
 
 // Module scratch (single-threaded, wiped after use): premaster / key block,
 // ECDH secret, digests, our ephemeral public key.
-const SECRET = memory.data(160, 8);
-const ZZ = memory.data(32, 8);
-const DIGEST = memory.data(32, 8);
+export const SECRET = memory.data(160, 8);
+export const ZZ = memory.data(32, 8);
+export const DIGEST = memory.data(32, 8);
 const HASH_CTX = memory.data(112, 8);
 const ALERT = memory.data(8, 8);
-const EPH_PUB = memory.data(65, 8);
-// Server: the stateless cookie secret (RFC 6347 4.2.1), drawn once from the DRBG.
-// Lazy: a client-only build (no accept()) does not have them.
-// @ts-ignore: decorator
-@lazy const COOKIE_SECRET = memory.data(32, 8);
-// @ts-ignore: decorator
-@lazy const COOKIE_MAC = memory.data(32, 8);
-// @ts-ignore: decorator
-@lazy const HMAC_CTX = memory.data(HMAC_SHA256_CTX_SIZE, 8);
-let cookieSecretReady = false;
-/** Cookie length: HMAC-SHA256 truncated to 112 bits (a blind guess succeeds
- *  with 2^-112; the handshake budget of DESIGN.md counts the cookie twice). */
-const COOKIE_LEN: i32 = 14;
+export const EPH_PUB = memory.data(65, 8);
 /** Server: room for the rest of a datagram while the host looks up a PSK
  *  (ChangeCipherSpec + Finished after a ClientKeyExchange). */
 const PENDING_CAP: i32 = 256;
@@ -107,14 +74,19 @@ const PENDING_CAP: i32 = 256;
   return (n + 7) & ~7;
 }
 
-/** The flight buffer always holds the largest ClientHello this config can
- *  produce (32-byte session ID, 255-byte cookie, SNI, ticket). */
 /** Bytes of one block of handshake buffers: reassembly of a message of up to
  *  hsCap bytes (header, body, bitmap), then a flight of flCap bytes. */
 export function handshakeBlockSize(hsCap: i32, flCap: i32): i32 {
   return align8(HS_HEADER_LEN + hsCap) + align8((hsCap + 7) >> 3) + align8(flCap);
 }
 
+/** helloEntrySize for any config: a 255-byte server name and a ticket of up to ticketCapacity bytes. */
+export function helloEntryMax(ticketCapacity: i32): i32 {
+  return ENTRY_HEADER + HS_HEADER_LEN + CLIENT_HELLO_FIXED + 255 + ticketCapacity;
+}
+
+/** The flight buffer always holds the largest ClientHello this config can
+ *  produce (32-byte session ID, 255-byte cookie, SNI, ticket). */
 function helloEntrySize(config: DtlsConfig): i32 {
   return ENTRY_HEADER + HS_HEADER_LEN + CLIENT_HELLO_FIXED + config.serverNameLen +
     (config.sessionTickets ? config.ticketCapacity : 0);
@@ -136,25 +108,25 @@ export class DtlsConnection {
   private flightMem: ArrayBuffer | null = null;
   private reasm: HandshakeReassembler;
   /** tx is config.txBuffer, shared with other connections. */
-  private sharedTx: bool;
+  sharedTx: bool;
 
   // ---- regions of mem (tx: unless shared; reassembly and flight: hsMem, flightMem) ----
-  private tx: usize;
+  tx: usize;
   private txCap: i32;
   private flight: usize;
   private flightCap: i32;
   private events: usize;
   private readState: usize;
   private writeState: usize;
-  private window: usize;
-  private transcript: usize;
-  private clientRandom: usize;
-  private serverRandom: usize;
-  private masterSecret: usize;
-  private sid: usize;
-  private peerKey: usize;
-  private peerEph: usize;
-  private prevHash: usize;
+  window: usize;
+  transcript: usize;
+  clientRandom: usize;
+  serverRandom: usize;
+  masterSecret: usize;
+  sid: usize;
+  peerKey: usize;
+  peerEph: usize;
+  prevHash: usize;
   private keyLog: usize;
 
   /** config.role == Role.Server at construction; read it through isServer. */
@@ -162,9 +134,9 @@ export class DtlsConnection {
   /** Server role: always false in a client-only build (DTLS_SERVER_ROLE), so
    *  that the optimizer drops every server path. */
   // @ts-ignore: decorator
-  @inline private get isServer(): bool { return DTLS_SERVER_ROLE && this.serverRole; }
-  private pending: usize;
-  private peerCert: usize;
+  @inline get isServer(): bool { return DTLS_SERVER_ROLE && this.serverRole; }
+  pending: usize;
+  peerCert: usize;
   /** SE slot of this connection's ephemeral ECDHE key (from the config; a
    *  server with several handshakes at once gives each its own). */
   ephemeralSlot: i32;
@@ -174,47 +146,46 @@ export class DtlsConnection {
   // ---- state: everything from here on is zeroed by reset() ----
   state: i32;
   private offered: u32;
-  private extOffered: u32;
-  private suite: u32;
-  private protection: i32;
+  extOffered: u32;
+  suite: u32;
+  protection: i32;
   private readEpoch: u32;
   private writeEpoch: u32;
-  private writeSeq0: u64;
+  writeSeq0: u64;
   private writeSeq1: u64;
-  private nextSendSeq: u32;
-  private nextRecvSeq: i32;
+  nextSendSeq: u32;
+  nextRecvSeq: i32;
   /** message_seq of the last message of the peer's last complete flight. */
-  private peerLastSeq: i32;
-  private lastType: i32;
-  private sidLen: i32;
+  peerLastSeq: i32;
+  sidLen: i32;
   private helloVerifyCount: i32;
   private offeredResume: bool;
-  private resumed: bool;
-  private ems: bool;
+  resumed: bool;
+  ems: bool;
   private ticketExpected: bool;
   private ticketReceived: bool;
-  private certRequested: bool;
-  private clientRpk: bool;
+  certRequested: bool;
+  clientRpk: bool;
   private finishedSent: bool;
-  private maxPlaintextIn: i32;
-  private maxPlaintextOut: i32;
+  maxPlaintextIn: i32;
+  maxPlaintextOut: i32;
   private keyLogLen: i32;
   // server role
-  private pendingLen: i32;
-  private peerCertLen: i32;
-  private pskIdPtr: usize;
-  private pskIdLen: i32;
+  pendingLen: i32;
+  peerCertLen: i32;
+  pskIdPtr: usize;
+  pskIdLen: i32;
 
   // flight emission and the RFC 6347 4.2.4 timer
   private flightLen: i32;
   private flightPos: i32;
   private flightFrag: i32;
   private sending: bool;
-  private txPending: i32;
+  txPending: i32;
   private retransmitAt: i64;
   private timeoutMs: i64;
   private retransmits: i32;
-  private sessionStart: i64;
+  sessionStart: i64;
 
   // events
   private evHead: i32;
@@ -413,7 +384,6 @@ export class DtlsConnection {
     const from = offsetof<DtlsConnection>("state");
     memory.fill(changetype<usize>(this) + from, 0, offsetof<DtlsConnection>() - from);
     this.peerLastSeq = -1;
-    this.lastType = -1;
     this.maxPlaintextIn = MAX_PLAINTEXT;
     this.maxPlaintextOut = MAX_PLAINTEXT;
     this.retransmitAt = -1;
@@ -489,7 +459,7 @@ export class DtlsConnection {
     return 0;
   }
 
-  private onRecords(ptr: usize, len: i32, now: i64): void {
+  onRecords(ptr: usize, len: i32, now: i64): void {
     let off: i32 = 0;
     // RFC 6347 4.1.1: several records per datagram; a truncated one ends it.
     while (len - off >= RECORD_HEADER_LEN && this.state != ConnState.Closed) {
@@ -623,6 +593,19 @@ export class DtlsConnection {
   /** Record payload limit after MFL negotiation. */
   maxPlaintext(): i32 { return this.maxPlaintextOut; }
 
+  /** Server: the client's PSK identity (valid while NeedPsk and until the next datagram). */
+  pskIdentityPtr(): usize { return this.pskIdPtr; }
+  pskIdentityLength(): i32 { return this.pskIdLen; }
+  /** Server: the client's 65-byte public key (ECDSA suites, after its Certificate). */
+  peerPublicKeyPtr(): usize { return this.peerKey; }
+  /** Server: a copy of the client's leaf certificate DER (X.509) or SubjectPublicKeyInfo
+   *  (RPK), 0 bytes when none or larger than config.peerCertificateCapacity. */
+  peerCertificatePtr(): usize { return this.peerCert; }
+  peerCertificateLength(): i32 { return this.peerCertLen; }
+  /** The session ID (server: the host keeps the peer's identity under it for resumptions). */
+  sessionIdPtr(): usize { return this.sid; }
+  sessionIdLength(): i32 { return this.sidLen; }
+
   /** The NSS key log line (config.keyLog only): pointer and length (0 = none). */
   keyLogPtr(): usize { return this.keyLog; }
   keyLogLength(): i32 { return this.keyLogLen; }
@@ -631,7 +614,7 @@ export class DtlsConnection {
   // Events, alerts, failure
   // =====================================================================
 
-  private pushEvent(kind: i32, reason: i32, ptr: usize, len: i32): bool {
+  pushEvent(kind: i32, reason: i32, ptr: usize, len: i32): bool {
     if (this.evCount == EVENT_SLOTS) return false;
     const e = this.events + <usize>(((this.evHead + this.evCount) % EVENT_SLOTS) * EVENT_SIZE);
     store<i32>(e, kind);
@@ -657,13 +640,18 @@ export class DtlsConnection {
     const n = sealRecord(out, type, this.writeEpoch, this.nextWriteSeq(this.writeEpoch), len, prot, this.writeState);
     if (n < 0) return DtlsError.Rng;
     this.txPending += n;
-    if (this.sharedTx) txHolder = changetype<usize>(this);
+    this.holdSharedTx();
     return 0;
+  }
+
+  /** Records of this connection wait in the shared transmit buffer. */
+  holdSharedTx(): void {
+    if (this.sharedTx) txHolder = changetype<usize>(this);
   }
 
   /** The transmit buffer may be written: it is our own, or no other
    *  connection's records wait in the shared one (config.txBuffer). */
-  private txFree(): bool {
+  txFree(): bool {
     return !this.sharedTx || txHolder == 0 || txHolder == changetype<usize>(this);
   }
 
@@ -680,7 +668,7 @@ export class DtlsConnection {
 
   /** End the connection for `reason`: the matching alert (if any) goes out,
    *  then AlertSent / Closed events; secrets are wiped. */
-  private fail(reason: i32): void {
+  fail(reason: i32): void {
     if (this.state == ConnState.Closed) return;
     const alert = alertFor(reason);
     if (alert >= 0) {
@@ -695,7 +683,7 @@ export class DtlsConnection {
     this.pushEvent(DtlsEvent.Closed, reason, 0, 0);
     this.wipeSecrets();
     wipe(this.readState, CIPHER_STATE_SIZE);
-    // the write keys stay until the pending alert datagram was polled? It is sealed already.
+    // the alert above is sealed into the transmit buffer already: the write keys go too
     wipe(this.writeState, CIPHER_STATE_SIZE);
   }
 
@@ -719,24 +707,24 @@ export class DtlsConnection {
   // Flights (RFC 6347 4.2.4): stored as plaintext, framed at each send
   // =====================================================================
 
-  private startFlight(): void {
+  startFlight(): void {
     this.flightLen = 0;
     this.sending = false;
   }
 
   /** Room for a handshake body in the flight buffer. */
-  private hsRoom(): i32 {
+  hsRoom(): i32 {
     return this.flightCap - this.flightLen - ENTRY_HEADER - HS_HEADER_LEN;
   }
 
   /** Where the next handshake message's body goes. */
-  private hsBody(): usize {
+  hsBody(): usize {
     return this.flight + <usize>(this.flightLen + ENTRY_HEADER + HS_HEADER_LEN);
   }
 
   /** Seal the message whose body (bodyLen bytes) was written at hsBody():
    *  header, message_seq, transcript. */
-  private addHandshake(type: u8, bodyLen: i32): void {
+  addHandshake(type: u8, bodyLen: i32): void {
     const e = this.flight + <usize>this.flightLen;
     const total = HS_HEADER_LEN + bodyLen;
     store<u8>(e, ContentType.Handshake);
@@ -748,7 +736,7 @@ export class DtlsConnection {
   }
 
   /** ChangeCipherSpec; what follows is written in epoch 1. */
-  private addChangeCipherSpec(): void {
+  addChangeCipherSpec(): void {
     const e = this.flight + <usize>this.flightLen;
     store<u8>(e, ContentType.ChangeCipherSpec);
     store<u8>(e + 1, <u8>this.writeEpoch);
@@ -759,14 +747,14 @@ export class DtlsConnection {
   }
 
   /** Finished (RFC 5246 7.4.9) over the transcript so far. */
-  private addFinished(): void {
+  addFinished(): void {
     this.transcriptHash(DIGEST);
     finishedVerifyData(this.masterSecret, this.isServer, DIGEST, this.hsBody());
     this.addHandshake(HandshakeType.finished, VERIFY_DATA_LEN);
     this.finishedSent = true;
   }
 
-  private emitFlight(now: i64, timer: bool): void {
+  emitFlight(now: i64, timer: bool): void {
     this.retransmits = 0;
     this.timeoutMs = this.config.retransmitInitialMs;
     this.retransmitAt = timer ? now + this.timeoutMs : -1;
@@ -916,14 +904,14 @@ export class DtlsConnection {
   private onChangeCipherSpec(p: usize, n: i32): void {
     // A CCS out of place (reordered, duplicated) is dropped; the peer retransmits.
     // RFC 5077 3.3: a promised NewSessionTicket comes before it.
-    if (this.state != ConnState.WaitChangeCipherSpec || n != 1 || load<u8>(p) != 1 ||
-        (this.ticketExpected && !this.ticketReceived)) {
+    const next = nextState(this.state, suiteClass(this.suite, this.certRequested), CHANGE_CIPHER_SPEC, this.isServer);
+    if (next < 0 || n != 1 || load<u8>(p) != 1 || (this.ticketExpected && !this.ticketReceived)) {
       this.recordsDropped++;
       return;
     }
     this.readEpoch = 1;
     memory.fill(this.window, 0, REPLAY_WINDOW_SIZE);
-    this.state = ConnState.WaitFinished;
+    this.state = next;
   }
 
   private onAlert(p: usize, n: i32): void {
@@ -1009,20 +997,24 @@ export class DtlsConnection {
       // Finished and CertificateVerify cover the transcript before themselves.
       if (type == HandshakeType.finished || type == HandshakeType.certificate_verify) this.transcriptHash(this.prevHash);
       sha256Update(this.transcript, msg, HS_HEADER_LEN + length);
-      const err = this.isServer
-        ? this.serverMessage(type, msg + <usize>HS_HEADER_LEN, length, seq, now)
-        : this.clientMessage(type, msg + <usize>HS_HEADER_LEN, length, seq, now);
+      // order.ts: the message must be the next one for this state and suite class
+      let err = nextState(this.state, suiteClass(this.suite, this.certRequested), type, this.isServer);
+      if (err >= 0) {
+        this.state = err;
+        err = this.isServer
+          ? serverMessage(this, type, msg + <usize>HS_HEADER_LEN, length, seq, now)
+          : this.clientMessage(type, msg + <usize>HS_HEADER_LEN, length, seq, now);
+      }
       this.reasm.reset();
       if (err != 0) {
         this.fail(err);
         return;
       }
-      this.lastType = type;
       if (this.state == ConnState.Closed) return;
     }
   }
 
-  private transcriptHash(out: usize): void {
+  transcriptHash(out: usize): void {
     sha256Copy(HASH_CTX, this.transcript);
     sha256Final(HASH_CTX, out);
   }
@@ -1032,7 +1024,7 @@ export class DtlsConnection {
   // =====================================================================
 
   /** Key block -> read/write protection (RFC 5246 6.3), NSS key log. */
-  private deriveKeys(): void {
+  deriveKeys(): void {
     const ccm = this.protection == Protection.Ccm8;
     deriveKeyBlock(this.masterSecret, this.clientRandom, this.serverRandom, SECRET, ccm ? 40 : 96);
     // CCM: client_key(16) server_key(16) client_IV(4) server_IV(4)
@@ -1113,31 +1105,25 @@ export class DtlsConnection {
     return 0;
   }
 
+  /** A message of the server's flights, in the order connection.ts checked
+   *  against order.ts (the state is already the row's next one). */
   private clientMessage(type: u8, body: usize, len: i32, seq: i32, now: i64): i32 {
-    const st = this.state;
-    if (st == ConnState.WaitServerHello) {
-      if (type == HandshakeType.hello_verify_request) return this.onHelloVerifyRequest(body, len, now);
-      if (type == HandshakeType.server_hello) return this.onServerHello(body, len);
-    } else if (st == ConnState.WaitServerFlight) {
-      if (type == HandshakeType.certificate) return this.onCertificate(body, len);
-      if (type == HandshakeType.server_key_exchange) return this.onServerKeyExchange(body, len);
-      if (type == HandshakeType.certificate_request) return this.onCertificateRequest(body, len);
-      if (type == HandshakeType.server_hello_done) {
-        const s = this.suite, last = this.lastType;
-        const ok = (s & SuiteBit.Ecdsa) != 0
-          ? last == HandshakeType.server_key_exchange || last == HandshakeType.certificate_request
-          : last == HandshakeType.server_key_exchange || (s & SuiteBit.PlainPsk) != 0 && last == HandshakeType.server_hello;
-        if (!ok || len != 0) return ok ? DtlsError.Decode : DtlsError.UnexpectedMessage;
-        this.peerLastSeq = seq;
-        return this.sendClientKeyExchangeFlight(now);
-      }
-    } else if (st == ConnState.WaitChangeCipherSpec) {
-      if (type == HandshakeType.new_session_ticket && this.ticketExpected && !this.ticketReceived) {
-        return this.onNewSessionTicket(body, len);
-      }
-    } else if (st == ConnState.WaitFinished) {
-      if (type == HandshakeType.finished) return this.onFinished(body, len, seq, now);
+    if (type == HandshakeType.hello_verify_request) return this.onHelloVerifyRequest(body, len, now);
+    if (type == HandshakeType.server_hello) return this.onServerHello(body, len);
+    if (type == HandshakeType.certificate) return this.onCertificate(body, len);
+    if (type == HandshakeType.server_key_exchange) return this.onServerKeyExchange(body, len);
+    if (type == HandshakeType.certificate_request) return this.onCertificateRequest(body, len);
+    if (type == HandshakeType.server_hello_done) {
+      if (len != 0) return DtlsError.Decode;
+      this.peerLastSeq = seq;
+      return this.sendClientKeyExchangeFlight(now);
     }
+    if (type == HandshakeType.new_session_ticket) {
+      // RFC 5077 3.3: only when the ServerHello promised one, once
+      if (!this.ticketExpected || this.ticketReceived) return DtlsError.UnexpectedMessage;
+      return this.onNewSessionTicket(body, len);
+    }
+    if (type == HandshakeType.finished) return this.onFinished(body, len, seq, now);
     return DtlsError.UnexpectedMessage;
   }
 
@@ -1211,14 +1197,12 @@ export class DtlsConnection {
       if (s != null) s.clear(); // not resumed: the old session is gone
       this.sidLen = sidLen;
       memory.copy(this.sid, sid, <usize>sidLen);
-      this.state = ConnState.WaitServerFlight;
     }
     return 0;
   }
 
   /** The server's certificate: RFC 7250 raw public key or an X.509 chain (DTLS-4/5/8). */
   private onCertificate(body: usize, len: i32): i32 {
-    if ((this.suite & SuiteBit.Ecdsa) == 0 || this.lastType != HandshakeType.server_hello) return DtlsError.UnexpectedMessage;
     const c = this.config;
     const r = verifyCertificate(body, len, c.certificateType == CertificateType.RawPublicKey,
       c.serverPublicKey, c.serverPublicKeyLen, c.trust, c.ownPublicKey, this.peerKey);
@@ -1231,9 +1215,6 @@ export class DtlsConnection {
 
   private onServerKeyExchange(body: usize, len: i32): i32 {
     const s = this.suite;
-    if ((s & SuiteBit.Ecdsa) != 0 ? this.lastType != HandshakeType.certificate : this.lastType != HandshakeType.server_hello) {
-      return DtlsError.UnexpectedMessage;
-    }
     rdStart(body, len);
     if (s & SuiteBit.AnyPsk) rdVec(2, 0, 0xffff); // psk_identity_hint (RFC 4279 2): not used
     if (s & SuiteBit.Ecdhe) {
@@ -1249,7 +1230,6 @@ export class DtlsConnection {
   }
 
   private onCertificateRequest(body: usize, len: i32): i32 {
-    if ((this.suite & SuiteBit.Ecdsa) == 0 || this.lastType != HandshakeType.server_key_exchange) return DtlsError.UnexpectedMessage;
     rdStart(body, len);
     const nTypes = rdVec(1, 1, 255);
     const types = vecPtr;
@@ -1326,7 +1306,6 @@ export class DtlsConnection {
     if (this.hsRoom() < VERIFY_DATA_LEN + ENTRY_HEADER + 1) return DtlsError.BufferTooSmall;
     this.addChangeCipherSpec();
     this.addFinished();
-    this.state = ConnState.WaitChangeCipherSpec;
     this.emitFlight(now, true);
     return 0;
   }
@@ -1349,7 +1328,7 @@ export class DtlsConnection {
     return 0;
   }
 
-  private onFinished(body: usize, len: i32, seq: i32, now: i64): i32 {
+  onFinished(body: usize, len: i32, seq: i32, now: i64): i32 {
     if (len != VERIFY_DATA_LEN) return DtlsError.Decode;
     finishedVerifyData(this.masterSecret, !this.isServer, this.prevHash, DIGEST);
     if (!ctEqual(DIGEST, body, VERIFY_DATA_LEN)) return DtlsError.FinishedMismatch;
@@ -1367,442 +1346,4 @@ export class DtlsConnection {
     return 0;
   }
 
-  // =====================================================================
-  // Server role: stateless cookies, ClientHello, the server flights, PSK
-  // identity lookup by the host, client certificate / RPK verification,
-  // resumption from the session cache, renegotiation refused.
-  // =====================================================================
-
-  /** Server: a datagram from a peer that has no connection yet (RFC 6347
-   *  4.2.1). addr/addrLen: the peer's transport address, bound into the
-   *  cookie. Returns 1 when only a HelloVerifyRequest is waiting in
-   *  pollTransmit() and the connection stays Idle (nothing of the peer is
-   *  kept: reuse it for the next datagram), 0 when a ClientHello with a valid
-   *  cookie started the handshake (the connection now belongs to this peer;
-   *  state Closed with an alert queued when the hello is refused), or a
-   *  negative DtlsError when the datagram is not an acceptable first ClientHello
-   *  (dropped, nothing to send). */
-  accept(ptr: usize, len: i32, addr: usize, addrLen: i32, now: i64): i32 {
-    if (!DTLS_SERVER_ROLE) ERROR("DtlsConnection#accept: the server role is not compiled in (DTLS_CLIENT_ONLY)");
-    if (!this.isServer || this.state != ConnState.Idle) return DtlsError.BadState;
-    if (len < RECORD_HEADER_LEN + HS_HEADER_LEN) return DtlsError.Decode;
-    const recLen = <i32>loadBe16(ptr + 11);
-    const version = loadBe16(ptr + 1);
-    if (load<u8>(ptr) != ContentType.Handshake || loadBe16(ptr + 3) != 0 || recLen > len - RECORD_HEADER_LEN ||
-        (version != DTLS_1_2 && version != DTLS_1_0)) return DtlsError.Decode;
-    const hs = ptr + <usize>RECORD_HEADER_LEN;
-    const length = <i32>loadBe24(hs + 1);
-    const seq = <i32>loadBe16(hs + 4);
-    // A stateless server takes the ClientHello in one fragment only.
-    if (load<u8>(hs) != HandshakeType.client_hello || loadBe24(hs + 6) != 0 || <i32>loadBe24(hs + 9) != length ||
-        length > recLen - HS_HEADER_LEN) return DtlsError.Decode;
-    const body = hs + <usize>HS_HEADER_LEN;
-    // client_version, random, session_id | cookie | cipher_suites, compression_methods (+ extensions)
-    rdStart(body, length);
-    rd16();
-    rdSkip(32);
-    const sidLen = rdVec(1, 0, MAX_SESSION_ID_LEN);
-    const sid = vecPtr;
-    const mid = rdPos;
-    const cookieLen = rdVec(1, 0, 255);
-    const cookie = vecPtr;
-    const tail = rdPos;
-    rdVec(2, 2, 0xfffe);
-    rdVec(1, 1, 255);
-    if (rdFail) return DtlsError.Decode;
-    if (this.config.helloVerify) {
-      // Cookie = HMAC(secret, client address || hello parameters) (RFC 6347 4.2.1)
-      if (!cookieSecretReady) {
-        if (rng_fill(COOKIE_SECRET, 32) != HostStatus.Ok) return DtlsError.Rng;
-        cookieSecretReady = true;
-      }
-      hmacSha256Init(HMAC_CTX, COOKIE_SECRET, 32);
-      hmacSha256Update(HMAC_CTX, addr, addrLen);
-      hmacSha256Update(HMAC_CTX, body, <i32>(mid - body));
-      hmacSha256Update(HMAC_CTX, tail, <i32>(rdPos - tail));
-      hmacSha256Final(HMAC_CTX, COOKIE_MAC);
-      const cache = this.sessionCache;
-      // RFC 6347 4.2.1: no cookie exchange is needed to resume a session (the
-      // answer is about as long as the hello: no amplification); a lookup only.
-      const resuming = cache != null && cache.find(sid, sidLen, now, this.config.maxSessionAgeMs) != null;
-      if (!resuming && (cookieLen != COOKIE_LEN || !ctEqual(cookie, COOKIE_MAC, COOKIE_LEN))) {
-        if (!this.txFree()) {
-          wipe(COOKIE_MAC, 32);
-          return DtlsError.Busy;
-        }
-        // HelloVerifyRequest: record and message_seq mirror the ClientHello's;
-        // server_version DTLS 1.0 (RFC 6347 4.2.1).
-        const out = this.tx;
-        const bodyLen = 3 + COOKIE_LEN;
-        store<u8>(out, ContentType.Handshake);
-        storeBe16(out + 1, DTLS_1_0);
-        memory.copy(out + 3, ptr + 3, 8); // epoch 0, the ClientHello's sequence number
-        storeBe16(out + 11, <u32>(HS_HEADER_LEN + bodyLen));
-        writeHandshakeHeader(out + RECORD_HEADER_LEN, HandshakeType.hello_verify_request, bodyLen, <u32>seq);
-        const b = out + <usize>(RECORD_HEADER_LEN + HS_HEADER_LEN);
-        storeBe16(b, DTLS_1_0);
-        store<u8>(b + 2, <u8>COOKIE_LEN);
-        memory.copy(b + 3, COOKIE_MAC, <usize>COOKIE_LEN);
-        wipe(COOKIE_MAC, 32);
-        this.txPending = RECORD_HEADER_LEN + HS_HEADER_LEN + bodyLen;
-        if (this.sharedTx) txHolder = changetype<usize>(this);
-        return 1;
-      }
-      wipe(COOKIE_MAC, 32);
-    }
-    // The handshake starts: the peer's hello is message `seq`; ours mirror it.
-    this.bytesReceived += len;
-    this.datagramsReceived++;
-    this.peerLastSeq = seq;
-    this.nextRecvSeq = seq + 1;
-    this.nextSendSeq = <u32>seq;
-    this.writeSeq0 = loadBe48(ptr + 5);
-    replayMark(this.window, loadBe48(ptr + 5));
-    sha256Init(this.transcript);
-    sha256Update(this.transcript, hs, HS_HEADER_LEN + length);
-    this.lastType = HandshakeType.client_hello;
-    this.state = ConnState.WaitClientKeyExchange;
-    const e = this.onClientHello(body, length, now);
-    if (e != 0) this.fail(e);
-    return 0;
-  }
-
-  /** Server: the key for the PSK identity of DtlsEvent.PskIdentity (keyLen 0:
-   *  unknown identity, refused with unknown_psk_identity). The rest of the
-   *  datagram that carried the ClientKeyExchange is processed now. */
-  supplyPsk(key: usize, keyLen: i32, now: i64): i32 {
-    if (!DTLS_SERVER_ROLE) ERROR("DtlsConnection#supplyPsk: the server role is not compiled in (DTLS_CLIENT_ONLY)");
-    if (this.state != ConnState.NeedPsk) return DtlsError.BadState;
-    if (keyLen <= 0 || keyLen > MAX_PSK_LEN) {
-      this.fail(DtlsError.UnknownPskIdentity);
-      return DtlsError.UnknownPskIdentity;
-    }
-    this.state = ConnState.WaitChangeCipherSpec;
-    this.pskKeys(key, keyLen);
-    const n = this.pendingLen;
-    this.pendingLen = 0;
-    if (n > 0) this.onRecords(this.pending, n, now);
-    return 0;
-  }
-
-  /** Server: the client's PSK identity (valid while NeedPsk and until the next datagram). */
-  pskIdentityPtr(): usize { return this.pskIdPtr; }
-  pskIdentityLength(): i32 { return this.pskIdLen; }
-  /** Server: the client's 65-byte public key (ECDSA suites, after its Certificate). */
-  peerPublicKeyPtr(): usize { return this.peerKey; }
-  /** Server: a copy of the client's leaf certificate DER (X.509) or SubjectPublicKeyInfo
-   *  (RPK), 0 bytes when none or larger than config.peerCertificateCapacity. */
-  peerCertificatePtr(): usize { return this.peerCert; }
-  peerCertificateLength(): i32 { return this.peerCertLen; }
-  /** The session ID (server: the host keeps the peer's identity under it for resumptions). */
-  sessionIdPtr(): usize { return this.sid; }
-  sessionIdLength(): i32 { return this.sidLen; }
-
-  /** RFC 5246 7.4.1.2 / 7.4.1.3: choose the suite and answer. */
-  private onClientHello(body: usize, len: i32, now: i64): i32 {
-    const c = this.config;
-    rdStart(body, len);
-    const version = rd16();
-    const random = rdSkip(32);
-    const sidLen = rdVec(1, 0, MAX_SESSION_ID_LEN);
-    const sid = vecPtr;
-    rdVec(1, 0, 255); // cookie
-    const nSuites = rdVec(2, 2, 0xfffe);
-    const suites = vecPtr;
-    const nComp = rdVec(1, 1, 255);
-    const comp = vecPtr;
-    let extLen: i32 = 0, ext: usize = 0;
-    if (rdLeft() > 0) {
-      extLen = rdVec(2, 0, 0xffff);
-      ext = vecPtr;
-    }
-    if (!rdDone() || (nSuites & 1) != 0) return DtlsError.Decode;
-    // DTLS versions count down: 0xFEFD is 1.2, 0xFEFF 1.0
-    if (version > DTLS_1_2) return DtlsError.ProtocolVersion;
-    let nullCompression = false;
-    for (let i = 0; i < nComp; i++) if (load<u8>(comp + <usize>i) == 0) nullCompression = true;
-    if (!nullCompression) return DtlsError.Compression;
-    const e = parseHelloExtensions(ext, extLen, false);
-    if (e != 0) return e;
-    const seen = extSeen;
-    // RFC 7627: the extended master secret is required (no session without it).
-    if ((seen & ExtBit.ExtendedMasterSecret) == 0) return DtlsError.ExtendedMasterSecret;
-    let secureReneg = (seen & ExtBit.RenegotiationInfo) != 0;
-    let offered: u32 = 0;
-    for (let i = 0; i < nSuites; i += 2) {
-      const code = loadBe16(suites + <usize>i);
-      if (code == CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV) secureReneg = true;
-      offered |= suiteBit(code);
-    }
-    memory.copy(this.clientRandom, random, 32);
-    let usable = offered & c.suites & SuiteBit.All;
-    // RFC 8422 5.1: secp256r1 and uncompressed points, when the client lists groups / formats (DTLS-7)
-    if ((seen & ExtBit.SupportedGroups) != 0 && !extGroupOk || (seen & ExtBit.EcPointFormats) != 0 && !extPointFormatOk) {
-      usable &= ~SuiteBit.Ecdhe;
-    }
-    const rpk = c.certificateType == CertificateType.RawPublicKey;
-    const rpkBit: u32 = <u32>1 << CertificateType.RawPublicKey;
-    if (!extSigAlgOk || c.ownPublicKey == 0 ||
-        // RFC 7250 4.2: a raw public key only to a client that offers to take one
-        (rpk ? (extServerCertTypes & rpkBit) == 0
-             : ownCertificateListLen(c) == 0 || (seen & ExtBit.ServerCertificateType) != 0 && (extServerCertTypes & 1) == 0)) {
-      usable &= ~SuiteBit.Ecdsa;
-    }
-    if (usable == 0) return DtlsError.NoCommonSuite;
-    if (c.maxFragmentLength != 0 && (seen & ExtBit.MaxFragmentLength) == 0) {
-      // our buffers are sized by the config's MFL: a client must agree to it
-      return DtlsError.MissingExtension;
-    }
-    if ((seen & ExtBit.MaxFragmentLength) != 0) {
-      // RFC 6066 4: echo the client's request
-      this.maxPlaintextIn = mflBytes(extMfl);
-      this.maxPlaintextOut = mflBytes(extMfl);
-      if (c.maxFragmentLength != 0 && extMfl > c.maxFragmentLength) return DtlsError.IllegalExtension;
-    }
-    this.extOffered = seen;
-    if (rng_fill(this.serverRandom, 32) != HostStatus.Ok) return DtlsError.Rng;
-
-    // Resumption by session ID (RFC 5246 7.3; RFC 7627 5.3: EMS sessions only)
-    const cache = this.sessionCache;
-    if (sidLen > 0 && cache != null) {
-      const s = cache.find(sid, sidLen, now, c.maxSessionAgeMs);
-      if (s != null && (s.suite & usable) != 0 && s.ems) {
-        this.suite = s.suite;
-        this.protection = suiteProtection(s.suite);
-        this.ems = true;
-        this.resumed = true;
-        this.sidLen = sidLen;
-        memory.copy(this.sid, sid, <usize>sidLen);
-        memory.copy(this.masterSecret, s.masterSecret(), 48);
-        this.sessionStart = s.createdAt;
-        this.startFlight();
-        let r = this.addServerHello(secureReneg, false, false);
-        if (r != 0) return r;
-        this.deriveKeys();
-        if (this.hsRoom() < VERIFY_DATA_LEN + ENTRY_HEADER + 1) return DtlsError.BufferTooSmall;
-        this.addChangeCipherSpec();
-        this.addFinished();
-        this.state = ConnState.WaitChangeCipherSpec;
-        this.emitFlight(now, true);
-        return 0;
-      }
-    }
-
-    // Full handshake: the server's preference is the bit order.
-    const bit = usable & (~usable + 1);
-    this.suite = bit;
-    this.protection = suiteProtection(bit);
-    this.ems = true;
-    if (cache != null) {
-      this.sidLen = 32;
-      if (rng_fill(this.sid, 32) != HostStatus.Ok) return DtlsError.Rng;
-    }
-    const ecdsa = (bit & SuiteBit.Ecdsa) != 0;
-    this.certRequested = ecdsa && c.verifyPeer;
-    if (this.certRequested) {
-      // the client presents the same kind of credential as we do
-      this.clientRpk = rpk;
-      if (rpk ? (extClientCertTypes & rpkBit) == 0 : (seen & ExtBit.ClientCertificateType) != 0 && (extClientCertTypes & 1) == 0) {
-        return DtlsError.CertificateType;
-      }
-    }
-    this.startFlight();
-    let r = this.addServerHello(secureReneg, ecdsa && rpk, this.certRequested && rpk);
-    if (r != 0) return r;
-    if (ecdsa) {
-      const n = certificateBodyLen(rpk, ownCertificateListLen(c));
-      if (this.hsRoom() < n) return DtlsError.BufferTooSmall;
-      wrPos = this.hsBody();
-      writeCertificate(rpk, c.ownPublicKey, c.ownCertificates, c.ownCertificatesLen, c.ownCertificateDer, c.ownCertificateDerLen);
-      this.addHandshake(HandshakeType.certificate, n);
-    }
-    if (bit & SuiteBit.Ecdhe) {
-      // ServerKeyExchange: [psk_identity_hint] ServerECDHParams [signature] (RFC 5489 2, RFC 8422 5.4)
-      if (this.hsRoom() < 2 + ECDH_PARAMS_LEN + MAX_SIGNATURE_LEN) return DtlsError.BufferTooSmall;
-      r = ecdheGenerate(this.ephemeralSlot, EPH_PUB);
-      if (r != 0) return r;
-      const p = this.hsBody();
-      wrPos = p;
-      if (bit & SuiteBit.AnyPsk) wr16(0); // no hint
-      const params = wrPos;
-      writeEcdhParams(EPH_PUB);
-      if (ecdsa) {
-        ecdhParamsDigest(this.clientRandom, this.serverRandom, params, ECDH_PARAMS_LEN, DIGEST);
-        r = writeSignature(c.identitySlot, DIGEST);
-        if (r != 0) return r;
-      }
-      this.addHandshake(HandshakeType.server_key_exchange, <i32>(wrPos - p));
-    }
-    if (this.certRequested) {
-      // CertificateRequest (RFC 5246 7.4.4): ecdsa_sign, ecdsa_secp256r1_sha256, no CA names
-      if (this.hsRoom() < 8) return DtlsError.BufferTooSmall;
-      const p = this.hsBody();
-      wrPos = p;
-      wr8(1);
-      wr8(ECDSA_SIGN);
-      wr16(2);
-      wr16(SIG_ECDSA_SECP256R1_SHA256);
-      wr16(0);
-      this.addHandshake(HandshakeType.certificate_request, 8);
-    }
-    if (this.hsRoom() < 0) return DtlsError.BufferTooSmall;
-    this.addHandshake(HandshakeType.server_hello_done, 0);
-    this.emitFlight(now, true);
-    return 0;
-  }
-
-  /** ServerHello with the server extensions this hello needs (RFC 5246 7.4.1.3). */
-  private addServerHello(secureReneg: bool, serverRpk: bool, clientRpk: bool): i32 {
-    if (this.hsRoom() < 2 + 32 + 33 + 3 + 2 + 32) return DtlsError.BufferTooSmall;
-    const body = this.hsBody();
-    wrPos = body;
-    wr16(DTLS_1_2);
-    wrBytes(this.serverRandom, 32);
-    wr8(<u32>this.sidLen);
-    wrBytes(this.sid, this.sidLen);
-    wr16(this.negotiatedSuite());
-    wr8(0); // null compression
-    const lenAt = wrPos;
-    wr16(0);
-    const seen = this.extOffered;
-    if (secureReneg) {
-      wr16(ExtensionType.renegotiation_info); // RFC 5746 3.6: empty renegotiated_connection
-      wr16(1);
-      wr8(0);
-    }
-    wr16(ExtensionType.extended_master_secret);
-    wr16(0);
-    if (seen & ExtBit.MaxFragmentLength) {
-      wr16(ExtensionType.max_fragment_length);
-      wr16(1);
-      wr8(<u32>extMflOf(this.maxPlaintextOut));
-    }
-    if ((this.suite & SuiteBit.Ecdhe) != 0 && (seen & ExtBit.EcPointFormats) != 0) {
-      wr16(ExtensionType.ec_point_formats); // RFC 8422 5.2
-      wr16(2);
-      wr8(1);
-      wr8(0);
-    }
-    if (clientRpk) {
-      wr16(ExtensionType.client_certificate_type);
-      wr16(1);
-      wr8(CertificateType.RawPublicKey);
-    }
-    if (serverRpk) {
-      wr16(ExtensionType.server_certificate_type);
-      wr16(1);
-      wr8(CertificateType.RawPublicKey);
-    }
-    storeBe16(lenAt, <u32>(wrPos - lenAt - 2));
-    this.addHandshake(HandshakeType.server_hello, <i32>(wrPos - body));
-    return 0;
-  }
-
-  private serverMessage(type: u8, body: usize, len: i32, seq: i32, now: i64): i32 {
-    const st = this.state;
-    if (st == ConnState.WaitClientKeyExchange) {
-      if (type == HandshakeType.certificate && this.certRequested && this.lastType == HandshakeType.client_hello) {
-        return this.onClientCertificate(body, len);
-      }
-      if (type == HandshakeType.client_key_exchange) {
-        if (this.certRequested && this.lastType != HandshakeType.certificate) return DtlsError.PeerCertificateMissing;
-        return this.onClientKeyExchange(body, len);
-      }
-    } else if (st == ConnState.WaitCertificateVerify) {
-      if (type == HandshakeType.certificate_verify) {
-        // RFC 5246 7.4.8: over the transcript up to the ClientKeyExchange
-        rdStart(body, len);
-        const e = verifySignature(this.peerKey, this.prevHash);
-        if (e == 0) this.state = ConnState.WaitChangeCipherSpec;
-        return e;
-      }
-    } else if (st == ConnState.WaitFinished) {
-      if (type == HandshakeType.finished) return this.onFinished(body, len, seq, now);
-    }
-    return DtlsError.UnexpectedMessage;
-  }
-
-  /** The client's Certificate (RFC 5246 7.4.6 / RFC 7250): required when requested. */
-  private onClientCertificate(body: usize, len: i32): i32 {
-    const c = this.config;
-    if (len == 3 && loadBe24(body) == 0) return DtlsError.PeerCertificateMissing;
-    const r = verifyCertificate(body, len, this.clientRpk, c.serverPublicKey, c.serverPublicKeyLen, c.trust,
-      c.ownPublicKey, this.peerKey, true);
-    if (r != 0) {
-      if (r >= DtlsError.Decode) return r;
-      this.detail = r;
-      if (r == X509Error.RpkMismatch) return DtlsError.RpkMismatch;
-      if (r == X509Error.KeyEqualsOwn) return DtlsError.PeerUsesOwnKey;
-      return DtlsError.BadCertificate;
-    }
-    // A copy for the host: the SPKI (RPK) or the leaf DER (X.509).
-    const first = this.clientRpk ? body : body + 3;
-    const n = <i32>loadBe24(first);
-    if (n <= this.config.peerCertificateCapacity && n <= len - 3) {
-      memory.copy(this.peerCert, first + 3, <usize>n);
-      this.peerCertLen = n;
-    }
-    return 0;
-  }
-
-  /** ClientKeyExchange: psk_identity (RFC 4279 2) and/or the client's ECPoint (RFC 8422 5.7). */
-  private onClientKeyExchange(body: usize, len: i32): i32 {
-    const s = this.suite, c = this.config;
-    rdStart(body, len);
-    let idLen: i32 = 0, id: usize = 0;
-    if (s & SuiteBit.AnyPsk) {
-      idLen = rdVec(2, 0, 0xffff);
-      id = vecPtr;
-    }
-    if (s & SuiteBit.Ecdhe) {
-      const e = readEcPoint(this.peerEph);
-      if (e != 0) return e;
-    }
-    if (!rdDone()) return DtlsError.Decode;
-    if (s & SuiteBit.Ecdhe) {
-      const e = ecdheAgree(this.ephemeralSlot, this.peerEph, ZZ);
-      if (e != 0) return e;
-    }
-    // RFC 7627 4: session_hash over the messages up to this ClientKeyExchange
-    this.transcriptHash(this.prevHash);
-    if ((s & SuiteBit.AnyPsk) == 0) {
-      memory.copy(SECRET, ZZ, 32);
-      wipe(ZZ, 32);
-      deriveMasterSecret(SECRET, 32, this.prevHash, this.clientRandom, this.serverRandom, this.masterSecret);
-      wipe(SECRET, 160);
-      this.deriveKeys();
-      this.state = this.certRequested ? ConnState.WaitCertificateVerify : ConnState.WaitChangeCipherSpec;
-      return 0;
-    }
-    // Z waits in the master secret's place while the key is looked up.
-    if (s & SuiteBit.Ecdhe) memory.copy(this.masterSecret, ZZ, 32);
-    wipe(ZZ, 32);
-    this.pskIdPtr = id;
-    this.pskIdLen = idLen;
-    if (c.pskLen > 0) {
-      // one configured identity
-      if (idLen != c.pskIdentityLen || memory.compare(id, c.pskIdentity, <usize>idLen) != 0) return DtlsError.UnknownPskIdentity;
-      this.state = ConnState.WaitChangeCipherSpec;
-      this.pskKeys(c.psk, c.pskLen);
-      return 0;
-    }
-    this.state = ConnState.NeedPsk;
-    this.pushEvent(DtlsEvent.PskIdentity, 0, id, idLen);
-    return 0;
-  }
-
-  /** PSK / ECDHE-PSK premaster (RFC 4279 2, RFC 5489 2) -> extended master secret -> keys. */
-  private pskKeys(key: usize, keyLen: i32): void {
-    const ecdhe = (this.suite & SuiteBit.Ecdhe) != 0;
-    const pmsLen = pskPremaster(SECRET, ecdhe ? this.masterSecret : 0, 32, key, keyLen);
-    wipe(this.masterSecret, 48);
-    deriveMasterSecret(SECRET, pmsLen, this.prevHash, this.clientRandom, this.serverRandom, this.masterSecret);
-    wipe(SECRET, 160);
-    this.deriveKeys();
-  }
-}
-
-/** The RFC 6066 code of a record size limit from mflBytes(). */
-function extMflOf(bytes: i32): i32 {
-  return bytes == 512 ? 1 : bytes == 1024 ? 2 : bytes == 2048 ? 3 : 4;
 }

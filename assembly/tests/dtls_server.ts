@@ -8,6 +8,7 @@ export { scratch, scratchSize } from "./_scratch";
 import { ABI_VERSION } from "../host/abi";
 import { DtlsConfig, Role } from "../dtls/config";
 import { DtlsConnection } from "../dtls/connection";
+import { serverAccept, serverSupplyPsk } from "../dtls/server";
 import { DtlsSessionCache } from "../dtls/session";
 import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
 
@@ -144,10 +145,10 @@ export function srvReset(h: i32): void { conns[h]!.reset(); }
 export function srvSetEphemeralSlot(h: i32, slot: i32): void { conns[h]!.ephemeralSlot = slot; }
 
 export function srvAccept(h: i32, p: usize, len: i32, addr: usize, addrLen: i32, now: i64): i32 {
-  return conns[h]!.accept(p, len, addr, addrLen, now);
+  return serverAccept(conns[h]!, p, len, addr, addrLen, now);
 }
 export function srvHandleDatagram(h: i32, p: usize, len: i32, now: i64): i32 { return conns[h]!.handleDatagram(p, len, now); }
-export function srvSupplyPsk(h: i32, key: usize, len: i32, now: i64): i32 { return conns[h]!.supplyPsk(key, len, now); }
+export function srvSupplyPsk(h: i32, key: usize, len: i32, now: i64): i32 { return serverSupplyPsk(conns[h]!, key, len, now); }
 export function srvHandleTimeout(h: i32, now: i64): void { conns[h]!.handleTimeout(now); }
 export function srvPollTransmit(h: i32): i32 { return conns[h]!.pollTransmit(); }
 export function srvTransmitPtr(h: i32): usize { return conns[h]!.transmitPtr(); }

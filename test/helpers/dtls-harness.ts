@@ -29,8 +29,6 @@ export const OpensslCipher: Record<string, string> = {
 };
 export const DtlsEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5, PskIdentity: 6 } as const;
 export const EventName = ["None", "HandshakeComplete", "ApplicationData", "AlertReceived", "AlertSent", "Closed", "PskIdentity"];
-export const ConnState = { Idle: 0, WaitServerHello: 1, WaitServerFlight: 2, WaitChangeCipherSpec: 3, WaitFinished: 4, Established: 5, Closed: 6,
-  WaitClientKeyExchange: 16, NeedPsk: 17, WaitCertificateVerify: 18 } as const;
 export const MaxFragmentLength = { L512: 1, L1024: 2, L2048: 3, L4096: 4 } as const;
 export const CertificateType = { X509: 0, RawPublicKey: 2 } as const;
 
@@ -48,6 +46,8 @@ function readNamespace(file: string, ns: string): Record<string, number> {
 export const DtlsError = readNamespace("assembly/dtls/alert.ts", "DtlsError");
 export const AlertDescription = readNamespace("assembly/dtls/alert.ts", "AlertDescription");
 export const X509Error = readNamespace("assembly/x509/cert.ts", "X509Error");
+/** The connection states of the handshake table (assembly/dtls/order.ts). */
+export const ConnState = readNamespace("assembly/dtls/order.ts", "ConnState");
 const byValue = (o: Record<string, number>) => new Map(Object.entries(o).map(([k, v]) => [v, k]));
 const errorNames = byValue(DtlsError), alertNames = byValue(AlertDescription), x509Names = byValue(X509Error);
 export const errorName = (code: number) => errorNames.get(code) ?? `DtlsError(${code})`;
