@@ -195,7 +195,7 @@ export function provision_begin(): i32 {
   sessionAbort();
   const p = changetype<LwPath>(PATH);
   p.clear();
-  return lwDelete(Caller.Factory, p);
+  return lwDelete(Caller.Factory, p).code;
 }
 
 /**
@@ -210,7 +210,7 @@ export function provision_write(oid: i32, iid: i32, format: i32, len: i32): i32 
   const p = changetype<LwPath>(PATH);
   p.clear();
   p.set(<u32>oid & 0xffff, <u32>iid & 0xffff, 0xffff, 0xffff);
-  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, rxBuffer, RX_CAPACITY);
+  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, rxBuffer, RX_CAPACITY).code;
 }
 
 /**

@@ -10,8 +10,8 @@
 // Communication Sequence Retry Count (20) sequences. When every server has
 // failed, the client falls back to bootstrap (BS-2; client.ts).
 import { CoapType, CoapCode, CoapOption, CoapOptionIter, CoapWriter, COAP_OPTION_ITER_SIZE } from "../../coap/message";
-import { registerPayload } from "../operations";
 import { ContentFormat } from "../formats/entry";
+import { registerObjectLinks, linkWriter } from "../object-links";
 import { getBytes, found, valueLen } from "../model";
 import { SECURITY_OID, Sec, securityMode } from "../objects/security";
 import { Srv, serverValue, serverBinding, retryCount, retryTimer, sequenceDelayTimer, sequenceRetryCount } from "../objects/server";
@@ -27,6 +27,13 @@ import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, l
 export const EP_NAME_CAP: i32 = 64;
 export const EP_NAME = memory.data(64);
 export let epNameLen: i32 = 0;
+
+/** The Register / Update payload (registerObjectLinks) into out: its length, or a negative FormatError (out too small). */
+export function registerPayload(out: usize, cap: i32): i32 {
+  const w = linkWriter(out, cap);
+  registerObjectLinks(w);
+  return w.finish();
+}
 
 /** 1..64 printable ASCII bytes without '&' (it travels as one Uri-Query value, "ep=NAME"). */
 export function setEndpointName(p: usize, n: i32): bool {
