@@ -12,9 +12,9 @@ import { info, error, logNum } from "../util/log";
 import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
 import { mountFlash, MountResult } from "../storage/flash";
 import { storeMount, storeFormat, storeRecordCount, StoreStatus } from "../storage/store";
-import { LwPath } from "../lwm2m/formats/entry";
+import { LwPath, ContentFormat } from "../lwm2m/formats/entry";
 import { setText, setInt } from "../lwm2m/model";
-import { lwHandle, lwDelete, Caller, Method, NO_FORMAT } from "../lwm2m/operations";
+import { lwHandle, lwDelete, Caller, Method, Code, NO_FORMAT } from "../lwm2m/operations";
 import { provisionFinish, sessionAbort, lastConfigError } from "../lwm2m/bootstrap-config";
 import { DEVICE_OID, Dev, setDeviceClock } from "../lwm2m/objects/device";
 import { REPR, REPR_CAP, earliest } from "../lwm2m/client/conn";
@@ -226,13 +226,13 @@ export function provision_finish(epLen: i32, flags: i32, now_ms: i64): i32 {
   if (!setEndpointName(REPR, epLen)) {
     error("provision: endpoint name must be 1..64 printable ASCII bytes without '&'");
     provision_abort(now_ms);
-    return 0x80;
+    return Code.BAD_REQUEST;
   }
-  setPreferredBootstrapFormat(flags & 2 ? 0xffffffff : 112);
+  setPreferredBootstrapFormat(flags & 2 ? 0xffffffff : ContentFormat.SENML_CBOR);
   memory.fill(REPR, 0, <usize>epLen);
   const code = provisionFinish(now_ms, (flags & 1) != 0, REPR, REPR_CAP);
   dropConfigChanged();
-  if (code != 0x44) {
+  if (code != Code.CHANGED) {
     logNum(LogLevel.Error, "provision: factory configuration refused, config error ", lastConfigError);
     provision_abort(now_ms);
     return code;

@@ -18,7 +18,7 @@ import {
 import { obsRegister, obsDeregister, obsNextSeq } from "../../coap/observe";
 import { crc32 } from "../../util/crc32";
 import { LwPath, pathAppendSegment, formatId } from "../formats/entry";
-import { lwHandle, Caller } from "../operations";
+import { lwHandle, Caller, Method } from "../operations";
 import { securityFind } from "../objects/security";
 import { conn, connEp, connObs, Role, REPR, REPR_CAP, MAX_SZX } from "./conn";
 import { bsActivity, bsFinish } from "./bootstrap";
@@ -84,7 +84,7 @@ export function handleRequest(ci: i32, now: i64): void {
     if (securityFind(0) < 0) { respond(ci, CoapCode.UNAUTHORIZED, now); return; }
     bsActivity(ci, now);
     if (bs) {
-      respond(ci, method == 2 ? bsFinish(ci, now) : CoapCode.METHOD_NOT_ALLOWED, now);
+      respond(ci, method == Method.POST ? bsFinish(ci, now) : CoapCode.METHOD_NOT_ALLOWED, now);
       return;
     }
     caller = Caller.Bootstrap;
@@ -144,9 +144,9 @@ export function handleRequest(ci: i32, now: i64): void {
   }
 
   // Block2 (RFC 7959 §2.4) and Observe (RFC 7641 §2)
-  const plan = method == 1 ? block2Plan(m, MAX_SZX) : MAX_SZX;
+  const plan = method == Method.GET ? block2Plan(m, MAX_SZX) : MAX_SZX;
   if (plan < 0) { respond(ci, CoapCode.BAD_REQUEST, now); return; }
-  const observe = method == 1 && c.role == Role.Server && blockNum(plan) == 0 ? m.observe() : -1;
+  const observe = method == Method.GET && c.role == Role.Server && blockNum(plan) == 0 ? m.observe() : -1;
 
   const res = lwHandle(caller, method, p, m.contentFormat(), m.accept(), QBUF, qlen, payload, plen, REPR, REPR_CAP);
   // Bootstrap-Write bodies may carry keys (SEC-3): no copy stays once the model has taken them
