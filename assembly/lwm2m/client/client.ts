@@ -287,9 +287,3 @@ export function clientState(ssid: i32): i32 {
   const ci = ssid == 0 ? connOfRole(Role.Bootstrap) : connOfSsid(ssid);
   return ci < 0 ? -1 : conn(ci).state;
 }
-
-/** Registered with at least one server? */
-export function clientRegistered(): bool {
-  for (let i = 0; i < MAX_CONNS; i++) if (conn(i).role == Role.Server && isRegistered(conn(i))) return true;
-  return false;
-}
