@@ -274,5 +274,5 @@ export function device_set_int(oid: i32, iid: i32, rid: i32, value: i64): i32 {
 }
 
 // The DTLS/CoAP probe (`npx lwm2m-wasm probe`) is not part of the firmware: it
-// is its own module, build/probe.wasm, built from ./probe.ts with the same
+// is its own module, build/probe.wasm, built from assembly/probe/probe.ts with the same
 // release flags (scripts/build.mjs buildProbe; host-shim/node/probe.ts runs it).
