@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, existsSy
 import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
+import heapExports from "./asc-transforms/heap-exports.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -17,8 +18,8 @@ export const WASM_FEATURES = [
   "--enable-nontrapping-float-to-int",
 ];
 
-async function compile(args, label) {
-  const { error, stderr } = await asc.main(args, {});
+async function compile(args, label, transforms = []) {
+  const { error, stderr } = await asc.main(args, { transforms });
   if (error) {
     process.stderr.write(stderr.toString());
     throw new Error(`asc failed for ${label}: ${error.message}`);
@@ -34,7 +35,8 @@ function wasmOpt(input, output, level = "-Oz") {
 
 export async function buildFirmware() {
   mkdirSync("build", { recursive: true });
-  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release"], "firmware release");
+  // __heap_base/__data_end exported for the C hosts (host-shim/ABI.md)
+  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release"], "firmware release", [heapExports]);
   wasmOpt("build/firmware.asc.wasm", "build/firmware.wasm");
   await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "debug"], "firmware debug");
   await buildProbe();

@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto"
 import { Device, FIRMWARE_PATH, type FactoryConfig, type AccountConfig, type ClientEvent, ProvisionError } from "./device";
 import { join } from "node:path";
 import { BootStatus, StoreStatus, DeviceStateError, storeStatusMessage } from "./status";
+import { runFleet } from "./fleet";
 
 /** Exit code of a refused state folder (flash.img, se-keystore.json): each cause has its own message. */
 const EXIT_STATE = 3;
@@ -242,6 +243,8 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
                         boot the firmware in the simulator and print each step; a refused state folder
                         (flash.img, se-keystore.json) exits with code 3 and the reason
   server [...]          the development Bootstrap-Server and LwM2M Server (server/README.md)
+  fleet --count N --endpoint-prefix P (--bootstrap URI | --server URI) [...]
+                        many simulated devices in one process: 'lwm2m-wasm fleet --help'
   device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
          [--ssid N] [--hold-off S] [--reprovision] [--factory-reset]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
@@ -257,6 +260,7 @@ function main(argv: string[]): number {
   switch (command) {
     case "boot": return boot(rest);
     case "device": return device(rest);
+    case "fleet": runFleet(rest, credentials).then((c) => process.exit(c), (e) => { console.error(e); process.exit(1); }); return -1;
     case undefined: case "-h": case "--help": console.log(USAGE); return command ? 0 : 2;
     default: console.error(`unknown command '${command}'\n${USAGE}`); return 2;
   }

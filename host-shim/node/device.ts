@@ -11,7 +11,7 @@
 import { EventEmitter } from "node:events";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createHostImports, systemClock, FirmwareFatal, type Clock, type NetService } from "./host";
+import { createHostImports, systemClock, FirmwareFatal, type Clock, type NetService, type FlashService } from "./host";
 import { DeviceRng } from "./drbg";
 import { SimulatedSecureElement } from "./se";
 import { NorFlash } from "./flash";
@@ -57,11 +57,15 @@ export interface FirmwareExports {
 
 export interface DeviceOptions {
   firmware?: string | Uint8Array;
+  /** The compiled firmware (a fleet compiles it once for all its devices); `firmware` is not read when given. */
+  module?: WebAssembly.Module;
+  /** Keep only the last N log lines and client events (a ring; default: all of them). */
+  logLimit?: number;
   /** Folder for the flash image and the SE key store; in memory when absent. */
   stateDir?: string;
   rng?: DeviceRng;
   se?: SimulatedSecureElement;
-  flash?: NorFlash;
+  flash?: FlashService;
   net?: NetService;
   clock?: Clock;
   /** Do not arm a real timer: the caller advances time (FakeClock + advance()). */
@@ -271,7 +275,7 @@ export function factoryPayloads(cfg: FactoryConfig): [number, Uint8Array][] {
 export class Device extends EventEmitter {
   readonly rng: DeviceRng;
   readonly se: SimulatedSecureElement;
-  readonly flash: NorFlash;
+  readonly flash: FlashService;
   readonly net: NetService;
   readonly clock: Clock;
   exports!: FirmwareExports;
@@ -281,8 +285,9 @@ export class Device extends EventEmitter {
   deadline = -1;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly bin: Uint8Array;
+  private readonly module: WebAssembly.Module;
   private readonly manualTimers: boolean;
+  private readonly logLimit: number;
   droppedOversize = 0;
 
   constructor(opts: DeviceOptions = {}) {
@@ -294,7 +299,9 @@ export class Device extends EventEmitter {
     this.clock = opts.clock ?? systemClock;
     this.manualTimers = opts.manualTimers ?? false;
     this.net = opts.net ?? new UdpNet((peer, data) => this.deliver(peer, data));
-    this.bin = typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH);
+    this.logLimit = opts.logLimit ?? Infinity;
+    this.module = opts.module ?? new WebAssembly.Module(
+      (typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH)) as Uint8Array<ArrayBuffer>);
     this.instantiate();
   }
 
@@ -305,11 +312,12 @@ export class Device extends EventEmitter {
       log: (level, text) => {
         const ev = { level, levelName: LOG_LEVEL_NAMES[level] ?? String(level), text };
         this.logs.push(ev);
+        if (this.logs.length > this.logLimit) this.logs.shift();
         this.emit("log", ev);
       },
       fatal: (code, line) => { throw new FirmwareFatal(code, line); },
     }, () => memory);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(this.bin as Uint8Array<ArrayBuffer>), imports);
+    const instance = new WebAssembly.Instance(this.module, imports);
     this.exports = instance.exports as unknown as FirmwareExports;
     memory = this.exports.memory;
     if (this.exports.abi_version() !== ABI_VERSION) throw new Error(`firmware speaks ABI ${this.exports.abi_version()}, host speaks ${ABI_VERSION}`);
@@ -467,6 +475,7 @@ export class Device extends EventEmitter {
       const text = Buffer.from(new Uint8Array(this.memory.buffer, ex.event_text(), ex.event_text_len())).toString("latin1");
       const ev: ClientEvent = { name, ssid: ex.event_ssid(), arg: ex.event_arg(), text };
       this.events.push(ev);
+      if (this.events.length > this.logLimit) this.events.shift();
       this.emit("event", ev);
       this.emit(name, ev);
     }
