@@ -39,6 +39,7 @@ export interface FirmwareExports {
   provision_write(oid: number, iid: number, format: number, len: number): number;
   provision_finish(epLen: number, flags: number, nowMs: bigint): number;
   provision_abort(nowMs: bigint): number;
+  est_configure(kind: number, len: number): number;
   provisioned(): number;
   config_error(): number;
   host_request(): number;
@@ -85,7 +86,7 @@ export class FakeClock implements Clock {
 export const CLIENT_EVENTS = [
   "", "bootstrapRequested", "bootstrapped", "bootstrapFailed", "registered", "registrationFailed", "updated",
   "deregistered", "notification", "observed", "observeCancelled", "disabled", "reboot", "factoryReset",
-  "bootstrapRefused", "insecure",
+  "bootstrapRefused", "insecure", "enrolled", "enrolFailed",
 ] as const;
 export type ClientEventName = Exclude<(typeof CLIENT_EVENTS)[number], "">;
 export interface ClientEvent {
@@ -155,6 +156,10 @@ export interface FactoryConfig {
   servers?: ServerAccountConfig[];
   /** "pct" of the Bootstrap-Request: 112 (default) or null to leave it out. */
   bootstrapPct?: number | null;
+  /** Security Mode 4 (issue 8): the EST server (default: the account's own server at /.well-known/est),
+   *  an explicit EST trust anchor (DER; default: resource 4), the renewal point (% of validity, default 75).
+   *  The IDevID certificate and key of a mode-4 account are its resources 3 and 5 (publicKey, secretKey). */
+  est?: { uri?: string; trustAnchor?: Uint8Array; renewPercent?: number };
   /** Device Object values (/3/0): manufacturer, model, serial number, firmware version. */
   device?: { manufacturer?: string; modelNumber?: string; serialNumber?: string; firmwareVersion?: string };
 }
@@ -394,6 +399,16 @@ export class Device extends EventEmitter {
       code = ex.provision_write(oid, 0xffff, 11542, payload.length);
       buf().fill(0, 0, payload.length); // keys do not linger in the shared buffer
       if (code !== 0x44) throw new ProvisionError(`/${oid}`, code);
+    }
+    if (cfg.est) {
+      const put = (kind: number, b: Uint8Array) => {
+        if (b.length > ex.config_capacity()) throw new ProvisionError("est", 0x8d);
+        buf().set(b);
+        if (ex.est_configure(kind, b.length) !== 0) throw new ProvisionError("est", 0xa0);
+      };
+      if (cfg.est.uri) put(1, enc.encode(cfg.est.uri));
+      if (cfg.est.trustAnchor) put(2, cfg.est.trustAnchor);
+      if (cfg.est.renewPercent !== undefined && ex.est_configure(3, cfg.est.renewPercent) !== 0) throw new ProvisionError("est", 0x80);
     }
     const ep = enc.encode(cfg.endpoint);
     if (ep.length > ex.config_capacity()) throw new ProvisionError("endpoint", 0x80);
