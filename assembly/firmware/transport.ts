@@ -6,7 +6,7 @@
 //                    mode 3 explicitly, and reported loudly (DTLS-11);
 //   0 PSK, 1 RPK, 2 Certificate
 //                 -> CoAP inside a DTLS 1.2 connection (DTLS-1): open()
-//                    starts the handshake (TRANSPORT_PENDING); the client is
+//                    starts the handshake (Channel.Pending); the client is
 //                    told clientTransportUp in the call that completes it (so
 //                    the Register leaves in the same call), or
 //                    clientTransportFailed with the reason logged. Nothing
@@ -33,7 +33,7 @@
 import {
   net_open, net_close, net_send, clock_wall_seconds, se_public_key, HostStatus,
 } from "../host/abi";
-import { setTransport, conn, MAX_CONNS, TRANSPORT_UP, TRANSPORT_PENDING, earliest } from "../lwm2m/client/conn";
+import { setTransport, conn, MAX_CONNS, Channel, earliest } from "../lwm2m/client/conn";
 import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm2m/client/client";
 import { SECURITY_OID, Sec, SecurityMode, securityKeyHandle, securitySecret, securitySecretLen } from "../lwm2m/objects/security";
 import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, found, valueLen } from "../lwm2m/model";
@@ -48,6 +48,7 @@ import { CertificateType } from "../dtls/extensions";
 import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
 import { VerifyFlag } from "../x509/verify";
 import { wipe } from "../crypto/ct";
+import { SeSlot } from "../se/keys";
 import { keyLoad, keySlot } from "./persist";
 import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
@@ -76,8 +77,6 @@ const KIND_NONE: i32 = 0;
 const KIND_NOSEC: i32 = 1;
 const KIND_DTLS: i32 = 2;
 
-/** Our ephemeral ECDHE slots, one per connection (se/keys.ts plan: 8..14). */
-const EPHEMERAL_FIRST: i32 = 8;
 
 // per connection: kind i32, peer i32
 const T = memory.data(8 * 3, 4);
@@ -143,7 +142,7 @@ function allocate(): void {
     c.flightBufferSize = FLIGHT_BUFFER;
     c.ticketCapacity = 0;
     c.sessionTickets = false;
-    c.ephemeralSlot = EPHEMERAL_FIRST + i;
+    c.ephemeralSlot = SeSlot.FirstEphemeral + i; // our ephemeral ECDHE slot, one per connection (se/keys.ts plan)
     unchecked(cf[i] = c);
     unchecked(dc[i] = new DtlsConnection(c));
     unchecked(ss[i] = new DtlsSession(0));
@@ -392,7 +391,7 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
   return 0;
 }
 
-/** Handshake from Idle; TRANSPORT_PENDING or a TransportError (logged; PSK wiped). */
+/** Handshake from Idle; Channel.Pending or a TransportError (logged; PSK wiped). */
 function startHandshake(ci: i32, now: i64): i32 {
   const d = dtlsOf(ci);
   d.reset();
@@ -404,7 +403,7 @@ function startHandshake(ci: i32, now: i64): i32 {
     return TransportError.Handshake;
   }
   flush(ci);
-  return TRANSPORT_PENDING;
+  return Channel.Pending;
 }
 
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
@@ -476,7 +475,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
   lnum(port);
   ls(": no encryption, no authentication (configured explicitly)");
   lwarn();
-  return TRANSPORT_UP;
+  return Channel.Up;
 }
 
 function send(ci: i32, p: usize, n: i32): i32 {
@@ -551,11 +550,11 @@ function events(ci: i32, now: i64): void {
       lbytes(HEX, 4);
       if (d.isResumed()) ls(", resumed");
       linfo();
-      if (conn(ci).transport == 2) clientTransportUp(ci, now); // the Register goes out in this call
+      if (conn(ci).transport == Channel.Pending) clientTransportUp(ci, now); // the Register goes out in this call
     } else if (e == DtlsEvent.Closed) {
       const r = d.eventReason();
       flush(ci); // our alert / close_notify
-      if (conn(ci).transport == 1 && (r == DtlsError.RecordLimit || r == DtlsError.SessionAge)) {
+      if (conn(ci).transport == Channel.Up && (r == DtlsError.RecordLimit || r == DtlsError.SessionAge)) {
         // DTLS-10: a new handshake (resuming the session when it is still young enough)
         lb("DTLS: ssid=");
         lnum(conn(ci).ssid);
@@ -563,11 +562,11 @@ function events(ci: i32, now: i64): void {
         lsReason(r);
         ls(", new handshake");
         linfo();
-        conn(ci).transport = 2;
+        conn(ci).transport = Channel.Pending;
         if (startHandshake(ci, now) < 0) failed(ci, now);
         return;
       }
-      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == 2 ? "handshake failed" : "connection closed", r);
+      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
       if (estCi == ci) { estFailed(ci, now, -1); return; }
       failed(ci, now);
       return;
@@ -622,7 +621,7 @@ export function transportStep(now: i64): void {
   // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
   if (estCi < 0 && now >= estRetryAt) {
     for (let i = 0; i < MAX_CONNS; i++) {
-      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != 1) continue;
+      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up) continue;
       const wall = clock_wall_seconds();
       if (!estRenewalDue(wall)) break;
       lb("EST: renewal point of the certificate reached ssid=");
@@ -638,9 +637,9 @@ export function transportStep(now: i64): void {
       }
       // the client holds its messages while the channel is pending (transport 2) and is told
       // when the channel with the renewed certificate is up, as after a DTLS-10 re-handshake
-      conn(i).transport = 2;
+      conn(i).transport = Channel.Pending;
       estClose(i);
-      if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = 0; clientTransportFailed(i, now); }
+      if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = Channel.Closed; clientTransportFailed(i, now); }
       break;
     }
   }
@@ -662,9 +661,6 @@ export function transportDeadline(): i64 {
   if (estCi >= 0 && estRunning) t = earliest(earliest(t, estEndpoint().nextDeadline()), estDeadline());
   return t;
 }
-
-/** Whether connection ci's channel is plain (NoSec). */
-export function transportIsNoSec(ci: i32): bool { return kindOf(ci) == KIND_NOSEC; }
 
 // ---- Security Mode 4: EST enrolment on the account's connection slot ------------------
 
@@ -725,7 +721,7 @@ function splitUri(p: usize, n: i32): bool {
   return true;
 }
 
-/** Opens the DTLS channel to the EST server on connection ci (TRANSPORT_PENDING or an error, logged). */
+/** Opens the DTLS channel to the EST server on connection ci (Channel.Pending or an error, logged). */
 function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now: i64, renewing: bool): i32 {
   if (estCi >= 0 && estCi != ci) {
     lb("EST: another enrolment runs; ssid=");
@@ -938,7 +934,7 @@ function estSwitch(ci: i32, now: i64): void {
   estClose(ci);
   const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
   if (r < 0) clientTransportFailed(ci, now);
-  else if (r == TRANSPORT_UP) clientTransportUp(ci, now);
+  else if (r == Channel.Up) clientTransportUp(ci, now);
 }
 
 /** The enrolment failed: the code in the event and the log (4.xx/5.xx as the server sent it). A renewal
@@ -960,7 +956,7 @@ function estFailed(ci: i32, now: i64, code: i32): void {
     lb("EST: keeping the current certificate until it expires");
     lwarn();
     const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
-    if (r >= 0) { if (r == TRANSPORT_UP) clientTransportUp(ci, now); return; }
+    if (r >= 0) { if (r == Channel.Up) clientTransportUp(ci, now); return; }
   }
   clientTransportFailed(ci, now);
 }

@@ -164,8 +164,6 @@ export namespace Channel {
   /** A DTLS handshake runs (clientTransportUp / clientTransportFailed follow). */
   export const Pending: i32 = 2;
 }
-export const TRANSPORT_UP: i32 = Channel.Up;
-export const TRANSPORT_PENDING: i32 = Channel.Pending;
 
 function noOpen(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 { return -1; }
 function noSend(ci: i32, ptr: usize, len: i32): i32 { return -1; }
