@@ -270,21 +270,7 @@ function isIpLiteral(host: usize, n: i32): bool {
 /** Fills connection ci's DtlsConfig from Security instance secIid; 0 or a TransportError (logged). */
 function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): i32 {
   const c = cfgOf(ci);
-  c.psk = 0;
-  c.pskLen = 0;
-  c.pskIdentity = 0;
-  c.pskIdentityLen = 0;
-  c.pskLowEntropy = false;
-  c.ownPublicKey = 0;
-  c.ownCertificates = 0;
-  c.ownCertificatesLen = 0;
-  c.ownCertificateDer = 0;
-  c.ownCertificateDerLen = 0;
-  c.serverPublicKey = 0;
-  c.serverPublicKeyLen = 0;
-  c.trust = 0;
-  c.serverName = 0;
-  c.serverNameLen = 0;
+  c.clearCredentials();
   let suites = ciphersuites(secIid);
   const sni = getBytes(SECURITY_OID, secIid, Sec.Sni);
   if (found && valueLen > 0) {
@@ -747,8 +733,7 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
     uHost = EST_HOST; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
   }
   const c = cfgOf(ci);
-  c.psk = 0; c.pskLen = 0; c.pskIdentity = 0; c.pskIdentityLen = 0; c.pskLowEntropy = false;
-  c.serverPublicKey = 0; c.serverPublicKeyLen = 0; c.serverName = 0; c.serverNameLen = 0; c.ownCertificates = 0; c.ownCertificatesLen = 0;
+  c.clearCredentials(); // ownCertificateDer, ownPublicKey and trust are set below
   // client authentication: the enrolled certificate for /sren, else the factory IDevID (resources 3 and 5)
   const pub = OWN_PUB + <usize>(ci * 72);
   let slot = -1;
