@@ -34,7 +34,7 @@ import {
 
 export { Caller, Method, Code, NO_FORMAT, LwResponse };
 
-const RESPONSE = memory.data(16, 4);
+const RESPONSE = memory.data(16, 4); // offsetof<LwResponse>()
 
 /** The one response value every operation fills and returns (no allocation per request). */
 function res(): LwResponse { return changetype<LwResponse>(RESPONSE); }
@@ -64,6 +64,7 @@ export let preferredFormat: u32 = ContentFormat.TLV;
 export function setPreferredFormat(f: u32): void { preferredFormat = f; }
 
 const ENC = memory.data(LW_ENCODER_SIZE, 8);
+
 /** Opens the staging copy for the bootstrap / factory identities and selects the view (BS-5). */
 function enter(caller: i32, write: bool): void {
   fresh();
