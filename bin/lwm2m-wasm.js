@@ -23,7 +23,7 @@ if (process.argv[2] === "server") {
   require("../host-shim/node/probe.ts").runProbe(process.argv.slice(3)).then((c) => { process.exitCode = c; });
 } else if (process.argv[2] === "demo") {
   // `npm start`: development servers + one device, the whole flow printed step by step.
-  const { runDemo, DEFAULT_DEMO } = require("../host-shim/node/demo.ts");
+  const { runDemo, DEFAULT_DEMO } = require("../server/demo.ts");
   runDemo(DEFAULT_DEMO).then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });
 } else {
   require("../host-shim/node/cli.ts");

@@ -67,13 +67,13 @@ export function releaseFlags() {
   return flags;
 }
 
-/** `lwm2m-wasm probe` (host-shim/node/probe.ts) runs assembly/firmware/probe.ts as its own
+/** `lwm2m-wasm probe` (host-shim/node/probe.ts) runs assembly/probe/probe.ts as its own
  *  module, build/probe.wasm, compiled exactly like the firmware release (same flags, same
  *  wasm-opt pass); the shipped firmware does not carry it. */
 export async function buildProbe(outFile = "build/probe.wasm") {
   const asmOut = outFile.replace(/\.wasm$/, ".asc.wasm");
   // The entry-less config: ./asconfig.json would add the firmware entry.
-  await compile(["assembly/firmware/probe.ts", "--config", "assembly/tests/asconfig.json", "-o", asmOut, ...releaseFlags()], "probe release");
+  await compile(["assembly/probe/probe.ts", "--config", "assembly/tests/asconfig.json", "-o", asmOut, ...releaseFlags()], "probe release");
   wasmOpt(asmOut, outFile);
 }
 

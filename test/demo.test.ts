@@ -2,7 +2,7 @@
 // bootstrap and registration both over DTLS-PSK.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runDemo, DEFAULT_DEMO } from "../host-shim/node/demo";
+import { runDemo, DEFAULT_DEMO } from "../server/demo";
 
 test("npm start: servers + device: bootstrap and register over DTLS-PSK, Read /3/0, observe with notifications, de-register; then a Security Mode 4 device: bootstrap, EST enrolment, register with the enrolled certificate, Read, de-register", async () => {
   const lines: string[] = [];

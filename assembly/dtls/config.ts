@@ -126,4 +126,27 @@ export class DtlsConfig {
   /** Expose the NSS key log line (only when explicitly enabled, before the
    *  connection is constructed: its buffer exists only then). */
   keyLog: bool = false;
+
+  /**
+   * Forgets the credentials and the peer's identity (PSK and identity, own
+   * key and certificates, server key, trust, server name) before the config
+   * is set up for another account or peer; suites, slots, buffers and limits stay.
+   */
+  clearCredentials(): void {
+    this.psk = 0;
+    this.pskLen = 0;
+    this.pskIdentity = 0;
+    this.pskIdentityLen = 0;
+    this.pskLowEntropy = false;
+    this.ownPublicKey = 0;
+    this.ownCertificates = 0;
+    this.ownCertificatesLen = 0;
+    this.ownCertificateDer = 0;
+    this.ownCertificateDerLen = 0;
+    this.serverPublicKey = 0;
+    this.serverPublicKeyLen = 0;
+    this.trust = 0;
+    this.serverName = 0;
+    this.serverNameLen = 0;
+  }
 }

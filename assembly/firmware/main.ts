@@ -12,9 +12,9 @@ import { info, error, logNum } from "../util/log";
 import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
 import { mountFlash, MountResult } from "../storage/flash";
 import { storeMount, storeFormat, storeRecordCount, StoreStatus } from "../storage/store";
-import { LwPath } from "../lwm2m/formats/entry";
+import { LwPath, ContentFormat } from "../lwm2m/formats/entry";
 import { setText, setInt } from "../lwm2m/model";
-import { lwHandle, lwDelete, Caller, Method, NO_FORMAT } from "../lwm2m/operations";
+import { lwHandle, lwDelete, Caller, Method, Code, NO_FORMAT } from "../lwm2m/operations";
 import { provisionFinish, sessionAbort, lastConfigError } from "../lwm2m/bootstrap-config";
 import { DEVICE_OID, Dev, setDeviceClock } from "../lwm2m/objects/device";
 import { REPR, REPR_CAP, earliest } from "../lwm2m/client/conn";
@@ -244,7 +244,7 @@ export function provision_begin(): i32 {
   sessionAbort();
   const p = changetype<LwPath>(PATH);
   p.clear();
-  return lwDelete(Caller.Factory, p);
+  return lwDelete(Caller.Factory, p).code;
 }
 
 /**
@@ -259,7 +259,7 @@ export function provision_write(oid: i32, iid: i32, format: i32, len: i32): i32 
   const p = changetype<LwPath>(PATH);
   p.clear();
   p.set(<u32>oid & 0xffff, <u32>iid & 0xffff, 0xffff, 0xffff);
-  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, rxBuffer, RX_CAPACITY);
+  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, rxBuffer, RX_CAPACITY).code;
 }
 
 /**
@@ -275,13 +275,13 @@ export function provision_finish(epLen: i32, flags: i32, now_ms: i64): i32 {
   if (!setEndpointName(REPR, epLen)) {
     error("provision: endpoint name must be 1..64 printable ASCII bytes without '&'");
     provision_abort(now_ms);
-    return 0x80;
+    return Code.BAD_REQUEST;
   }
-  setPreferredBootstrapFormat(flags & 2 ? 0xffffffff : 112);
+  setPreferredBootstrapFormat(flags & 2 ? 0xffffffff : ContentFormat.SENML_CBOR);
   memory.fill(REPR, 0, <usize>epLen);
   const code = provisionFinish(now_ms, (flags & 1) != 0, REPR, REPR_CAP);
   dropConfigChanged();
-  if (code != 0x44) {
+  if (code != Code.CHANGED) {
     logNum(LogLevel.Error, "provision: factory configuration refused, config error ", lastConfigError);
     provision_abort(now_ms);
     return code;
@@ -338,5 +338,5 @@ export function device_set_int(oid: i32, iid: i32, rid: i32, value: i64): i32 {
 }
 
 // The DTLS/CoAP probe (`npx lwm2m-wasm probe`) is not part of the firmware: it
-// is its own module, build/probe.wasm, built from ./probe.ts with the same
+// is its own module, build/probe.wasm, built from assembly/probe/probe.ts with the same
 // release flags (scripts/build.mjs buildProbe; host-shim/node/probe.ts runs it).

@@ -6,7 +6,7 @@
 //                    mode 3 explicitly, and reported loudly (DTLS-11);
 //   0 PSK, 1 RPK, 2 Certificate
 //                 -> CoAP inside a DTLS 1.2 connection (DTLS-1): open()
-//                    starts the handshake (TRANSPORT_PENDING); the client is
+//                    starts the handshake (Channel.Pending); the client is
 //                    told clientTransportUp in the call that completes it (so
 //                    the Register leaves in the same call), or
 //                    clientTransportFailed with the reason logged. Nothing
@@ -33,7 +33,7 @@
 import {
   net_open, net_close, net_send, clock_wall_seconds, se_public_key, HostStatus,
 } from "../host/abi";
-import { setTransport, conn, MAX_CONNS, TRANSPORT_UP, TRANSPORT_PENDING, earliest } from "../lwm2m/client/conn";
+import { setTransport, conn, MAX_CONNS, Channel, earliest } from "../lwm2m/client/conn";
 import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm2m/client/client";
 import { SECURITY_OID, Sec, SecurityMode, securityKeyHandle, securitySecret, securitySecretLen } from "../lwm2m/objects/security";
 import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, found, valueLen } from "../lwm2m/model";
@@ -49,6 +49,7 @@ import { CertificateType } from "../dtls/extensions";
 import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
 import { VerifyFlag } from "../x509/verify";
 import { wipe } from "../crypto/ct";
+import { SeSlot } from "../se/keys";
 import { keyLoad, keySlot } from "./persist";
 import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
@@ -78,8 +79,6 @@ const KIND_NONE: i32 = 0;
 const KIND_NOSEC: i32 = 1;
 const KIND_DTLS: i32 = 2;
 
-/** Our ephemeral ECDHE slots, one per connection (se/keys.ts plan: 8..14). */
-const EPHEMERAL_FIRST: i32 = 8;
 
 // per connection: kind i32, peer i32
 const T = memory.data(8 * 3, 4);
@@ -146,7 +145,7 @@ function cfgOf(ci: i32): DtlsConfig {
     // RFC 5077 tickets and session IDs: the session is kept in the sealed store (session-store.ts)
     c.ticketCapacity = SESSION_TICKET_CAP;
     c.sessionTickets = true;
-    c.ephemeralSlot = EPHEMERAL_FIRST + ci;
+    c.ephemeralSlot = SeSlot.FirstEphemeral + ci; // our ephemeral ECDHE slot, one per connection (se/keys.ts plan)
     store<usize>(slot(CONFIGS, ci), changetype<usize>(c));
     store<usize>(slot(SESSIONS, ci), changetype<usize>(new DtlsSession(SESSION_TICKET_CAP)));
   }
@@ -332,21 +331,7 @@ function isIpLiteral(host: usize, n: i32): bool {
 /** Fills connection ci's DtlsConfig from Security instance secIid; 0 or a TransportError (logged). */
 function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): i32 {
   const c = cfgOf(ci);
-  c.psk = 0;
-  c.pskLen = 0;
-  c.pskIdentity = 0;
-  c.pskIdentityLen = 0;
-  c.pskLowEntropy = false;
-  c.ownPublicKey = 0;
-  c.ownCertificates = 0;
-  c.ownCertificatesLen = 0;
-  c.ownCertificateDer = 0;
-  c.ownCertificateDerLen = 0;
-  c.serverPublicKey = 0;
-  c.serverPublicKeyLen = 0;
-  c.trust = 0;
-  c.serverName = 0;
-  c.serverNameLen = 0;
+  c.clearCredentials();
   let suites = ciphersuites(secIid);
   const sni = getBytes(SECURITY_OID, secIid, Sec.Sni);
   if (found && valueLen > 0) {
@@ -441,7 +426,7 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
   return 0;
 }
 
-/** Handshake from Idle; TRANSPORT_PENDING or a TransportError (logged; PSK wiped). */
+/** Handshake from Idle; Channel.Pending or a TransportError (logged; PSK wiped). */
 function startHandshake(ci: i32, now: i64): i32 {
   const d = dtlsOf(ci);
   d.reset();
@@ -458,7 +443,7 @@ function startHandshake(ci: i32, now: i64): i32 {
     return TransportError.Handshake;
   }
   flush(ci);
-  return TRANSPORT_PENDING;
+  return Channel.Pending;
 }
 
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
@@ -530,7 +515,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
   lnum(port);
   ls(": no encryption, no authentication (configured explicitly)");
   lwarn();
-  return TRANSPORT_UP;
+  return Channel.Up;
 }
 
 // Queue Mode (LwM2M 1.1 Transport §6.5): monotonic ms of each connection's last datagram in or out
@@ -627,11 +612,11 @@ function events(ci: i32, now: i64): void {
       } else {
         ss.clear();
       }
-      if (conn(ci).transport == 2) clientTransportUp(ci, now); // the Register goes out in this call
+      if (conn(ci).transport == Channel.Pending) clientTransportUp(ci, now); // the Register goes out in this call
     } else if (e == DtlsEvent.Closed) {
       const r = d.eventReason();
       flush(ci); // our alert / close_notify
-      if (conn(ci).transport == 1 && (r == DtlsError.RecordLimit || r == DtlsError.SessionAge)) {
+      if (conn(ci).transport == Channel.Up && (r == DtlsError.RecordLimit || r == DtlsError.SessionAge)) {
         // DTLS-10: a new handshake (resuming the session when it is still young enough)
         lb("DTLS: ssid=");
         lnum(conn(ci).ssid);
@@ -639,15 +624,15 @@ function events(ci: i32, now: i64): void {
         lsReason(r);
         ls(", new handshake");
         linfo();
-        conn(ci).transport = 2;
+        conn(ci).transport = Channel.Pending;
         if (startHandshake(ci, now) < 0) failed(ci, now);
         return;
       }
-      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == 2 ? "handshake failed" : "connection closed", r);
+      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
       if (estCi == ci) { estFailed(ci, now, -1); return; }
       // a handshake that offered the stored session and was refused (not a mere timeout):
       // the next attempt is a full handshake, never a loop on a session the server rejects
-      if (conn(ci).transport == 2 && r != DtlsError.Timeout && sessionLastDrop(ci) == SessionDrop.None) sessionDiscard(ci);
+      if (conn(ci).transport == Channel.Pending && r != DtlsError.Timeout && sessionLastDrop(ci) == SessionDrop.None) sessionDiscard(ci);
       failed(ci, now);
       return;
     }
@@ -701,7 +686,7 @@ export function transportStep(now: i64): void {
   // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
   if (estCi < 0 && now >= estRetryAt) {
     for (let i = 0; i < MAX_CONNS; i++) {
-      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != 1) continue;
+      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up) continue;
       const wall = clock_wall_seconds();
       if (!estRenewalDue(wall)) break;
       lb("EST: renewal point of the certificate reached ssid=");
@@ -717,9 +702,9 @@ export function transportStep(now: i64): void {
       }
       // the client holds its messages while the channel is pending (transport 2) and is told
       // when the channel with the renewed certificate is up, as after a DTLS-10 re-handshake
-      conn(i).transport = 2;
+      conn(i).transport = Channel.Pending;
       estClose(i);
-      if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = 0; clientTransportFailed(i, now); }
+      if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = Channel.Closed; clientTransportFailed(i, now); }
       break;
     }
   }
@@ -741,9 +726,6 @@ export function transportDeadline(): i64 {
   if (estCi >= 0 && estRunning) t = earliest(earliest(t, estEndpoint().nextDeadline()), estDeadline());
   return t;
 }
-
-/** Whether connection ci's channel is plain (NoSec). */
-export function transportIsNoSec(ci: i32): bool { return kindOf(ci) == KIND_NOSEC; }
 
 // ---- Security Mode 4: EST enrolment on the account's connection slot ------------------
 
@@ -804,7 +786,7 @@ function splitUri(p: usize, n: i32): bool {
   return true;
 }
 
-/** Opens the DTLS channel to the EST server on connection ci (TRANSPORT_PENDING or an error, logged). */
+/** Opens the DTLS channel to the EST server on connection ci (Channel.Pending or an error, logged). */
 function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now: i64, renewing: bool): i32 {
   if (estCi >= 0 && estCi != ci) {
     lb("EST: another enrolment runs; ssid=");
@@ -830,8 +812,7 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
     uHost = EST_HOST; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
   }
   const c = cfgOf(ci);
-  c.psk = 0; c.pskLen = 0; c.pskIdentity = 0; c.pskIdentityLen = 0; c.pskLowEntropy = false;
-  c.serverPublicKey = 0; c.serverPublicKeyLen = 0; c.serverName = 0; c.serverNameLen = 0; c.ownCertificates = 0; c.ownCertificatesLen = 0;
+  c.clearCredentials(); // ownCertificateDer, ownPublicKey and trust are set below
   // client authentication: the enrolled certificate for /sren, else the factory IDevID (resources 3 and 5)
   const pub = OWN_PUB + <usize>(ci * 72);
   let slot = -1;
@@ -1013,7 +994,7 @@ function estSwitch(ci: i32, now: i64): void {
   estClose(ci);
   const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
   if (r < 0) clientTransportFailed(ci, now);
-  else if (r == TRANSPORT_UP) clientTransportUp(ci, now);
+  else if (r == Channel.Up) clientTransportUp(ci, now);
 }
 
 /** The enrolment failed: the code in the event and the log (4.xx/5.xx as the server sent it). A renewal
@@ -1035,7 +1016,7 @@ function estFailed(ci: i32, now: i64, code: i32): void {
     lb("EST: keeping the current certificate until it expires");
     lwarn();
     const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
-    if (r >= 0) { if (r == TRANSPORT_UP) clientTransportUp(ci, now); return; }
+    if (r >= 0) { if (r == Channel.Up) clientTransportUp(ci, now); return; }
   }
   clientTransportFailed(ci, now);
 }

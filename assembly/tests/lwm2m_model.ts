@@ -13,13 +13,14 @@ import {
   T_CORELNK, OBJ_MULTI, OBJ_SERVER_CREATE, VER_1_0,
 } from "../lwm2m/model";
 import {
-  lwHandle, lwRead, lwWrite, lwCreate, lwDelete, lwDiscover, lwExecute, lwWriteAttributes, registerPayload,
-  responseLength, responseFormat, createdInstanceId, setPreferredFormat, executeArgsValid,
+  lwHandle, lwRead, lwWrite, lwCreate, lwDelete, lwDiscover, lwExecute, lwWriteAttributes,
+  LwResponse, setPreferredFormat, executeArgsValid,
 } from "../lwm2m/operations";
 import {
   bootstrapFinish, provisionFinish, bootstrapAccountCleanup, nextCleanupDeadline, configImage, configLoad, configReset,
   setConfigHooks, session, sessionAbort, lastConfigError, bsEntropyHigh, purgePending, validateConfig, uriScheme,
 } from "../lwm2m/bootstrap-config";
+import { registerPayload } from "../lwm2m/client/registration";
 import { attrEffective, attrU32, attrF64, attrCount } from "../lwm2m/attributes";
 import { securityDefine, securityFind, securityKeyHandle, securitySecret, securitySecretLen, securityMode } from "../lwm2m/objects/security";
 import { serverDefine, serverFind, retryCount, retryTimer, sequenceDelayTimer, sequenceRetryCount } from "../lwm2m/objects/server";
@@ -124,32 +125,37 @@ export function execArgsLen(): i32 { return lastExecArgsLen; }
 export function setWall(t: i64): void { wall = t; }
 
 // ---- operations ----
+let last: LwResponse = changetype<LwResponse>(memory.data(16, 4)); // the last operation's response value
+function got(r: LwResponse): i32 {
+  last = r;
+  return r.code;
+}
 export function handle(caller: i32, method: i32, o: u32, i: u32, r: u32, ri: u32, format: i32, accept: i32, q: usize, qlen: i32,
   payload: usize, plen: i32, out: usize, cap: i32): i32 {
-  return lwHandle(caller, method, path(o, i, r, ri), format, accept, q, qlen, payload, plen, out, cap);
+  return got(lwHandle(caller, method, path(o, i, r, ri), format, accept, q, qlen, payload, plen, out, cap));
 }
 export function read(caller: i32, o: u32, i: u32, r: u32, ri: u32, accept: i32, out: usize, cap: i32): i32 {
-  return lwRead(caller, path(o, i, r, ri), accept, out, cap);
+  return got(lwRead(caller, path(o, i, r, ri), accept, out, cap));
 }
 export function discover(caller: i32, o: u32, i: u32, r: u32, ri: u32, out: usize, cap: i32): i32 {
-  return lwDiscover(caller, path(o, i, r, ri), out, cap);
+  return got(lwDiscover(caller, path(o, i, r, ri), out, cap));
 }
 export function write(caller: i32, o: u32, i: u32, r: u32, ri: u32, partial: i32, format: i32, payload: usize, len: i32, out: usize, cap: i32): i32 {
-  return lwWrite(caller, path(o, i, r, ri), partial != 0, format, payload, len, out, cap);
+  return got(lwWrite(caller, path(o, i, r, ri), partial != 0, format, payload, len, out, cap));
 }
 export function create(caller: i32, o: u32, format: i32, payload: usize, len: i32, out: usize, cap: i32): i32 {
-  return lwCreate(caller, path(o, 0xffff, 0xffff, 0xffff), format, payload, len, out, cap);
+  return got(lwCreate(caller, path(o, 0xffff, 0xffff, 0xffff), format, payload, len, out, cap));
 }
-export function del(caller: i32, o: u32, i: u32, r: u32, ri: u32): i32 { return lwDelete(caller, path(o, i, r, ri)); }
+export function del(caller: i32, o: u32, i: u32, r: u32, ri: u32): i32 { return got(lwDelete(caller, path(o, i, r, ri))); }
 export function execute(caller: i32, o: u32, i: u32, r: u32, args: usize, len: i32): i32 {
-  return lwExecute(caller, path(o, i, r, 0xffff), args, len);
+  return got(lwExecute(caller, path(o, i, r, 0xffff), args, len));
 }
 export function writeAttributes(caller: i32, o: u32, i: u32, r: u32, ri: u32, q: usize, qlen: i32): i32 {
-  return lwWriteAttributes(caller, path(o, i, r, ri), q, qlen);
+  return got(lwWriteAttributes(caller, path(o, i, r, ri), q, qlen));
 }
-export function respLen(): i32 { return responseLength; }
-export function respFormat(): i32 { return responseFormat; }
-export function createdId(): i32 { return createdInstanceId; }
+export function respLen(): i32 { return last.length; }
+export function respFormat(): i32 { return last.format; }
+export function createdId(): i32 { return last.createdId; }
 export function preferFormat(f: u32): void { setPreferredFormat(f); }
 export function argsValid(p: usize, n: i32): i32 { return executeArgsValid(p, n) ? 1 : 0; }
 export function regPayload(out: usize, cap: i32): i32 { return registerPayload(out, cap); }

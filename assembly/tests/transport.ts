@@ -14,7 +14,7 @@ export function abiVersion(): i32 { return ABI_VERSION; }
 
 let ready = false;
 
-/** transportOpen(ci, secIid, mode, host, port): TRANSPORT_UP / TRANSPORT_PENDING or a TransportError. */
+/** transportOpen(ci, secIid, mode, host, port): Channel.Up / Channel.Pending or a TransportError. */
 export function openWithMode(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
   if (!ready) {
     transportInit();

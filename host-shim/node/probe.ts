@@ -1,5 +1,5 @@
 // `npx lwm2m-wasm probe coaps://HOST:PORT/PATH ...`: runs the firmware's
-// probe (assembly/firmware/probe.ts, built like the firmware release into its
+// probe (assembly/probe/probe.ts, built like the firmware release into its
 // own module build/probe.wasm: the device does not carry it) with the Node host
 // services: one DTLS 1.2 handshake and one CoAP GET, then prints the
 // negotiated suite, the response and the bytes on the wire. Any failure exits
@@ -64,7 +64,7 @@ export const CIPHERS: Record<string, { bit: number; code: number; iana: string }
 };
 const MFL: Record<string, number> = { "512": 1, "1024": 2, "2048": 3, "4096": 4 };
 
-/** The probe's exports (assembly/firmware/probe.ts). */
+/** The probe's exports (assembly/probe/probe.ts). */
 const PROBE_EXPORTS = [
   "probe_reset", "probe_input", "probe_set_target", "probe_set_psk", "probe_import_key", "probe_add_own_certificate",
   "probe_set_server_rpk", "probe_set_trust", "probe_add_anchor", "probe_set_suites", "probe_set_mfl", "probe_set_sni",
@@ -85,7 +85,7 @@ function namespaceOf(file: string, ns: string): Map<number, string> {
   return out;
 }
 const names = {
-  probe: namespaceOf("assembly/firmware/probe.ts", "ProbeError"),
+  probe: namespaceOf("assembly/probe/probe.ts", "ProbeError"),
   dtls: namespaceOf("assembly/dtls/alert.ts", "DtlsError"),
   alert: namespaceOf("assembly/dtls/alert.ts", "AlertDescription"),
   x509: namespaceOf("assembly/x509/cert.ts", "X509Error"),
@@ -276,7 +276,7 @@ export async function probe(a: ProbeArgs, print: (line: string) => void = () => 
   const missing = PROBE_EXPORTS.filter((n) => !exported.has(n));
   if (missing.length) {
     return { exitCode: EXIT.Other, reason: `${file} has no probe (missing exports: ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}); ` +
-      `the probe module is assembly/firmware/probe.ts built into ${PROBE_WASM} — rebuild with 'npm run build'` };
+      `the probe module is assembly/probe/probe.ts built into ${PROBE_WASM} — rebuild with 'npm run build'` };
   }
   let memory!: WebAssembly.Memory;
   let x!: Exports;

@@ -15,7 +15,7 @@ import { ContentFormat } from "../formats/entry";
 import { bootstrapFinish, sessionAbort, session, Session, lastConfigError } from "../bootstrap-config";
 import { getInt, found, takeAction, postAction, Action } from "../model";
 import { SECURITY_OID, Sec, securityFind } from "../objects/security";
-import { conn, connEp, connAlloc, connFree, connOfRole, Role, St, Req, REPR, REPR_CAP } from "./conn";
+import { conn, connEp, connAlloc, connFree, connOfRole, Role, St, Req, REPR, REPR_CAP, Channel } from "./conn";
 import { connOpen, putPath, putEndpointQuery, logUri } from "./registration";
 import { emit, ClientEvent, BsFail, lb, ls, lnum, lcode, linfo, lwarn, lerror } from "./events";
 
@@ -136,9 +136,9 @@ export function bsTimer(ci: i32, now: i64): void {
   const c = conn(ci);
   c.timer = -1;
   if (c.state == St.Wait) {
-    if (c.transport == 2) return; // the handshake runs: bsTransportUp sends the request
-    if (!c.transport && connOpen(ci, now) < 0) { failed(ci, now, BsFail.Transport); return; }
-    if (c.transport == 1) sendRequest(ci, now);
+    if (c.transport == Channel.Pending) return; // the handshake runs: bsTransportUp sends the request
+    if (c.transport == Channel.Closed && connOpen(ci, now) < 0) { failed(ci, now, BsFail.Transport); return; }
+    if (c.transport == Channel.Up) sendRequest(ci, now);
   } else if (c.state == St.Bootstrapping) {
     failed(ci, now, BsFail.NoFinish);
   } else if (c.state == St.Lingering) {
@@ -156,7 +156,7 @@ export function bsTransportFailed(ci: i32, now: i64): void {
   if (c.state == St.Wait || c.state == St.BsRequesting || c.state == St.Bootstrapping) failed(ci, now, BsFail.Transport);
 }
 
-/** Response (or -1 timeout / -3 reset) to the Bootstrap-Request. */
+/** Response (or AttemptFail.Timeout / Reset) to the Bootstrap-Request. */
 export function bsOnResponse(ci: i32, now: i64, code: i32): void {
   const c = conn(ci);
   if (c.pending != Req.BootstrapRequest) return;

@@ -18,7 +18,7 @@ import { SERVER_OID, serverDefine, serverFind } from "../objects/server";
 import { deviceDefine } from "../objects/device";
 import {
   conn, connEp, connObs, connsInit, connAlloc, connFree, connOfSsid, connOfRole, Role, St, Req, MAX_CONNS, U_OBJECTS,
-  U_TRIGGER, transportSend, earliest,
+  U_TRIGGER, transportSend, earliest, Channel,
 } from "./conn";
 import {
   regBegin, regOnResponse, regTimer, regTransportUp, regTransportFailed, sendUpdate, sendDeregister, serverChanged,
@@ -27,7 +27,7 @@ import {
 import { bsStart, bsTimer, bsOnResponse, bsTransportUp, bsTransportFailed, takeBootstrapFinished } from "./bootstrap";
 import { handleRequest, requestsInit, requestsConnGone } from "./requests";
 import { reportChange, reportStep, reportDeadline, reportEnded } from "./reporting";
-import { emit, ClientEvent, lb, ls, lnum, linfo, lwarn } from "./events";
+import { emit, ClientEvent, AttemptFail, lb, ls, lnum, linfo, lwarn } from "./events";
 
 /** What the host should do after this call (host_request export). */
 export namespace HostRequest {
@@ -141,8 +141,8 @@ function processEvents(ci: i32, now: i64): void {
     if (e == CoapEvent.Request) handleRequest(ci, now);
     else if (slot == 0 && conn(ci).pending != Req.None) {
       if (e == CoapEvent.Response) onResponse(ci, now, ep.rx.code);
-      else if (e == CoapEvent.Timeout) onResponse(ci, now, -1);
-      else if (e == CoapEvent.Reset) onResponse(ci, now, -3);
+      else if (e == CoapEvent.Timeout) onResponse(ci, now, AttemptFail.Timeout);
+      else if (e == CoapEvent.Reset) onResponse(ci, now, AttemptFail.Reset);
     }
     if (e >= CoapEvent.Timeout) {
       const k = obsOnEvent(connObs(ci), e, slot, ep.eventMid, now);
@@ -160,14 +160,14 @@ export function clientDatagram(ci: i32, p: usize, len: i32, now: i64): void {
   // the endpoint's contract: drained after every call. One DTLS datagram may carry several
   // records, each a CoAP message (RFC 6347 4.1.1): each answer leaves before the next is read.
   let n: i32;
-  while ((n = ep.pollTransmit()) > 0) if (conn(ci).transport == 1) transportSend(ci, ep.txPtr, n);
+  while ((n = ep.pollTransmit()) > 0) if (conn(ci).transport == Channel.Up) transportSend(ci, ep.txPtr, n);
 }
 
 /** The transport of ci finished opening (DTLS handshake complete). */
 export function clientTransportUp(ci: i32, now: i64): void {
   if (<u32>ci >= <u32>MAX_CONNS) return;
   const c = conn(ci);
-  if (c.transport == 2) c.transport = 1;
+  if (c.transport == Channel.Pending) c.transport = Channel.Up;
   if (c.role == Role.Bootstrap) bsTransportUp(ci, now);
   else if (c.role == Role.Server) regTransportUp(ci, now);
 }
@@ -176,7 +176,7 @@ export function clientTransportUp(ci: i32, now: i64): void {
 export function clientTransportFailed(ci: i32, now: i64): void {
   if (<u32>ci >= <u32>MAX_CONNS) return;
   const c = conn(ci);
-  c.transport = 0;
+  c.transport = Channel.Closed;
   if (c.role == Role.Bootstrap) bsTransportFailed(ci, now);
   else if (c.role == Role.Server) regTransportFailed(ci, now);
 }
@@ -274,7 +274,7 @@ export function clientStep(now: i64): i64 {
     if (c.role == Role.None) continue;
     const ep = connEp(i);
     let n: i32;
-    while ((n = ep.pollTransmit()) > 0) if (c.transport == 1) transportSend(i, ep.txPtr, n);
+    while ((n = ep.pollTransmit()) > 0) if (c.transport == Channel.Up) transportSend(i, ep.txPtr, n);
     d = earliest(d, ep.nextDeadline());
     d = earliest(d, c.timer);
     d = earliest(d, reportDeadline(i));
@@ -286,10 +286,4 @@ export function clientStep(now: i64): i64 {
 export function clientState(ssid: i32): i32 {
   const ci = ssid == 0 ? connOfRole(Role.Bootstrap) : connOfSsid(ssid);
   return ci < 0 ? -1 : conn(ci).state;
-}
-
-/** Registered with at least one server? */
-export function clientRegistered(): bool {
-  for (let i = 0; i < MAX_CONNS; i++) if (conn(i).role == Role.Server && isRegistered(conn(i))) return true;
-  return false;
 }

@@ -83,7 +83,7 @@ export const U_TRIGGER: i32 = 8; // Registration Update Trigger: an Update even 
   state: i32;
   secIid: i32;
   ssid: i32; // 0 for the Bootstrap-Server account
-  /** Transport: 0 closed, 1 open, 2 opening (handshake). */
+  /** Channel.Closed / Up / Pending. */
   transport: i32;
   pending: i32; // Req.* in slot 0
   attempt: i32; // communication attempts in this sequence (§6.2.1.2)
@@ -146,8 +146,8 @@ export function obsPathOf(s: ObsState): LwPath { return changetype<LwPath>(chang
  * Opens the channel of connection `ci` to the account's server: host (ASCII,
  * brackets kept for an IPv6 literal; inside the Security URI, valid while the
  * connection lives) and port from the Security URI, `mode`
- * = Security Mode (resource 2). Returns TRANSPORT_UP (ready: NoSec),
- * TRANSPORT_PENDING (a DTLS handshake runs; call clientTransportUp /
+ * = Security Mode (resource 2). Returns Channel.Up (ready: NoSec),
+ * Channel.Pending (a DTLS handshake runs; call clientTransportUp /
  * clientTransportFailed later) or a negative error (e.g. the secure
  * transport is not available).
  */
@@ -155,8 +155,15 @@ export type TransportOpen = (ci: i32, secIid: u32, mode: i32, host: usize, hostL
 /** One CoAP message out on connection ci (NoSec: a datagram; DTLS: an application-data record). */
 export type TransportSend = (ci: i32, ptr: usize, len: i32) => i32;
 export type TransportClose = (ci: i32) => void;
-export const TRANSPORT_UP: i32 = 0;
-export const TRANSPORT_PENDING: i32 = 1;
+/** The state of a connection's channel (Conn.transport), and what TransportOpen answers (Up or Pending). */
+export namespace Channel {
+  /** No channel. */
+  export const Closed: i32 = 0;
+  /** Ready for CoAP messages (NoSec, or the DTLS handshake done). */
+  export const Up: i32 = 1;
+  /** A DTLS handshake runs (clientTransportUp / clientTransportFailed follow). */
+  export const Pending: i32 = 2;
+}
 
 function noOpen(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 { return -1; }
 function noSend(ci: i32, ptr: usize, len: i32): i32 { return -1; }
@@ -208,7 +215,7 @@ export function connAlloc(role: i32, secIid: i32, ssid: i32): i32 {
 export function connFree(i: i32): void {
   const c = conn(i);
   if (c.role == Role.None) return;
-  if (c.transport) transportClose(i);
+  if (c.transport != Channel.Closed) transportClose(i);
   memory.fill(changetype<usize>(c), 0, CONN_SIZE);
   connObsClear(i);
 }

@@ -10,7 +10,7 @@ export namespace ClientEvent {
   export const Bootstrapped: i32 = 2; // Bootstrap-Finish accepted (2.04)
   export const BootstrapFailed: i32 = 3; // arg: why (BsFail.*), or a ConfigError when Finish was refused (4.06)
   export const Registered: i32 = 4; // ssid, text: Location-Path
-  export const RegistrationFailed: i32 = 5; // ssid, arg: response code or -1 timeout / -2 transport
+  export const RegistrationFailed: i32 = 5; // ssid, arg: response code or an AttemptFail
   export const Updated: i32 = 6; // ssid
   export const Deregistered: i32 = 7; // ssid
   export const NotificationSent: i32 = 8; // ssid, arg: Observe sequence number, text: path
@@ -31,6 +31,14 @@ export namespace BsFail {
   export const NoFinish: i32 = -2; // no Bootstrap-Finish in time: the session was dropped
   export const Transport: i32 = -3; // the channel could not be opened (e.g. secure transport unavailable)
   export const NoAccount: i32 = -4; // no Bootstrap-Server account
+}
+
+/** Why a request to a server got no response code (the code's place in onResponse / attemptFailed, ClientEvent.RegistrationFailed arg). */
+export namespace AttemptFail {
+  export const Timeout: i32 = -1; // no answer after the CoAP retransmissions (RFC 7252 §4.2)
+  export const Transport: i32 = -2; // the channel could not be opened or failed
+  export const Reset: i32 = -3; // the server answered with RST (RFC 7252 §4.2)
+  export const NotSent: i32 = -4; // the request could not be sent
 }
 
 const RING: i32 = 16;

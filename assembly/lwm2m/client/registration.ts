@@ -10,16 +10,16 @@
 // Communication Sequence Retry Count (20) sequences. When every server has
 // failed, the client falls back to bootstrap (BS-2; client.ts).
 import { CoapType, CoapCode, CoapOption, CoapOptionIter, CoapWriter, COAP_OPTION_ITER_SIZE } from "../../coap/message";
-import { registerPayload } from "../operations";
 import { ContentFormat } from "../formats/entry";
+import { registerObjectLinks, linkWriter } from "../object-links";
 import { getBytes, found, valueLen } from "../model";
 import { SECURITY_OID, Sec, securityMode } from "../objects/security";
 import { Srv, serverValue, serverBinding, retryCount, retryTimer, sequenceDelayTimer, sequenceRetryCount } from "../objects/server";
 import {
   conn, connEp, connObsClear, connLoc, Conn, St, Req, Role, LOC_CAP, U_LIFETIME, U_BINDING, U_OBJECTS,
-  transportOpen, transportClose, TRANSPORT_PENDING,
+  transportOpen, transportClose, Channel,
 } from "./conn";
-import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "./events";
+import { emit, ClientEvent, AttemptFail, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "./events";
 
 // ---------------------------------------------------------------------------
 // Endpoint Client Name (§6.2.1 "ep"), set by factory provisioning
@@ -27,6 +27,13 @@ import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, l
 export const EP_NAME_CAP: i32 = 64;
 export const EP_NAME = memory.data(64);
 export let epNameLen: i32 = 0;
+
+/** The Register / Update payload (registerObjectLinks) into out: its length, or a negative FormatError (out too small). */
+export function registerPayload(out: usize, cap: i32): i32 {
+  const w = linkWriter(out, cap);
+  registerObjectLinks(w);
+  return w.finish();
+}
 
 /** 1..64 printable ASCII bytes without '&' (it travels as one Uri-Query value, "ep=NAME"). */
 export function setEndpointName(p: usize, n: i32): bool {
@@ -50,7 +57,7 @@ export function clearEndpointName(): void {
 
 /**
  * Opens the account's channel (host and port from the Security URI, checked
- * at Bootstrap-Finish / load by uriScheme). TRANSPORT_UP / TRANSPORT_PENDING,
+ * at Bootstrap-Finish / load by uriScheme). Channel.Up / Channel.Pending,
  * or a negative error. The host is passed where it is, inside the URI
  * (Security resource 0): the DTLS config keeps pointing at it (server name,
  * X.509 host check) for as long as the account's connection lives, so each
@@ -58,7 +65,7 @@ export function clearEndpointName(): void {
  */
 export function connOpen(ci: i32, now: i64): i32 {
   const c = conn(ci);
-  if (c.transport) return c.transport == 1 ? 0 : TRANSPORT_PENDING;
+  if (c.transport != Channel.Closed) return c.transport;
   const u = getBytes(SECURITY_OID, <u32>c.secIid, Sec.Uri);
   const n = valueLen;
   if (!found) return -1;
@@ -85,7 +92,7 @@ export function connOpen(ci: i32, now: i64): i32 {
   }
   const r = transportOpen(ci, <u32>c.secIid, securityMode(<u32>c.secIid), u + <usize>h, e - h, port, now);
   if (r < 0) return r;
-  c.transport = r == TRANSPORT_PENDING ? 2 : 1;
+  c.transport = r;
   return r;
 }
 
@@ -332,11 +339,11 @@ function attempt(ci: i32, now: i64): void {
     fallback = true;
     return;
   }
-  if (r == TRANSPORT_PENDING) { c.state = St.Connecting; c.timer = -1; return; }
-  if (!registerOrUpdate(ci, now)) attemptFailed(ci, now, -4);
+  if (r == Channel.Pending) { c.state = St.Connecting; c.timer = -1; return; }
+  if (!registerOrUpdate(ci, now)) attemptFailed(ci, now, AttemptFail.NotSent);
 }
 
-/** A communication attempt failed (why: response code, -1 timeout, -2 transport, -3 reset, -4 not sent). */
+/** A communication attempt failed (why: a response code or an AttemptFail). */
 export function attemptFailed(ci: i32, now: i64, why: i32): void {
   const c = conn(ci);
   const ssid = <u32>c.ssid;
@@ -347,7 +354,8 @@ export function attemptFailed(ci: i32, now: i64, why: i32): void {
   ls(" attempt ");
   lnum(c.attempt);
   ls(" failed (");
-  if (why > 0) lcode(why); else ls(why == -1 ? "timeout" : why == -2 ? "transport" : why == -3 ? "reset" : "not sent");
+  if (why > 0) lcode(why);
+  else ls(why == AttemptFail.Timeout ? "timeout" : why == AttemptFail.Transport ? "transport" : why == AttemptFail.Reset ? "reset" : "not sent");
   ls(")");
   lwarn();
   const count = max<i64>(retryCount(ssid), 1);
@@ -422,7 +430,7 @@ function logLocation(ci: i32): void {
   }
 }
 
-/** The response (code) or failure (-1 timeout, -3 reset) of the request in slot 0 of a server connection. */
+/** The response (code) or failure (AttemptFail.Timeout / Reset) of the request in slot 0 of a server connection. */
 export function regOnResponse(ci: i32, now: i64, code: i32): void {
   const c = conn(ci);
   const kind = c.pending;
@@ -486,7 +494,7 @@ function deregistered(ci: i32, now: i64): void {
   c.locLen = 0;
   connObsClear(ci);
   // the channel ends with the registration: close_notify over DTLS (RFC 5246 7.2.1), no timers left
-  if (c.transport) { transportClose(ci); c.transport = 0; }
+  if (c.transport != Channel.Closed) { transportClose(ci); c.transport = Channel.Closed; }
   emit(ClientEvent.Deregistered, c.ssid, 0, 0, 0);
   if (c.afterDereg == 1) disabled(ci, now); // Disable Timeout: resource 5, default 86400 s
   else {
@@ -510,13 +518,13 @@ export function regTimer(ci: i32, now: i64): void {
 /** The transport finished opening (DTLS handshake done). */
 export function regTransportUp(ci: i32, now: i64): void {
   const c = conn(ci);
-  if (c.state == St.Connecting && !registerOrUpdate(ci, now)) attemptFailed(ci, now, -4);
+  if (c.state == St.Connecting && !registerOrUpdate(ci, now)) attemptFailed(ci, now, AttemptFail.NotSent);
 }
 
 /** The transport failed (handshake refused, alert): the attempt failed; the next one reopens it. */
 export function regTransportFailed(ci: i32, now: i64): void {
   const c = conn(ci);
-  if (c.state == St.Connecting || c.state == St.Registering) attemptFailed(ci, now, -2);
+  if (c.state == St.Connecting || c.state == St.Registering) attemptFailed(ci, now, AttemptFail.Transport);
   else if (isRegistered(c)) { c.state = St.Wait; c.timer = now; c.attempt = 0; c.sequence = 0; }
 }
 

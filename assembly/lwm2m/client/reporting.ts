@@ -21,7 +21,7 @@ import { LwPath, ID_NONE, pathFormat } from "../formats/entry";
 import { Attr } from "../formats/link";
 import { attrEffective, attrU32, attrF64 } from "../attributes";
 import { getNumber } from "../model";
-import { lwHandle, Method, NO_FORMAT, responseLength, responseFormat } from "../operations";
+import { lwHandle, Method, NO_FORMAT } from "../operations";
 import { Srv, serverValue } from "../objects/server";
 import { conn, connEp, connObs, obsState, obsPathOf, ObsState, MAX_CONNS, OBS_PER_CONN, MAX_SZX, Role, REPR, REPR_CAP, earliest } from "./conn";
 import { isRegistered } from "./registration";
@@ -106,7 +106,8 @@ function notify(ci: i32, k: i32, now: i64): bool {
   const ep = connEp(ci);
   const s = obsState(ci, k);
   const p = obsPathOf(s);
-  const code = lwHandle(c.ssid, Method.GET, p, NO_FORMAT, obsContentFormat(t, k), 0, 0, 0, 0, REPR, REPR_CAP);
+  const res = lwHandle(c.ssid, Method.GET, p, NO_FORMAT, obsContentFormat(t, k), 0, 0, 0, 0, REPR, REPR_CAP);
+  const code = res.code;
   const ok = code == CoapCode.CONTENT;
   const w = obsBeginNotify(t, ep, k, code, now);
   if (w.err) {
@@ -121,9 +122,9 @@ function notify(ci: i32, k: i32, now: i64): bool {
     for (let i = 1; i <= n; i++) seq = (seq << 8) | <i32>load<u8>(o + <usize>i);
   }
   if (ok) {
-    w.optionUint(CoapOption.CONTENT_FORMAT, <u32>responseFormat);
+    w.optionUint(CoapOption.CONTENT_FORMAT, <u32>res.format);
     // a larger value goes as its first block; the observer fetches the rest (RFC 7959 §2.6)
-    const n = block2Begin(w, MAX_SZX, responseLength);
+    const n = block2Begin(w, MAX_SZX, res.length);
     if (n > 0) w.payload(REPR + <usize>block2Offset, n);
   }
   const r = ep.send(now);

@@ -18,7 +18,7 @@ import {
 import { obsRegister, obsDeregister, obsNextSeq } from "../../coap/observe";
 import { crc32 } from "../../util/crc32";
 import { LwPath, pathAppendSegment, formatId } from "../formats/entry";
-import { lwHandle, Caller, responseLength, responseFormat, createdInstanceId } from "../operations";
+import { lwHandle, Caller, Method } from "../operations";
 import { securityFind } from "../objects/security";
 import { conn, connEp, connObs, Role, REPR, REPR_CAP, MAX_SZX } from "./conn";
 import { bsActivity, bsFinish } from "./bootstrap";
@@ -84,7 +84,7 @@ export function handleRequest(ci: i32, now: i64): void {
     if (securityFind(0) < 0) { respond(ci, CoapCode.UNAUTHORIZED, now); return; }
     bsActivity(ci, now);
     if (bs) {
-      respond(ci, method == 2 ? bsFinish(ci, now) : CoapCode.METHOD_NOT_ALLOWED, now);
+      respond(ci, method == Method.POST ? bsFinish(ci, now) : CoapCode.METHOD_NOT_ALLOWED, now);
       return;
     }
     caller = Caller.Bootstrap;
@@ -144,17 +144,18 @@ export function handleRequest(ci: i32, now: i64): void {
   }
 
   // Block2 (RFC 7959 §2.4) and Observe (RFC 7641 §2)
-  const plan = method == 1 ? block2Plan(m, MAX_SZX) : MAX_SZX;
+  const plan = method == Method.GET ? block2Plan(m, MAX_SZX) : MAX_SZX;
   if (plan < 0) { respond(ci, CoapCode.BAD_REQUEST, now); return; }
-  const observe = method == 1 && c.role == Role.Server && blockNum(plan) == 0 ? m.observe() : -1;
+  const observe = method == Method.GET && c.role == Role.Server && blockNum(plan) == 0 ? m.observe() : -1;
 
-  const code = lwHandle(caller, method, p, m.contentFormat(), m.accept(), QBUF, qlen, payload, plen, REPR, REPR_CAP);
+  const res = lwHandle(caller, method, p, m.contentFormat(), m.accept(), QBUF, qlen, payload, plen, REPR, REPR_CAP);
   // Bootstrap-Write bodies may carry keys (SEC-3): no copy stays once the model has taken them
   if (uploaded) memory.fill(UPLOAD, 0, <usize>plen);
   if (secretBody) memory.fill(m.payload, 0, <usize>m.payloadLen);
-  const total = responseLength;
-  const fmt = responseFormat;
-  const created = createdInstanceId;
+  const code = res.code;
+  const total = res.length;
+  const fmt = res.format;
+  const created = res.createdId;
 
   let k = -1;
   if (observe == 0 && code == CoapCode.CONTENT) {

@@ -4,7 +4,7 @@
 // `</3/0/7>;dim=2;pmin=10`, `</0/1>;ssid=101;uri="coaps://..."`), plus the
 // query-style attributes of Write-Attributes (§5.1.2 <NOTIFICATION> class:
 // "pmin=10", "gt=25.5", "st" with no value = remove).
-import { LwPath, FormatError, pathFormat } from "./entry";
+import { LwPath, FormatError, pathFormat } from "./types";
 import { scanNumber, numHasFrac, numNeg, numErr, decimalToU64, decimalToF64, formatU64, formatF64, NUM_TMP } from "./numbers";
 
 /** Link-format writer over a caller buffer; errors are sticky (OutOfSpace). */

@@ -3,9 +3,9 @@
 // an LwM2M path under the request path, time resolution (bt + t, §4.5.3),
 // and the typed accessors for "v", "vs", "vb", "vd", "vlo".
 import {
-  LwDecoder, LwEncoder, LwPath, FormatError, EntryKind, ValueHint, ContentFormat, NAME_CAP, NUM_TEXT, NUM_BIN,
+  LwDecoderCore, LwEncoderCore, LwPath, FormatError, EntryKind, ValueHint, ContentFormat, NAME_CAP, NUM_TEXT, NUM_BIN,
   pathParse, pathFormat, formatId, ENC_FIRST_DONE, ENC_CLOSED,
-} from "./entry";
+} from "./types";
 import { jsonUnescape } from "./json";
 import { CborValue, cborParserInit } from "../../cbor/index";
 import {
@@ -18,7 +18,7 @@ import { parseObjlnk } from "./text";
  * string (definite: its bytes; esc = indefinite, ptr at its head). Returns
  * the length or a FormatError (OutOfSpace above cap).
  */
-export function copyText(dec: LwDecoder, ptr: usize, len: i32, esc: bool, dst: usize, cap: i32): i32 {
+export function copyText(dec: LwDecoderCore, ptr: usize, len: i32, esc: bool, dst: usize, cap: i32): i32 {
   if (!esc) {
     if (len > cap) return FormatError.OutOfSpace;
     memory.copy(dst, ptr, len);
@@ -37,7 +37,7 @@ export function copyText(dec: LwDecoder, ptr: usize, len: i32, esc: bool, dst: u
  * below the request path (unless dec.rawNames).
  */
 export function senmlResolve(
-  dec: LwDecoder, bnPtr: usize, bnLen: i32, bnEsc: bool, nPtr: usize, nLen: i32, nEsc: bool, t: f64,
+  dec: LwDecoderCore, bnPtr: usize, bnLen: i32, bnEsc: bool, nPtr: usize, nLen: i32, nEsc: bool, t: f64,
 ): i32 {
   if (bnPtr) {
     const n = copyText(dec, bnPtr, bnLen, bnEsc, dec.bnBuf, NAME_CAP);
@@ -63,7 +63,7 @@ export function senmlResolve(
 }
 
 /** Loads a "v" value: 0 = decimal in numbers.ts state, 1 = binary in dec.numF64, or a FormatError. */
-export function senmlNumber(dec: LwDecoder): i32 {
+export function senmlNumber(dec: LwDecoderCore): i32 {
   if (dec.hint != ValueHint.Number) return FormatError.TypeMismatch;
   if (dec.numKind == NUM_BIN) return 1;
   if (dec.numKind == NUM_TEXT) scanNumber(dec.valPtr, dec.valPtr + <usize>dec.valLen); // checked when parsed
@@ -72,7 +72,7 @@ export function senmlNumber(dec: LwDecoder): i32 {
 }
 
 /** Integer / Time in i64, or Unsigned Integer: an integral number ("v":3800, 3.8e3, 3800.0 all give 3800). */
-export function senmlInteger(dec: LwDecoder, unsigned: bool): i64 {
+export function senmlInteger(dec: LwDecoderCore, unsigned: bool): i64 {
   const k = senmlNumber(dec);
   if (k < 0) return dec.bad(k);
   if (k == 1) {
@@ -88,7 +88,7 @@ export function senmlInteger(dec: LwDecoder, unsigned: bool): i64 {
   return v;
 }
 
-export function senmlFloat(dec: LwDecoder): f64 {
+export function senmlFloat(dec: LwDecoderCore): f64 {
   const k = senmlNumber(dec);
   if (k < 0) { dec.err = k; return 0; }
   if (k == 1) return dec.numF64;
@@ -98,7 +98,7 @@ export function senmlFloat(dec: LwDecoder): f64 {
 }
 
 /** "vs" (or the text of "vlo"): in place when possible, else in the scratch area. */
-export function senmlString(dec: LwDecoder): i32 {
+export function senmlString(dec: LwDecoderCore): i32 {
   const h = dec.hint;
   if (h != ValueHint.String && h != ValueHint.Objlnk) return FormatError.TypeMismatch;
   if (!dec.valEsc) { dec.strPtr = dec.valPtr; return dec.valLen; }
@@ -107,7 +107,7 @@ export function senmlString(dec: LwDecoder): i32 {
 }
 
 /** "vd": base64url text in JSON (RFC 8428 §4.3; the standard alphabet and padding are accepted too), bytes in CBOR. */
-export function senmlOpaque(dec: LwDecoder): i32 {
+export function senmlOpaque(dec: LwDecoderCore): i32 {
   if (dec.hint != ValueHint.Opaque) return FormatError.TypeMismatch;
   if (dec.format == ContentFormat.SENML_CBOR) {
     if (!dec.valEsc) { dec.strPtr = dec.valPtr; return dec.valLen; }
@@ -127,7 +127,7 @@ export function senmlOpaque(dec: LwDecoder): i32 {
 }
 
 /** "vlo": "oid:iid" (§7.4.4 table, Objlnk format of Appendix C). */
-export function senmlObjlnk(dec: LwDecoder): u32 {
+export function senmlObjlnk(dec: LwDecoderCore): u32 {
   if (dec.hint != ValueHint.Objlnk) return <u32>dec.bad(FormatError.TypeMismatch);
   const n = senmlString(dec);
   if (n < 0) return <u32>dec.bad(n);
@@ -164,7 +164,7 @@ export function hintOf(f: u32): i32 {
 }
 
 /** Sets kind from the fields seen: a record has at most one value field (RFC 8428 §4.2). */
-export function valueKind(dec: LwDecoder, seen: u32): i32 {
+export function valueKind(dec: LwDecoderCore, seen: u32): i32 {
   const v = seen & Field.VALUES;
   if (v & (v - 1)) return FormatError.Malformed;
   dec.kind = v ? EntryKind.Value : EntryKind.NoValue;
@@ -184,7 +184,7 @@ export let nmBnLen: i32 = 0;
 export let nmNLen: i32 = 0;
 
 /** Fills NM_BN (first record only) and NM_N for a value at p; returns true for the first record. */
-export function senmlNames(enc: LwEncoder, p: LwPath): bool {
+export function senmlNames(enc: LwEncoderCore, p: LwPath): bool {
   const b = enc.base;
   const bl = b.level();
   const pl = p.level();

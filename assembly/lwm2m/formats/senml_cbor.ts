@@ -7,7 +7,7 @@
 // The writer uses a definite-length array (non-streaming SenML), shortest
 // integer and float forms (RFC 8949 §4.2.1), and the label order of the TS
 // example: {-2: "/3/0/", 0: "0", 3: "Open Mobile Alliance"}.
-import { LwEncoder, LwDecoder, LwPath, LwType, FormatError, NUM_DEC, NUM_BIN } from "./entry";
+import { LwEncoderCore, LwDecoderCore, LwPath, LwType, FormatError, NUM_DEC, NUM_BIN } from "./types";
 import { CborValue, CborEncoder, CborType, cborParserInit, cborValidate } from "../../cbor/index";
 import { setDecimal, numErr, decimalToF64, validUtf8, NUM_TMP } from "./numbers";
 import { senmlResolve, valueKind, Field, senmlNames, nmBnLen, nmNLen, NM_BN, NM_N } from "./senml";
@@ -21,13 +21,13 @@ const HEAD_MAX: i32 = 5;
 // ---------------------------------------------------------------------------
 // Decoder
 
-export function scInit(dec: LwDecoder): i32 {
+export function scInit(dec: LwDecoderCore): i32 {
   if (cborValidate(dec.buf, <i32>(dec.end - dec.buf), MAX_DEPTH)) return FormatError.Malformed;
   return scStart(dec);
 }
 
 /** Cursor at the first record (the payload is already known to be one well-formed item). */
-export function scStart(dec: LwDecoder): i32 {
+export function scStart(dec: LwDecoderCore): i32 {
   const root = changetype<CborValue>(dec.cbor1);
   if (cborParserInit(root, dec.buf, <i32>(dec.end - dec.buf), MAX_DEPTH) || root.type != CborType.Array) {
     return FormatError.Malformed;
@@ -55,7 +55,7 @@ function labelField(it: CborValue): u32 {
 }
 
 /** A numeric item (integer, float, decimal fraction) into the decoder's number fields. */
-function number(dec: LwDecoder, it: CborValue, inner: CborValue): i32 {
+function number(dec: LwDecoderCore, it: CborValue, inner: CborValue): i32 {
   const t = it.type;
   if (t == CborType.UnsignedInteger || t == CborType.NegativeInteger) {
     if (t == CborType.NegativeInteger && it.arg == u64.MAX_VALUE) {
@@ -97,13 +97,13 @@ function number(dec: LwDecoder, it: CborValue, inner: CborValue): i32 {
 }
 
 /** The number just read as binary64 (for "t", "bt"). */
-function numberF64(dec: LwDecoder): f64 {
+function numberF64(dec: LwDecoderCore): f64 {
   if (dec.numKind == NUM_BIN) return dec.numF64;
   setDecimal(dec.numNeg, dec.numMant, dec.numExp);
   return decimalToF64();
 }
 
-export function scNext(dec: LwDecoder): i32 {
+export function scNext(dec: LwDecoderCore): i32 {
   const top = changetype<CborValue>(dec.cbor0);
   if (dec.state == 2 || top.type == CborType.End) { dec.state = 2; return 0; }
   if (top.type != CborType.Map) return FormatError.Malformed;
@@ -178,7 +178,7 @@ export function scNext(dec: LwDecoder): i32 {
 // ---------------------------------------------------------------------------
 // Encoder
 
-export function scBegin(enc: LwEncoder): void {
+export function scBegin(enc: LwEncoderCore): void {
   if (enc.cap < <u32>HEAD_MAX) { enc.fail(FormatError.OutOfSpace); return; }
   enc.cbor.init(enc.buf + HEAD_MAX, <i32>enc.cap - HEAD_MAX);
 }
@@ -189,7 +189,7 @@ function putTime(c: CborEncoder, x: f64): void {
   else c.encodeFloat(x);
 }
 
-export function scWrite(enc: LwEncoder, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
+export function scWrite(enc: LwEncoderCore, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
   const c = enc.cbor;
   const first = senmlNames(enc, p);
   const bt = first && !isNaN(enc.baseTime);
@@ -222,7 +222,7 @@ export function scWrite(enc: LwEncoder, p: LwPath, type: i32, iv: i64, fv: f64, 
 }
 
 /** The definite array head in front of the records (shortest form), records moved down to it. */
-export function scFinish(enc: LwEncoder): void {
+export function scFinish(enc: LwEncoderCore): void {
   const c = enc.cbor;
   if (c.err) { enc.fail(FormatError.OutOfSpace); return; }
   const body = <u32>c.needed;

@@ -5,7 +5,7 @@
 // understood -> Unsupported); "bver" above 10 and a nonzero "bv" are refused.
 // The writer produces the compact form of the TS examples:
 //   [{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},{"n":"1",...}]
-import { LwEncoder, LwDecoder, LwPath, LwType, FormatError, NAME_CAP, NUM_TEXT } from "./entry";
+import { LwEncoderCore, LwDecoderCore, LwPath, LwType, FormatError, NAME_CAP, NUM_TEXT } from "./types";
 import { jsonWs, jsonString, jsonEsc, jsonLiteral, jsonSkipValue, jsonUnescape, LIT_TRUE, LIT_FALSE } from "./json";
 import {
   scanNumber, numMant, numErr, decimalToF64, decimalToU64, formatI64, formatU64, formatF64, base64Len, base64Encode,
@@ -37,7 +37,7 @@ function labelField(p: usize, n: i32): u32 {
 // ---------------------------------------------------------------------------
 // Decoder
 
-export function sjInit(dec: LwDecoder): i32 {
+export function sjInit(dec: LwDecoderCore): i32 {
   const p = jsonWs(dec.buf, dec.end);
   if (p >= dec.end || load<u8>(p) != 0x5b) return FormatError.Malformed;
   dec.pos = p + 1;
@@ -45,7 +45,7 @@ export function sjInit(dec: LwDecoder): i32 {
   return 0;
 }
 
-export function sjNext(dec: LwDecoder): i32 {
+export function sjNext(dec: LwDecoderCore): i32 {
   if (dec.state == 2) return 0;
   const end = dec.end;
   let p = jsonWs(dec.pos, end);
@@ -66,7 +66,7 @@ export function sjNext(dec: LwDecoder): i32 {
   return record(dec, p);
 }
 
-function record(dec: LwDecoder, p: usize): i32 {
+function record(dec: LwDecoderCore, p: usize): i32 {
   const end = dec.end;
   if (p >= end || load<u8>(p) != 0x7b) return FormatError.Malformed;
   p = jsonWs(p + 1, end);
@@ -152,11 +152,11 @@ function record(dec: LwDecoder, p: usize): i32 {
 // ---------------------------------------------------------------------------
 // Encoder
 
-export function sjBegin(enc: LwEncoder): void { enc.put8(0x5b); }
-export function sjFinish(enc: LwEncoder): void { enc.put8(0x5d); }
+export function sjBegin(enc: LwEncoderCore): void { enc.put8(0x5b); }
+export function sjFinish(enc: LwEncoderCore): void { enc.put8(0x5d); }
 
 /** "text" with the escapes RFC 8259 §7 requires; the text must be UTF-8. */
-function putString(enc: LwEncoder, p: usize, n: i32): void {
+function putString(enc: LwEncoderCore, p: usize, n: i32): void {
   if (!validUtf8(p, n)) { enc.fail(FormatError.InvalidValue); return; }
   enc.put8(0x22);
   for (let i = 0; i < n; i++) {
@@ -177,12 +177,12 @@ function putString(enc: LwEncoder, p: usize, n: i32): void {
   enc.put8(0x22);
 }
 
-function putNumber(enc: LwEncoder, n: i32): void {
+function putNumber(enc: LwEncoderCore, n: i32): void {
   if (n < 0) enc.fail(FormatError.InvalidValue);
   else enc.putBytes(NUM_TMP, n);
 }
 
-export function sjWrite(enc: LwEncoder, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
+export function sjWrite(enc: LwEncoderCore, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
   if (enc.count) enc.put8(0x2c);
   enc.put8(0x7b);
   const first = senmlNames(enc, p);

@@ -3,7 +3,7 @@
 // Appendix C: Integer / Unsigned Integer / Time in decimal, Float in decimal
 // (with fraction / exponent), Boolean "0" / "1", Opaque in base64 (RFC 4648
 // §4), Objlnk "oid:iid", String and Corelnk as UTF-8.
-import { LwEncoder, LwDecoder, LwPath, LwType, FormatError, ContentFormat, EntryKind, ENC_CLOSED } from "./entry";
+import { LwEncoderCore, LwDecoderCore, LwPath, LwType, FormatError, ContentFormat, EntryKind, ENC_CLOSED } from "./types";
 import {
   scanNumber, numHasFrac, numErr, decimalToI64, decimalToU64, decimalToF64, formatI64, formatU64, formatF64,
   base64Len, base64Encode, base64Decode, NUM_TMP,
@@ -12,7 +12,7 @@ import {
 // ---------------------------------------------------------------------------
 // Encoder
 
-export function textWrite(enc: LwEncoder, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
+export function textWrite(enc: LwEncoderCore, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
   if (!enc.base.equals(p)) { enc.fail(FormatError.NotAcceptable); return; }
   enc.flags |= ENC_CLOSED;
   if (enc.format == ContentFormat.OPAQUE) {
@@ -40,10 +40,10 @@ export function formatValue(dst: usize, type: i32, iv: i64, fv: f64): i32 {
   return formatI64(dst, iv);
 }
 
-export function textFinish(enc: LwEncoder): void {}
+export function textFinish(enc: LwEncoderCore): void {}
 
 /** "oid:iid" (Appendix C Objlnk; also the SenML "vlo" value). */
-export function putObjlnk(enc: LwEncoder, v: u32): void {
+export function putObjlnk(enc: LwEncoderCore, v: u32): void {
   enc.putBytes(NUM_TMP, formatObjlnk(NUM_TMP, v));
 }
 
@@ -56,7 +56,7 @@ export function formatObjlnk(dst: usize, v: u32): i32 {
 // ---------------------------------------------------------------------------
 // Decoder: one entry, the request path, the whole payload.
 
-export function textNext(dec: LwDecoder): i32 {
+export function textNext(dec: LwDecoderCore): i32 {
   if (dec.state) return 0;
   dec.state = 1;
   dec.path.copyFrom(dec.base);
@@ -67,13 +67,13 @@ export function textNext(dec: LwDecoder): i32 {
 }
 
 /** Scans the whole value as a number; integers must have no fraction or exponent part. */
-function textNumber(dec: LwDecoder, integer: bool): i32 {
+function textNumber(dec: LwDecoderCore, integer: bool): i32 {
   const end = dec.valPtr + <usize>dec.valLen;
   if (scanNumber(dec.valPtr, end) != end || (integer && numHasFrac)) return FormatError.TypeMismatch;
   return 0;
 }
 
-export function textInteger(dec: LwDecoder, unsigned: bool): i64 {
+export function textInteger(dec: LwDecoderCore, unsigned: bool): i64 {
   const e = textNumber(dec, true);
   if (e) return dec.bad(e);
   const v = unsigned ? <i64>decimalToU64() : decimalToI64();
@@ -81,7 +81,7 @@ export function textInteger(dec: LwDecoder, unsigned: bool): i64 {
   return v;
 }
 
-export function textFloat(dec: LwDecoder): f64 {
+export function textFloat(dec: LwDecoderCore): f64 {
   const e = textNumber(dec, false);
   if (e) { dec.err = e; return 0; }
   const v = decimalToF64();
@@ -89,20 +89,20 @@ export function textFloat(dec: LwDecoder): f64 {
   return v;
 }
 
-export function textBool(dec: LwDecoder): bool {
+export function textBool(dec: LwDecoderCore): bool {
   const c = dec.valLen == 1 ? <u32>load<u8>(dec.valPtr) - 0x30 : 2;
   if (c > 1) dec.err = FormatError.TypeMismatch;
   return c == 1;
 }
 
-export function textObjlnk(dec: LwDecoder): u32 {
+export function textObjlnk(dec: LwDecoderCore): u32 {
   const v = parseObjlnk(dec.valPtr, dec.valLen);
   if (v < 0) { dec.err = FormatError.TypeMismatch; return 0; }
   return <u32>v;
 }
 
 /** Base64 (standard or URL-safe alphabet) into the scratch area. */
-export function textOpaque(dec: LwDecoder): i32 {
+export function textOpaque(dec: LwDecoderCore): i32 {
   const n = base64Decode(dec.valPtr, dec.valLen, dec.scratch, dec.scratchCap);
   if (n == FormatError.Malformed) return FormatError.TypeMismatch;
   dec.strPtr = dec.scratch;

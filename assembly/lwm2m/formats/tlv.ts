@@ -7,7 +7,7 @@
 // 8 bytes IEEE 754, Boolean 1 byte 0 / 1, Objlnk 4 bytes (oid, iid), String,
 // Opaque and Corelnk as bytes; all big-endian. Nesting is at most Object
 // Instance > Multiple Resource > Resource Instance.
-import { LwEncoder, LwDecoder, LwPath, LwType, FormatError, EntryKind, ENC_CLOSED } from "./entry";
+import { LwEncoderCore, LwDecoderCore, LwPath, LwType, FormatError, EntryKind, ENC_CLOSED } from "./types";
 import { loadBe16, loadBe24, loadBe32, loadBe64, storeBe16, storeBe24, storeBe32, storeBe64 } from "../../util/bytes";
 
 const T_INSTANCE: u32 = 0x00;
@@ -39,14 +39,14 @@ function putHeader(d: usize, type: u32, id: u32, len: u32): i32 {
 // ---------------------------------------------------------------------------
 // Encoder
 
-function open(enc: LwEncoder, lvl: i32, id: u32): void {
+function open(enc: LwEncoderCore, lvl: i32, id: u32): void {
   const at = <i32>enc.pos;
   if (!enc.reserve(HDR_MAX)) return;
   if (lvl == 2) { enc.instAt = at; enc.instId = id; } else { enc.multAt = at; enc.multId = id; }
 }
 
 /** Closes the container opened at `at`: shortest header, content moved down to it. */
-function close(enc: LwEncoder, lvl: i32): void {
+function close(enc: LwEncoderCore, lvl: i32): void {
   const at = lvl == 2 ? enc.instAt : enc.multAt;
   if (at < 0) return;
   if (lvl == 2) enc.instAt = -1; else enc.multAt = -1;
@@ -62,13 +62,13 @@ function close(enc: LwEncoder, lvl: i32): void {
 }
 
 /** Object Instance TLVs are used only for an Object-level request path (§7.4.3). */
-function ensureInstance(enc: LwEncoder, iid: u32): void {
+function ensureInstance(enc: LwEncoderCore, iid: u32): void {
   if (enc.base.level() > 1) return;
   if (enc.instAt >= 0 && enc.instId != iid) { close(enc, 3); close(enc, 2); }
   if (enc.instAt < 0) open(enc, 2, iid);
 }
 
-export function tlvBeginContainer(enc: LwEncoder, p: LwPath, lvl: i32): void {
+export function tlvBeginContainer(enc: LwEncoderCore, p: LwPath, lvl: i32): void {
   if (enc.base.level() == 4) { enc.fail(FormatError.State); return; }
   if (lvl == 2) {
     if (enc.base.level() <= 1) {
@@ -83,19 +83,19 @@ export function tlvBeginContainer(enc: LwEncoder, p: LwPath, lvl: i32): void {
   open(enc, 3, p.rid);
 }
 
-export function tlvEndContainer(enc: LwEncoder, lvl: i32): void {
+export function tlvEndContainer(enc: LwEncoderCore, lvl: i32): void {
   close(enc, 3);
   if (lvl == 2) close(enc, 2);
 }
 
-export function tlvFinish(enc: LwEncoder): void {
+export function tlvFinish(enc: LwEncoderCore): void {
   close(enc, 3);
   close(enc, 2);
 }
 
 const VAL = memory.data(8, 8);
 
-export function tlvWrite(enc: LwEncoder, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
+export function tlvWrite(enc: LwEncoderCore, p: LwPath, type: i32, iv: i64, fv: f64, ptr: usize, len: i32): void {
   const bl = enc.base.level();
   const pl = p.level();
   ensureInstance(enc, p.iid);
@@ -153,7 +153,7 @@ export function tlvWrite(enc: LwEncoder, p: LwPath, type: i32, iv: i64, fv: f64,
 // ---------------------------------------------------------------------------
 // Decoder
 
-export function tlvDecoderInit(dec: LwDecoder): i32 {
+export function tlvDecoderInit(dec: LwDecoderCore): i32 {
   return dec.base.level() == 0 ? FormatError.InvalidPath : 0;
 }
 
@@ -162,7 +162,7 @@ export function tlvDecoderInit(dec: LwDecoder): i32 {
  * / Multiple) so that empty ones reach the data model. Every child must lie
  * inside its parent and a parent must be filled exactly.
  */
-export function tlvNext(dec: LwDecoder): i32 {
+export function tlvNext(dec: LwDecoderCore): i32 {
   let p = dec.pos;
   if (dec.multEnd && p == dec.multEnd) dec.multEnd = 0;
   if (!dec.multEnd && dec.instEnd && p == dec.instEnd) dec.instEnd = 0;
@@ -227,7 +227,7 @@ export function tlvNext(dec: LwDecoder): i32 {
   return 1;
 }
 
-function multiple(dec: LwDecoder, iid: u32, rid: u32): i32 {
+function multiple(dec: LwDecoderCore, iid: u32, rid: u32): i32 {
   dec.kind = EntryKind.Multiple;
   dec.curIid = iid;
   dec.curRid = rid;
@@ -238,7 +238,7 @@ function multiple(dec: LwDecoder, iid: u32, rid: u32): i32 {
 }
 
 /** Integer / Time (two's complement) or Unsigned Integer: 1, 2, 4 or 8 bytes. */
-export function tlvInteger(dec: LwDecoder, unsigned: bool): i64 {
+export function tlvInteger(dec: LwDecoderCore, unsigned: bool): i64 {
   const p = dec.valPtr;
   const n = dec.valLen;
   if (n == 1) return unsigned ? <i64>load<u8>(p) : <i64>load<i8>(p);
@@ -248,7 +248,7 @@ export function tlvInteger(dec: LwDecoder, unsigned: bool): i64 {
   return dec.bad(FormatError.TypeMismatch);
 }
 
-export function tlvFloat(dec: LwDecoder): f64 {
+export function tlvFloat(dec: LwDecoderCore): f64 {
   const n = dec.valLen;
   if (n == 4) return <f64>reinterpret<f32>(loadBe32(dec.valPtr));
   if (n == 8) return reinterpret<f64>(loadBe64(dec.valPtr));
@@ -256,13 +256,13 @@ export function tlvFloat(dec: LwDecoder): f64 {
   return 0;
 }
 
-export function tlvBool(dec: LwDecoder): bool {
+export function tlvBool(dec: LwDecoderCore): bool {
   const c = dec.valLen == 1 ? <u32>load<u8>(dec.valPtr) : 2;
   if (c > 1) dec.err = FormatError.TypeMismatch;
   return c == 1;
 }
 
-export function tlvObjlnk(dec: LwDecoder): u32 {
+export function tlvObjlnk(dec: LwDecoderCore): u32 {
   if (dec.valLen != 4) return <u32>dec.bad(FormatError.TypeMismatch);
   return loadBe32(dec.valPtr);
 }

@@ -2,9 +2,9 @@
 // on loopback and one simulated device that bootstraps, registers, answers a
 // Read of /3/0 and sends notifications for an observed resource, printing
 // each step as it happens. Exits 0 when the whole flow went through.
-import { startDevServers, pskAccountsOf, DEV_CONFIG_FILE, type DevServers } from "../../server/index";
-import { Device, type ClientEvent, type FactoryConfig } from "./device";
-import { BootStatus } from "./status";
+import { startDevServers, pskAccountsOf, DEV_CONFIG_FILE, type DevServers } from "./index";
+import { Device, type ClientEvent, type FactoryConfig } from "../host-shim/node/device";
+import { BootStatus } from "../host-shim/node/status";
 
 const STEP_TIMEOUT_MS = 10_000;
 

@@ -13,7 +13,7 @@
 // are allocated on first use (the stub runtime never frees: a probe runs once
 // per instance, a second probe_start() reuses the arena but allocates a new
 // connection).
-import { HostStatus, net_open, net_close, net_send, rng_fill, se_import_p256, se_generate_p256, se_destroy } from "../host/abi";
+import { HostStatus, net_open, net_close, net_send, se_import_p256, se_generate_p256, se_destroy } from "../host/abi";
 import { DtlsConfig, MaxFragmentLength } from "../dtls/config";
 import { DtlsConnection, ConnState } from "../dtls/connection";
 import { DtlsSession } from "../dtls/session";
@@ -22,7 +22,8 @@ import { CertificateType } from "../dtls/extensions";
 import { SuiteBit } from "../dtls/suites";
 import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
 import { VerifyFlag } from "../x509/verify";
-import { CoapWriter, CoapMessage, CoapType, CoapCode, CoapOption, coapParse, coapBytesEqual } from "../coap/message";
+import { CoapType, CoapCode, CoapOption, CoapError } from "../coap/message";
+import { CoapEndpoint, CoapEvent, coapEndpointInit, coapEndpointSize } from "../coap/endpoint";
 
 namespace ProbeState {
   export const Idle: i32 = 0;
@@ -71,19 +72,19 @@ const A_OWN_PUB: i32 = 1088; // 72
 const A_SERVER_KEY: i32 = 1160; // 184: RPK (SPKI) or point
 const A_TRUST: i32 = 1344; // 64: TrustConfig
 const A_STORE_LIST: i32 = 1408; // 32: 4 (ptr, len) pairs
-const A_TOKEN: i32 = 1440; // 8
-const A_WRITER: i32 = 1448; // 32
-const A_MSG: i32 = 1480; // 56
-const A_RX: i32 = 1536; // 1536: receive buffer
-const A_REQ: i32 = 3072; // 512: the CoAP request (kept for retransmission)
-const A_RESP: i32 = 3584; // 1024: the response payload
-const A_OWN_CERTS: i32 = 4608; // 2048: certificate_list (3-byte length + DER each)
-const A_TRUST_KEY: i32 = 6656; // 1536: Security resource 4 (certificate / hash)
-const A_STORE: i32 = 8192; // 3072: PKIX anchors
-const ARENA_SIZE: i32 = 11264;
+const A_RX: i32 = 1440; // 1536: receive buffer
+const A_RESP: i32 = 2976; // 1024: the response payload
+const A_OWN_CERTS: i32 = 4000; // 2048: certificate_list (3-byte length + DER each)
+const A_TRUST_KEY: i32 = 6048; // 1536: Security resource 4 (certificate / hash)
+const A_STORE: i32 = 7584; // 3072: PKIX anchors
+const A_EP: i32 = 10656; // 1536: the CoAP endpoint of the GET (coap/endpoint.ts: retransmission, separate responses)
+const ARENA_SIZE: i32 = 12192;
 
 const RX_CAP: i32 = 1536;
-const REQ_CAP: i32 = 512;
+const EP_CAP: i32 = 1536;
+/** The endpoint's message size (the GET; responses are read in place), one slot, a small dedup table. */
+const EP_MSG_CAP: i32 = 512;
+const EP_DEDUP: i32 = 4;
 const RESP_CAP: i32 = 1024;
 const STORE_CAP: i32 = 3072;
 const MAX_ANCHORS: i32 = 4;
@@ -109,12 +110,7 @@ let trustSet: bool = false;
 let state: i32 = ProbeState.Idle;
 let failure: i32 = ProbeError.None;
 let peer: i32 = -1;
-let mid: i32 = 0;
-let reqLen: i32 = 0;
 let reqSends: i32 = 0;
-let reqTimeout: i64 = 0;
-let reqDeadline: i64 = -1;
-let acked: bool = false;
 /** Last DTLS ConnState seen before the connection closed (where a handshake failed). */
 let hsStage: i32 = 0;
 let respCode: i32 = -1;
@@ -302,12 +298,11 @@ export function probe_set_coap_timers(ackMs: i64, retransmit: i32): void {
 function fail(e: i32): void {
   state = ProbeState.Failed;
   failure = e;
-  reqDeadline = -1;
 }
 
 function deadline(): i64 {
   if (state != ProbeState.Handshake && state != ProbeState.Request) return -1;
-  let d = reqDeadline;
+  let d = state == ProbeState.Request ? ep().nextDeadline() : -1;
   if (!noSec && conn != null) {
     const t = conn!.nextDeadline();
     if (t >= 0 && (d < 0 || t < d)) d = t;
@@ -330,12 +325,41 @@ function flush(): bool {
   return true;
 }
 
-/** Builds the CON GET (RFC 7252 5.8.1): random MID and 4-byte token, one Uri-Path per segment. */
-function buildRequest(): i32 {
-  if (rng_fill(A + <usize>A_TOKEN, 6) != HostStatus.Ok) return ProbeError.Rng;
-  mid = (<i32>load<u8>(A + <usize>A_TOKEN, 4) << 8) | <i32>load<u8>(A + <usize>A_TOKEN, 5);
-  const w = changetype<CoapWriter>(A + <usize>A_WRITER);
-  w.begin(A + <usize>A_REQ, REQ_CAP, CoapType.CON, CoapCode.GET, mid, A + <usize>A_TOKEN, 4);
+function ep(): CoapEndpoint { return changetype<CoapEndpoint>(A + <usize>A_EP); }
+
+/**
+ * Sends what the CoAP endpoint has queued (the GET and its retransmissions,
+ * the ACK of a separate response); counts the GET's sends. A failure fails
+ * the probe only while the response is still awaited.
+ */
+function transmit(now: i64): void {
+  const e = ep();
+  let n: i32;
+  while ((n = e.pollTransmit()) > 0) {
+    if (e.txPtr == e.slotBuf(0)) reqSends++;
+    let err = ProbeError.None;
+    if (noSec) {
+      if (net_send(peer, e.txPtr, n) != HostStatus.Ok) err = ProbeError.NetSend;
+      else {
+        nsBytesSent += n;
+        nsDatagramsSent++;
+      }
+    } else if (conn!.sendApplicationData(e.txPtr, n, now) != 0) err = ProbeError.Dtls;
+    else if (!flush()) return;
+    if (err != ProbeError.None) {
+      if (state == ProbeState.Request) fail(err);
+      return;
+    }
+  }
+}
+
+/** The CON GET (RFC 7252 5.8.1) with a random token, one Uri-Path per segment, through the endpoint. */
+function startRequest(now: i64): void {
+  if (coapEndpointSize(EP_MSG_CAP, 1, EP_DEDUP) > EP_CAP) unreachable(); // a layout bug, not an input
+  if (coapEndpointInit(A + <usize>A_EP, EP_MSG_CAP, 1, EP_DEDUP) != 0) { fail(ProbeError.Rng); return; }
+  const e = ep();
+  e.setTransmission(<i32>ackTimeoutMs, 1500, maxRetransmit); // RFC 7252 4.8: ACK_RANDOM_FACTOR 1.5
+  const w = e.beginRequest(CoapType.CON, CoapCode.GET);
   const path = A + <usize>A_PATH;
   let s: i32 = 0;
   for (let i: i32 = 0; i <= pathLen; i++) {
@@ -344,49 +368,14 @@ function buildRequest(): i32 {
       s = i + 1;
     }
   }
-  const n = w.finish();
-  return n < 0 ? ProbeError.CoapEncode : n;
-}
-
-function sendRequest(now: i64): void {
-  let r: i32;
-  if (noSec) {
-    r = net_send(peer, A + <usize>A_REQ, reqLen);
-    if (r == HostStatus.Ok) {
-      nsBytesSent += reqLen;
-      nsDatagramsSent++;
-    }
-  } else {
-    r = conn!.sendApplicationData(A + <usize>A_REQ, reqLen, now);
-    if (r != 0) {
-      fail(ProbeError.Dtls);
-      return;
-    }
-    if (!flush()) return;
-    r = HostStatus.Ok;
-  }
-  if (r != HostStatus.Ok) {
-    fail(ProbeError.NetSend);
+  const r = e.send(now);
+  if (r < 0) {
+    fail(r == CoapError.Rng ? ProbeError.Rng : ProbeError.CoapEncode);
     return;
   }
-  reqSends++;
-  reqDeadline = now + reqTimeout;
-}
-
-function startRequest(now: i64): void {
-  const n = buildRequest();
-  if (n < 0) {
-    fail(n);
-    return;
-  }
-  reqLen = n;
   reqSends = 0;
-  acked = false;
-  // RFC 7252 4.2: initial timeout random in [ACK_TIMEOUT, ACK_TIMEOUT * 1.5).
-  const r = <i64>load<u8>(A + <usize>A_TOKEN, 3);
-  reqTimeout = ackTimeoutMs + (ackTimeoutMs * r) / 512;
   state = ProbeState.Request;
-  sendRequest(now);
+  transmit(now);
 }
 
 // ---- resumption (`probe --resume`, DTLS-10): two connections, the second resumes the first's session
@@ -442,7 +431,6 @@ export function probe_start(now: i64): i64 {
   respBlock2 = -1;
   nsBytesSent = nsBytesReceived = 0;
   nsDatagramsSent = nsDatagramsReceived = 0;
-  reqDeadline = -1;
   if (peer >= 0) net_close(peer);
   peer = net_open(A + <usize>A_HOST, hostLen, port);
   if (peer < 0) {
@@ -466,40 +454,35 @@ export function probe_start(now: i64): i64 {
   return deadline();
 }
 
-/** The CoAP response (or ACK / Reset) to our request. */
+/** The endpoint's events for our GET: its response, a Reset, or the end of the retransmissions. */
+function coapEvents(now: i64): void {
+  const e = ep();
+  let ev: i32;
+  while ((ev = e.pollEvent()) != CoapEvent.None) {
+    if (state != ProbeState.Request || e.eventSlot != 0) continue;
+    if (ev == CoapEvent.Timeout) fail(ProbeError.CoapTimeout); // RFC 7252 4.2: MAX_RETRANSMIT reached
+    else if (ev == CoapEvent.Reset) fail(ProbeError.CoapReset);
+    else if (ev == CoapEvent.Response) {
+      const m = e.rx;
+      respCode = m.code;
+      respType = m.type;
+      respFormat = m.contentFormat();
+      respBlock2 = m.block2();
+      respLen = m.payloadLen < RESP_CAP ? m.payloadLen : RESP_CAP;
+      respTruncated = m.payloadLen > RESP_CAP;
+      memory.copy(A + <usize>A_RESP, m.payload, <usize>respLen);
+      state = ProbeState.Done;
+    }
+  }
+}
+
+/** A CoAP datagram from the server: the endpoint ACKs a separate response (RFC 7252 5.2.2) before close_notify. */
 function onCoap(p: usize, len: i32, now: i64): void {
   if (state != ProbeState.Request) return;
-  const m = changetype<CoapMessage>(A + <usize>A_MSG);
-  if (coapParse(m, p, len) < 0) return; // RFC 7252 4.2: silently ignored
-  if (m.type == CoapType.RST) {
-    if (m.mid == mid) fail(ProbeError.CoapReset);
-    return;
-  }
-  if (m.type == CoapType.ACK && m.mid == mid && m.code == CoapCode.EMPTY) {
-    acked = true; // separate response follows (RFC 7252 5.2.2): stop retransmitting
-    reqDeadline = now + 8 * ackTimeoutMs;
-    return;
-  }
-  if (!m.isResponse() || m.tkl != 4 || !coapBytesEqual(m.token, A + <usize>A_TOKEN, 4)) return;
-  if (m.type == CoapType.ACK && m.mid != mid) return;
-  if (m.type == CoapType.CON) {
-    // RFC 7252 5.2.2: acknowledge a separate response.
-    const w = changetype<CoapWriter>(A + <usize>A_WRITER);
-    w.begin(A + <usize>A_REQ, REQ_CAP, CoapType.ACK, CoapCode.EMPTY, m.mid, 0, 0);
-    const n = w.finish();
-    if (noSec) net_send(peer, A + <usize>A_REQ, n);
-    else if (conn!.sendApplicationData(A + <usize>A_REQ, n, now) == 0) flush();
-  }
-  respCode = m.code;
-  respType = m.type;
-  respFormat = m.contentFormat();
-  respBlock2 = m.block2();
-  respLen = m.payloadLen < RESP_CAP ? m.payloadLen : RESP_CAP;
-  respTruncated = m.payloadLen > RESP_CAP;
-  memory.copy(A + <usize>A_RESP, m.payload, <usize>respLen);
-  state = ProbeState.Done;
-  reqDeadline = -1;
-  if (!noSec) {
+  ep().handleDatagram(p, len, now); // a malformed message: RST for a CON, else ignored (RFC 7252 4.2)
+  coapEvents(now);
+  transmit(now);
+  if (state == ProbeState.Done && !noSec) {
     conn!.close(now); // close_notify
     flush();
   }
@@ -552,12 +535,13 @@ export function probe_timer(now: i64): i64 {
       flush();
     }
   }
-  if (state == ProbeState.Request && reqDeadline >= 0 && now >= reqDeadline) {
-    if (acked || reqSends > maxRetransmit) {
-      fail(ProbeError.CoapTimeout);
-    } else {
-      reqTimeout <<= 1; // RFC 7252 4.2: the timeout doubles
-      sendRequest(now);
+  if (state == ProbeState.Request) {
+    const e = ep();
+    const t = e.nextDeadline();
+    if (t >= 0 && now >= t) {
+      e.handleTimeout(now); // RFC 7252 4.2: retransmission with doubled timeout, or Timeout
+      coapEvents(now);
+      transmit(now);
     }
   }
   return deadline();
