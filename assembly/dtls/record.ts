@@ -10,7 +10,6 @@ import { AES128_KEY_SCHEDULE_SIZE, aes128ExpandKey } from "../crypto/aes";
 import { ccmSeal, ccmOpen } from "../crypto/ccm";
 import { tlsCbcSeal, tlsCbcOpen, tlsCbcSealedLength } from "../crypto/cbc";
 import { CRYPTO_ERR_AUTH, CRYPTO_ERR_LENGTH } from "../crypto/errors";
-import { wipe } from "../crypto/ct";
 import { loadBe16, storeBe16, storeBe48 } from "../util/bytes";
 import { Protection } from "./suites";
 
@@ -30,8 +29,6 @@ export const DTLS_1_0: u32 = 0xfeff;
 /** RFC 6347 4.1 / RFC 5246 6.2.3: TLSCiphertext.length <= 2^14 + 2048. */
 export const MAX_CIPHERTEXT: i32 = 16384 + 2048;
 export const MAX_PLAINTEXT: i32 = 16384;
-/** RFC 6347 4.1: sequence numbers are 48-bit. */
-export const MAX_SEQUENCE: u64 = 0xffffffffffff;
 
 export const CCM8_NONCE_EXPLICIT_LEN: i32 = 8; // RFC 6655 3: explicit part of the nonce
 export const CCM8_TAG_LEN: i32 = 8;
@@ -121,10 +118,6 @@ export function openRecord(rec: usize, prot: i32, state: usize): i32 {
   }
   buildAad(rec, 0);
   return tlsCbcOpen(state, state + CS_MAC_KEY, 32, AAD, frag, fragLen, frag + 16);
-}
-
-export function wipeCipherState(state: usize): void {
-  wipe(state, CIPHER_STATE_SIZE);
 }
 
 // ---- anti-replay window (RFC 6347 4.1.2.6), 16 bytes: highest accepted

@@ -9,16 +9,15 @@
 //   await c.udpClose();
 import dgram from "node:dgram";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createHostImports, FirmwareFatal } from "../../host-shim/node/host";
 import { DeviceRng } from "../../host-shim/node/drbg";
 import { SimulatedSecureElement } from "../../host-shim/node/se";
 import { NorFlash } from "../../host-shim/node/flash";
-import { loadTest, ROOT, type TestModule } from "./wasm";
+import { loadTest, type TestModule } from "./wasm";
+import { readNamespace } from "../../server/as-constants";
 
 /** SuiteBit of assembly/dtls/suites.ts. */
-export const Suite = { PskCcm8: 1, PskCbc: 2, EcdhePskCbc: 4, EcdsaCcm8: 8, EcdsaCbc: 16, All: 31 } as const;
+export const Suite = readNamespace("assembly/dtls/suites.ts", "SuiteBit");
 /** IANA codes. */
 export const SuiteCode: Record<keyof typeof Suite, number> = {
   PskCcm8: 0xc0a8, PskCbc: 0x00ae, EcdhePskCbc: 0xc037, EcdsaCcm8: 0xc0ae, EcdsaCbc: 0xc023, All: 0,
@@ -27,21 +26,11 @@ export const OpensslCipher: Record<string, string> = {
   PskCcm8: "PSK-AES128-CCM8", PskCbc: "PSK-AES128-CBC-SHA256", EcdhePskCbc: "ECDHE-PSK-AES128-CBC-SHA256",
   EcdsaCcm8: "ECDHE-ECDSA-AES128-CCM8", EcdsaCbc: "ECDHE-ECDSA-AES128-SHA256",
 };
-export const DtlsEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5, PskIdentity: 6 } as const;
-export const EventName = ["None", "HandshakeComplete", "ApplicationData", "AlertReceived", "AlertSent", "Closed", "PskIdentity"];
+export const DtlsEvent = readNamespace("assembly/dtls/alert.ts", "DtlsEvent");
+export const EventName = Object.keys(DtlsEvent).sort((a, b) => DtlsEvent[a] - DtlsEvent[b]);
 export const MaxFragmentLength = { L512: 1, L1024: 2, L2048: 3, L4096: 4 } as const;
 export const CertificateType = { X509: 0, RawPublicKey: 2 } as const;
 
-/** Named constants of a `namespace NAME { export const X: i32 = N; }` in an AssemblyScript file. */
-function readNamespace(file: string, ns: string): Record<string, number> {
-  const src = readFileSync(join(ROOT, file), "utf8");
-  const start = src.indexOf(`export namespace ${ns} {`);
-  if (start < 0) throw new Error(`namespace ${ns} not in ${file}`);
-  const body = src.slice(start, src.indexOf("\n}", start));
-  const out: Record<string, number> = {};
-  for (const m of body.matchAll(/export const (\w+): (?:i32|u8|u32) = (-?\d+|0x[0-9a-f]+)/gi)) out[m[1]] = Number(m[2]);
-  return out;
-}
 /** DtlsError codes, read from assembly/dtls/alert.ts (one source of truth). */
 export const DtlsError = readNamespace("assembly/dtls/alert.ts", "DtlsError");
 export const AlertDescription = readNamespace("assembly/dtls/alert.ts", "AlertDescription");
