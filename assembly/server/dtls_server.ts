@@ -65,6 +65,8 @@ export function scfgTimers(initialMs: i64, maxMs: i64, count: i32): void {
   config.maxRetransmissions = count;
 }
 export function scfgKeyLog(on: bool): void { config.keyLog = on; }
+/** RFC 9146: the length of our connection ID (-1: none offered / accepted). */
+export function scfgConnectionId(len: i32): void { config.connectionIdLength = len; }
 export function scfgVerifyPeer(on: bool): void { config.verifyPeer = on; }
 export function scfgHelloVerify(on: bool): void { config.helloVerify = on; }
 export function scfgPeerCertificateCapacity(n: i32): void { config.peerCertificateCapacity = n; }
@@ -180,6 +182,11 @@ export function srvSessionIdPtr(h: i32): usize { return conns[h]!.sessionIdPtr()
 export function srvSessionIdLen(h: i32): i32 { return conns[h]!.sessionIdLength(); }
 export function srvKeyLogPtr(h: i32): usize { return conns[h]!.keyLogPtr(); }
 export function srvKeyLogLen(h: i32): i32 { return conns[h]!.keyLogLength(); }
+/** RFC 9146: the CID the peer puts in its records to us (length -1: none negotiated). */
+export function srvOwnCidPtr(h: i32): usize { return conns[h]!.ownCid; }
+export function srvOwnCidLen(h: i32): i32 { return conns[h]!.cidOn ? conns[h]!.ownCidLen : -1; }
+export function srvPeerCidPtr(h: i32): usize { return conns[h]!.peerCid; }
+export function srvPeerCidLen(h: i32): i32 { return conns[h]!.cidOn ? conns[h]!.peerCidLen : -1; }
 /** Counters as in dtls.ts connStat. */
 export function srvStat(h: i32, i: i32): i64 {
   const c = conns[h]!;
@@ -191,6 +198,7 @@ export function srvStat(h: i32, i: i32): i64 {
     case 4: return <i64>c.recordsDropped;
     case 5: return <i64>c.replaysDropped;
     case 6: return <i64>c.authFailures;
+    case 7: return <i64>c.cidDropped;
   }
   return -1;
 }
