@@ -114,9 +114,9 @@ function clientHelloWithCid(cid: Buffer, cookie: Buffer, seq: number): Buffer {
   return Buffer.concat([rec, hs, body]);
 }
 
-for (const cidLen of [0, 4, 255]) {
-  test(`server role: a ClientHello offering connection_id with a ${cidLen}-byte CID is answered without the extension (not negotiated), no trap`, () => {
-    const s = new DtlsServer().configure({ psk: PSK, suites: Suite.PskCcm8 });
+for (const [cidLen, serverCid] of [[0, undefined], [4, undefined], [255, undefined], [33, 8], [255, 8]]) {
+  test(`server role${serverCid === undefined ? " without CIDs" : " with CIDs"}: a ClientHello offering connection_id with a ${cidLen}-byte CID is answered without the extension (not negotiated), no trap`, () => {
+    const s = new DtlsServer().configure({ psk: PSK, suites: Suite.PskCcm8, cid: serverCid });
     const cid = Buffer.alloc(cidLen, 0x3c);
     const hvr = s.datagram(KEY, clientHelloWithCid(cid, Buffer.alloc(0), 0), 1000);
     assert.equal(hvr.length, 1, "a HelloVerifyRequest");
@@ -415,6 +415,14 @@ test("server/transport.ts: a NAT rebinding over real UDP keeps the session (foun
     assert.equal(t.stats.cidRebinds, 1);
     t.send(b.key, new TextEncoder().encode("answer to the new port"));
     await c.waitAppData((all) => all.includes("answer to the new port"));
+    // our last record again, its tag broken, from yet another address: dropped, the address stays
+    const broken = Buffer.from(c.sent.at(-1)!);
+    broken[broken.length - 1] ^= 1;
+    const dropped0 = t.stats.cidDropped;
+    await new Promise<void>((res) => { const u = dgram.createSocket("udp4"); u.send(broken, port, "127.0.0.1", () => { u.close(); res(); }); });
+    for (let i = 0; i < 50 && t.stats.cidDropped === dropped0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(t.stats.cidDropped, dropped0 + 1);
+    assert.equal(t.stats.cidRebinds, 1, "a record that does not authenticate moves nothing");
     // an unknown CID from yet another address: dropped and counted
     const forged = cidRecord(1, 1000, Buffer.alloc(8, 0xee), Buffer.alloc(24, 0));
     const before = t.stats.cidDropped;
