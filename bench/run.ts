@@ -3,8 +3,10 @@
 // in the same run, and the LwM2M client's rows. Writes build/bench.json (for
 // scripts) and prints a table (for people). How to read it: docs/bench.md.
 //
-//   tsx bench/run.ts [--only size,ram,dtls,lwm2m] [--rounds 15] [--warmup 2] [--cycles 10000]
-//                    [--psk-cycle-seconds 30]   (each also as BENCH_<NAME> in the environment)
+//   tsx bench/run.ts [--only size,ram,dtls,lwm2m,fleet,lossy,est] [--rounds 15] [--warmup 2] [--cycles 10000]
+//                    [--psk-cycle-seconds 30] [--fleet-counts 1000,10000] [--fleet-rate 200]
+//                    [--lossy-seeds 10] [--lossy-drop 0.3] [--lossy-limit-seconds 400]
+//                    (each also as BENCH_<NAME> in the environment; "lossy" runs in real time, about as long as its slowest seed)
 //
 // Performance and size are measured here, never by timed tests. A missing
 // peer program marks its rows "peer missing"; a failed measurement marks
@@ -19,6 +21,9 @@ import { sizeRows } from "./size";
 import { ramRows, type FirmwareLayout } from "./ram";
 import { dtlsRows } from "./dtls";
 import { lwm2mRows } from "./lwm2m";
+import { fleetRows } from "./fleet";
+import { lossyRows } from "./lossy";
+import { estRows } from "./est";
 
 const ROOT = join(__dirname, "..");
 
@@ -36,7 +41,9 @@ function version(cmd: string, args: string[]): string | null {
 }
 
 async function main() {
-  const only = new Set(arg("only", "size,ram,dtls,lwm2m").split(","));
+  const only = new Set(arg("only", "size,ram,dtls,lwm2m,est,fleet,lossy").split(","));
+  const fleetCounts = arg("fleet-counts", "1000,10000").split(",").map(Number).filter((n) => n > 0);
+  const fleetRate = Number(arg("fleet-rate", "200"));
   const rounds = Number(arg("rounds", "15"));
   const warmup = Number(arg("warmup", "2"));
   const cycleCount = Number(arg("cycles", "10000"));
@@ -55,7 +62,7 @@ async function main() {
 
   if (only.has("size")) await guard("size", () => sizeRows(log));
   let layout: FirmwareLayout | null = null;
-  if (only.has("ram") || only.has("lwm2m")) {
+  if (only.has("ram") || only.has("lwm2m") || only.has("est")) {
     await guard("RAM", async () => {
       const r = await ramRows(log);
       layout = r.layout;
@@ -64,6 +71,11 @@ async function main() {
   }
   if (only.has("dtls")) await guard("DTLS", () => dtlsRows({ rounds, warmup, log }));
   if (only.has("lwm2m")) await guard("LwM2M", () => lwm2mRows(layout, { cycles: cycleCount, pskCycleSeconds, log }));
+  if (only.has("est")) await guard("EST", () => estRows(layout, log));
+  if (only.has("fleet")) await guard("Fleet", () => fleetRows({ counts: fleetCounts, rate: fleetRate, timeoutS: 900, log }));
+  if (only.has("lossy")) {
+    await guard("Lossy network", () => lossyRows({ seeds: Number(arg("lossy-seeds", "10")), drop: Number(arg("lossy-drop", "0.3")), limitS: Number(arg("lossy-limit-seconds", "400")), log }));
+  }
 
   const report = {
     generatedAt: new Date().toISOString(),
@@ -73,7 +85,7 @@ async function main() {
       openssl: version("openssl", ["version"]), gnutls: version("gnutls-serv", ["--version"]),
       commit: version("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     },
-    options: { only: [...only], rounds, warmup, cycles: cycleCount, pskCycleSeconds },
+    options: { only: [...only], rounds, warmup, cycles: cycleCount, pskCycleSeconds, fleetCounts, fleetRate },
     summary: Object.fromEntries(["pass", "over", "info", "peer missing", "not yet measured", "error"].map((s) => [s, rows.filter((r) => r.status === s).length])),
     rows,
   };

@@ -1,12 +1,14 @@
 // Builds the firmware (release + debug), the probe module of `lwm2m-wasm probe`
 // and every test entry in assembly/tests.
 // Usage: node scripts/build.mjs [firmware|tests|all] [--only NAME]
+//        node scripts/build.mjs release|probe   (build/firmware.wasm / build/probe.wasm alone)
 import asc from "assemblyscript/dist/asc.js";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, existsSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
+import heapExports from "./asc-transforms/heap-exports.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -17,8 +19,8 @@ export const WASM_FEATURES = [
   "--enable-nontrapping-float-to-int",
 ];
 
-async function compile(args, label) {
-  const { error, stderr } = await asc.main(args, {});
+async function compile(args, label, transforms = []) {
+  const { error, stderr } = await asc.main(args, { transforms });
   if (error) {
     process.stderr.write(stderr.toString());
     throw new Error(`asc failed for ${label}: ${error.message}`);
@@ -32,10 +34,16 @@ function wasmOpt(input, output, level = "-Oz") {
   writeFileSync(output, mergeDataSegments(readFileSync(output)));
 }
 
-export async function buildFirmware() {
+/** build/firmware.wasm only (scripts/mutate.mjs rebuilds just this). */
+export async function buildFirmwareRelease() {
   mkdirSync("build", { recursive: true });
-  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release"], "firmware release");
+  // __heap_base/__data_end exported for the C hosts (host-shim/ABI.md)
+  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release"], "firmware release", [heapExports]);
   wasmOpt("build/firmware.asc.wasm", "build/firmware.wasm");
+}
+
+export async function buildFirmware() {
+  await buildFirmwareRelease();
   await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "debug"], "firmware debug");
   await buildProbe();
 }
@@ -97,6 +105,8 @@ async function cli() {
   const onlyIdx = process.argv.indexOf("--only");
   const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : null;
   if (what === "firmware" || what === "all") await buildFirmware();
+  if (what === "release") await buildFirmwareRelease();
+  if (what === "probe") await buildProbe();
   if (what === "tests" || what === "all") {
     for (const t of testEntries()) if (!only || only === t) await buildTest(t);
   }

@@ -18,6 +18,7 @@ import {
   parseLinkFormat, splitPath,
 } from "./formats";
 import { BoundAddress, PeerInfo, ServerTransport, UdpTransport, parsePeerKey } from "./transport";
+import { DEV_KDF, devPsk } from "./dev-psk";
 
 // ---- configuration ----------------------------------------------------------------------------
 
@@ -35,7 +36,7 @@ export interface SecurityInstanceConfig {
   securityMode: SecurityModeName | number;
   /** 3 for PSK: the PSK identity (UTF-8). */
   pskIdentity?: string;
-  /** 5 for PSK: the key, hex. */
+  /** 5 for PSK: the key, hex, or "dev-kdf": derived from the identity by the development-only KDF (server/dev-psk.ts). */
   pskKey?: string;
   /** 3 for RPK / X.509: our public key or certificate (hex, PEM text, or a PEM/DER file path). */
   publicKey?: string;
@@ -141,7 +142,7 @@ export function validateEndpointConfig(name: string, c: EndpointConfig) {
     const mode = typeof s.securityMode === "number" ? s.securityMode : SECURITY_MODES[s.securityMode as SecurityModeName];
     if (mode === undefined || mode < 0 || mode > 4) throw new ConfigError(w("securityMode must be psk, rpk, x509, nosec, est or 0..4"));
     if (mode === 0 && (!s.pskIdentity || !s.pskKey)) throw new ConfigError(w("PSK mode needs pskIdentity and pskKey"));
-    if (s.pskKey !== undefined && !/^([0-9a-fA-F]{2})+$/.test(s.pskKey)) throw new ConfigError(w("pskKey must be hex"));
+    if (s.pskKey !== undefined && !isPskKey(s.pskKey)) throw new ConfigError(w(`pskKey must be hex or "${DEV_KDF}"`));
     if (mode === 0 && s.publicKey) throw new ConfigError(w("PSK mode takes pskIdentity, not publicKey"));
     if (!s.bootstrapServer && s.shortServerId === undefined) throw new ConfigError(w("shortServerId is mandatory for an LwM2M Server account"));
     checkInt(s.instanceId, w("instanceId"), 0, 65534);
@@ -151,6 +152,8 @@ export function validateEndpointConfig(name: string, c: EndpointConfig) {
     checkInt(s.matchingType, w("matchingType"), 0, 3);
     checkInt(s.certificateUsage, w("certificateUsage"), 0, 3);
   });
+  const bk = c.bootstrapCredentials?.pskKey;
+  if (bk !== undefined && !isPskKey(bk)) throw new ConfigError(at(`bootstrapCredentials.pskKey must be hex or "${DEV_KDF}"`));
   (c.servers ?? []).forEach((s, i) => {
     const w = (x: string) => at(`servers[${i}].${x}`);
     checkInt(s.instanceId, w("instanceId"), 0, 65534);
@@ -201,6 +204,22 @@ export function loadBootstrapConfig(source: string | BootstrapConfig): { config:
   return { config, baseDir, warnings };
 }
 
+const isPskKey = (k: string) => k === DEV_KDF || /^([0-9a-fA-F]{2})+$/.test(k);
+
+/** A configured PSK: hex, or "dev-kdf" = the development key of `identity` (server/dev-psk.ts). */
+export function pskKeyBytes(pskKey: string, identity: string, baseDir = process.cwd()): Uint8Array {
+  return pskKey === DEV_KDF ? devPsk(identity) : keyBytes(pskKey, baseDir, "pskKey");
+}
+
+/** A configuration key with a "*" other than "*" itself (e.g. "fleet-*") serves the endpoints it matches. */
+export const isEndpointPattern = (name: string) => name !== "*" && name.includes("*") && !name.startsWith("$");
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** The regular expression source of an endpoint pattern ("*" = one or more characters). */
+export const endpointPatternSource = (name: string) => name.split("*").map(escapeRe).join(".+");
+/** The regular expression source of a PSK identity with {endpoint} ("{endpoint}-bs") in the entry `name` ("fleet-*" or "*"). */
+export const identityPatternSource = (identity: string, name: string) =>
+  identity.split("{endpoint}").map(escapeRe).join(`(?:${endpointPatternSource(name)})`);
+
 /** `{name}` in a URI or key-file value replaced by vars[name]; unknown names stay as they are. */
 export function fillVariables(value: string, vars: Record<string, string | number>): string {
   return value.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
@@ -214,9 +233,9 @@ export function securityResources(s: SecurityInstanceConfig, baseDir: string, va
     0: fill(s.uri),
     1: s.bootstrapServer ?? false,
     2: mode,
-    3: s.pskIdentity !== undefined ? toBytes(s.pskIdentity) : s.publicKey ? keyBytes(fill(s.publicKey), baseDir, "publicKey") : new Uint8Array(0),
+    3: s.pskIdentity !== undefined ? toBytes(fill(s.pskIdentity)) : s.publicKey ? keyBytes(fill(s.publicKey), baseDir, "publicKey") : new Uint8Array(0),
     4: s.serverPublicKey ? keyBytes(fill(s.serverPublicKey), baseDir, "serverPublicKey") : new Uint8Array(0),
-    5: s.pskKey !== undefined ? keyBytes(s.pskKey, baseDir, "pskKey") : s.secretKey ? keyBytes(fill(s.secretKey), baseDir, "secretKey") : new Uint8Array(0),
+    5: s.pskKey !== undefined ? pskKeyBytes(s.pskKey, fill(s.pskIdentity ?? ""), baseDir) : s.secretKey ? keyBytes(fill(s.secretKey), baseDir, "secretKey") : new Uint8Array(0),
   };
   if (s.shortServerId !== undefined) r[10] = s.shortServerId;
   if (s.clientHoldOffTime !== undefined) r[11] = s.clientHoldOffTime;
@@ -325,8 +344,12 @@ export class BootstrapServer extends EventEmitter {
     this.owned = [];
   }
 
+  /** The endpoint's configuration: its own entry, else the longest matching pattern ("fleet-*"), else "*". */
   configFor(endpoint: string): EndpointConfig | undefined {
-    return Object.prototype.hasOwnProperty.call(this.config, endpoint) ? this.config[endpoint] : this.config["*"];
+    if (Object.prototype.hasOwnProperty.call(this.config, endpoint)) return this.config[endpoint];
+    const pattern = Object.keys(this.config).filter(isEndpointPattern).sort((a, b) => b.length - a.length)
+      .find((name) => new RegExp(`^${endpointPatternSource(name)}$`).test(endpoint));
+    return pattern ? this.config[pattern] : this.config["*"];
   }
 
   private handle(coap: CoapEndpoint, req: IncomingRequest): OutgoingResponse | Promise<OutgoingResponse> {
@@ -411,7 +434,8 @@ export class BootstrapServer extends EventEmitter {
       for (const s of config.servers ?? []) if (s.instanceId !== undefined) used[1].add(s.instanceId);
 
       const writes: [string, Record<number, LwM2MValue | LwM2MValue[]>][] = [];
-      for (const s of config.security) writes.push([`/0/${s.instanceId ?? pick(0, undefined)}`, securityResources(s, this.baseDir, this.uriVariables)]);
+      const vars = { ...this.uriVariables, endpoint };
+      for (const s of config.security) writes.push([`/0/${s.instanceId ?? pick(0, undefined)}`, securityResources(s, this.baseDir, vars)]);
       for (const s of config.servers ?? []) writes.push([`/1/${s.instanceId ?? pick(1, undefined)}`, serverResources(s)]);
       for (const [p, res] of Object.entries(config.writes ?? {})) writes.push([p, Object.fromEntries(Object.entries(res).map(([k, v]) => [Number(k), v]))]);
       for (const [p, res] of writes) {
@@ -454,8 +478,9 @@ function entriesOf(p: string, res: Record<number, LwM2MValue | LwM2MValue[]>): L
   return out;
 }
 
-function defaultAuthorize(_endpoint: string, peer: PeerInfo, config: EndpointConfig): boolean {
-  const expected = config.bootstrapCredentials?.pskIdentity;
+function defaultAuthorize(endpoint: string, peer: PeerInfo, config: EndpointConfig): boolean {
+  const template = config.bootstrapCredentials?.pskIdentity;
+  const expected = template && fillVariables(template, { endpoint });
   if (!peer.secure || !expected || peer.identity?.kind !== "psk") return true;
   return peer.identity.identity === expected;
 }

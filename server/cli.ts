@@ -6,11 +6,13 @@ import { startDevServers, DevServers, type DevKeyPair, formatEntries, formatValu
 import { LwM2MResponse, ObservationHandle } from "./lwm2m-server";
 import { LwM2MValue, objlnk, formatLinkFormat, FormatName } from "./formats";
 import { toText } from "./coap";
+import { startWebView } from "./http";
 
 export const DEFAULT_CONFIG = DEV_CONFIG_FILE;
 
 const USAGE = `usage: lwm2m-wasm server [--config FILE] [--bootstrap-port N] [--server-port N] [--address A]
                           [--secure-bootstrap-port N] [--secure-server-port N] [--pki DIR] [--client-ca FILE]... [--no-dtls] [--no-repl]
+                          [--http PORT]
   --config FILE              bootstrap configuration (JSON keyed by endpoint name; default server/dev-config.json)
   --bootstrap-port N         CoAP (UDP) port of the Bootstrap-Server (default 5783; 0 = any free port)
   --server-port N            CoAP (UDP) port of the LwM2M Server (default 5683; 0 = any free port)
@@ -20,7 +22,8 @@ const USAGE = `usage: lwm2m-wasm server [--config FILE] [--bootstrap-port N] [--
   --client-ca FILE           also accept DTLS client certificates issued by this CA (PEM or DER; repeatable), e.g. libest's estCA/cacert.crt
   --no-dtls                  plain CoAP only (no DTLS listeners)
   --address A                address to bind (default 127.0.0.1)
-  --no-repl                  do not read commands from stdin`;
+  --no-repl                  do not read commands from stdin
+  --http PORT                the web view and its JSON API on http://127.0.0.1:PORT/ (0 = any free port; server/README.md)`;
 
 export const COMMANDS = `commands:
   list                                  registrations
@@ -38,6 +41,8 @@ export const COMMANDS = `commands:
 
 export interface CliArgs {
   config: string; bootstrapPort: number; serverPort: number; address: string; repl: boolean;
+  /** Port of the web view (127.0.0.1 only); none when absent. */
+  http?: number;
   /** DTLS listeners on (default). */
   dtls: boolean;
   /** DTLS ports (undefined = the CoAP port + 1, or 0 when that is 0). */
@@ -69,6 +74,7 @@ export function parseArgs(argv: string[]): CliArgs {
       case "--no-dtls": a.dtls = false; break;
       case "--address": a.address = v(); break;
       case "--no-repl": a.repl = false; break;
+      case "--http": a.http = port(); break;
       case "-h": case "--help": throw new Error(USAGE);
       default: throw new Error(`unknown argument '${argv[i]}'\n${USAGE}`);
     }
@@ -316,7 +322,9 @@ export async function runServerCli(argv: string[], out: (s: string) => void = (s
     out(`[servers] WARNING: no Security Mode 4 example (${(e as Error).message})`);
   }
   out(formatExampleDevices([...exampleDevices(dev, device), ...est]));
-  const stop = async () => { await dev.close(); process.exit(0); };
+  const web = args.http === undefined ? null : await startWebView(dev, args.http);
+  if (web) out(`[web] the web view and its JSON API: ${web.url}`);
+  const stop = async () => { await web?.close(); await dev.close(); process.exit(0); };
   process.once("SIGINT", () => void stop());
   process.once("SIGTERM", () => void stop());
   if (args.repl) {

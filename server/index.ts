@@ -3,7 +3,10 @@
 // firmware's own DTLS server role), started together for `npm start`, the
 // end-to-end tests and the CLI (`npx lwm2m-wasm server`). Each event is
 // printed as it happens.
-import { BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes, fillVariables } from "./bootstrap-server";
+import {
+  BootstrapConfig, BootstrapResult, BootstrapServer, loadBootstrapConfig, keyBytes, fillVariables, pskKeyBytes, isEndpointPattern, identityPatternSource,
+} from "./bootstrap-server";
+import { DEV_KDF, devPsk } from "./dev-psk";
 import { LwM2MServer, Notification, Registration } from "./lwm2m-server";
 import type { PeerInfo, PeerIdentity } from "./transport";
 import { TransmissionParams, toText, codeString } from "./coap";
@@ -20,6 +23,7 @@ export * from "./transport";
 export * from "./bootstrap-server";
 export * from "./lwm2m-server";
 export * from "./dev-pki";
+export * from "./dev-psk";
 export * from "./est";
 
 /** server/dev-config.json: the development configuration of npm start and the CLI. */
@@ -61,6 +65,12 @@ export interface DevServersSecureOptions {
 export interface ClientCredentialStore {
   /** PSK identity -> key. */
   psk: Map<string, Uint8Array>;
+  /**
+   * Identities by pattern, for fleets: a configuration entry "fleet-*" with the
+   * identity "{endpoint}" gives /^fleet-.+$/; the key is the configured one or,
+   * for "dev-kdf", the identity's development key (server/dev-psk.ts).
+   */
+  pskRules: { pattern: RegExp; key: Uint8Array | typeof DEV_KDF }[];
   /** RFC 7250 raw public keys (SPKI DER, hex) accepted. X.509 clients are accepted when they chain to the development CA. */
   rpk: Set<string>;
 }
@@ -84,6 +94,8 @@ export interface DevServers {
   est: EstRa | null;
   /** The LwM2M Server's transports (datagram and byte counters in `stats`). */
   serverTransports: { plain: UdpTransport; secure: DtlsTransport | null };
+  /** The Bootstrap-Server's DTLS transport (null when off). */
+  bootstrapSecureTransport: DtlsTransport | null;
   close(): Promise<void>;
 }
 
@@ -126,7 +138,7 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
       : null;
     /** A listener's credentials; `estPsk`: also the EST accounts' PSK identities (the RA answers them; Register refuses them). */
     const dtlsCredentials = (store: ClientCredentialStore, estPsk: boolean): DtlsServerCredentials => ({
-      psk: { lookup: (id) => store.psk.get(id) ?? (estPsk ? est?.psk.get(id)?.key : undefined) },
+      psk: { lookup: (id) => lookupPsk(store, id) ?? (estPsk ? est?.psk.get(id)?.key : undefined) },
       ...(pki ? {
         rpk: { privateKey: pki.server.privateKey, publicKey: pki.server.publicKey, acceptClientKey: (spki: Uint8Array) => store.rpk.has(Buffer.from(spki).toString("hex")) },
         x509: { certificateChain: [pki.server.certificate], privateKey: pki.server.privateKey, trustAnchors: [pki.ca.certificate, ...clientCas] },
@@ -162,10 +174,11 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     });
     opened.push(bootstrap);
     const bootstrapAddress = await bootstrap.listen(plainBootstrapPort, address);
-    let secureBootstrapAddress: BoundAddress | null = null;
+    let secureBootstrapAddress: BoundAddress | null = null, bootstrapSecureTransport: DtlsTransport | null = null;
     if (secure) {
       const l = await listenDtls(clients.bootstrap, secure.bootstrapPort, plainBootstrapPort);
       secureBootstrapAddress = l.address;
+      bootstrapSecureTransport = l.t;
       bootstrap.addTransport(l.t);
     }
 
@@ -195,20 +208,30 @@ export async function startDevServers(opts: DevServersOptions): Promise<DevServe
     log(`[bootstrap] listening on ${bootstrapUri}${secureBootstrapUri ? ` and ${secureBootstrapUri}` : ""}`);
     log(`[server] listening on ${serverUri}${secureServerUri ? ` and ${secureServerUri}` : ""}`);
     if (secure) {
-      log(`[servers] DTLS: PSK identities ${[...clients.bootstrap.psk.keys()].length} (bootstrap) / ${[...clients.server.psk.keys()].length} (server) from the configuration`);
+      const rules = (st: ClientCredentialStore) => (st.pskRules.length ? ` + ${st.pskRules.map((r) => `${r.pattern.source}${r.key === DEV_KDF ? " (dev-kdf)" : ""}`).join(", ")}` : "");
+      log(`[servers] DTLS: PSK identities ${clients.bootstrap.psk.size}${rules(clients.bootstrap)} (bootstrap) / ${clients.server.psk.size}${rules(clients.server)} (server) from the configuration`);
       if (pki) log(`[servers] DTLS: RPK key ${join(pki.dir, "server.pub.pem")}, X.509 certificate ${pki.server.certFile} issued by the CA ${pki.ca.certFile}`);
       if (clientCas.length) log(`[servers] DTLS: client certificates also accepted from ${clientCas.length} extra CA certificate(s) (${(secure.clientCaFiles ?? []).join(", ")})`);
       if (est) log(`[est] EST-coaps (RFC 9148) on ${secureServerUri}/.well-known/est and ${secureBootstrapUri}/.well-known/est: crts sen sren att skg, CA ${pki!.ca.certFile}; PSK accounts ${est.psk.size}`);
     }
     return {
       bootstrap, server, bootstrapAddress, serverAddress, bootstrapUri, serverUri, secureBootstrapUri, secureServerUri, pki, clients, est,
-      serverTransports: { plain: plainServer, secure: secureServer },
+      serverTransports: { plain: plainServer, secure: secureServer }, bootstrapSecureTransport,
       close: closeAll,
     };
   } catch (e) {
     await closeAll();
     throw e;
   }
+}
+
+/** The PSK of an identity in a store: its own entry, else the first rule whose pattern matches it. */
+export function lookupPsk(store: ClientCredentialStore, identity: string): Uint8Array | undefined {
+  const own = store.psk.get(identity);
+  if (own) return own;
+  const rule = store.pskRules.find((r) => r.pattern.test(identity));
+  if (!rule) return undefined;
+  return rule.key === DEV_KDF ? devPsk(identity) : rule.key;
 }
 
 function describeIdentity(id: PeerIdentity | undefined): string {
@@ -235,33 +258,46 @@ export function pskAccountsOf(source: string | BootstrapConfig, endpoint: string
   const { config, baseDir } = loadBootstrapConfig(source);
   const c = config[endpoint];
   if (!c) return {};
-  const hex = (k: string) => Buffer.from(keyBytes(k, baseDir, "pskKey")).toString("hex");
+  const account = (identity: string, key: string): PskAccount => {
+    const id = fillVariables(identity, { endpoint });
+    return { identity: id, key: Buffer.from(pskKeyBytes(key, id, baseDir)).toString("hex") };
+  };
   const s = c.security.find((x) => !x.bootstrapServer && (x.securityMode === "psk" || x.securityMode === 0) && x.pskIdentity && x.pskKey);
   const bc = c.bootstrapCredentials;
   return {
-    server: s ? { identity: s.pskIdentity!, key: hex(s.pskKey!) } : undefined,
-    bootstrap: bc?.pskIdentity && bc.pskKey ? { identity: bc.pskIdentity, key: hex(bc.pskKey) } : undefined,
+    server: s ? account(s.pskIdentity!, s.pskKey!) : undefined,
+    bootstrap: bc?.pskIdentity && bc.pskKey ? account(bc.pskIdentity, bc.pskKey) : undefined,
   };
 }
 
 /** PSK identities and raw public keys the configuration gives clients, towards the Bootstrap-Server and the LwM2M Server. */
 export function clientCredentialsFromConfig(source: string | BootstrapConfig, vars: Record<string, string> = {}): { bootstrap: ClientCredentialStore; server: ClientCredentialStore } {
   const { config, baseDir } = loadBootstrapConfig(source);
-  const bootstrap: ClientCredentialStore = { psk: new Map(), rpk: new Set() };
-  const server: ClientCredentialStore = { psk: new Map(), rpk: new Set() };
+  const bootstrap: ClientCredentialStore = { psk: new Map(), rpk: new Set(), pskRules: [] };
+  const server: ClientCredentialStore = { psk: new Map(), rpk: new Set(), pskRules: [] };
   const rpkHex = (v: string) => {
     const file = fillVariables(v, vars);
     return /\{\w+\}/.test(file) ? "" : Buffer.from(keyBytes(file, baseDir, "publicKey")).toString("hex"); // {pki} without a PKI: nobody
   };
   for (const [name, c] of Object.entries(config)) {
     if (name.startsWith("$")) continue;
+    /** An identity of this entry: one key (a named endpoint) or a rule (a pattern entry, or "*" with {endpoint}). */
+    const addPsk = (store: ClientCredentialStore, identity: string, key: string) => {
+      const templated = identity.includes("{endpoint}");
+      if (!templated || !(isEndpointPattern(name) || name === "*")) {
+        const id = fillVariables(identity, { endpoint: name });
+        store.psk.set(id, pskKeyBytes(key, id, baseDir));
+        return;
+      }
+      store.pskRules.push({ pattern: new RegExp(`^${identityPatternSource(identity, name)}$`), key: key === DEV_KDF ? DEV_KDF : keyBytes(key, baseDir, "pskKey") });
+    };
     const bc = c.bootstrapCredentials;
-    if (bc?.pskIdentity && bc.pskKey) bootstrap.psk.set(bc.pskIdentity, keyBytes(bc.pskKey, baseDir, "pskKey"));
+    if (bc?.pskIdentity && bc.pskKey) addPsk(bootstrap, bc.pskIdentity, bc.pskKey);
     if (bc?.publicKey) bootstrap.rpk.add(rpkHex(bc.publicKey));
     bootstrap.rpk.delete("");
     for (const s of c.security) {
       const store = s.bootstrapServer ? bootstrap : server;
-      if ((s.securityMode === "psk" || s.securityMode === 0) && s.pskIdentity && s.pskKey) store.psk.set(s.pskIdentity, keyBytes(s.pskKey, baseDir, "pskKey"));
+      if ((s.securityMode === "psk" || s.securityMode === 0) && s.pskIdentity && s.pskKey) addPsk(store, s.pskIdentity, s.pskKey);
       if ((s.securityMode === "rpk" || s.securityMode === 1) && s.publicKey) store.rpk.add(rpkHex(s.publicKey));
       store.rpk.delete("");
     }

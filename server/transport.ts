@@ -212,6 +212,16 @@ const DTLS_CID_LEN = 8;
 
 interface DtlsPeer { key: string; inst: DtlsInstance; h: number; info: PeerInfo; pskIdentity?: string }
 
+/** What happened in a peer's DTLS session (`dtls` event): for logs and the web view. */
+export interface DtlsEvent {
+  peerKey: string;
+  /** Epoch ms. */
+  at: number;
+  /** handshake: a ClientHello with a valid cookie started one; established; alert (sent or received); closed; refused (identity not accepted). */
+  kind: "handshake" | "established" | "alert" | "closed" | "refused";
+  detail: string;
+}
+
 /**
  * CoAP over DTLS 1.2 using the firmware's DTLS server role (server/dtls-module.ts,
  * the same AssemblyScript code as the device's client, GC runtime). One DTLS
@@ -242,6 +252,8 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   private rpkInst: DtlsInstance | null = null;
   private x509Inst: DtlsInstance | null = null;
   private peers = new Map<string, DtlsPeer>();
+  /** Peers with a timer armed (handshake retransmission, limits): only these are looked at by the ticker, so idle sessions cost nothing. */
+  private timed = new Set<DtlsPeer>();
   private ticker: NodeJS.Timeout | null = null;
   /** Datagrams and bytes on the wire, and handshakes (over all module instances). */
   readonly stats = { sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, refused: 0,
@@ -265,7 +277,8 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     const x509Inst = c.x509 || !c.rpk ? this.configure(await load(), "x509") : null;
     this.rpkInst = rpkInst;
     this.x509Inst = x509Inst;
-    const sock = dgram.createSocket(this.family);
+    // thousands of clients handshaking at once: a receive buffer larger than the 208 KiB default (capped by net.core.rmem_max)
+    const sock = dgram.createSocket({ type: this.family, recvBufferSize: 4 << 20 });
     this.sock = sock;
     await new Promise<void>((resolve, reject) => {
       sock.once("error", reject);
@@ -366,9 +379,11 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
         const np: DtlsPeer = { key, inst, h: inst.listener, info: { address, port, secure: true } };
         this.peers.set(key, np);
         this.stats.handshakes++;
+        this.dtlsEvent(key, "handshake", `ClientHello with a valid cookie from ${key}`);
         this.newListener(inst);
         this.events(np);
         this.flush(key, inst, np.h);
+        this.rearm(np);
         return;
       }
       if (!p) return; // not a ClientHello: dropped
@@ -377,6 +392,20 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     m.x.srvHandleDatagram(p.h, m.write(d), d.length, now);
     this.events(p);
     this.flush(key, p.inst, p.h);
+    this.rearm(p);
+  }
+
+  private dtlsEvent(peerKey: string, kind: DtlsEvent["kind"], detail: string): void {
+    if (this.listenerCount("dtls") > 0) this.emit("dtls", { peerKey, at: Date.now(), kind, detail } satisfies DtlsEvent);
+  }
+
+  /** After each call into a peer's session: a closed one is freed at once, and `timed` follows the next deadline. */
+  private rearm(p: DtlsPeer): void {
+    if (this.peers.get(p.key) !== p) { this.timed.delete(p); return; }
+    const x = p.inst.m.x;
+    if (x.srvState(p.h) === ServerState.Closed) this.forget(p);
+    else if (Number(x.srvNextDeadline(p.h)) >= 0) this.timed.add(p);
+    else this.timed.delete(p);
   }
 
   /** RFC 9146 6: a tls12_cid record from an address without a connection (NAT
@@ -424,8 +453,12 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       } else if (kind === ServerEvent.ApplicationData && p.info.identity) {
         const bytes = m.read(x.srvAppDataPtr(p.h), x.srvAppDataLen(p.h));
         this.emit("datagram", p.key, bytes, { ...p.info });
-      } else if (kind === ServerEvent.Closed && x.srvReason(p.h) !== -57 && x.srvReason(p.h) !== -53) {
-        this.stats.refused++;
+      } else if (kind === ServerEvent.AlertReceived || kind === ServerEvent.AlertSent) {
+        this.dtlsEvent(p.key, "alert", `${kind === ServerEvent.AlertReceived ? "received" : "sent"} (reason ${x.srvEventReason(p.h)})`);
+      } else if (kind === ServerEvent.Closed) {
+        const reason = x.srvReason(p.h);
+        if (reason !== -57 && reason !== -53) this.stats.refused++;
+        this.dtlsEvent(p.key, "closed", `reason ${reason}`);
       }
     }
   }
@@ -455,10 +488,13 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       // (counted in `refused` by its Closed event)
       this.flush(p.key, inst, p.h);
       x.srvRefusePeer(p.h, BigInt(Math.floor(performance.now())));
+      this.dtlsEvent(p.key, "refused", inst.certificateType === "rpk" ? "raw public key not accepted" : "session not known");
       return;
     }
     if (sid) inst.sessionIdentity.set(sid, identity);
     p.info = { ...p.info, identity };
+    const who = identity.kind === "psk" ? `PSK identity '${identity.identity}'` : identity.kind === "rpk" ? "raw public key" : `certificate ${identity.subject.replace(/\n/g, ", ")}`;
+    this.dtlsEvent(p.key, "established", `${who}, suite 0x${Number(x.srvSuite(p.h)).toString(16).padStart(4, "0")}${x.srvResumed(p.h) ? ", resumed" : ""}`);
   }
 
   private flush(key: string, inst: DtlsInstance, h: number): void {
@@ -477,20 +513,24 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   private forget(p: DtlsPeer): void {
     p.inst.m.x.srvFree(p.h);
     this.peers.delete(p.key);
+    this.timed.delete(p);
   }
+
+  /** Peers (sessions and handshakes in progress) held now. */
+  get peerCount(): number { return this.peers.size; }
 
   private onTick(): void {
     const now = Math.floor(performance.now());
-    for (const p of [...this.peers.values()]) {
+    for (const p of [...this.timed]) {
       const x = p.inst.m.x;
-      const st = x.srvState(p.h);
-      if (st === ServerState.Closed) { this.forget(p); continue; }
+      if (x.srvState(p.h) === ServerState.Closed) { this.forget(p); continue; }
       const dl = Number(x.srvNextDeadline(p.h));
       if (dl >= 0 && dl <= now) {
         x.srvHandleTimeout(p.h, BigInt(now));
         this.events(p);
         this.flush(p.key, p.inst, p.h);
       }
+      this.rearm(p);
     }
   }
 
@@ -503,6 +543,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     m.x.srvSend(p.h, m.write(bytes), bytes.length, BigInt(Math.floor(performance.now())));
     this.events(p);
     this.flush(peerKey, p.inst, p.h);
+    this.rearm(p);
   }
 
   peerKeyFor(address: string, port: number): string { return formatPeerKey(address, port); }

@@ -489,6 +489,15 @@ test("SEC-2 / SEC-3: every LwM2M Server operation on Object 0 is refused 4.04 an
   assert.equal(h2.fatal, null);
 });
 
+test("Bootstrap-Finish from an LwM2M Server (no bootstrap session): POST /bs is 4.04, nothing happens", () => {
+  const { h, s } = registered({ bootstrap: { uri: BS_URI } });
+  const flashBefore = Buffer.from(h.dev.flash.read(0, h.dev.flash.size) as Uint8Array);
+  assert.equal(s.request(C.POST, "/bs", {}).code, C.NOT_FOUND);
+  s.none("no Update, no new Register");
+  assert.ok(Buffer.from(h.dev.flash.read(0, h.dev.flash.size) as Uint8Array).equals(flashBefore), "nothing was persisted");
+  assert.equal(h.fatal, null);
+});
+
 test("SEC-3: a PSK given at provisioning is sealed in the store, never left in linear memory", () => {
   const h = new Harness();
   h.dev.start();
@@ -727,8 +736,8 @@ test("BS-5: an incomplete bootstrap is refused (4.06) and the old configuration 
   // still registered with the old server, which still answers for itself
   assert.equal(h.dev.state(101), ClientState.Registered);
   assert.equal(text(s.get("/1/0/0").payload), "101");
-  // no Finish comes: the session is dropped after its timeout
-  h.at(h.now + 250_000);
+  // no Finish comes: the session is dropped after its timeout (MAX_TRANSMIT_WAIT of quiet)
+  h.at(h.now + 93_000);
   assert.equal(h.lastEvent("bootstrapFailed").arg, -2 /* NoFinish */);
   s.takeAll();
   // reboot: the old configuration, registered-capable without provisioning
@@ -753,7 +762,7 @@ test("a failed Bootstrap-Request and a session without Finish are retried later;
   b.reply(r2, C.CHANGED);
   assert.equal(b.request(C.PUT, "/0/1", { cf: F.TLV, payload: secInstance(1, SRV_URI, false, 101) }).code, C.CHANGED);
   assert.equal(b.request(C.PUT, "/1/0", { cf: F.TLV, payload: srvInstance(0, 101, 60) }).code, C.CHANGED);
-  h.at(h.now + 247_000);
+  h.at(h.now + 93_000);
   assert.equal(h.lastEvent("bootstrapFailed").arg, -2);
   s.none("the staged writes were dropped, never used");
   // the next attempt starts from the old configuration: Discover shows no server account
@@ -762,6 +771,24 @@ test("a failed Bootstrap-Request and a session without Finish are retried later;
   b.reply(r3, C.CHANGED);
   const d = text(b.get("/", { accept: F.LINK }).payload);
   assert.ok(!d.includes("</0/1>") && !d.includes("</1/0>"), d);
+  assert.equal(h.fatal, null);
+});
+
+test("issue 7 (lossy network): a bootstrap session quiet for MAX_TRANSMIT_WAIT (93 s) is given up and requested again, not after EXCHANGE_LIFETIME (247 s)", () => {
+  const { h, b } = bootstrapOnly();
+  b.reply(b.next(), C.CHANGED);
+  assert.equal(b.request(C.PUT, "/0/1", { cf: F.TLV, payload: secInstance(1, SRV_URI, false, 101) }).code, C.CHANGED);
+  // the Bootstrap-Server gave up its next exchange (all its transmissions lost): nothing more comes
+  const quiet = h.now;
+  h.at(quiet + 92_999);
+  assert.equal(h.dev.state(0), ClientState.Bootstrapping, "a living server could still reach us");
+  h.at(quiet + 93_000);
+  assert.equal(h.lastEvent("bootstrapFailed").arg, -2 /* NoFinish */);
+  b.takeAll();
+  h.at(quiet + 93_000 + 14_999);
+  b.none("the retry back-off (15 s) runs");
+  h.at(quiet + 93_000 + 15_000);
+  assert.equal(pathOf(b.next("a new Bootstrap-Request, 108 s after the last operation")), "/bs");
   assert.equal(h.fatal, null);
 });
 

@@ -81,17 +81,22 @@ function sendNext(c: CoapBlockClient, ep: CoapEndpoint, now: i64): i32 {
   } else {
     pay = c.up + <usize>c.upOff;
     payLen = c.upLen - c.upOff;
-    if (c.upSzx >= 0) {
-      const size = blockSize(c.upSzx);
-      const more = payLen > size;
-      if (more) payLen = size;
-      store<i32>(XN, CoapOption.BLOCK1);
-      store<u32>(XV, <u32>blockValue(c.upOff >> (c.upSzx + 4), more, c.upSzx));
+    const size = c.upSzx >= 0 ? blockSize(c.upSzx) : payLen;
+    const more = payLen > size;
+    if (!more && c.downSzx >= 0) { // §2.5 / §3.3: the last request body block may ask for the response's block size
+      store<i32>(XN, CoapOption.BLOCK2);
+      store<u32>(XV, <u32>blockValue(0, false, c.downSzx));
       n = 1;
+    }
+    if (c.upSzx >= 0) {
+      if (more) payLen = size;
+      store<i32>(XN + (n << 2), CoapOption.BLOCK1);
+      store<u32>(XV + (n << 2), <u32>blockValue(c.upOff >> (c.upSzx + 4), more, c.upSzx));
+      n++;
       if (c.upOff == 0) { // §4: Size1 announces the total size
-        store<i32>(XN + 4, CoapOption.SIZE1);
-        store<u32>(XV + 4, <u32>c.upLen);
-        n = 2;
+        store<i32>(XN + (n << 2), CoapOption.SIZE1);
+        store<u32>(XV + (n << 2), <u32>c.upLen);
+        n++;
       }
     }
     c.upSent = payLen;

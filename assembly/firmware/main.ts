@@ -28,6 +28,7 @@ import { eventNext, evSsid, evArg, evText, evLen } from "../lwm2m/client/events"
 import { transportInit, transportDatagram, transportDeadline, transportStep } from "./transport";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
+import { estConfigure } from "./est-state";
 
 export function abi_version(): i32 { return ABI_VERSION; }
 
@@ -240,6 +241,21 @@ export function provision_finish(epLen: i32, flags: i32, now_ms: i64): i32 {
   info("provision: factory configuration committed to the sealed store");
   clientStart(now_ms);
   return code;
+}
+
+/**
+ * Security Mode 4 factory settings (issue 8), `len` bytes at config_buffer():
+ * kind 1 the EST server URI (coaps://host[:port][/path]; none = the account's
+ * own server at /.well-known/est), 2 an explicit EST trust anchor (DER
+ * certificate; none = resource 4), 3 the renewal point in percent of the
+ * validity (the percent is `len`, nothing is read; default 75). Stored sealed
+ * at once. 0, or -1 / a store error.
+ */
+export function est_configure(kind: i32, len: i32): i32 {
+  if (!clientReady || len < 0 || (kind != 3 && len > REPR_CAP)) return -1;
+  const r = estConfigure(kind, REPR, len);
+  if (kind != 3) memory.fill(REPR, 0, <usize>len);
+  return r;
 }
 
 /** Drops a factory provisioning that did not finish: the previous configuration (if any) runs again. */

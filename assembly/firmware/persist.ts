@@ -65,7 +65,7 @@ function p256Scalar(p: usize, n: i32): usize {
 }
 
 function custody(secIid: u32, mode: i32, key: usize, len: i32): i32 {
-  if (mode == SecurityMode.RPK || mode == SecurityMode.Certificate) {
+  if (mode == SecurityMode.RPK || mode == SecurityMode.Certificate || mode == SecurityMode.CertificateWithEst) {
     const k = p256Scalar(key, len);
     if (!k) return -2;
     let slot = SE_FIRST;

@@ -11,7 +11,18 @@
 //                    the Register leaves in the same call), or
 //                    clientTransportFailed with the reason logged. Nothing
 //                    is ever sent in clear on such a channel;
-//   4 Certificate with EST -> refused (EST enrolment is not in this build).
+//   4 Certificate with EST (issue 8) -> with an enrolled credential (the
+//                    certificate and SE slot in RecordId.EstCredential) as
+//                    mode 2 with that certificate; without one (or when its
+//                    renewal point has passed) the connection first runs an
+//                    EST-coaps enrolment (RFC 9148) on the same DTLS slot:
+//                    DTLS to the EST server (client authentication with the
+//                    factory IDevID certificate of resources 3/5, or the
+//                    enrolled certificate for /sren; the server checked
+//                    against the explicit EST trust anchor or resource 4),
+//                    /crts then /sen or /sren, the result checked and
+//                    installed in one store record, then DTLS to the LwM2M
+//                    Server with the new certificate (EST-6).
 // One DtlsConnection + DtlsSession per client connection, allocated once at
 // start-up (the stub runtime never frees) and reused with reset(), with
 // handshake buffers for PSK and RPK; the first time a connection is
@@ -27,7 +38,7 @@ import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm
 import { SECURITY_OID, Sec, SecurityMode, securityKeyHandle, securitySecret, securitySecretLen } from "../lwm2m/objects/security";
 import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, found, valueLen } from "../lwm2m/model";
 import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
-import { emit, ClientEvent, lb, ls, lbytes, lnum, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
+import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
 import { DtlsConfig, MAX_PSK_LEN } from "../dtls/config";
 import { DtlsConnection, ConnState } from "../dtls/connection";
 import { beforeKeyExchange } from "../dtls/order";
@@ -40,6 +51,14 @@ import { VerifyFlag } from "../x509/verify";
 import { wipe } from "../crypto/ct";
 import { keyLoad, keySlot } from "./persist";
 import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
+import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
+import { EstOp, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
+import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
+import { EP_NAME, epNameLen, isRegistered } from "../lwm2m/client/registration";
+import {
+  estWork, estEndpoint, EST_MSG_CAP, estUri, estUriLen, estCa, estCaLen, estCredential, estCredBuf, estCertWork,
+  estCredCert, estCredLen, estRenewalDue, estCredValid,
+} from "./est-state";
 
 export namespace TransportError {
   /** Security Mode 4 (Certificate with EST): enrolment is not available in this build. */
@@ -306,7 +325,9 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
     }
   } else {
     // RPK / X.509: our private key stays in its SE slot; its public key from the SE
-    const slot = keySlot(handle);
+    // (mode 4: the enrolled key's slot and certificate, EST-6)
+    const est = mode == SecurityMode.CertificateWithEst;
+    const slot = est ? estCredSlot : keySlot(handle);
     const pub = OWN_PUB + <usize>(ci * 72);
     if (slot < 0 || se_public_key(slot, pub) != HostStatus.Ok) {
       lb("DTLS: ssid=");
@@ -338,8 +359,8 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
         return TransportError.Credentials;
       }
       // our certificate (resource 3) goes into the Certificate message from where it is stored
-      c.ownCertificateDer = ownLen > 0 ? own : 0;
-      c.ownCertificateDerLen = ownLen;
+      c.ownCertificateDer = est ? estCredCert() : ownLen > 0 ? own : 0;
+      c.ownCertificateDerLen = est ? estCredLen() : ownLen;
       // DTLS-5/6/8: LwM2M certificate usage (15, default 3) and matching type (13, default 0)
       const t = changetype<TrustConfig>(TRUST + <usize>(ci * TRUST_CONFIG_SIZE));
       const usage = getInt(SECURITY_OID, secIid, Sec.CertificateUsage);
@@ -389,12 +410,24 @@ function startHandshake(ci: i32, now: i64): i32 {
 
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
   lastNow = now;
-  const secure = mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate;
+  const secure = mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate || mode == SecurityMode.CertificateWithEst;
+  store<u8>(MODE4 + <usize>ci, mode == SecurityMode.CertificateWithEst ? 1 : 0);
+  if (mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
+    // the account to renew in place (one per device: the last mode-4 account opened)
+    m4Ci = ci;
+    m4Sec = secIid;
+    m4Port = port;
+    m4HostLen = hostLen;
+    if (host != M4_HOST) memory.copy(M4_HOST, host, <usize>hostLen);
+  }
   if (mode == SecurityMode.CertificateWithEst) {
-    lb("transport: Security Mode 4 (Certificate with EST) is not available in this build; nothing sent to ");
-    lbytes(host, hostLen);
-    lerror();
-    return TransportError.SecureUnavailable;
+    const wall = clock_wall_seconds();
+    const have = estCredential(false);
+    const usable = have && estCredValid(wall);
+    if (!usable || (estRenewalDue(wall) && now >= estRetryAt)) {
+      if (epNameLen <= 0) return TransportError.Credentials;
+      return estOpen(ci, secIid, host, hostLen, port, now, usable);
+    }
   }
   if (mode != SecurityMode.NoSec && !secure) {
     lb("transport: refused, Security Mode ");
@@ -423,7 +456,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
     lnum(port);
     ls(" ssid=");
     lnum(conn(ci).ssid);
-    ls(mode == SecurityMode.PSK ? " (PSK)" : mode == SecurityMode.RPK ? " (RPK)" : " (X.509)");
+    ls(mode == SecurityMode.PSK ? " (PSK)" : mode == SecurityMode.RPK ? " (RPK)" : mode == SecurityMode.Certificate ? " (X.509)" : " (X.509, EST-enrolled)");
     linfo();
     const r = startHandshake(ci, now);
     if (r < 0) {
@@ -463,6 +496,7 @@ function send(ci: i32, p: usize, n: i32): i32 {
 }
 
 function close(ci: i32): void {
+  if (estCi == ci) estCi = -1; // an enrolment in progress is dropped (nothing installed)
   const k = kindOf(ci);
   if (k == KIND_DTLS) {
     // RFC 5246 7.2.1: close_notify on De-register / shutdown / account gone
@@ -491,7 +525,21 @@ function events(ci: i32, now: i64): void {
   let e: i32;
   while (kindOf(ci) == KIND_DTLS && (e = d.pollEvent()) != DtlsEvent.None) {
     if (e == DtlsEvent.ApplicationData) {
-      clientDatagram(ci, d.appDataPtr(), d.appDataLen(), now);
+      if (estCi == ci) {
+        const ap = d.appDataPtr(), al = d.appDataLen();
+        estEndpoint().handleDatagram(ap, al, now);
+        estPump(ci, now);
+        wipe(ap, al); // nothing of an EST answer (an /skg key) stays in the record buffer
+        if (estCi != ci) return; // the enrolment ended: the channel was replaced or failed
+      } else {
+        clientDatagram(ci, d.appDataPtr(), d.appDataLen(), now);
+      }
+    } else if (e == DtlsEvent.HandshakeComplete && estCi == ci) {
+      lb("EST: DTLS established with the EST server ssid=");
+      lnum(conn(ci).ssid);
+      linfo();
+      estBegin(ci, now);
+      if (estCi != ci) return;
     } else if (e == DtlsEvent.HandshakeComplete) {
       lb("DTLS: established ssid=");
       lnum(conn(ci).ssid);
@@ -520,7 +568,8 @@ function events(ci: i32, now: i64): void {
         if (startHandshake(ci, now) < 0) failed(ci, now);
         return;
       }
-      logReason(ci, conn(ci).transport == 2 ? "handshake failed" : "connection closed", r);
+      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == 2 ? "handshake failed" : "connection closed", r);
+      if (estCi == ci) { estFailed(ci, now, -1); return; }
       failed(ci, now);
       return;
     }
@@ -570,14 +619,349 @@ export function transportStep(now: i64): void {
     flush(i);
     events(i, now);
   }
+  // issue 8 step 9: a mode-4 channel whose certificate reached its renewal point is closed; the
+  // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
+  if (estCi < 0 && now >= estRetryAt) {
+    for (let i = 0; i < MAX_CONNS; i++) {
+      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != 1) continue;
+      const wall = clock_wall_seconds();
+      if (!estRenewalDue(wall)) break;
+      lb("EST: renewal point of the certificate reached ssid=");
+      lnum(conn(i).ssid);
+      ls(", re-enrolling");
+      linfo();
+      if (isRegistered(conn(i)) || i != m4Ci) {
+        // registered: the channel is closed and the client reconnects at once (regTransportFailed);
+        // open() renews first, and the Register that follows shows the server the new certificate
+        close(i);
+        clientTransportFailed(i, now);
+        break;
+      }
+      // the client holds its messages while the channel is pending (transport 2) and is told
+      // when the channel with the renewed certificate is up, as after a DTLS-10 re-handshake
+      conn(i).transport = 2;
+      estClose(i);
+      if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = 0; clientTransportFailed(i, now); }
+      break;
+    }
+  }
+  if (estCi >= 0 && estRunning) {
+    const ci = estCi;
+    const ep = estEndpoint();
+    const t = ep.nextDeadline();
+    if (t >= 0 && t <= now) ep.handleTimeout(now);
+    const x = estDeadline();
+    if (x >= 0 && x <= now) { if (estDone(ci, estTimer(now), now)) return; }
+    estPump(ci, now);
+  }
 }
 
-/** The earliest DTLS deadline, -1 none. */
+/** The earliest DTLS deadline (and EST's CoAP / 5.03 timers), -1 none. */
 export function transportDeadline(): i64 {
   let t: i64 = -1;
   for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(t, dtlsOf(i).nextDeadline());
+  if (estCi >= 0 && estRunning) t = earliest(earliest(t, estEndpoint().nextDeadline()), estDeadline());
   return t;
 }
 
 /** Whether connection ci's channel is plain (NoSec). */
 export function transportIsNoSec(ci: i32): bool { return kindOf(ci) == KIND_NOSEC; }
+
+// ---- Security Mode 4: EST enrolment on the account's connection slot ------------------
+
+let m4Ci: i32 = -1;
+let m4Sec: u32 = 0;
+let m4Port: i32 = 0;
+let m4HostLen: i32 = 0;
+const M4_HOST = memory.data(256);
+/** Per connection: opened for a Security Mode 4 account. */
+const MODE4 = memory.data(4);
+/** The connection running an enrolment (-1 none; one at a time: the EST client is one). */
+let estCi: i32 = -1;
+/** The CoAP endpoint and EST client are set up (after the EST handshake). */
+let estRunning = false;
+let estOp: i32 = 0;
+let estRenewing = false;
+/** The account's Security instance and LwM2M Server address, for the channel after enrolment. */
+let estSec: u32 = 0;
+let estPort: i32 = 0;
+let estHostLen: i32 = 0;
+const EST_HOST = memory.data(256);
+/** Renewal back-off (issue 8 step 9): no new attempt before estRetryAt; the wait doubles per failure. */
+let estRetryAt: i64 = 0;
+let estBackoff: i64 = 60000;
+const EST_BACKOFF_MAX: i64 = 86400000;
+const WELL_KNOWN_EST = memory.data<u8>([0x2e, 0x77, 0x65, 0x6c, 0x6c, 0x2d, 0x6b, 0x6e, 0x6f, 0x77, 0x6e, 0x2f, 0x65, 0x73, 0x74]); // ".well-known/est"
+
+/** coaps://host[:port][/path] of est_configure, split; false when it is not such a URI. */
+let uHost: usize = 0;
+let uHostLen: i32 = 0;
+let uPort: i32 = 0;
+let uPath: usize = 0;
+let uPathLen: i32 = 0;
+function splitUri(p: usize, n: i32): bool {
+  // "coaps://"
+  if (n < 9 || load<u64>(p) != 0x2f2f3a7370616f63) return false;
+  let q = 8;
+  const h = q;
+  if (q < n && load<u8>(p + <usize>q) == 0x5b) { while (q < n && load<u8>(p + <usize>q) != 0x5d) q++; q++; }
+  else while (q < n && load<u8>(p + <usize>q) != 0x3a && load<u8>(p + <usize>q) != 0x2f) q++;
+  uHost = p + <usize>h;
+  uHostLen = q - h;
+  if (uHostLen <= 0 || uHostLen > 255) return false;
+  if (load<u8>(uHost) == 0x5b) { uHost++; uHostLen -= 2; }
+  uPort = 5684;
+  if (q < n && load<u8>(p + <usize>q) == 0x3a) {
+    q++;
+    let v = 0, digits = 0;
+    while (q < n && load<u8>(p + <usize>q) >= 0x30 && load<u8>(p + <usize>q) <= 0x39 && digits < 6) { v = v * 10 + <i32>load<u8>(p + <usize>q) - 0x30; q++; digits++; }
+    if (digits == 0 || v <= 0 || v > 65535) return false;
+    uPort = v;
+  }
+  if (q < n && load<u8>(p + <usize>q) != 0x2f) return false;
+  if (q < n) q++;
+  uPath = p + <usize>q;
+  uPathLen = n - q;
+  if (uPathLen == 0) { uPath = WELL_KNOWN_EST; uPathLen = 15; }
+  return true;
+}
+
+/** Opens the DTLS channel to the EST server on connection ci (TRANSPORT_PENDING or an error, logged). */
+function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now: i64, renewing: bool): i32 {
+  if (estCi >= 0 && estCi != ci) {
+    lb("EST: another enrolment runs; ssid=");
+    lnum(conn(ci).ssid);
+    ls(" waits");
+    lwarn();
+    return TransportError.Credentials;
+  }
+  if (hostLen <= 0 || hostLen > 255) return TransportError.Open;
+  estSec = secIid;
+  memory.copy(EST_HOST, host, <usize>hostLen);
+  estHostLen = hostLen;
+  estPort = port;
+  estRenewing = renewing;
+  // where: the explicit EST URI, else the account's own server at /.well-known/est (RFC 9148 §5)
+  if (estUriLen() > 0) {
+    if (!splitUri(estUri(), estUriLen())) {
+      lb("EST: the configured EST URI is not coaps://host[:port][/path]");
+      lerror();
+      return TransportError.Credentials;
+    }
+  } else {
+    uHost = EST_HOST; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
+  }
+  const c = cfgOf(ci);
+  c.psk = 0; c.pskLen = 0; c.pskIdentity = 0; c.pskIdentityLen = 0; c.pskLowEntropy = false;
+  c.serverPublicKey = 0; c.serverPublicKeyLen = 0; c.serverName = 0; c.serverNameLen = 0; c.ownCertificates = 0; c.ownCertificatesLen = 0;
+  // client authentication: the enrolled certificate for /sren, else the factory IDevID (resources 3 and 5)
+  const pub = OWN_PUB + <usize>(ci * 72);
+  let slot = -1;
+  if (renewing) {
+    slot = estCredSlot;
+    c.ownCertificateDer = estCredCert();
+    c.ownCertificateDerLen = estCredLen();
+  } else {
+    slot = keySlot(securityKeyHandle(secIid));
+    const own = getBytes(SECURITY_OID, secIid, Sec.PublicKeyOrIdentity);
+    c.ownCertificateDer = found && valueLen > 0 ? own : 0;
+    c.ownCertificateDerLen = found ? valueLen : 0;
+  }
+  if (slot < 0 || c.ownCertificateDerLen <= 0 || se_public_key(slot, pub) != HostStatus.Ok) {
+    lb("EST: ssid=");
+    lnum(conn(ci).ssid);
+    ls(": no client credential for the EST server (IDevID certificate and key: resources 3 and 5)");
+    lerror();
+    return TransportError.Credentials;
+  }
+  c.identitySlot = slot;
+  c.ownPublicKey = pub;
+  c.certificateType = CertificateType.X509;
+  c.suites = ciphersuites(secIid) & SuiteBit.Ecdsa;
+  if (c.handshakeBufferSize < CERT_HS_BUFFER) {
+    c.handshakeBufferSize = CERT_HS_BUFFER;
+    c.flightBufferSize = CERT_FLIGHT_BUFFER;
+  }
+  if (dtlsOf(ci).growBuffers() != 0) return TransportError.Credentials;
+  // server authentication: the explicit EST trust anchor (Certificate Usage 2), else resource 4 as for the LwM2M Server
+  const t = changetype<TrustConfig>(TRUST + <usize>(ci * TRUST_CONFIG_SIZE));
+  if (estCaLen() > 0) {
+    t.usage = 2;
+    t.matching = 0;
+    t.serverKey = estCa();
+    t.serverKeyLen = estCaLen();
+  } else {
+    const usage = getInt(SECURITY_OID, secIid, Sec.CertificateUsage);
+    t.usage = found ? <i32>usage : 3;
+    const matching = getInt(SECURITY_OID, secIid, Sec.MatchingType);
+    t.matching = found ? <i32>matching : 0;
+    t.serverKey = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
+    t.serverKeyLen = found ? valueLen : 0;
+  }
+  if (t.serverKeyLen <= 0) {
+    lb("EST: no trust anchor for the EST server (never unauthenticated)");
+    lerror();
+    return TransportError.Credentials;
+  }
+  t.host = uHost;
+  t.hostLen = uHostLen;
+  if (!isIpLiteral(uHost, uHostLen)) { c.serverName = uHost; c.serverNameLen = uHostLen; }
+  t.store = 0;
+  t.storeCount = 0;
+  t.ownPub = pub;
+  t.flags = (clock_wall_seconds() < 0 ? VerifyFlag.ALLOW_TIME_LOWER_BOUND : 0) | VerifyFlag.SERVER_AUTH;
+  c.trust = changetype<usize>(t);
+  const peer = net_open(uHost, uHostLen, uPort);
+  if (peer < 0) {
+    lb("EST: cannot open ");
+    lbytes(uHost, uHostLen);
+    lerror();
+    return TransportError.Open;
+  }
+  setT(ci, KIND_DTLS, peer);
+  estCi = ci;
+  estRunning = false;
+  lb("EST: ");
+  ls(renewing ? "re-enrolment (/sren)" : "enrolment");
+  ls(" for ssid=");
+  lnum(conn(ci).ssid);
+  ls(" at coaps://");
+  lbytes(uHost, uHostLen);
+  ls(":");
+  lnum(uPort);
+  ls("/");
+  lbytes(uPath, uPathLen);
+  linfo();
+  if (estInit(estWork(), uPath, uPathLen, estEndpoint(), EP_NAME, epNameLen) != 0 || coapEndpointInit(changetype<usize>(estEndpoint()), EST_MSG_CAP, 1, 4) != 0) {
+    estCi = -1;
+    net_close(peer);
+    setT(ci, KIND_NONE, -1);
+    return TransportError.Credentials;
+  }
+  const r = startHandshake(ci, now);
+  if (r < 0) {
+    estCi = -1;
+    net_close(peer);
+    setT(ci, KIND_NONE, -1);
+  }
+  return r;
+}
+
+/** The EST handshake completed: /crts first (the anchors the issued certificate must chain to). */
+function estBegin(ci: i32, now: i64): void {
+  estRunning = true;
+  estOp = EstOp.Crts;
+  estDone(ci, estStart(EstOp.Crts, 0, clock_wall_seconds(), now), now);
+  if (estCi == ci) estPump(ci, now);
+}
+
+/** EST CoAP datagrams out through DTLS; endpoint events into the EST client. */
+function estPump(ci: i32, now: i64): void {
+  const ep = estEndpoint();
+  const d = dtlsOf(ci);
+  for (let round = 0; round < 2 && estCi == ci; round++) {
+    let n: i32;
+    while ((n = ep.pollTransmit()) > 0) { d.sendApplicationData(ep.txPtr, n, now); flush(ci); }
+    let ev: i32;
+    while (estCi == ci && (ev = ep.pollEvent()) != CoapEvent.None) {
+      if (ep.eventSlot != 0) continue;
+      estSetWall(clock_wall_seconds()); // the answer is checked at the time it arrives
+      if (ev == CoapEvent.Response) { if (estDone(ci, estOnResponse(now), now)) return; }
+      else if (ev == CoapEvent.Timeout || ev == CoapEvent.Reset) { if (estDone(ci, estOnTransportError(ev), now)) return; }
+    }
+  }
+}
+
+/** One EST operation's result: the next step. True when the enrolment ended (ci replaced or failed). */
+function estDone(ci: i32, r: i32, now: i64): bool {
+  if (r == EST_PENDING) return false;
+  if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }
+  if (estOp == EstOp.Crts) {
+    estOp = estRenewing ? EstOp.Sren : EstOp.Sen;
+    // issue 8 step 2/9: a fresh key in the slot not holding the current credential
+    return estDone(ci, estStart(estOp, estNextSlot(), clock_wall_seconds(), now), now);
+  }
+  // step 7: checked by the EST client (key, chain, validity), installed in one store record
+  const slot = estNextSlot();
+  const wall = clock_wall_seconds();
+  const st = estCredentialInstall(estCert, estCertLen, slot, wall, estCredBuf(), estCertWork());
+  if (st < 0) {
+    lb("EST: the issued certificate could not be installed, status ");
+    lnum(st);
+    lerror();
+    estFailed(ci, now, st);
+    return true;
+  }
+  estCredential(true);
+  lb("EST: ");
+  ls(estOp == EstOp.Sren ? "renewed" : "enrolled");
+  ls(" ssid=");
+  lnum(conn(ci).ssid);
+  ls(", key in SE slot ");
+  lnum(estCredSlot);
+  ls(", certificate ");
+  lnum(estCredLen());
+  ls(" bytes installed");
+  emit(ClientEvent.Enrolled, conn(ci).ssid, estOp == EstOp.Sren ? 1 : 0, lineText(), lineLen());
+  linfo();
+  if (estRenewalDue(clock_wall_seconds())) {
+    // the new certificate is already past its renewal point (our clock runs ahead of the CA's?):
+    // use it, and try again only after the back-off, never in a loop
+    lb("EST: the new certificate is already past its renewal point; next attempt after the back-off");
+    lwarn();
+    estRetryAt = now + estBackoff;
+    estBackoff = min(estBackoff << 1, EST_BACKOFF_MAX);
+  } else {
+    estBackoff = 60000;
+    estRetryAt = 0;
+  }
+  estSwitch(ci, now);
+  return true;
+}
+
+/** Closes the EST channel of ci (close_notify). */
+function estClose(ci: i32): void {
+  estCi = -1;
+  estRunning = false;
+  const d = dtlsOf(ci);
+  if (kindOf(ci) == KIND_DTLS) {
+    d.close(lastNow);
+    flush(ci);
+    d.reset();
+    unchecked(sessions![ci]).clear();
+    net_close(peerOf(ci));
+  }
+  setT(ci, KIND_NONE, -1);
+}
+
+/** EST-6: the channel to the LwM2M Server with the enrolled certificate (the client is told when it is up). */
+function estSwitch(ci: i32, now: i64): void {
+  estClose(ci);
+  const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
+  if (r < 0) clientTransportFailed(ci, now);
+  else if (r == TRANSPORT_UP) clientTransportUp(ci, now);
+}
+
+/** The enrolment failed: the code in the event and the log (4.xx/5.xx as the server sent it). A renewal
+ *  keeps the old certificate while it is valid and tries again after a back-off. */
+function estFailed(ci: i32, now: i64, code: i32): void {
+  lb("EST: ");
+  ls(estRenewing ? "re-enrolment" : "enrolment");
+  ls(" failed ssid=");
+  lnum(conn(ci).ssid);
+  if (code >= 0) { ls(", the EST server answered "); lcode(code); }
+  else { ls(", status "); lnum(code); }
+  emit(ClientEvent.EnrolFailed, conn(ci).ssid, code, lineText(), lineLen());
+  lerror();
+  const renewing = estRenewing;
+  estClose(ci);
+  estRetryAt = now + estBackoff;
+  estBackoff = min(estBackoff << 1, EST_BACKOFF_MAX);
+  if (renewing && estCredValid(clock_wall_seconds())) {
+    lb("EST: keeping the current certificate until it expires");
+    lwarn();
+    const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
+    if (r >= 0) { if (r == TRANSPORT_UP) clientTransportUp(ci, now); return; }
+  }
+  clientTransportFailed(ci, now);
+}

@@ -6,6 +6,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto"
 import { Device, FIRMWARE_PATH, type FactoryConfig, type AccountConfig, type ClientEvent, ProvisionError } from "./device";
 import { join } from "node:path";
 import { BootStatus, StoreStatus, DeviceStateError, storeStatusMessage } from "./status";
+import { runFleet } from "./fleet";
 
 /** Exit code of a refused state folder (flash.img, se-keystore.json): each cause has its own message. */
 const EXIT_STATE = 3;
@@ -126,6 +127,15 @@ function credentials(args: string[], uri: string): Partial<AccountConfig> {
     const { secret, spki } = readPrivateKey(rpk);
     return { securityMode: "rpk", publicKey: spki, secretKey: secret, serverPublicKey: readPublicKey(serverRpk) };
   }
+  const serverCert = option(args, "--server-cert");
+  const idevid = option(args, "--idevid-cert");
+  if (serverCert || idevid || option(args, "--est") || option(args, "--est-ca")) {
+    // Security Mode 4 (issue 8): resource 4 = the LwM2M Server's certificate; the IDevID
+    // (resources 3 and 5 of the account) authenticates the device to the EST server
+    const idevidKey = option(args, "--idevid-key");
+    if (!serverCert || !idevid || !idevidKey) throw new Error("Security Mode 4 needs --server-cert FILE --idevid-cert FILE --idevid-key FILE (and optionally --est URI --est-ca FILE)");
+    return { securityMode: "est", publicKey: readCertificate(idevid), secretKey: readPrivateKey(idevidKey).secret, serverPublicKey: readCertificate(serverCert) };
+  }
   const cert = option(args, "--cert");
   if (cert) {
     const keyFile = option(args, "--key");
@@ -156,11 +166,15 @@ function factoryConfig(args: string[]): FactoryConfig {
       bootstrap: { uri, ...creds, lowEntropy: flag(args, "--low-entropy"), clientHoldOffTime: Number(option(args, "--hold-off", "0")) },
     };
   }
+  const est = option(args, "--est"), estCa = option(args, "--est-ca"), renew = option(args, "--renew-at");
+  if (est !== undefined && !/^coaps:\/\/[^/]+/.test(est)) throw new Error(`--est ${est}: a coaps://host:port[/path] URI`);
+  if (renew !== undefined && !/^([1-9][0-9]?|100)$/.test(renew)) throw new Error(`--renew-at ${renew}: a percentage of the validity, 1..100`);
   return {
     endpoint,
     servers: [{
       uri, ...creds, shortServerId: Number(option(args, "--ssid", "1")), lifetime: Number(option(args, "--lifetime", "300")),
     }],
+    ...(creds.securityMode === "est" ? { est: { uri: est, trustAnchor: estCa ? readCertificate(estCa) : undefined, renewPercent: renew ? Number(renew) : undefined } } : {}),
   };
 }
 
@@ -178,6 +192,8 @@ function describe(e: ClientEvent): string {
     case "bootstrapRefused": return `Bootstrap-Finish refused: configuration error ${e.arg}, previous configuration kept`;
     case "registrationFailed": return `registration failed (ssid ${e.ssid}, ${e.arg})`;
     case "insecure": return `INSECURE NoSec channel to ${e.text}`;
+    case "enrolled": return `EST ${e.arg ? "re-enrolment" : "enrolment"} done (ssid ${e.ssid}): ${e.text}`;
+    case "enrolFailed": return `EST enrolment failed (ssid ${e.ssid}, ${e.arg >= 0 ? `CoAP ${e.arg >> 5}.${String(e.arg & 31).padStart(2, "0")}` : `status ${e.arg}`}): ${e.text}`;
     default: return `${e.name} ${e.ssid} ${e.arg} ${e.text}`;
   }
 }
@@ -242,13 +258,19 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
                         boot the firmware in the simulator and print each step; a refused state folder
                         (flash.img, se-keystore.json) exits with code 3 and the reason
   server [...]          the development Bootstrap-Server and LwM2M Server (server/README.md)
+  fleet --count N --endpoint-prefix P (--bootstrap URI | --server URI) [...]
+                        many simulated devices in one process: 'lwm2m-wasm fleet --help'
   device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
          [--ssid N] [--hold-off S] [--reprovision] [--factory-reset]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
          [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
+         [--server-cert FILE --idevid-cert FILE --idevid-key FILE [--est coaps://HOST:PORT[/path]]
+          [--est-ca FILE] [--renew-at PERCENT]]
                         run a simulated LwM2M device: coap:// = NoSec, coaps:// = DTLS with PSK,
                         RPK (key files PEM or DER) or X.509 (--cert-usage 0-3, default 3 = domain-issued
-                        certificate); 'lwm2m-wasm server' prints ready-made commands; Ctrl-C de-registers;
+                        certificate), or Security Mode 4: a certificate enrolled by EST-coaps (RFC 9148)
+                        with the factory IDevID at --est (default: the server itself), then X.509 with it;
+                        'lwm2m-wasm server' prints ready-made commands; Ctrl-C de-registers;
                         --factory-reset erases the device first (keys, configuration, store: the only way
                         past a refused store); without --endpoint it only erases`;
 
@@ -257,6 +279,7 @@ function main(argv: string[]): number {
   switch (command) {
     case "boot": return boot(rest);
     case "device": return device(rest);
+    case "fleet": runFleet(rest, credentials).then((c) => process.exit(c), (e) => { console.error(e); process.exit(1); }); return -1;
     case undefined: case "-h": case "--help": console.log(USAGE); return command ? 0 : 2;
     default: console.error(`unknown command '${command}'\n${USAGE}`); return 2;
   }

@@ -79,6 +79,7 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
     await device.shutdown(3000);
     await gone;
     say("demo", "done: bootstrapped, registered, read /3/0, observed /3/0/9, de-registered");
+    if (servers.est) await mode4Device(servers);
     return failed ? 1 : 0;
   } catch (e) {
     say("demo", `FAILED: ${(e as Error).message}`);
@@ -86,6 +87,48 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
   } finally {
     device.stop();
     await servers.close();
+  }
+}
+
+/** The mode-4 endpoint of server/dev-config.json: bootstrap over DTLS-PSK to a Security Mode 4 account
+ *  whose resources 3/5 hold a factory (IDevID) certificate and key from the development CA. */
+export const MODE4_DEMO_ENDPOINT = "lwm2m-wasm-est-idevid";
+
+/**
+ * Issue 8: a Security Mode 4 device. Bootstrap over DTLS-PSK gives it a mode-4
+ * account (resource 4 = the LwM2M Server's certificate, resources 3/5 = its
+ * IDevID); the key pair is generated in the SE, the certificate enrolled by
+ * EST-coaps at the LwM2M Server's RA, then DTLS with that certificate,
+ * Register, Read, de-register.
+ */
+async function mode4Device(servers: DevServers): Promise<void> {
+  const endpoint = MODE4_DEMO_ENDPOINT;
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, endpoint).bootstrap;
+  if (!bs || !servers.secureBootstrapUri) throw new Error(`${DEV_CONFIG_FILE}: ${endpoint} has no Bootstrap-Server PSK`);
+  say("demo", "Security Mode 4: a second device enrols its certificate by EST-coaps, then registers with it");
+  const device = new Device();
+  device.on("log", (e) => { if (e.level <= 1 || /^EST: /.test(e.text)) say("device2", `[${e.levelName}] ${e.text}`); });
+  device.on("event", (e: ClientEvent) => say("device2", `event ${e.name}${e.text ? ` ${e.text}` : ""}${e.ssid ? ` (server ${e.ssid})` : ""}`));
+  try {
+    device.start();
+    const enrolled = waitFor(device, "enrolled");
+    const registered = waitFor(servers.server, "registered");
+    device.provision({ endpoint, bootstrap: { uri: servers.secureBootstrapUri, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key } });
+    say("device2", `factory account: Bootstrap-Server ${servers.secureBootstrapUri} (DTLS-PSK)`);
+    await enrolled;
+    await registered;
+    const reg = servers.server.getRegistration(endpoint);
+    if (reg?.identity?.kind !== "x509") throw new Error(`${endpoint} registered without a certificate (${reg?.identity?.kind ?? "none"})`);
+    say("server", `${endpoint} registered with the EST-enrolled certificate (${reg.identity.subject})`);
+    const read = await servers.server.read(endpoint, "/3/0");
+    say("server", `Read /3/0 of ${endpoint} -> ${read.code}`);
+    if (read.code !== "2.05") throw new Error(`Read /3/0 answered ${read.code}`);
+    const gone = waitFor(servers.server, "deregistered");
+    await device.shutdown(3000);
+    await gone;
+    say("demo", "done: Security Mode 4 device bootstrapped, key generated in the SE, certificate enrolled (EST-coaps), registered with it, read, de-registered");
+  } finally {
+    device.stop();
   }
 }
 

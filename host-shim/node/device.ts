@@ -11,7 +11,7 @@
 import { EventEmitter } from "node:events";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createHostImports, systemClock, FirmwareFatal, type Clock, type NetService } from "./host";
+import { createHostImports, systemClock, FirmwareFatal, type Clock, type NetService, type FlashService } from "./host";
 import { DeviceRng } from "./drbg";
 import { SimulatedSecureElement } from "./se";
 import { NorFlash } from "./flash";
@@ -39,6 +39,7 @@ export interface FirmwareExports {
   provision_write(oid: number, iid: number, format: number, len: number): number;
   provision_finish(epLen: number, flags: number, nowMs: bigint): number;
   provision_abort(nowMs: bigint): number;
+  est_configure(kind: number, len: number): number;
   provisioned(): number;
   config_error(): number;
   host_request(): number;
@@ -57,11 +58,15 @@ export interface FirmwareExports {
 
 export interface DeviceOptions {
   firmware?: string | Uint8Array;
+  /** The compiled firmware (a fleet compiles it once for all its devices); `firmware` is not read when given. */
+  module?: WebAssembly.Module;
+  /** Keep only the last N log lines and client events (a ring; default: all of them). */
+  logLimit?: number;
   /** Folder for the flash image and the SE key store; in memory when absent. */
   stateDir?: string;
   rng?: DeviceRng;
   se?: SimulatedSecureElement;
-  flash?: NorFlash;
+  flash?: FlashService;
   net?: NetService;
   clock?: Clock;
   /** Do not arm a real timer: the caller advances time (FakeClock + advance()). */
@@ -81,7 +86,7 @@ export class FakeClock implements Clock {
 export const CLIENT_EVENTS = [
   "", "bootstrapRequested", "bootstrapped", "bootstrapFailed", "registered", "registrationFailed", "updated",
   "deregistered", "notification", "observed", "observeCancelled", "disabled", "reboot", "factoryReset",
-  "bootstrapRefused", "insecure",
+  "bootstrapRefused", "insecure", "enrolled", "enrolFailed",
 ] as const;
 export type ClientEventName = Exclude<(typeof CLIENT_EVENTS)[number], "">;
 export interface ClientEvent {
@@ -151,6 +156,10 @@ export interface FactoryConfig {
   servers?: ServerAccountConfig[];
   /** "pct" of the Bootstrap-Request: 112 (default) or null to leave it out. */
   bootstrapPct?: number | null;
+  /** Security Mode 4 (issue 8): the EST server (default: the account's own server at /.well-known/est),
+   *  an explicit EST trust anchor (DER; default: resource 4), the renewal point (% of validity, default 75).
+   *  The IDevID certificate and key of a mode-4 account are its resources 3 and 5 (publicKey, secretKey). */
+  est?: { uri?: string; trustAnchor?: Uint8Array; renewPercent?: number };
   /** Device Object values (/3/0): manufacturer, model, serial number, firmware version. */
   device?: { manufacturer?: string; modelNumber?: string; serialNumber?: string; firmwareVersion?: string };
 }
@@ -271,7 +280,7 @@ export function factoryPayloads(cfg: FactoryConfig): [number, Uint8Array][] {
 export class Device extends EventEmitter {
   readonly rng: DeviceRng;
   readonly se: SimulatedSecureElement;
-  readonly flash: NorFlash;
+  readonly flash: FlashService;
   readonly net: NetService;
   readonly clock: Clock;
   exports!: FirmwareExports;
@@ -281,8 +290,9 @@ export class Device extends EventEmitter {
   deadline = -1;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly bin: Uint8Array;
+  private readonly module: WebAssembly.Module;
   private readonly manualTimers: boolean;
+  private readonly logLimit: number;
   droppedOversize = 0;
 
   constructor(opts: DeviceOptions = {}) {
@@ -294,7 +304,9 @@ export class Device extends EventEmitter {
     this.clock = opts.clock ?? systemClock;
     this.manualTimers = opts.manualTimers ?? false;
     this.net = opts.net ?? new UdpNet((peer, data) => this.deliver(peer, data));
-    this.bin = typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH);
+    this.logLimit = opts.logLimit ?? Infinity;
+    this.module = opts.module ?? new WebAssembly.Module(
+      (typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH)) as Uint8Array<ArrayBuffer>);
     this.instantiate();
   }
 
@@ -305,11 +317,12 @@ export class Device extends EventEmitter {
       log: (level, text) => {
         const ev = { level, levelName: LOG_LEVEL_NAMES[level] ?? String(level), text };
         this.logs.push(ev);
+        if (this.logs.length > this.logLimit) this.logs.shift();
         this.emit("log", ev);
       },
       fatal: (code, line) => { throw new FirmwareFatal(code, line); },
     }, () => memory);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(this.bin as Uint8Array<ArrayBuffer>), imports);
+    const instance = new WebAssembly.Instance(this.module, imports);
     this.exports = instance.exports as unknown as FirmwareExports;
     memory = this.exports.memory;
     if (this.exports.abi_version() !== ABI_VERSION) throw new Error(`firmware speaks ABI ${this.exports.abi_version()}, host speaks ${ABI_VERSION}`);
@@ -386,6 +399,16 @@ export class Device extends EventEmitter {
       code = ex.provision_write(oid, 0xffff, 11542, payload.length);
       buf().fill(0, 0, payload.length); // keys do not linger in the shared buffer
       if (code !== 0x44) throw new ProvisionError(`/${oid}`, code);
+    }
+    if (cfg.est) {
+      const put = (kind: number, b: Uint8Array) => {
+        if (b.length > ex.config_capacity()) throw new ProvisionError("est", 0x8d);
+        buf().set(b);
+        if (ex.est_configure(kind, b.length) !== 0) throw new ProvisionError("est", 0xa0);
+      };
+      if (cfg.est.uri) put(1, enc.encode(cfg.est.uri));
+      if (cfg.est.trustAnchor) put(2, cfg.est.trustAnchor);
+      if (cfg.est.renewPercent !== undefined && ex.est_configure(3, cfg.est.renewPercent) !== 0) throw new ProvisionError("est", 0x80);
     }
     const ep = enc.encode(cfg.endpoint);
     if (ep.length > ex.config_capacity()) throw new ProvisionError("endpoint", 0x80);
@@ -467,6 +490,7 @@ export class Device extends EventEmitter {
       const text = Buffer.from(new Uint8Array(this.memory.buffer, ex.event_text(), ex.event_text_len())).toString("latin1");
       const ev: ClientEvent = { name, ssid: ex.event_ssid(), arg: ex.event_arg(), text };
       this.events.push(ev);
+      if (this.events.length > this.logLimit) this.events.shift();
       this.emit("event", ev);
       this.emit(name, ev);
     }

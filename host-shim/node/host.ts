@@ -25,10 +25,13 @@ export interface NetService {
   closeAll?(): void;
 }
 
+/** What the flash_* imports need of a flash: NorFlash, or the fleet's SparseNorFlash. */
+export type FlashService = Pick<NorFlash, "size" | "sectorSize" | "read" | "program" | "eraseSector" | "close">;
+
 export interface HostServices {
   rng: DeviceRng;
   se: SimulatedSecureElement;
-  flash: NorFlash;
+  flash: FlashService;
   net: NetService;
   clock: Clock;
   log(level: number, text: string): void;

@@ -7,8 +7,8 @@
 // operations themselves go to lwHandle(Caller.Bootstrap, ...) and land in the
 // staging copy; Bootstrap-Finish (`POST /bs` from the server) validates and
 // commits it (bootstrapFinish, BS-5): 2.04, or 4.06 with the previous
-// configuration kept. A session without Finish within BS_SESSION_TIMEOUT of
-// its last operation is dropped (sessionAbort) and retried later.
+// configuration kept. A session quiet for MAX_TRANSMIT_WAIT after its last
+// operation (before Finish) is dropped (sessionAbort) and retried later.
 import { CoapType, CoapCode, CoapOption } from "../../coap/message";
 import { clock_wall_seconds } from "../../host/abi";
 import { ContentFormat } from "../formats/entry";
@@ -23,8 +23,6 @@ import { emit, ClientEvent, BsFail, lb, ls, lnum, lcode, linfo, lwarn, lerror } 
 export let preferredBootstrapFormat: u32 = ContentFormat.SENML_CBOR;
 export function setPreferredBootstrapFormat(f: u32): void { preferredBootstrapFormat = f; }
 
-/** A session without an operation for this long is dropped (RFC 7252 EXCHANGE_LIFETIME). */
-export const BS_SESSION_TIMEOUT: i64 = 247000;
 /** The Bootstrap-Server connection stays this long after Finish (a lost 2.04 is answered again from the cache). */
 export const BS_LINGER: i64 = 60000;
 /** Retry back-off of a failed bootstrap: 15 s doubling, at most 1 h. */
@@ -181,7 +179,12 @@ export function bsActivity(ci: i32, now: i64): void {
   }
   c.state = St.Bootstrapping;
   c.since = now;
-  c.timer = now + BS_SESSION_TIMEOUT;
+  // A living Bootstrap-Server's next operation reaches us within MAX_TRANSMIT_WAIT
+  // (RFC 7252 4.8.2, 93 s): its retransmissions of this one and of the next span
+  // MAX_TRANSMIT_SPAN each. Past that, it has given up its exchange (it does so
+  // MAX_TRANSMIT_WAIT after a first transmission) or cannot reach us: waiting for
+  // EXCHANGE_LIFETIME (247 s) would only delay the new Bootstrap-Request.
+  c.timer = now + <i64>connEp(ci).responseTimeout;
 }
 
 /** Drops the ConfigChanged action a commit posted (the commit already persisted the image). */

@@ -21,6 +21,8 @@ export namespace ClientEvent {
   export const FactoryReset: i32 = 13; // Execute /3/0/5
   export const BootstrapFinishRefused: i32 = 14; // arg: ConfigError (BS-5), the old configuration stays
   export const Insecure: i32 = 15; // a NoSec (Security Mode 3) channel was opened (DTLS-11); ssid, text: URI
+  export const Enrolled: i32 = 16; // Security Mode 4: EST enrolment / renewal installed a certificate; ssid, arg 0 sen / 1 sren
+  export const EnrolFailed: i32 = 17; // ssid, arg: the EST server's CoAP code (e.g. 0x80 = 4.00) or an EstError (< 0)
 }
 
 /** Why a bootstrap attempt failed (ClientEvent.BootstrapFailed arg). */

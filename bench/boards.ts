@@ -1,0 +1,170 @@
+// `npm run size:boards` (= node scripts/build-boards.mjs && tsx bench/boards.ts):
+// footprint of the C hosts (boards/README.md). Writes build/boards/size.json and
+// prints a markdown table.
+//  - text/data/bss (`size`) of our code (boards/host-c + binding) and of the
+//    runtime (wasm2c output + wasm-rt-impl, or WAMR's libvmlib), per build;
+//  - wasm2c for Cortex-M4 (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os,
+//    bounds checks on): stock wasm2c output, and with the fixed-memory checks
+//    this module allows (memory declared 1 page min = max, so every check
+//    compares against the constant 65536; traps as `udf`; linear memory at a
+//    fixed address), and without checks for reference;
+//  - at run time, one DTLS-PSK registration against the development servers
+//    per host (--stats): WAMR pool peak and interpreter (wasm) stack used, the
+//    wasm2c C stack high-water mark, the process's peak RSS (VmHWM).
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDevServers } from "../server/index";
+// @ts-expect-error an .mjs script without types
+import { fixedMemorySource, M4_FLAGS } from "../scripts/build-boards.mjs";
+
+const ROOT = join(__dirname, "..");
+const B = join(ROOT, "build", "boards");
+const have = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+
+interface Sizes { text: number; data: number; bss: number }
+function sizeOf(tool: string, files: string[]): Sizes {
+  const out = execFileSync(tool, ["-t", ...files], { encoding: "utf8" }).trim().split("\n");
+  const [text, data, bss] = out[out.length - 1].trim().split(/\s+/).map(Number);
+  return { text, data, bss };
+}
+const fmt = (s: Sizes) => `${s.text.toLocaleString("en")} / ${s.data.toLocaleString("en")} / ${s.bss.toLocaleString("en")}`;
+const OURS = ["abi", "device", "drbg", "flash", "net", "provision", "se", "main"];
+
+/** Cortex-M4 text of the wasm2c output (stock, fixed-size memory checks, unchecked), cached by the source's hash. */
+function m4Sizes(): Record<string, number> | null {
+  if (!have("arm-none-eabi-gcc")) return null;
+  const dir = join(B, "m4");
+  const src = readFileSync(join(B, "w2c", "firmware.c"), "utf8");
+  const hash = createHash("sha256").update(src).digest("hex").slice(0, 16);
+  const cacheFile = join(dir, `sizes-${hash}.json`);
+  if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8"));
+  const cc = (name: string, text: string, extra: string[]) => {
+    const file = join(dir, `size-${name}.c`), obj = join(dir, `size-${name}.o`);
+    writeFileSync(file, text);
+    execFileSync("arm-none-eabi-gcc", [...M4_FLAGS, "-w", `-I${join(dir, "inc")}`, `-I${join(B, "w2c")}`, ...extra, "-c", file, "-o", obj]);
+    return sizeOf("arm-none-eabi-size", [obj]).text;
+  };
+  const r = {
+    stock: cc("stock", src, []),
+    fixed: cc("fixed", fixedMemorySource(src), []),
+    unchecked: cc("unchecked", src, ["-UWASM_RT_MEMCHECK_SIGNAL_HANDLER", "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1"]),
+  };
+  writeFileSync(cacheFile, JSON.stringify(r));
+  return r;
+}
+
+/** The emulated board's boot: SysTick ticks (25 MHz; x40 = instructions under -icount shift=0) and stack high-water. */
+function emulatedBoard(): { firstBootTicks: number; secondBootTicks: number; stackBytes: number; text: Sizes } | null {
+  const elf = join(B, "lwm2m-m4.elf");
+  if (!existsSync(elf) || !have("qemu-system-arm")) return null;
+  const r = spawnSync("qemu-system-arm", ["-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
+    "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", elf], { encoding: "utf8", timeout: 120_000 });
+  const m = /first boot (\d+), second boot (\d+)/.exec(r.stdout), st = /stack high-water: (\d+)/.exec(r.stdout);
+  if (r.status !== 0 || !m || !st) throw new Error(`emulated board failed:\n${r.stdout}${r.stderr}`);
+  return { firstBootTicks: Number(m[1]), secondBootTicks: Number(m[2]), stackBytes: Number(st[1]), text: sizeOf("arm-none-eabi-size", [elf]) };
+}
+
+interface RunStats { poolPeak?: number; poolSize?: number; wasmStack?: number; cStack?: number; rssKiB?: number; registered: boolean }
+
+/** One DTLS-PSK registration with --stats; SIGINT after the Read. */
+async function runHost(argv: string[]): Promise<RunStats> {
+  const state = mkdtempSync(join(tmpdir(), "lwm2m-bench-boards-"));
+  const dev = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: join(ROOT, "server", "dev-config.json"), secure: { pkiDir: join(state, "pki") }, log: () => {} });
+  try {
+    const [cmd, ...pre] = argv;
+    const child = spawn(cmd, [...pre, "device", "--endpoint", "lwm2m-wasm-demo", "--server", dev.secureServerUri!, "--psk-identity", "lwm2m-wasm-demo",
+      "--psk-key", "e3f44a4d285867330c457c686d5489b2", "--state", join(state, "dev"), "--stats", "--log-level", "1"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", (d) => { out += d; });
+    const exited = new Promise<void>((res) => child.once("exit", () => res()));
+    const registered = await new Promise<boolean>((res) => {
+      const t = setTimeout(() => res(false), 20_000);
+      dev.server.once("registered", () => { clearTimeout(t); res(true); });
+    });
+    let rssKiB: number | undefined;
+    if (registered) {
+      await dev.server.read("lwm2m-wasm-demo", "/3/0");
+      // qemu-arm: the emulator's own RSS, not the board's; left out
+      if (!cmd.startsWith("qemu")) rssKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1]);
+    }
+    child.kill("SIGINT");
+    await exited;
+    const num = (re: RegExp) => { const m = re.exec(out); return m ? Number(m[1]) : undefined; };
+    return {
+      registered, rssKiB,
+      poolSize: num(/WAMR pool: (\d+) bytes/), poolPeak: num(/peak used (\d+) bytes/),
+      wasmStack: num(/Total interpreter stack used: (\d+)/), cStack: num(/C stack high-water: (\d+)/),
+    };
+  } finally {
+    await dev.close();
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  if (!existsSync(join(B, "lwm2m-wasm2c"))) throw new Error("run npm run build:boards first");
+  const fw = statSync(join(ROOT, "build", "firmware.wasm")).size;
+  const result: Record<string, unknown> = { firmwareBytes: fw, builds: JSON.parse(readFileSync(join(B, "build-times.json"), "utf8")) };
+  const rows: string[][] = [];
+  const kib = (n?: number) => (n === undefined ? "–" : `${(n / 1024).toFixed(1)} KiB`);
+
+  const hosts: { name: string; argv: string[]; ours: Sizes; runtime: Sizes; runtimeWhat: string }[] = [];
+  const obj = (dir: string, names: string[]) => names.map((n) => join(B, dir, `${n}.o`)).filter(existsSync);
+  for (const interp of ["classic", "fast", "aot"]) {
+    if (!existsSync(join(B, `lwm2m-wamr-${interp}`))) continue; // aot: opt-in (scripts/build-boards.mjs --only aot)
+    const dir = join(B, `wamr-${interp}`, "CMakeFiles", `lwm2m-wamr-${interp}.dir`);
+    const ours = existsSync(dir) ? sizeOf("size", execFileSync("sh", ["-c", `find ${dir} -name '*.o'`], { encoding: "utf8" }).trim().split("\n")) : { text: 0, data: 0, bss: 0 };
+    hosts.push({ name: `WAMR ${interp} (x86-64)`, argv: [join(B, "lwm2m-wamr"), "--interp", interp], ours, runtime: sizeOf("size", [join(B, `wamr-${interp}`, "libvmlib.a")]), runtimeWhat: "libvmlib.a (WAMR 2.4.5)" });
+  }
+  hosts.push({ name: "wasm2c (x86-64)", argv: [join(B, "lwm2m-wasm2c")], ours: sizeOf("size", obj("obj-x86_64", OURS)), runtime: sizeOf("size", obj("obj-x86_64", ["firmware", "wasm-rt-impl"])), runtimeWhat: "firmware.c (wasm2c) + wasm-rt-impl" });
+  if (existsSync(join(B, "lwm2m-wasm2c-armhf")) && have("arm-linux-gnueabihf-size")) {
+    hosts.push({ name: "wasm2c (32-bit ARM, qemu-arm)", argv: ["qemu-arm", join(B, "lwm2m-wasm2c-armhf")], ours: sizeOf("arm-linux-gnueabihf-size", obj("obj-armhf", OURS)), runtime: sizeOf("arm-linux-gnueabihf-size", obj("obj-armhf", ["firmware", "wasm-rt-impl"])), runtimeWhat: "firmware.c (wasm2c) + wasm-rt-impl" });
+  }
+  const runs: Record<string, RunStats> = {};
+  for (const h of hosts) {
+    const r = await runHost(h.argv);
+    runs[h.name] = r;
+    const wamr = h.name.startsWith("WAMR");
+    // RAM a board needs: linear memory (64 KiB, 1 page) + the runtime's pool peak (WAMR) + the module kept in RAM (WAMR
+    // interpreters run from the loaded buffer; AOT code would be XIP from flash) + the wasm/C stack; host buffers and
+    // Mbed TLS contexts not counted.
+    const aot = h.name.includes("aot");
+    const total = 65536 + (wamr ? (r.poolPeak ?? 0) + (aot ? 0 : fw) : 0) + (r.cStack ?? 0);
+    rows.push([h.name, r.registered ? "yes" : "NO", fmt(h.ours), `${fmt(h.runtime)} (${h.runtimeWhat})`,
+      wamr ? `${kib(r.poolPeak)} of ${kib(r.poolSize)}` : "–", wamr ? `${r.wasmStack ?? "–"} B (wasm)` : `${r.cStack ?? "–"} B (C, incl. host)`,
+      r.rssKiB ? `${r.rssKiB} KiB` : "–", kib(total)]);
+  }
+  result.hosts = hosts.map((h) => ({ name: h.name, ours: h.ours, runtime: h.runtime, run: runs[h.name] }));
+  const m4 = m4Sizes();
+  result.cortexM4 = m4;
+  const board = emulatedBoard();
+  result.emulatedBoard = board;
+  mkdirSync(B, { recursive: true });
+  writeFileSync(join(B, "size.json"), JSON.stringify(result, null, 2) + "\n");
+
+  console.log(`\nbuild/firmware.wasm: ${fw.toLocaleString("en")} B\n`);
+  console.log("| host | DTLS-PSK registered | our code text / data / bss (B) | runtime text / data / bss (B) | WAMR pool peak | stack used | peak RSS (Linux) | RAM a board needs (est.) |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  if (m4) {
+    console.log(`\nwasm2c for Cortex-M4 (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os), text of the translated module (target <= 120 kB):`);
+    console.log(`| variant | text (B) |\n|---|---|`);
+    console.log(`| stock wasm2c 1.0.32, bounds checks on | ${m4.stock.toLocaleString("en")} |`);
+    console.log(`| fixed-size memory checks (1 page min = max), udf traps, static linear memory | ${m4.fixed.toLocaleString("en")} |`);
+    console.log(`| no bounds checks (reference only) | ${m4.unchecked.toLocaleString("en")} |`);
+  } else console.log("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
+  const aotObjs = [["XIP (--xip)", "firmware-m4-aot-xip.o"], ["not XIP", "firmware-m4-aot.o"]].filter(([, f]) => existsSync(join(B, f)));
+  if (aotObjs.length && have("arm-none-eabi-size")) {
+    result.cortexM4Aot = Object.fromEntries(aotObjs.map(([k, f]) => [k, sizeOf("arm-none-eabi-size", [join(B, f)])]));
+    console.log(`\nWAMR AOT for Cortex-M4 (wamrc --target=thumbv7em --cpu=cortex-m4 --size-level=3): ${aotObjs.map(([k, f]) => `${k} text ${sizeOf("arm-none-eabi-size", [join(B, f)]).text.toLocaleString("en")} B`).join(", ")}`);
+  }
+  if (board) {
+    console.log(`\nemulated board (qemu-system-arm -M mps2-an386, -icount shift=0): image text/data/bss ${fmt(board.text)} B; first boot (DRBG instantiation, SE self-test, flash format + mount) ${board.firstBootTicks.toLocaleString("en")} SysTick ticks = ${(board.firstBootTicks * 40).toLocaleString("en")} instructions; boot from formatted flash ${board.secondBootTicks.toLocaleString("en")} ticks = ${(board.secondBootTicks * 40).toLocaleString("en")} instructions; stack high-water ${board.stackBytes} B`);
+  }
+  console.log(`\nbuild times (s): ${Object.entries(result.builds as Record<string, number>).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(", ")}`);
+}
+main().catch((e) => { console.error(e); process.exit(1); });

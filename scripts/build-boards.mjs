@@ -1,0 +1,245 @@
+// Builds the C hosts of build/firmware.wasm (boards/README.md) under build/boards/:
+//   lwm2m-wasm2c          wasm2c + boards/host-c, Linux x86-64
+//   lwm2m-wasm2c-armhf    the same for 32-bit ARM (arm-linux-gnueabihf-gcc, static; run under qemu-arm)
+//   lwm2m-wamr            launcher: --interp classic|fast picks lwm2m-wamr-classic / lwm2m-wamr-fast
+//                         (WAMR 2.4.5 from ../shared/vendor, cmake; the interpreter is a build-time choice)
+//   lwm2m-host-test       the host's own test driver (boards/host-c/host_test.c)
+//   lwm2m-m4.elf          the emulated board: wasm2c for Cortex-M4 with boards/m4 (qemu-system-arm -M mps2-an386)
+// Everything is cached: wasm2c output and its object by the firmware's hash, the
+// host objects by their sources, WAMR by cmake/make in build/boards/wamr-*.
+//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test: slow to build)
+// Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|m4|wamr|host-test|aot]
+//   --if-available: a missing toolchain skips that host loudly (npm test's pretest) instead of failing.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { dirname, join, basename } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const OUT = "build/boards";
+const HOST = "boards/host-c";
+const HOST_SOURCES = ["abi.c", "device.c", "drbg.c", "flash.c", "net.c", "provision.c", "se.c"].map((f) => join(HOST, f));
+const WASM2C_RT = "/usr/share/wabt/wasm2c";
+const WAMR_TAR = join(root, "..", "shared", "vendor", "wamr-2.4.5-core.tar.gz");
+const WAMR_DIR = "build/wamr";
+// Explicit bounds checks in the wasm2c output (no guard-page trick): the same code as on an MCU.
+const W2C_FLAGS = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
+const CFLAGS = ["-O2", "-std=gnu11", "-g0", `-I${HOST}`, `-I${WASM2C_RT}`];
+const WARN = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"];
+
+const ifAvailable = process.argv.includes("--if-available");
+const onlyIdx = process.argv.indexOf("--only");
+const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : null;
+const times = {};
+
+const have = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const sha = (f) => createHash("sha256").update(readFileSync(f)).digest("hex");
+const mtime = (f) => (existsSync(f) ? statSync(f).mtimeMs : 0);
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ["ignore", "inherit", "inherit"], ...opts });
+
+function missing(what, why) {
+  const msg = `TOOLCHAIN MISSING for ${what}: ${why} (see .ci/run)`;
+  if (!ifAvailable || process.env.REQUIRE_PEERS === "1") throw new Error(msg);
+  console.error(`\n*** ${msg} — SKIPPING ***\n`);
+}
+
+/** Compile `src` to `obj` unless obj is newer than src and every header of boards/host-c. */
+function compile(cc, src, obj, flags) {
+  const headers = [join(HOST, "lwm2m_host.h"), join(HOST, "provision.h")];
+  if (mtime(obj) > Math.max(mtime(src), ...headers.map(mtime))) return;
+  run(cc, [...flags, "-c", src, "-o", obj]);
+}
+
+/** build/firmware.wasm as C (wasm2c), regenerated when the module changes. */
+function wasm2cSource() {
+  const dir = join(OUT, "w2c");
+  mkdirSync(dir, { recursive: true });
+  const hashFile = join(dir, "firmware.wasm.sha256");
+  const h = sha("build/firmware.wasm");
+  if (existsSync(hashFile) && readFileSync(hashFile, "utf8") === h && existsSync(join(dir, "firmware.c"))) return { dir, changed: false };
+  run("wasm2c", ["build/firmware.wasm", "-n", "firmware", "-o", join(dir, "firmware.c")]);
+  writeFileSync(hashFile, h);
+  return { dir, changed: true };
+}
+
+function buildWasm2c(target) {
+  const arm = target === "armhf";
+  const cc = arm ? "arm-linux-gnueabihf-gcc" : "gcc";
+  const name = arm ? "lwm2m-wasm2c-armhf" : "lwm2m-wasm2c";
+  if (!have("wasm2c")) return missing(name, "wasm2c (Debian wabt) not found");
+  if (!have(cc)) return missing(name, `${cc} not found (Debian ${arm ? "gcc-arm-linux-gnueabihf" : "build-essential"})`);
+  const mbedLib = arm ? "/usr/lib/arm-linux-gnueabihf/libmbedcrypto.a" : null;
+  if (arm && !existsSync(mbedLib)) return missing(name, `${mbedLib} not found (Debian libmbedtls-dev:armhf, multiarch)`);
+  if (!existsSync("/usr/include/mbedtls/ecdsa.h")) return missing(name, "Mbed TLS headers not found (Debian libmbedtls-dev)");
+  const t0 = Date.now();
+  const { dir, changed } = wasm2cSource();
+  const objDir = join(OUT, `obj-${target}`);
+  mkdirSync(objDir, { recursive: true });
+  const flags = [...CFLAGS, ...W2C_FLAGS, `-I${dir}`];
+  const fwObj = join(objDir, "firmware.o");
+  if (changed || !existsSync(fwObj)) run(cc, [...flags, "-w", "-c", join(dir, "firmware.c"), "-o", fwObj]);
+  compile(cc, join(WASM2C_RT, "wasm-rt-impl.c"), join(objDir, "wasm-rt-impl.o"), [...flags, "-w"]);
+  const objs = [fwObj, join(objDir, "wasm-rt-impl.o")];
+  for (const src of [...HOST_SOURCES, "boards/wasm2c/main.c"]) {
+    const obj = join(objDir, basename(src, ".c") + ".o");
+    if (src.endsWith("main.c") && changed && existsSync(obj)) run(cc, [...flags, ...WARN, "-c", src, "-o", obj]); // firmware.h changed
+    else compile(cc, src, obj, [...flags, ...WARN]);
+    objs.push(obj);
+  }
+  const exe = join(OUT, name);
+  if (Math.max(...objs.map(mtime)) > mtime(exe)) {
+    run(cc, [...objs, ...(arm ? ["-static", mbedLib] : ["-lmbedcrypto"]), "-lm", "-o", exe]);
+  }
+  times[name] = Date.now() - t0;
+}
+
+function unpackWamr() {
+  if (existsSync(join(WAMR_DIR, "build-scripts", "runtime_lib.cmake"))) return true;
+  if (!existsSync(WAMR_TAR)) { missing("lwm2m-wamr", `${WAMR_TAR} not found (../shared/vendor)`); return false; }
+  mkdirSync(WAMR_DIR, { recursive: true });
+  run("tar", ["xzf", WAMR_TAR, "-C", WAMR_DIR]);
+  return true;
+}
+
+/** One WAMR host: cmake + make in build/boards/wamr-<mode>, the binary copied beside the launcher. */
+function buildWamrHost(mode) {
+  const t0 = Date.now();
+  const dir = join(OUT, `wamr-${mode}`);
+  if (!existsSync(join(dir, "Makefile"))) {
+    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`], { stdio: ["ignore", "ignore", "inherit"] });
+  }
+  run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
+  copyFileSync(join(dir, `lwm2m-wamr-${mode}`), join(OUT, `lwm2m-wamr-${mode}`));
+  times[`lwm2m-wamr-${mode}`] = Date.now() - t0;
+}
+
+/**
+ * WAMR AOT: wamrc (WAMR's compiler, against Debian's llvm-16-dev) and an AOT-only host. Not in
+ * `npm test`'s build: wamrc took 13 min to build here (2 shared cores), too long for CI.
+ * Also writes the Cortex-M4 AOT objects whose size `npm run size:boards` reports.
+ */
+function buildAot() {
+  if (!have("cmake") || !existsSync("/usr/lib/llvm-16/lib/cmake/llvm")) return missing("wamrc", "cmake or llvm-16-dev not found");
+  if (!unpackWamr()) return;
+  const t0 = Date.now();
+  const dir = "build/wamrc";
+  if (!existsSync(join(dir, "Makefile"))) {
+    mkdirSync(dir, { recursive: true });
+    run("cmake", ["-S", join(WAMR_DIR, "wamr-compiler"), "-B", dir, "-DWAMR_BUILD_WITH_CUSTOM_LLVM=1", "-DLLVM_DIR=/usr/lib/llvm-16/lib/cmake/llvm",
+      "-DWAMR_BUILD_SIMD=0", "-DCMAKE_BUILD_TYPE=Release"], { stdio: ["ignore", "ignore", "inherit"] });
+  }
+  run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
+  times.wamrc = Date.now() - t0;
+  const wamrc = join(dir, "wamrc");
+  const quiet = { stdio: ["ignore", "ignore", "inherit"] };
+  run(wamrc, ["--disable-simd", "-o", join(OUT, "firmware.aot"), "build/firmware.wasm"], quiet);
+  for (const [name, extra] of [["firmware-m4-aot-xip.o", ["--xip"]], ["firmware-m4-aot.o", []]]) {
+    run(wamrc, ["--disable-simd", "--target=thumbv7em", "--cpu=cortex-m4", "--size-level=3", "--format=object", ...extra, "-o", join(OUT, name), "build/firmware.wasm"], quiet);
+  }
+  buildWamrHost("aot");
+}
+
+function buildWamr() {
+  if (!have("cmake")) return missing("lwm2m-wamr", "cmake not found");
+  if (!unpackWamr()) return;
+  for (const interp of ["classic", "fast"]) buildWamrHost(interp);
+  const launcher = join(OUT, "lwm2m-wamr");
+  writeFileSync(launcher, `#!/bin/sh
+# lwm2m-wamr [--interp classic|fast] <command> ...: WAMR's interpreter is chosen at build time,
+# so each has its own binary beside this script (scripts/build-boards.mjs).
+interp=classic
+prev=
+for a in "$@"; do [ "$prev" = "--interp" ] && interp="$a"; prev="$a"; done
+case "$interp" in classic|fast|aot) ;; *) echo "--interp classic|fast|aot" >&2; exit 2;; esac
+[ -x "$(dirname "$0")/lwm2m-wamr-$interp" ] || { echo "lwm2m-wamr-$interp is not built (aot: node scripts/build-boards.mjs --only aot)" >&2; exit 2; }
+exec "$(dirname "$0")/lwm2m-wamr-$interp" "$@"
+`);
+  chmodSync(launcher, 0o755);
+}
+
+/**
+ * The wasm2c output for a board whose linear memory is exactly the module's one page (declared
+ * min = max = 1, so it can never grow): each bounds check compares with the constant 65536
+ * instead of the memory's run-time size (no 64-bit arithmetic on a 32-bit core), a trap is
+ * `udf` (the board's fault handler reports it) and linear memory sits at a fixed address.
+ */
+export function fixedMemorySource(src) {
+  const out = src
+    .replace("if (UNLIKELY(offset + (uint64_t)len > mem->size))", "if (UNLIKELY(offset + (uint64_t)len > 65536u))")
+    .replace("#define TRAP(x) (wasm_rt_trap(WASM_RT_TRAP_##x), 0)", "#define TRAP(x) (__builtin_trap(), 0)")
+    .replace(/&mem->data\[addr\]/g, "&lwm2m_linear_memory[addr]");
+  for (const needle of ["65536u))", "__builtin_trap(), 0)", "&lwm2m_linear_memory[addr]"]) {
+    if (!out.includes(needle)) throw new Error(`wasm2c output changed: the fixed-memory rewrite found no place for ${needle}`);
+  }
+  return "extern unsigned char lwm2m_linear_memory[];\n" + out;
+}
+
+/** Checks that the module's memory is 1 page min = max (what fixedMemorySource relies on). */
+function assertOnePage() {
+  const out = execFileSync("wasm-objdump", ["-x", "-j", "Memory", "build/firmware.wasm"], { encoding: "utf8" });
+  if (!/pages: initial=1 max=1\b/.test(out)) throw new Error(`the Cortex-M4 build needs memory initial=1 max=1: ${out.trim()}`);
+}
+
+export const M4_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-Os", "-ffunction-sections", "-fdata-sections", "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=0"];
+
+function buildM4() {
+  if (!have("arm-none-eabi-gcc")) return missing("lwm2m-m4.elf", "arm-none-eabi-gcc not found (Debian gcc-arm-none-eabi, libnewlib-arm-none-eabi)");
+  if (!have("wasm2c")) return missing("lwm2m-m4.elf", "wasm2c (Debian wabt) not found");
+  const t0 = Date.now();
+  assertOnePage();
+  const { dir: w2c, changed } = wasm2cSource();
+  const dir = join(OUT, "m4");
+  mkdirSync(join(dir, "inc"), { recursive: true });
+  // wasm-rt.h only (the rest of /usr/include is the host's libc)
+  if (!existsSync(join(dir, "inc", "wasm-rt.h"))) copyFileSync("/usr/include/wasm-rt.h", join(dir, "inc", "wasm-rt.h"));
+  const flags = [...M4_FLAGS, `-I${join(dir, "inc")}`, `-I${w2c}`, `-I${HOST}`];
+  const fixed = join(dir, "firmware-fixed.c"), fixedObj = join(dir, "firmware-fixed.o");
+  if (changed || !existsSync(fixedObj)) {
+    writeFileSync(fixed, fixedMemorySource(readFileSync(join(w2c, "firmware.c"), "utf8")));
+    run("arm-none-eabi-gcc", [...flags, "-w", "-c", fixed, "-o", fixedObj]);
+  }
+  const objs = [fixedObj];
+  for (const src of ["boards/m4/rt.c", "boards/m4/board.c", join(HOST, "provision.c")]) {
+    const obj = join(dir, basename(src, ".c") + ".o");
+    if (changed || mtime(obj) <= mtime(src)) run("arm-none-eabi-gcc", [...flags, ...WARN, "-c", src, "-o", obj]);
+    objs.push(obj);
+  }
+  const elf = join(OUT, "lwm2m-m4.elf");
+  if (Math.max(...objs.map(mtime), mtime("boards/m4/mps2-an386.ld")) > mtime(elf)) {
+    run("arm-none-eabi-gcc", [...M4_FLAGS, "-T", "boards/m4/mps2-an386.ld", "--specs=rdimon.specs", "-Wl,--gc-sections", ...objs, "-lm", "-o", elf]);
+  }
+  times["lwm2m-m4.elf"] = Date.now() - t0;
+}
+
+function buildHostTest() {
+  if (!have("gcc") || !existsSync("/usr/include/mbedtls/ecdsa.h")) return missing("lwm2m-host-test", "gcc or Mbed TLS headers (libmbedtls-dev) not found");
+  const t0 = Date.now();
+  const objDir = join(OUT, "obj-host-test");
+  mkdirSync(objDir, { recursive: true });
+  const objs = [];
+  for (const src of [...HOST_SOURCES.filter((s) => !s.endsWith("device.c")), join(HOST, "host_test.c")]) {
+    const obj = join(objDir, basename(src, ".c") + ".o");
+    compile("gcc", src, obj, [...CFLAGS, ...WARN]);
+    objs.push(obj);
+  }
+  const exe = join(OUT, "lwm2m-host-test");
+  if (Math.max(...objs.map(mtime)) > mtime(exe)) run("gcc", [...objs, "-lmbedcrypto", "-o", exe]);
+  times["lwm2m-host-test"] = Date.now() - t0;
+}
+
+async function main() {
+  process.chdir(root);
+  if (!existsSync("build/firmware.wasm")) {
+    const { buildFirmware } = await import("./build.mjs");
+    await buildFirmware();
+  }
+  mkdirSync(OUT, { recursive: true });
+  const steps = { "host-test": buildHostTest, wasm2c: () => buildWasm2c("x86_64"), armhf: () => buildWasm2c("armhf"), m4: buildM4, wamr: buildWamr };
+  for (const [name, fn] of Object.entries(steps)) if (!only || only === name) fn();
+  if (only === "aot") buildAot(); // opt-in: see buildAot
+  for (const [name, ms] of Object.entries(times)) console.log(`${OUT}/${name}: ${(ms / 1000).toFixed(1)} s`);
+  writeFileSync(join(OUT, "build-times.json"), JSON.stringify(times, null, 2) + "\n");
+}
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) main().catch((e) => { console.error(e.message); process.exit(1); });

@@ -1,0 +1,149 @@
+// Security Mode 4 end to end with the development servers (server/: the
+// EST-coaps RA of server/est.ts in front of the development CA, the LwM2M
+// Server, the Bootstrap-Server) and the firmware in the Node host:
+//   1. enrol at Cisco libest with the IDevID, then register with the enrolled
+//      certificate at the development LwM2M Server started with libest's CA
+//      as an extra client CA (CLI --client-ca); Read; de-register;
+//   2. the development servers alone: bootstrap over DTLS-PSK to the mode-4
+//      account lwm2m-wasm-est-idevid (IDevID from the development CA in
+//      resources 3 and 5), EST enrolment at the LwM2M Server's own RA, DTLS
+//      with the issued certificate, Register, Read, renewal with /sren at the
+//      renewal point and registration again with the renewed certificate,
+//      de-register.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { requireLibest, makeEstCa, startLibest } from "./helpers/libest";
+import { requirePeer } from "./helpers/peers";
+import { freePortPair } from "./helpers/coap-gnutls-peer";
+import { startDevServers, pskAccountsOf, DEV_CONFIG_FILE, type DevServers, type EstIssued } from "../server/index";
+import { Device, type ClientEvent } from "../host-shim/node/device";
+import { UdpNet } from "../host-shim/node/net";
+
+const stops: Array<() => unknown> = [];
+after(async () => { for (const s of stops.reverse()) await s(); });
+
+class ShiftClock {
+  offset = 0;
+  monoOffset = 0;
+  monotonicMs() { return Math.floor(performance.now()) + this.monoOffset; }
+  wallSeconds() { return Math.floor(Date.now() / 1000) + this.offset; }
+}
+function newDevice(clock = new ShiftClock()): Device {
+  let d!: Device;
+  const net = new UdpNet((peer, data) => d.deliver(peer, data));
+  d = new Device({ net, clock });
+  stops.push(() => d.stop());
+  return d;
+}
+function waitEvent(d: Device, name: string, ms = 30000, pred: (e: ClientEvent) => boolean = () => true): Promise<ClientEvent> {
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`no '${name}' within ${ms} ms; log:\n${d.logs.map((l) => l.text).join("\n")}`)), ms);
+    const f = (e: ClientEvent) => { if (e.name === name && pred(e)) { clearTimeout(t); d.off("event", f); res(e); } };
+    d.on("event", f);
+  });
+}
+const der = (f: string) => new Uint8Array(new X509Certificate(readFileSync(f)).raw);
+const scalar = (f: string) => new Uint8Array(Buffer.from((createPrivateKey(readFileSync(f)).export({ format: "jwk" }) as { d: string }).d, "base64url"));
+const subjectOf = (c: Uint8Array) => new X509Certificate(Buffer.from(c)).subject;
+
+async function devServers(clientCaFiles: string[] = []): Promise<DevServers> {
+  const pkiDir = mkdtempSync(join(tmpdir(), "est-devpki-"));
+  const dev = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: DEV_CONFIG_FILE, secure: { pkiDir, clientCaFiles }, log: false });
+  stops.push(async () => { await dev.close(); rmSync(pkiDir, { recursive: true, force: true }); });
+  assert.ok(dev.pki && dev.secureServerUri && dev.est, "development servers with a PKI and the EST RA");
+  return dev;
+}
+
+test("full device flow: enrol at libest with the IDevID, then register with the enrolled certificate at the development LwM2M Server trusting libest's CA; Read; de-register", async (t) => {
+  if (!requireLibest(t) || !requirePeer(t, "openssl")) return;
+  const ca = makeEstCa();
+  const est = await startLibest(ca, await freePortPair());
+  stops.push(() => est.stop());
+  const dev = await devServers([join(ca, "estCA/cacert.crt")]);
+  const ep = "urn:dev:libest-to-devserver";
+  const d = newDevice();
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const registered = waitEvent(d, "registered");
+  d.provision({
+    endpoint: ep,
+    servers: [{ uri: dev.secureServerUri!, securityMode: "est", shortServerId: 1, lifetime: 300,
+      serverPublicKey: new Uint8Array(dev.pki!.server.certificate), // resource 4: the LwM2M Server's certificate (usage 3)
+      publicKey: der(join(ca, "client/bootstrap.crt")), secretKey: scalar(join(ca, "client/bootstrap.key")) }],
+    est: { uri: `coaps://127.0.0.1:${est.port}/.well-known/est`, trustAnchor: der(join(ca, "estCA/cacert.crt")) },
+  });
+  await enrolled;
+  await registered;
+  const reg = dev.server.getRegistration(ep);
+  assert.equal(reg?.identity?.kind, "x509", "registered over DTLS with a certificate");
+  const cert = (reg!.identity as { certificate: Uint8Array }).certificate;
+  assert.match(subjectOf(cert), new RegExp(`CN=${ep}`));
+  assert.match(new X509Certificate(Buffer.from(cert)).issuer, /EST Peer Test Root CA/, "issued by libest's CA");
+  const pem = join(ca, "issued.pem");
+  writeFileSync(pem, new X509Certificate(Buffer.from(cert)).toString());
+  const v = spawnSync("openssl", ["verify", "-CAfile", join(ca, "estCA/cacert.crt"), pem], { encoding: "utf8" });
+  assert.equal(v.status, 0, v.stdout + v.stderr);
+  const spki = new X509Certificate(Buffer.from(cert)).publicKey.export({ format: "der", type: "spki" });
+  assert.deepEqual(new Uint8Array(spki.subarray(spki.length - 65)), d.se.publicKey(2), "the registered certificate carries the key of SE slot 2");
+  const read = await dev.server.read(ep, "/3/0");
+  assert.equal(read.code, "2.05");
+  const gone = waitEvent(d, "deregistered");
+  await d.shutdown(5000);
+  await gone;
+});
+
+test("development servers alone: bootstrap over DTLS-PSK to a mode-4 account, EST enrolment at the LwM2M Server's RA, Register, Read, renewal with /sren and registration with the renewed certificate, de-register", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est-idevid";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const issued: EstIssued[] = [];
+  dev.est!.on("issued", (e: EstIssued) => issued.push(e));
+  const clock = new ShiftClock();
+  const d = newDevice(clock);
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const registered = waitEvent(d, "registered");
+  d.provision({ endpoint: ep, bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key } });
+  assert.equal((await enrolled).arg, 0, "sen");
+  await registered;
+  assert.deepEqual(issued.map((e) => e.operation), ["sen"]);
+  const logs = d.logs.map((l) => l.text).join("\n");
+  assert.match(logs, /bootstrap/i);
+  assert.match(logs, /EST: enrolment for ssid=105 at coaps:\/\/127\.0\.0\.1:\d+\/\.well-known\/est/, "the LwM2M Server itself is the EST server");
+  const reg = dev.server.getRegistration(ep);
+  assert.equal(reg?.identity?.kind, "x509");
+  const first = (reg!.identity as { certificate: Uint8Array }).certificate;
+  assert.deepEqual(Buffer.from(first), Buffer.from(issued[0].certificate), "registered with the certificate the RA issued");
+  assert.equal((await dev.server.read(ep, "/3/0")).code, "2.05");
+
+  // renewal point (75 % of the RA's 365 days): /sren over DTLS with the enrolled certificate, new key in slot 3
+  clock.offset = 300 * 86400;
+  const renewed = waitEvent(d, "enrolled", 30000, (e) => e.arg === 1);
+  d.poll();
+  await renewed;
+  assert.deepEqual(issued.map((e) => e.operation), ["sen", "sren"]);
+  await new Promise<void>((res, rej) => {
+    const t0 = Date.now();
+    const check = () => {
+      const r = dev.server.getRegistration(ep);
+      const c = r?.identity?.kind === "x509" ? (r.identity as { certificate: Uint8Array }).certificate : null;
+      if (c && Buffer.from(c).equals(Buffer.from(issued[1].certificate))) return res();
+      if (Date.now() - t0 > 20000) return rej(new Error(`not seen with the renewed certificate; log:\n${d.logs.map((l) => l.text).join("\n")}`));
+      setTimeout(check, 100);
+    };
+    check();
+  });
+  const spki = new X509Certificate(Buffer.from(issued[1].certificate)).publicKey.export({ format: "der", type: "spki" });
+  assert.deepEqual(new Uint8Array(spki.subarray(spki.length - 65)), d.se.publicKey(3));
+  assert.equal(typeof d.se.publicKey(2), "number", "the old key slot is destroyed");
+  assert.equal((await dev.server.read(ep, "/3/0")).code, "2.05");
+  const gone = waitEvent(d, "deregistered");
+  await d.shutdown(5000);
+  await gone;
+});
