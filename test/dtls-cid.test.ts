@@ -114,7 +114,7 @@ function clientHelloWithCid(cid: Buffer, cookie: Buffer, seq: number): Buffer {
   return Buffer.concat([rec, hs, body]);
 }
 
-for (const [cidLen, serverCid] of [[0, undefined], [4, undefined], [255, undefined], [33, 8], [255, 8]]) {
+for (const [cidLen, serverCid] of [[0, undefined], [4, undefined], [255, undefined], [33, 8], [255, 8]] as [number, number | undefined][]) {
   test(`server role${serverCid === undefined ? " without CIDs" : " with CIDs"}: a ClientHello offering connection_id with a ${cidLen}-byte CID is answered without the extension (not negotiated), no trap`, () => {
     const s = new DtlsServer().configure({ psk: PSK, suites: Suite.PskCcm8, cid: serverCid });
     const cid = Buffer.alloc(cidLen, 0x3c);
@@ -263,9 +263,14 @@ for (const role of ["client", "server role"] as const) {
     plain[0] = 23;
     deliver(plain);
     assert.equal(stats().cidDropped, b0.cidDropped + 2, "record without our CID counted");
-    deliver(genuine);
+    deliver(Buffer.from(genuine));
     const got = role === "client" ? c.appData : p.appData;
     assert.equal(Buffer.from(got.at(-1)!).toString(), "g", "the genuine record still goes through");
+    // RFC 6347 4.1.2.6: the same record again is a replay
+    const n = got.length, replays = stats().replaysDropped;
+    deliver(genuine);
+    assert.equal(stats().replaysDropped, replays + 1);
+    assert.equal(got.length, n, "delivered once");
     assert.equal(role === "client" ? c.state : s.state(p), ConnState.Established);
   });
 }

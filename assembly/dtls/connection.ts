@@ -669,7 +669,7 @@ export class DtlsConnection {
   }
 
   private wipeSecrets(): void {
-    wipe(this.masterSecret, 48);
+    wipe(this.masterSecret, 48); // the master secret ends with the connection
     wipe(SECRET, 160);
     wipe(ZZ, 32);
   }
@@ -876,7 +876,8 @@ export class DtlsConnection {
       this.recordsDropped++;
       return;
     }
-    if (!replayFresh(this.window, seq)) {
+    const fresh = replayFresh(this.window, seq); // RFC 6347 4.1.2.6, before the record is opened
+    if (!fresh) {
       this.replaysDropped++;
       return;
     }
