@@ -3,7 +3,7 @@
 // in the same run, and the LwM2M client's rows. Writes build/bench.json (for
 // scripts) and prints a table (for people). How to read it: docs/bench.md.
 //
-//   tsx bench/run.ts [--only size,ram,dtls,lwm2m,fleet,lossy,est] [--rounds 15] [--warmup 2] [--cycles 10000]
+//   tsx bench/run.ts [--only size,ram,dtls,lwm2m,est,sleep,fleet,lossy] [--rounds 15] [--warmup 2] [--cycles 10000]
 //                    [--psk-cycle-seconds 30] [--fleet-counts 1000,10000] [--fleet-rate 200]
 //                    [--lossy-seeds 10] [--lossy-drop 0.3] [--lossy-limit-seconds 400]
 //                    (each also as BENCH_<NAME> in the environment; "lossy" runs in real time, about as long as its slowest seed)
@@ -24,6 +24,7 @@ import { lwm2mRows } from "./lwm2m";
 import { fleetRows } from "./fleet";
 import { lossyRows } from "./lossy";
 import { estRows } from "./est";
+import { sleepRows } from "./sleep";
 
 const ROOT = join(__dirname, "..");
 
@@ -41,7 +42,7 @@ function version(cmd: string, args: string[]): string | null {
 }
 
 async function main() {
-  const only = new Set(arg("only", "size,ram,dtls,lwm2m,est,fleet,lossy").split(","));
+  const only = new Set(arg("only", "size,ram,dtls,lwm2m,est,sleep,fleet,lossy").split(","));
   const fleetCounts = arg("fleet-counts", "1000,10000").split(",").map(Number).filter((n) => n > 0);
   const fleetRate = Number(arg("fleet-rate", "200"));
   const rounds = Number(arg("rounds", "15"));
@@ -76,6 +77,7 @@ async function main() {
   if (only.has("lossy")) {
     await guard("Lossy network", () => lossyRows({ seeds: Number(arg("lossy-seeds", "10")), drop: Number(arg("lossy-drop", "0.3")), limitS: Number(arg("lossy-limit-seconds", "400")), log }));
   }
+  if (only.has("sleep")) await guard("sleep", () => sleepRows({ rounds, log }));
 
   const report = {
     generatedAt: new Date().toISOString(),

@@ -101,6 +101,10 @@ export interface LwM2MServerOptions {
   types?: TypeResolver;
   /** Extra time after a lifetime before the registration expires (default 2 s). */
   lifetimeGraceMs?: number;
+  /** Queue Mode (LwM2M 1.1 Transport §6.5): how long a client registered with Q listens after its
+   *  last message; later requests wait in a queue until it is heard again (default 93 000 ms,
+   *  CoAP MAX_TRANSMIT_WAIT, RFC 7252 4.8.2). */
+  queueWindowMs?: number;
   /** Accepts or refuses (4.03) a Register from a peer. Default: everyone. */
   authorize?: (endpoint: string, peer: PeerInfo) => boolean;
   /** Extra resources served before the Registration interface (the EST-coaps RA, server/est.ts): null = not its path. */
@@ -219,6 +223,7 @@ export class LwM2MServer extends EventEmitter {
     this.byId.set(reg.id, reg);
     this.byName.set(endpoint, reg);
     this.arm(reg);
+    this.heard(reg);
     setImmediate(() => this.emit("registered", reg, { replaced: !!old }));
     return { code: Code.CREATED, locationPath: ["rd", reg.id] };
   }
@@ -245,6 +250,7 @@ export class LwM2MServer extends EventEmitter {
     reg.transport = coap.transport;
     reg.updatedAt = new Date();
     this.arm(reg);
+    this.heard(reg);
     setImmediate(() => this.emit("updated", reg, changes));
     return { code: Code.CHANGED };
   }
@@ -268,11 +274,14 @@ export class LwM2MServer extends EventEmitter {
     for (const h of this.observations.get(reg.id) ?? []) void h.cancel("passive");
     this.observations.delete(reg.id);
     if (event) setImmediate(() => this.emit(event, reg));
+    // requests queued for a sleeping client that is gone now fail (NotRegisteredError)
+    if (event && !this.byName.has(reg.endpoint)) this.heard(reg);
   }
 
   private onSend(req: IncomingRequest): OutgoingResponse {
     const reg = [...this.byId.values()].find((r) => r.peerKey === req.peerKey);
     if (!reg) return { code: Code.FORBIDDEN, payload: toBytes("not registered") };
+    this.heard(reg);
     if (req.contentFormat !== ContentFormat.SENML_CBOR && req.contentFormat !== ContentFormat.SENML_JSON) return { code: Code.UNSUPPORTED_CONTENT_FORMAT };
     try {
       const content = decodeContent(req.contentFormat, req.payload, "/", this.types);
@@ -316,8 +325,43 @@ export class LwM2MServer extends EventEmitter {
     return out;
   }
 
+  // ---- Queue Mode (LwM2M 1.1 Transport §6.5) ----
+  /** Listen window of Queue Mode clients (ms); overrides options.queueWindowMs (the CLI / tests set it). */
+  queueWindowMs?: number;
+  private heardAt = new Map<string, number>();
+  private queues = new Map<string, (() => void)[]>();
+
+  /** The client sent something (Register, Update, Notify, Send): it listens again; queued requests go out. */
+  private heard(reg: Registration): void {
+    this.heardAt.set(reg.endpoint, Date.now());
+    const q = this.queues.get(reg.endpoint);
+    if (!q) return;
+    this.queues.delete(reg.endpoint);
+    // after the response to what woke it (the Update's 2.04 goes out first)
+    setImmediate(() => { for (const go of q) go(); });
+  }
+
+  /** A client in Queue Mode is asleep once its listen window after its last message has passed. */
+  isAsleep(endpoint: string): boolean {
+    const reg = this.byName.get(endpoint);
+    if (!reg?.queueMode) return false;
+    return Date.now() - (this.heardAt.get(endpoint) ?? 0) >= (this.queueWindowMs ?? this.options.queueWindowMs ?? 93_000);
+  }
+
+  /** Requests waiting for a sleeping client. */
+  queuedRequests(endpoint: string): number { return this.queues.get(endpoint)?.length ?? 0; }
+
   private async call(endpoint: string, operation: string, fn: (reg: Registration, coap: CoapEndpoint) => Promise<CoapResponse>): Promise<CoapResponse> {
-    const { reg, coap } = this.target(endpoint);
+    this.target(endpoint); // NotRegisteredError at once
+    if (this.isAsleep(endpoint)) {
+      await new Promise<void>((res) => {
+        const q = this.queues.get(endpoint) ?? [];
+        q.push(res);
+        this.queues.set(endpoint, q);
+        setImmediate(() => this.emit("queued", { endpoint, operation, queued: q.length }));
+      });
+    }
+    const { reg, coap } = this.target(endpoint); // the client may have registered again while asleep
     try {
       return await fn(reg, coap);
     } catch (e) {
@@ -417,6 +461,8 @@ export class LwM2MServer extends EventEmitter {
     let obs!: Observation;
     const accept = opts.format === undefined ? undefined : formatNumber(opts.format);
     const notify = (r: CoapResponse) => {
+      const cur = this.byName.get(endpoint);
+      if (cur) this.heard(cur); // a notification wakes the queue too
       const n: Notification = { ...this.toResponse(r, path, "entries"), endpoint, path };
       this.emit("notification", n);
       onNotify(n);

@@ -25,7 +25,10 @@ import {
 import { setEndpointName, epNameLen } from "../lwm2m/client/registration";
 import { setPreferredBootstrapFormat, dropConfigChanged } from "../lwm2m/client/bootstrap";
 import { eventNext, evSsid, evArg, evText, evLen } from "../lwm2m/client/events";
-import { transportInit, transportDatagram, transportDeadline, transportStep } from "./transport";
+import { transportInit, transportDatagram, transportDeadline, transportStep, transportSleep, transportLastActivity } from "./transport";
+import { conn, MAX_CONNS, Role } from "../lwm2m/client/conn";
+import { queueModeOf, setRegistrationKeeper, isRegistered } from "../lwm2m/client/registration";
+import { registrationKeep, registrationRestore } from "./session-store";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 import { estConfigure } from "./est-state";
@@ -64,6 +67,7 @@ function setupClient(): bool {
   transportInit();
   persistInit();
   setClientHooks(persistNow, wipeConfig);
+  setRegistrationKeeper(registrationRestore);
   setDeviceClock(wallClock);
   setText(DEVICE_OID, 0, Dev.Manufacturer, "lwm2m-wasm");
   setText(DEVICE_OID, 0, Dev.ModelNumber, "wasm32 simulator");
@@ -157,6 +161,50 @@ export function poll(now_ms: i64): i64 {
 export function shutdown(now_ms: i64): i64 {
   if (clientReady) clientShutdown(now_ms);
   return step(now_ms);
+}
+
+// ---- Queue Mode (LwM2M 1.1 Transport §6.5) ----------------------------------------------
+
+/** How long a Queue Mode client listens after its last message (default 93 s: CoAP MAX_TRANSMIT_WAIT, RFC 7252 4.8.2). */
+let queueWindowMs: i64 = 93000;
+export function set_queue_window(ms: i64): void { if (ms > 0) queueWindowMs = ms; }
+
+/**
+ * Until when the host must keep receiving (radio on), in monotonic ms: the latest
+ * "last datagram + listen window" of the LwM2M Servers in Queue Mode (binding with Q);
+ * -1 when no connection is in Queue Mode (listen always). After it the host may sleep
+ * (prepare_sleep, or just stop receiving) until the deadline init/step returned: the
+ * Server queues its requests meanwhile and delivers them when it next hears from us.
+ */
+export function queue_awake_until(): i64 {
+  if (!clientReady) return -1;
+  let until: i64 = -1;
+  let any = false;
+  for (let i = 0; i < MAX_CONNS; i++) {
+    const c = conn(i);
+    if (c.role != Role.Server || !queueModeOf(c.ssid)) continue;
+    any = true;
+    const t = transportLastActivity(i) + queueWindowMs;
+    if (t > until) until = t;
+  }
+  return any ? until : -1;
+}
+
+/**
+ * The host is about to power the module down (deep sleep, power-off): each DTLS
+ * connection ends with close_notify, its session stays sealed in the store for
+ * the abbreviated handshake at wake (DTLS-10, LPWA-1); no De-register. The host
+ * re-instantiates the module (init) at wake. Returns -1 (nothing more to run).
+ */
+export function prepare_sleep(now_ms: i64): i64 {
+  if (!clientReady) return -1;
+  // LPWA-1: each registration sealed too: the wake's first request is an Update to it (no Register)
+  for (let i = 0; i < MAX_CONNS; i++) {
+    const c = conn(i);
+    if (c.role == Role.Server) registrationKeep(i, isRegistered(c), now_ms);
+  }
+  transportSleep(now_ms);
+  return -1;
 }
 
 /**

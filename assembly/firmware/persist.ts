@@ -244,6 +244,8 @@ export function wipeConfig(): void {
     txn = false;
     storeCommit();
   }
+  // the DTLS sessions and registrations kept across sleep (session-store.ts) are forgotten too
+  for (let id = RecordId.DtlsSessionFirst; id <= RecordId.DtlsSessionLast; id++) if (storeSize(id) >= 0) storeDelete(id);
   recUsed = 0;
   configReset();
   dropConfigChanged();

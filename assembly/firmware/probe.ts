@@ -16,6 +16,7 @@
 import { HostStatus, net_open, net_close, net_send, rng_fill, se_import_p256, se_generate_p256, se_destroy } from "../host/abi";
 import { DtlsConfig, MaxFragmentLength } from "../dtls/config";
 import { DtlsConnection, ConnState } from "../dtls/connection";
+import { DtlsSession } from "../dtls/session";
 import { DtlsEvent } from "../dtls/alert";
 import { CertificateType } from "../dtls/extensions";
 import { SuiteBit } from "../dtls/suites";
@@ -388,6 +389,32 @@ function startRequest(now: i64): void {
   sendRequest(now);
 }
 
+// ---- resumption (`probe --resume`, DTLS-10): two connections, the second resumes the first's session
+const TICKET_CAP: i32 = 512;
+let resumeSession: DtlsSession | null = null;
+
+/** Offer RFC 5077 tickets and keep the session of a connection for the next probe_start (after probe_reset). */
+export function probe_set_resume(on: bool): void {
+  const c = config();
+  c.sessionTickets = on;
+  c.ticketCapacity = on ? TICKET_CAP : 0;
+  if (on && resumeSession == null) resumeSession = new DtlsSession(TICKET_CAP);
+  if (!on && resumeSession != null) resumeSession!.clear();
+}
+
+/** A resumable session is held (session ID or ticket, EMS). */
+export function probe_session_valid(): bool { return resumeSession != null && resumeSession!.valid; }
+
+/** Ends the current connection (close_notify) but keeps the credentials and the session: probe_start again resumes. */
+export function probe_end_connection(now: i64): void {
+  if (conn != null && conn!.state != ConnState.Closed && conn!.state != ConnState.Idle) {
+    conn!.close(now);
+    flush();
+  }
+  if (peer >= 0) net_close(peer);
+  peer = -1;
+}
+
 /** Starts the probe: opens the target, starts the handshake (or sends the GET for NoSec). The next deadline. */
 export function probe_start(now: i64): i64 {
   if (cfg == null) probe_reset();
@@ -428,6 +455,7 @@ export function probe_start(now: i64): i64 {
     return deadline();
   }
   conn = new DtlsConnection(c);
+  if (c.sessionTickets && resumeSession != null) conn!.session = resumeSession;
   const r = conn!.connect(now);
   hsStage = conn!.state;
   if (r != 0) {
@@ -545,6 +573,7 @@ export function probe_finish(now: i64): void {
   peer = -1;
   se_destroy(KEY_SLOT);
   memory.fill(A + <usize>A_PSK, 0, 64);
+  if (resumeSession != null) resumeSession!.clear(); // the master secret does not outlive the probe
 }
 
 // ---- results ---------------------------------------------------------------------------

@@ -59,6 +59,7 @@ import {
   estWork, estEndpoint, EST_MSG_CAP, estUri, estUriLen, estCa, estCaLen, estCredential, estCredBuf, estCertWork,
   estCredCert, estCredLen, estRenewalDue, estCredValid,
 } from "./est-state";
+import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
 
 export namespace TransportError {
   /** Security Mode 4 (Certificate with EST): enrolment is not available in this build. */
@@ -142,12 +143,13 @@ function allocate(): void {
     c.txBuffer = TX;
     c.handshakeBufferSize = HS_BUFFER;
     c.flightBufferSize = FLIGHT_BUFFER;
-    c.ticketCapacity = 0;
-    c.sessionTickets = false;
+    // RFC 5077 tickets and session IDs: the session is kept in the sealed store (session-store.ts)
+    c.ticketCapacity = SESSION_TICKET_CAP;
+    c.sessionTickets = true;
     c.ephemeralSlot = EPHEMERAL_FIRST + i;
     unchecked(cf[i] = c);
     unchecked(dc[i] = new DtlsConnection(c));
-    unchecked(ss[i] = new DtlsSession(0));
+    unchecked(ss[i] = new DtlsSession(SESSION_TICKET_CAP));
   }
   configs = cf;
   dtls = dc;
@@ -397,7 +399,10 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
 function startHandshake(ci: i32, now: i64): i32 {
   const d = dtlsOf(ci);
   d.reset();
-  d.session = unchecked(sessions![ci]);
+  const s = unchecked(sessions![ci]);
+  // DTLS-10 / LPWA-1: the session sealed in the store after the last handshake (this boot or an earlier one)
+  sessionLoad(ci, conn(ci).ssid, <u32>conn(ci).secIid, cfgOf(ci), s, now);
+  d.session = s;
   const e = d.connect(now);
   if (e != 0) {
     wipePsk(ci);
@@ -480,8 +485,14 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
   return TRANSPORT_UP;
 }
 
+// Queue Mode (LwM2M 1.1 Transport §6.5): monotonic ms of each connection's last datagram in or out
+const ACTIVITY = memory.data(8 * 3, 8);
+/** The last datagram sent or received on connection ci (0 none yet). */
+export function transportLastActivity(ci: i32): i64 { return load<i64>(ACTIVITY + <usize>(ci << 3)); }
+
 function send(ci: i32, p: usize, n: i32): i32 {
   const k = kindOf(ci);
+  store<i64>(ACTIVITY + <usize>(ci << 3), lastNow);
   if (k == KIND_NOSEC) return net_send(peerOf(ci), p, n);
   if (k != KIND_DTLS) return -1;
   const d = dtlsOf(ci);
@@ -514,6 +525,7 @@ function close(ci: i32): void {
 /** Ends a DTLS channel that failed (the client reopens it on its next attempt). */
 function failed(ci: i32, now: i64): void {
   wipePsk(ci);
+  unchecked(sessions![ci]).clear();
   net_close(peerOf(ci));
   setT(ci, KIND_NONE, -1);
   clientTransportFailed(ci, now);
@@ -544,14 +556,29 @@ function events(ci: i32, now: i64): void {
       lb("DTLS: established ssid=");
       lnum(conn(ci).ssid);
       ls(", suite 0x");
-      const s = d.negotiatedSuite();
+      const suite = d.negotiatedSuite();
       for (let i = 0; i < 4; i++) {
-        const x = (s >> <u32>(12 - 4 * i)) & 15;
+        const x = (suite >> <u32>(12 - 4 * i)) & 15;
         store<u8>(HEX + <usize>i, x < 10 ? 0x30 + x : 0x57 + x);
       }
       lbytes(HEX, 4);
       if (d.isResumed()) ls(", resumed");
       linfo();
+      // SE-2: the session (new, or a resumed one with a new ticket) sealed into the store, its
+      // master secret wiped from RAM; a resumed one without changes is left as stored
+      const ss = unchecked(sessions![ci]);
+      if (!d.isResumed() || ss.ticketLen > 0) {
+        const st = sessionSave(ci, <u32>conn(ci).secIid, cfgOf(ci), ss, d.isResumed(), now);
+        if (st < 0) {
+          lb("DTLS: ssid=");
+          lnum(conn(ci).ssid);
+          ls(": session not stored, status ");
+          lnum(st);
+          lwarn();
+        }
+      } else {
+        ss.clear();
+      }
       if (conn(ci).transport == 2) clientTransportUp(ci, now); // the Register goes out in this call
     } else if (e == DtlsEvent.Closed) {
       const r = d.eventReason();
@@ -570,6 +597,9 @@ function events(ci: i32, now: i64): void {
       }
       logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == 2 ? "handshake failed" : "connection closed", r);
       if (estCi == ci) { estFailed(ci, now, -1); return; }
+      // a handshake that offered the stored session and was refused (not a mere timeout):
+      // the next attempt is a full handshake, never a loop on a session the server rejects
+      if (conn(ci).transport == 2 && r != DtlsError.Timeout && sessionLastDrop(ci) == SessionDrop.None) sessionDiscard(ci);
       failed(ci, now);
       return;
     }
@@ -590,6 +620,7 @@ export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool
   for (let i = 0; i < MAX_CONNS; i++) {
     const k = kindOf(i);
     if (k == KIND_NONE || peerOf(i) != peer) continue;
+    store<i64>(ACTIVITY + <usize>(i << 3), now);
     if (k == KIND_NOSEC) clientDatagram(i, p, len, now);
     else {
       store<i32>(PREV + <usize>(i << 2), dtlsOf(i).state);
@@ -964,4 +995,15 @@ function estFailed(ci: i32, now: i64, code: i32): void {
     if (r >= 0) { if (r == TRANSPORT_UP) clientTransportUp(ci, now); return; }
   }
   clientTransportFailed(ci, now);
+}
+
+/**
+ * Before deep sleep / power-off (host ABI prepare_sleep): every DTLS connection
+ * ends with close_notify (RFC 5246 7.2.1; the session stays resumable and is
+ * already sealed in the store), RAM keys wiped. The host power-cycles the
+ * module afterwards; at wake the client resumes the stored sessions.
+ */
+export function transportSleep(now: i64): void {
+  lastNow = now;
+  for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) close(i);
 }

@@ -244,6 +244,11 @@ function device(args: string[]): number {
       return 1;
     }
   }
+  const sleepS = option(args, "--sleep");
+  if (sleepS !== undefined) {
+    if (!(Number(sleepS) > 0)) { console.error(`--sleep: not a positive number of seconds: ${sleepS}`); dev.stop(); return 2; }
+    sleepCycle(dev, Number(sleepS) * 1000);
+  }
   const quit = () => {
     printLog("info", "shutting down: de-registering");
     dev.shutdown(3000).then(() => process.exit(process.exitCode ?? 0));
@@ -251,6 +256,30 @@ function device(args: string[]): number {
   process.once("SIGINT", quit);
   process.once("SIGTERM", quit);
   return -1; // keep running
+}
+
+/**
+ * --sleep S (LPWA-1, DTLS-10): after each completed Register / Update the device
+ * powers down (prepare_sleep: close_notify, the DTLS session stays sealed in
+ * --state DIR), sleeps S seconds, and powers up again as a new module instance
+ * on the same flash and SE: the wake resumes the stored session with an
+ * abbreviated handshake before its first request.
+ */
+function sleepCycle(dev: Device, ms: number): void {
+  let sleeping = false;
+  dev.on("event", (e: ClientEvent) => {
+    if (sleeping || (e.name !== "registered" && e.name !== "updated")) return;
+    sleeping = true;
+    setImmediate(async () => {
+      printLog("info", `power-down for ${ms / 1000} s (deep sleep): DTLS session kept in the sealed store`);
+      await dev.prepareSleep();
+      setTimeout(() => {
+        printLog("info", "wake: power-up (new firmware instance, same flash and SE)");
+        sleeping = false;
+        dev.reboot();
+      }, ms);
+    });
+  });
 }
 
 const USAGE = `usage: lwm2m-wasm <command> [options]
@@ -261,7 +290,7 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
   fleet --count N --endpoint-prefix P (--bootstrap URI | --server URI) [...]
                         many simulated devices in one process: 'lwm2m-wasm fleet --help'
   device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
-         [--ssid N] [--hold-off S] [--reprovision] [--factory-reset]
+         [--ssid N] [--hold-off S] [--reprovision] [--factory-reset] [--sleep S]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
          [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
          [--server-cert FILE --idevid-cert FILE --idevid-key FILE [--est coaps://HOST:PORT[/path]]
@@ -272,7 +301,9 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
                         with the factory IDevID at --est (default: the server itself), then X.509 with it;
                         'lwm2m-wasm server' prints ready-made commands; Ctrl-C de-registers;
                         --factory-reset erases the device first (keys, configuration, store: the only way
-                        past a refused store); without --endpoint it only erases`;
+                        past a refused store); without --endpoint it only erases; --sleep S: after each
+                        Register/Update the device powers down for S s and wakes as a new instance on the
+                        same --state DIR, resuming its sealed DTLS session (abbreviated handshake)`;
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;

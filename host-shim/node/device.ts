@@ -53,6 +53,9 @@ export interface FirmwareExports {
   store_status(): number;
   config_status(): number;
   factory_reset(): number;
+  prepare_sleep(nowMs: bigint): bigint;
+  set_queue_window(ms: bigint): void;
+  queue_awake_until(): bigint;
   [name: string]: unknown;
 }
 
@@ -455,6 +458,20 @@ export class Device extends EventEmitter {
       };
       check();
     });
+  }
+
+  /** Queue Mode (LwM2M 1.1 §6.5): the listen window after each message (default 93 s). */
+  setQueueWindow(ms: number): void { this.exports.set_queue_window(BigInt(ms)); }
+  /** Queue Mode: monotonic ms until which the device must keep receiving; -1 = not in Queue Mode. */
+  get queueAwakeUntil(): number { return Number(this.exports.queue_awake_until()); }
+
+  /** Deep sleep / power-off: the firmware ends its DTLS connections with close_notify (sessions stay
+   *  sealed in the store), then the device stops; reboot() is the wake (a new module instance). */
+  async prepareSleep(): Promise<void> {
+    if (this.stopped) return;
+    this.call(() => this.exports.prepare_sleep(this.now()));
+    await new Promise((res) => setTimeout(res, 50)); // the close_notify datagrams leave before the sockets close
+    this.stop();
   }
 
   /** Restart the module with the same flash, SE and network (Reboot / Factory Reset). */

@@ -11,6 +11,9 @@ interface Peer {
   port: number;
   pending: Uint8Array[];
   failed: boolean;
+  /** Datagrams handed to the socket and not yet sent; a close waits for them (a close_notify is the last one). */
+  inflight?: number;
+  closing?: boolean;
 }
 
 export type DatagramHandler = (peer: number, data: Uint8Array) => void;
@@ -56,7 +59,11 @@ export class UdpNet {
   private transmit(peer: Peer, data: Uint8Array) {
     this.stats.sentBytes += data.length;
     this.stats.sentDatagrams++;
-    peer.socket.send(data, peer.port, peer.address);
+    peer.inflight = (peer.inflight ?? 0) + 1;
+    peer.socket.send(data, peer.port, peer.address, () => {
+      peer.inflight!--;
+      if (peer.closing && peer.inflight === 0) peer.socket.close();
+    });
   }
 
   send(handle: number, data: Uint8Array): number {
@@ -73,7 +80,8 @@ export class UdpNet {
     const peer = this.peers.get(handle);
     if (!peer) return;
     this.peers.delete(handle);
-    peer.socket.close();
+    if (peer.inflight) peer.closing = true; // closed once the last datagram (e.g. close_notify) is sent
+    else peer.socket.close();
   }
 
   closeAll() {

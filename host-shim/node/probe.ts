@@ -43,11 +43,16 @@ options:
   --keylog FILE            append the NSS key log line (CLIENT_RANDOM ...) for Wireshark/tshark
   --timeout S              give up after S seconds (default 60)
   --ack-timeout MS         CoAP ACK_TIMEOUT (RFC 7252 4.8, default 2000; 4 retransmissions)
+  --resume                 two connections: the first's session (ID or RFC 5077 ticket) is resumed by
+                           the second with an abbreviated handshake, whether or not the first GET got
+                           an answer (the first waits one --ack-timeout for it); the figures are the
+                           second connection's
   --verbose                firmware log lines
 exit status: 0 2.xx response; 2 usage; 3 DTLS failure; 4 CoAP timeout / reset; 5 --timeout;
-             6 response code not 2.xx; 1 other (module without the probe, firmware fault)`;
+             6 response code not 2.xx; 7 --resume: the second connection did not resume;
+             1 other (module without the probe, firmware fault)`;
 
-export const EXIT = { Ok: 0, Other: 1, Usage: 2, Dtls: 3, Coap: 4, Timeout: 5, Response: 6 } as const;
+export const EXIT = { Ok: 0, Other: 1, Usage: 2, Dtls: 3, Coap: 4, Timeout: 5, Response: 6, NotResumed: 7 } as const;
 
 /** OpenSSL-style names -> SuiteBit (assembly/dtls/suites.ts) and IANA names. */
 export const CIPHERS: Record<string, { bit: number; code: number; iana: string }> = {
@@ -119,11 +124,13 @@ export interface ProbeArgs {
   ackTimeoutMs: number;
   verbose: boolean;
   wasm?: string;
+  /** Two connections: the second resumes the first one's session (DTLS-10). */
+  resume?: boolean;
 }
 
 const VALUE_FLAGS = new Set(["--psk-identity", "--psk-key", "--rpk-key", "--server-rpk", "--cert", "--key", "--ca",
   "--cert-usage", "--server-cert", "--cipher", "--ack-timeout", "--mfl", "--sni", "--keylog", "--timeout", "--wasm"]);
-const BOOL_FLAGS = new Set(["--low-entropy", "--verbose", "--help", "-h"]);
+const BOOL_FLAGS = new Set(["--low-entropy", "--verbose", "--resume", "--help", "-h"]);
 
 function pemBlocks(text: string, label: string): Uint8Array[] {
   const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`, "g");
@@ -186,7 +193,7 @@ export function parseProbeArgs(argv: string[]): ProbeArgs {
   if (!(port > 0 && port < 65536)) throw new UsageError(`bad port in ${positional[0]}`);
   const path = decodeURIComponent((m[4] ?? "/").slice(1));
   const out: ProbeArgs = {
-    scheme, host: m[2], port, path, suites: 31, mfl: 0, timeoutS: 60, ackTimeoutMs: 2000, verbose: bools.has("--verbose"),
+    scheme, host: m[2], port, path, suites: 31, mfl: 0, timeoutS: 60, ackTimeoutMs: 2000, verbose: bools.has("--verbose"), resume: bools.has("--resume"),
     sni: opts.get("--sni"), keylog: opts.get("--keylog"), wasm: opts.get("--wasm"),
   };
   if (opts.has("--timeout")) {
@@ -213,6 +220,7 @@ export function parseProbeArgs(argv: string[]): ProbeArgs {
   const modes = [opts.has("--psk-identity") || opts.has("--psk-key"), opts.has("--rpk-key") || opts.has("--server-rpk"),
     opts.has("--cert") || opts.has("--key") || opts.has("--ca") || opts.has("--server-cert")].filter(Boolean).length;
   if (scheme === "coap") {
+    if (out.resume) throw new UsageError("--resume needs coaps:// (a DTLS session)");
     if (modes) throw new UsageError("coap:// is NoSec: credentials need coaps://");
     return out;
   }
@@ -253,6 +261,8 @@ export interface ProbeResult {
   payload?: Uint8Array;
   stats?: { bytesSent: number; bytesReceived: number; datagramsSent: number; datagramsReceived: number };
   keyLogLine?: string;
+  /** --resume: the second connection resumed the first one's session. */
+  resumed?: boolean;
 }
 
 type Exports = Record<string, any> & { memory: WebAssembly.Memory };
@@ -304,7 +314,10 @@ export async function probe(a: ProbeArgs, print: (line: string) => void = () => 
 
   let timer: NodeJS.Timeout | undefined;
   let done!: () => void;
-  const finished = new Promise<void>((res) => { done = res; });
+  let finished = new Promise<void>((res) => { done = res; });
+  /** --resume, first connection: ends one ACK timeout after the GET went out, answered or not. */
+  let firstLeg = false;
+  let legTimer: NodeJS.Timeout | undefined;
   const step = (f: () => bigint) => {
     if (timer) clearTimeout(timer);
     timer = undefined;
@@ -315,6 +328,7 @@ export async function probe(a: ProbeArgs, print: (line: string) => void = () => 
     }
     const st = x.probe_state();
     if (st === 3 || st === 4) { done(); return; }
+    if (firstLeg && st === 2 && !legTimer) legTimer = setTimeout(() => done(), a.ackTimeoutMs);
     if (d >= 0) timer = setTimeout(() => step(() => x.probe_timer(BigInt(now()))), Math.max(0, d - now()));
   };
 
@@ -352,6 +366,7 @@ export async function probe(a: ProbeArgs, print: (line: string) => void = () => 
     if (a.mfl) check(x.probe_set_mfl(a.mfl), "--mfl");
     if (a.sni) { const s = enc.encode(a.sni); check(x.probe_set_sni(put(s), s.length), "--sni"); }
     if (a.keylog) x.probe_set_key_log(1);
+    if (a.resume) x.probe_set_resume(1);
     // A command-line tool on a live network: first retransmission after 1 s (RFC 6347 4.2.4.1 allows it), 4 of them.
     x.probe_set_dtls_timers(1000n, 8000n, 4);
     x.probe_set_coap_timers(BigInt(a.ackTimeoutMs), 4);
@@ -361,10 +376,33 @@ export async function probe(a: ProbeArgs, print: (line: string) => void = () => 
     throw e;
   }
 
-  const t0 = now();
-  const overall = setTimeout(() => done(), a.timeoutS * 1000);
-  step(() => x.probe_start(BigInt(now())));
-  await finished;
+  let t0 = now();
+  let timedOut = false;
+  const overall = setTimeout(() => { timedOut = true; done(); }, a.timeoutS * 1000);
+  if (a.resume) {
+    firstLeg = true;
+    step(() => x.probe_start(BigInt(now())));
+    await finished;
+    if (legTimer) clearTimeout(legTimer);
+    if (timer) clearTimeout(timer);
+    firstLeg = false;
+    const st = x.probe_state();
+    const answered = st === 3 ? `answered ${coapCodeText(x.probe_response_code())}` : "no CoAP answer";
+    const resumable = x.probe_session_valid() === 1;
+    if (!fatal && !timedOut && (st === 2 || st === 3 || (st === 4 && x.probe_suite() !== 0))) {
+      print(`first connection: full handshake, ${answered}; session ${resumable ? "kept for resumption" : "NOT resumable (no session ID or ticket with EMS)"}; ` +
+        `sent ${Number(x.probe_stat(0))} bytes in ${Number(x.probe_stat(2))} datagrams, received ${Number(x.probe_stat(1))} bytes in ${Number(x.probe_stat(3))} datagrams`);
+      x.probe_end_connection(BigInt(now())); // close_notify; the session stays
+      await new Promise((r) => setImmediate(r));
+      finished = new Promise<void>((res) => { done = res; });
+      t0 = now();
+      step(() => x.probe_start(BigInt(now())));
+      await finished;
+    }
+  } else {
+    step(() => x.probe_start(BigInt(now())));
+    await finished;
+  }
   clearTimeout(overall);
   if (timer) clearTimeout(timer);
   const ms = now() - t0;
@@ -433,6 +471,11 @@ export async function probe(a: ProbeArgs, print: (line: string) => void = () => 
   const s = result.stats;
   print(`sent ${s.bytesSent} bytes in ${s.datagramsSent} datagrams, received ${s.bytesReceived} bytes in ${s.datagramsReceived} datagrams, ${ms} ms`);
   if (a.keylog && result.keyLogLine) print(`key log line appended to ${a.keylog}`);
+  if (a.resume && result.suite) {
+    result.resumed = x.probe_resumed() === 1;
+    print(result.resumed ? "second connection: session resumed (abbreviated handshake)" : "second connection: NOT resumed (full handshake)");
+    if (!result.resumed && result.exitCode === EXIT.Ok) { result.exitCode = EXIT.NotResumed; result.reason = "--resume: the server did not resume the session"; }
+  }
   return result;
 }
 

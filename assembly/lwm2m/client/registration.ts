@@ -149,7 +149,29 @@ function bindingOf(c: Conn): i32 {
 }
 
 function putLifetime(w: CoapWriter, lt: i32): void { qn = 0; qs("lt="); qnum(lt); qput(w); }
-function putBinding(w: CoapWriter, n: i32): void { qn = 0; qs("b="); qb(BINDING_TMP, n); qput(w); }
+/** The Binding (§6.2.1 "b") and, for a binding with Q (Queue Mode, the 1.0 "UQ" form of Server
+ *  resource 7), the separate LwM2M 1.1 Queue Mode parameter "Q" (Transport §6.5): `b=U&Q`. */
+function putBinding(w: CoapWriter, n: i32): void {
+  qn = 0;
+  qs("b=");
+  let q = false;
+  for (let i = 0; i < n; i++) {
+    const ch = load<u8>(BINDING_TMP + <usize>i);
+    if (ch == 0x51) q = true;
+    else qb(BINDING_TMP + <usize>i, 1);
+  }
+  qput(w);
+  if (q) { qn = 0; qs("Q"); qput(w); }
+}
+
+/** Queue Mode: the account's binding asks for it (a "Q" in Server resource 7). */
+export function queueModeOf(ssid: i32): bool {
+  const p = serverBinding(<u32>ssid);
+  if (!p) return false;
+  const n = valueLen;
+  for (let i = 0; i < n; i++) if (load<u8>(p + <usize>i) == 0x51) return true;
+  return false;
+}
 
 function putLocation(w: CoapWriter, ci: i32): void {
   const loc = connLoc(ci);
@@ -260,6 +282,39 @@ let fallback = false;
 /** Some server connection just failed for good: the client checks whether all did (BS-2). */
 export function takeFallbackCheck(): bool { const f = fallback; fallback = false; return f; }
 
+// ---------------------------------------------------------------------------
+// The registration across deep sleep (LPWA-1): before the module is powered
+// down (main.ts prepare_sleep) the firmware seals each registration (Location-
+// Path, lifetime, binding) in its store; at wake the channel's first request is
+// an Update to that location (§6.2.2) instead of a Register, while the lifetime
+// has not run out. The record is used once. A 4.04 (the server forgot the
+// registration) registers again, as for any failed Update.
+
+/** Restore the registration kept across sleep into conn(ci) (location, lifetime, binding); true when valid. */
+export type RegRestore = (ci: i32) => bool;
+function noRestore(ci: i32): bool { return false; }
+let regRestore: RegRestore = noRestore;
+export function setRegistrationKeeper(restore: RegRestore): void { regRestore = restore; }
+
+/** The first request of a channel: an Update of the registration kept across a reboot, else Register. */
+function registerOrUpdate(ci: i32, now: i64): bool {
+  const c = conn(ci);
+  if (regRestore(ci)) {
+    c.update = 0;
+    if (sendUpdate(ci, now)) {
+      lb("registration: Update to ");
+      logUri(ci);
+      ls(" (the registration kept across the reboot, ");
+      logLocation(ci);
+      ls(")");
+      linfo();
+      return true;
+    }
+  }
+  c.locLen = 0;
+  return sendRegister(ci, now);
+}
+
 /** One attempt: open the channel (if needed) and send Register. */
 function attempt(ci: i32, now: i64): void {
   const c = conn(ci);
@@ -278,7 +333,7 @@ function attempt(ci: i32, now: i64): void {
     return;
   }
   if (r == TRANSPORT_PENDING) { c.state = St.Connecting; c.timer = -1; return; }
-  if (!sendRegister(ci, now)) attemptFailed(ci, now, -4);
+  if (!registerOrUpdate(ci, now)) attemptFailed(ci, now, -4);
 }
 
 /** A communication attempt failed (why: response code, -1 timeout, -2 transport, -3 reset, -4 not sent). */
@@ -455,7 +510,7 @@ export function regTimer(ci: i32, now: i64): void {
 /** The transport finished opening (DTLS handshake done). */
 export function regTransportUp(ci: i32, now: i64): void {
   const c = conn(ci);
-  if (c.state == St.Connecting && !sendRegister(ci, now)) attemptFailed(ci, now, -4);
+  if (c.state == St.Connecting && !registerOrUpdate(ci, now)) attemptFailed(ci, now, -4);
 }
 
 /** The transport failed (handshake refused, alert): the attempt failed; the next one reopens it. */
