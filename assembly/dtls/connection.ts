@@ -120,6 +120,8 @@ export class DtlsConnection {
   /** RFC 9146: the CID the peer puts in records to us, and the one we put in records to it. */
   ownCid: usize;
   peerCid: usize;
+  /** The CID buffers exist: config.connectionIdLength >= 0 at construction. */
+  cidRoom: bool;
   private keyLog: usize;
 
   /** config.role == Role.Server at construction; read it through isServer. */
@@ -259,6 +261,7 @@ export class DtlsConnection {
     this.prevHash = b + <usize>oPrevHash;
     this.ownCid = b + <usize>oOwnCid;
     this.peerCid = this.ownCid + <usize>MAX_CID_LEN;
+    this.cidRoom = config.connectionIdLength >= 0;
     this.keyLog = config.keyLog ? b + <usize>oKeyLog : 0;
     this.pending = b + <usize>oPending;
     this.peerCert = b + <usize>oPeerCert;
@@ -375,7 +378,7 @@ export class DtlsConnection {
     }
     if (c.sessionTickets) ext |= ExtBit.SessionTicket;
     // RFC 9146 3: our CID, offered with CCM_8 suites only (record.ts sealCidRecord)
-    if (c.connectionIdLength >= 0 && (suites & ~SuiteBit.Ccm8) == 0) {
+    if (c.connectionIdLength >= 0 && this.cidRoom && (suites & ~SuiteBit.Ccm8) == 0) {
       const n = min(c.connectionIdLength, MAX_CID_LEN);
       if (rng_fill(this.ownCid, n) != HostStatus.Ok) return this.refuse(DtlsError.Rng);
       this.ownCidLen = n;

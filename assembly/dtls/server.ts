@@ -166,7 +166,7 @@ export function serverSupplyPsk(conn: DtlsConnection, key: usize, keyLen: i32, n
  *  none (the extension is not echoed: not negotiated). */
 function negotiateCid(conn: DtlsConnection, suite: u32): i32 {
   const c = conn.config;
-  if ((extSeen & ExtBit.ConnectionId) == 0 || c.connectionIdLength < 0 || extCidLen > MAX_CID_LEN ||
+  if ((extSeen & ExtBit.ConnectionId) == 0 || c.connectionIdLength < 0 || !conn.cidRoom || extCidLen > MAX_CID_LEN ||
       (suite & ~SuiteBit.Ccm8) != 0) return 0;
   const n = min(c.connectionIdLength, MAX_CID_LEN);
   if (rng_fill(conn.ownCid, n) != HostStatus.Ok) return DtlsError.Rng;

@@ -108,7 +108,7 @@ export const mutations = [
   { id: "dtls-cid-aad", area: "dtls", file: "assembly/dtls/record.ts",
     find: "memory.fill(CID_AAD, 0xff, 8);", replace: "memory.fill(CID_AAD, 0, 8);", build: DTLS_BOTH, tests: [CID] },
   { id: "dtls-cid-length-server", area: "dtls", file: "assembly/dtls/server.ts",
-    find: "c.connectionIdLength < 0 || extCidLen > MAX_CID_LEN ||", replace: "c.connectionIdLength < 0 ||", build: DTLS_BOTH, tests: [CID] },
+    find: "!conn.cidRoom || extCidLen > MAX_CID_LEN ||", replace: "!conn.cidRoom ||", build: DTLS_BOTH, tests: [CID] },
   { id: "dtls-cid-length-client", area: "dtls", file: "assembly/dtls/connection.ts",
     find: "if (extCidLen > MAX_CID_LEN) return DtlsError.IllegalExtension;", replace: "// any length", build: DTLS_BOTH, tests: [CID] },
   { id: "transport-cid-rebind-authenticated", area: "transport", file: "server/transport.ts",
