@@ -1,8 +1,9 @@
 // The firmware's DTLS server role for the development servers: the entry
-// assembly/tests/dtls_server.ts compiled with a GC runtime
+// assembly/server/dtls_server.ts compiled with a GC runtime
 // (`--runtime incremental`), so one instance serves many clients, creating a
 // connection per client and freeing it (srvNew / srvFree). Built on first use
-// into build/server/dtls-server.wasm (rebuilt when assembly/dtls is newer).
+// into build/server/dtls-server.wasm (rebuilt when assembly/dtls or
+// assembly/server is newer).
 // Host services: a DRBG and a simulated SE of its own (the server's keys are
 // imported into slot 0; ECDHE keys use slots 8..15).
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
@@ -11,14 +12,15 @@ import { createHostImports } from "../host-shim/node/host";
 import { DeviceRng } from "../host-shim/node/drbg";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import { NorFlash } from "../host-shim/node/flash";
+import { readNamespace } from "./as-constants";
 
 const ROOT = join(__dirname, "..");
 export const DTLS_SERVER_WASM = join(ROOT, "build", "server", "dtls-server.wasm");
 
-/** SuiteBit (assembly/dtls/suites.ts). */
-export const ServerSuite = { PskCcm8: 1, PskCbc: 2, EcdhePskCbc: 4, EcdsaCcm8: 8, EcdsaCbc: 16, AnyPsk: 7, Ecdsa: 24, All: 31 } as const;
-export const ServerEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5, PskIdentity: 6 } as const;
-export const ServerState = { Idle: 0, Established: 5, Closed: 6 } as const;
+/** SuiteBit, DtlsEvent and ConnState of the AssemblyScript sources. */
+export const ServerSuite = readNamespace("assembly/dtls/suites.ts", "SuiteBit");
+export const ServerEvent = readNamespace("assembly/dtls/alert.ts", "DtlsEvent");
+export const ServerState = readNamespace("assembly/dtls/order.ts", "ConnState");
 
 function newestMtime(dir: string): number {
   let t = 0;
@@ -32,8 +34,8 @@ function newestMtime(dir: string): number {
 
 /** Compile the server module when missing or older than its sources. */
 export async function buildDtlsServerModule(force = false): Promise<string> {
-  const src = [join(ROOT, "assembly", "dtls"), join(ROOT, "assembly", "crypto"), join(ROOT, "assembly", "x509")];
-  const entry = join(ROOT, "assembly", "tests", "dtls_server.ts");
+  const src = [join(ROOT, "assembly", "dtls"), join(ROOT, "assembly", "crypto"), join(ROOT, "assembly", "x509"), join(ROOT, "assembly", "server")];
+  const entry = join(ROOT, "assembly", "server", "dtls_server.ts");
   if (!force && existsSync(DTLS_SERVER_WASM)) {
     const built = statSync(DTLS_SERVER_WASM).mtimeMs;
     if (Math.max(statSync(entry).mtimeMs, ...src.map(newestMtime)) <= built) return DTLS_SERVER_WASM;
@@ -41,7 +43,7 @@ export async function buildDtlsServerModule(force = false): Promise<string> {
   mkdirSync(join(ROOT, "build", "server"), { recursive: true });
   const asc = (await import("assemblyscript/dist/asc.js")).default;
   const { error, stderr } = await asc.main([
-    "assembly/tests/dtls_server.ts", "--config", "assembly/tests/asconfig.json", "-o", DTLS_SERVER_WASM,
+    "assembly/server/dtls_server.ts", "--config", "assembly/server/asconfig.json", "-o", DTLS_SERVER_WASM,
     "--runtime", "incremental", "--exportStart", "_initialize", "-O3", "--noAssert",
   ], { readFile: (name: string, base: string) => { try { return readFileSync(join(base === "." ? ROOT : join(ROOT, base), name), "utf8"); } catch { return null; } } } as any);
   if (error) throw new Error(`building the DTLS server module failed: ${error.message}\n${stderr.toString()}`);

@@ -207,6 +207,9 @@ interface DtlsInstance {
   nextSlot: number;
 }
 
+/** RFC 9146: the length of the connection IDs the development servers hand out. */
+const DTLS_CID_LEN = 8;
+
 interface DtlsPeer { key: string; inst: DtlsInstance; h: number; info: PeerInfo; pskIdentity?: string }
 
 /** What happened in a peer's DTLS session (`dtls` event): for logs and the web view. */
@@ -253,7 +256,9 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   private timed = new Set<DtlsPeer>();
   private ticker: NodeJS.Timeout | null = null;
   /** Datagrams and bytes on the wire, and handshakes (over all module instances). */
-  readonly stats = { sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, refused: 0 };
+  readonly stats = { sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, refused: 0,
+    /** RFC 9146: tls12_cid records from an address with no connection, by CID: moved there / dropped (unknown CID or not authentic). */
+    cidRebinds: 0, cidDropped: 0 };
 
   constructor(readonly credentials: DtlsServerCredentials, private readonly family: "udp4" | "udp6" = "udp4") { super(); }
 
@@ -328,6 +333,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     x.scfgMtu(1280);
     x.scfgPeerCertificateCapacity(2048);
     x.scfgSessionCache(64);
+    x.scfgConnectionId(DTLS_CID_LEN); // RFC 9146, for clients that offer it (CCM_8 suites)
     const inst: DtlsInstance = { m, certificateType, listener: -1, sessionIdentity: new Map(), nextSlot: 0 };
     this.newListener(inst);
     return inst;
@@ -356,6 +362,10 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     const now = BigInt(Math.floor(performance.now()));
     let p = this.peers.get(key);
     if (p && p.inst.m.x.srvState(p.h) === ServerState.Closed) { this.forget(p); p = undefined; }
+    if (!p && d.length > 13 + DTLS_CID_LEN && d[0] === 25) {
+      this.onCidRecord(key, address, port, d, now);
+      return;
+    }
     const hello = d.length >= 26 && d[0] === 22 && d[3] === 0 && d[4] === 0 && d[13] === 1;
     if (!p || (hello && p.inst.m.x.srvState(p.h) === ServerState.Established)) {
       // a new handshake (RFC 6347 4.2.8 for a known peer): the chosen instance's stateless listener first
@@ -396,6 +406,34 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     if (x.srvState(p.h) === ServerState.Closed) this.forget(p);
     else if (Number(x.srvNextDeadline(p.h)) >= 0) this.timed.add(p);
     else this.timed.delete(p);
+  }
+
+  /** RFC 9146 6: a tls12_cid record from an address without a connection (NAT
+   *  rebinding): the connection is found by the CID; its address moves to the
+   *  new one only when the record authenticated (the module counted no drop). */
+  private onCidRecord(key: string, address: string, port: number, d: Uint8Array, now: bigint): void {
+    const cid = Buffer.from(d.subarray(11, 11 + DTLS_CID_LEN));
+    let p: DtlsPeer | undefined;
+    for (const q of this.peers.values()) {
+      const x = q.inst.m.x;
+      if (x.srvOwnCidLen(q.h) === DTLS_CID_LEN && cid.equals(Buffer.from(q.inst.m.read(x.srvOwnCidPtr(q.h), DTLS_CID_LEN)))) { p = q; break; }
+    }
+    if (!p) { this.stats.cidDropped++; return; }
+    const m = p.inst.m, x = m.x;
+    const drops = () => [4, 5, 6, 7].map((i) => Number(x.srvStat(p!.h, i))).join();
+    const before = drops();
+    x.srvHandleDatagram(p.h, m.write(d), d.length, now);
+    if (drops() === before && x.srvState(p.h) === ServerState.Established) {
+      this.peers.delete(p.key);
+      p.key = key;
+      p.info = { ...p.info, address, port };
+      this.peers.set(key, p);
+      this.stats.cidRebinds++;
+    } else {
+      this.stats.cidDropped++;
+    }
+    this.events(p);
+    this.flush(p.key, p.inst, p.h);
   }
 
   private events(p: DtlsPeer): void {

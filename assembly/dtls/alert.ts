@@ -102,20 +102,73 @@ export namespace DtlsError {
   export const LocalClose: i32 = -57; // close() was called
 }
 
-// alert_for_reason[-reason] for reasons -1..-57 (0xff = none), RFC 5246 7.2.2
+/** No alert for this reason (a local failure, or the peer's own alert / silence). */
+const NONE: u8 = 0xff;
+// The alert each DtlsError sends (RFC 5246 7.2.2), indexed by -reason, 0..-57.
 const ALERT_FOR = memory.data<u8>([
-  0xff, // 0
-  0xff, 0xff, 0xff, 0xff, 80, 0xff, 0xff, 80, 80, 0xff, // -1..-10: local; Rng, BufferTooSmall, SeFailure mid-handshake
-  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // -11..-19
-  50, 10, 70, 47, 47, 110, 50, 40, 40, 47, // -20 Decode .. -29 ResumptionMismatch
-  80, 10, 47, 47, 47, 51, 51, 42, 42, 42, // -30 MessageTooLarge .. -39 PeerUsesOwnKey
-  100, 47, 40, 22, 43, 115, 40, 40, 20, 0xff, // -40 NoRenegotiation .. -44, -45 UnknownPskIdentity .. -48, -49
-  0xff, 0xff, 0xff, 0, 20, 0, 0, 0, // -50 Timeout .. -57 LocalClose
+  NONE,                                      // 0 None
+  NONE,                                      // -1 BadState
+  NONE,                                      // -2 Busy
+  NONE,                                      // -3 TooLarge
+  NONE,                                      // -4 Config
+  AlertDescription.internal_error,           // -5 Rng
+  NONE,                                      // -6 LowEntropyPsk
+  NONE,                                      // -7 NoSuites
+  AlertDescription.internal_error,           // -8 BufferTooSmall
+  AlertDescription.internal_error,           // -9 SeFailure
+  NONE,                                      // -10 (unused)
+  NONE,                                      // -11 (unused)
+  NONE,                                      // -12 (unused)
+  NONE,                                      // -13 (unused)
+  NONE,                                      // -14 (unused)
+  NONE,                                      // -15 (unused)
+  NONE,                                      // -16 (unused)
+  NONE,                                      // -17 (unused)
+  NONE,                                      // -18 (unused)
+  NONE,                                      // -19 (unused)
+  AlertDescription.decode_error,             // -20 Decode
+  AlertDescription.unexpected_message,       // -21 UnexpectedMessage
+  AlertDescription.protocol_version,         // -22 ProtocolVersion
+  AlertDescription.illegal_parameter,        // -23 SuiteNotOffered
+  AlertDescription.illegal_parameter,        // -24 Compression
+  AlertDescription.unsupported_extension,    // -25 ExtensionNotOffered
+  AlertDescription.decode_error,             // -26 IllegalExtension
+  AlertDescription.handshake_failure,        // -27 RenegotiationInfo
+  AlertDescription.handshake_failure,        // -28 ExtendedMasterSecret
+  AlertDescription.illegal_parameter,        // -29 ResumptionMismatch
+  AlertDescription.internal_error,           // -30 MessageTooLarge
+  AlertDescription.unexpected_message,       // -31 TooManyHelloVerify
+  AlertDescription.illegal_parameter,        // -32 UnsupportedCurve
+  AlertDescription.illegal_parameter,        // -33 BadPoint
+  AlertDescription.illegal_parameter,        // -34 UnsupportedSignature
+  AlertDescription.decrypt_error,            // -35 BadSignature
+  AlertDescription.decrypt_error,            // -36 FinishedMismatch
+  AlertDescription.bad_certificate,          // -37 BadCertificate
+  AlertDescription.bad_certificate,          // -38 RpkMismatch
+  AlertDescription.bad_certificate,          // -39 PeerUsesOwnKey
+  AlertDescription.no_renegotiation,         // -40 NoRenegotiation
+  AlertDescription.illegal_parameter,        // -41 CertificateType
+  AlertDescription.handshake_failure,        // -42 MissingExtension
+  AlertDescription.record_overflow,          // -43 RecordOverflow
+  AlertDescription.unsupported_certificate,  // -44 UnknownCertificateType
+  AlertDescription.unknown_psk_identity,     // -45 UnknownPskIdentity
+  AlertDescription.handshake_failure,        // -46 NoCommonSuite
+  AlertDescription.handshake_failure,        // -47 PeerCertificateMissing
+  AlertDescription.bad_record_mac,           // -48 HandshakeDecrypt
+  NONE,                                      // -49 (unused)
+  NONE,                                      // -50 Timeout
+  NONE,                                      // -51 FinishedTimeout
+  NONE,                                      // -52 PeerAlert
+  AlertDescription.close_notify,             // -53 PeerClosed
+  AlertDescription.bad_record_mac,           // -54 AuthFailureLimit
+  AlertDescription.close_notify,             // -55 RecordLimit
+  AlertDescription.close_notify,             // -56 SessionAge
+  AlertDescription.close_notify,             // -57 LocalClose
 ]);
 
-/** The alert for a failure (RFC 5246 7.2.2), or -1 for none. */
+/** The alert for a failure, or -1 for none. */
 export function alertFor(reason: i32): i32 {
   if (reason > 0 || reason < -57) return -1;
-  const a = <i32>load<u8>(ALERT_FOR + <usize>(-reason));
-  return a == 0xff ? -1 : a;
+  const a = load<u8>(ALERT_FOR + <usize>(-reason));
+  return a == NONE ? -1 : <i32>a;
 }

@@ -75,6 +75,11 @@ export class DtlsConfig {
   maxFragmentLength: i32 = MaxFragmentLength.None;
   /** Offer RFC 5077 session tickets. */
   sessionTickets: bool = false;
+  /** RFC 9146 connection ID: -1 not offered / not accepted; otherwise the
+   *  length (0..32) of the random CID we ask the peer to put in the records
+   *  it sends us. Negotiated with CCM_8 suites only (a client offers it only
+   *  when every suite it offers is CCM_8; a server accepts it only then). */
+  connectionIdLength: i32 = -1;
 
   /** Largest datagram we send (PMTU minus IP/UDP headers). */
   mtu: i32 = 1152;

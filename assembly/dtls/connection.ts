@@ -27,12 +27,13 @@ import { SuiteBit, Protection, suiteBit, suiteCode, suiteProtection, SUITE_COUNT
 import {
   RECORD_HEADER_LEN, ContentType, DTLS_1_2, DTLS_1_0, MAX_CIPHERTEXT, MAX_PLAINTEXT, CIPHER_STATE_SIZE,
   REPLAY_WINDOW_SIZE, installKeys, payloadOffset, recordSize, sealRecord, openRecord, replayFresh, replayMark,
+  MAX_CID_LEN, cidRecordSize, cidPayloadOffset, sealCidRecord, openCidRecord, cidRealType,
 } from "./record";
 import { HS_HEADER_LEN, HandshakeType, HandshakeReassembler, writeHandshakeHeader } from "./handshake";
 import {
   ExtBit, ExtensionType, CertificateType, NAMED_CURVE_SECP256R1, SIG_ECDSA_SECP256R1_SHA256,
   extGroupOk, extPointFormatOk, extSigAlgOk,
-  writeClientExtensions, parseHelloExtensions, extSeen, extMfl, extServerCertTypes, extClientCertTypes,
+  writeClientExtensions, parseHelloExtensions, extSeen, extMfl, extServerCertTypes, extClientCertTypes, extCidPtr, extCidLen,
 } from "./extensions";
 import { rdStart, rd8, rd16, rdVec, rdSkip, rdDone, rdLeft, rdPos, rdFail, vecPtr, wr8, wr16, wrBytes, wrPos } from "./codec";
 import {
@@ -127,6 +128,11 @@ export class DtlsConnection {
   peerKey: usize;
   peerEph: usize;
   prevHash: usize;
+  /** RFC 9146: the CID the peer puts in records to us, and the one we put in records to it. */
+  ownCid: usize;
+  peerCid: usize;
+  /** The CID buffers exist: config.connectionIdLength >= 0 at construction. */
+  cidRoom: bool;
   private keyLog: usize;
 
   /** config.role == Role.Server at construction; read it through isServer. */
@@ -170,6 +176,10 @@ export class DtlsConnection {
   maxPlaintextIn: i32;
   maxPlaintextOut: i32;
   private keyLogLen: i32;
+  /** RFC 9146: a connection ID was negotiated (either CID may be empty). */
+  cidOn: bool;
+  ownCidLen: i32;
+  peerCidLen: i32;
   // server role
   pendingLen: i32;
   peerCertLen: i32;
@@ -210,6 +220,8 @@ export class DtlsConnection {
   recordsDropped: i32;
   replaysDropped: i32;
   authFailures: i32;
+  /** tls12_cid records dropped: CID not negotiated, unknown CID, or a record without the CID we asked for. */
+  cidDropped: i32;
 
   constructor(config: DtlsConfig) {
     this.config = config;
@@ -235,6 +247,7 @@ export class DtlsConnection {
     const oPeerKey = o; o += 72;
     const oPeerEph = o; o += 72;
     const oPrevHash = o; o += 32;
+    const oOwnCid = o; o += config.connectionIdLength >= 0 ? 2 * MAX_CID_LEN : 0;
     // the NSS key log line only when the config asks for it at construction
     const oKeyLog = o; o += config.keyLog ? align8(KEY_LOG_LINE_LEN) : 0;
     const srv = DTLS_SERVER_ROLE && config.role == Role.Server;
@@ -257,6 +270,9 @@ export class DtlsConnection {
     this.peerKey = b + <usize>oPeerKey;
     this.peerEph = b + <usize>oPeerEph;
     this.prevHash = b + <usize>oPrevHash;
+    this.ownCid = b + <usize>oOwnCid;
+    this.peerCid = this.ownCid + <usize>MAX_CID_LEN;
+    this.cidRoom = config.connectionIdLength >= 0;
     this.keyLog = config.keyLog ? b + <usize>oKeyLog : 0;
     this.pending = b + <usize>oPending;
     this.peerCert = b + <usize>oPeerCert;
@@ -421,6 +437,13 @@ export class DtlsConnection {
       if (c.certificateType == CertificateType.RawPublicKey) ext |= ExtBit.ClientCertificateType | ExtBit.ServerCertificateType;
     }
     if (c.sessionTickets) ext |= ExtBit.SessionTicket;
+    // RFC 9146 3: our CID, offered with CCM_8 suites only (record.ts sealCidRecord)
+    if (c.connectionIdLength >= 0 && this.cidRoom && (suites & ~SuiteBit.Ccm8) == 0) {
+      const n = min(c.connectionIdLength, MAX_CID_LEN);
+      if (rng_fill(this.ownCid, n) != HostStatus.Ok) return this.refuse(DtlsError.Rng);
+      this.ownCidLen = n;
+      ext |= ExtBit.ConnectionId;
+    }
     this.extOffered = ext | ExtBit.RenegotiationInfo;
     // Resumption (RFC 5246 7.4.1.2, RFC 5077 3.4): the session ID, or with a
     // ticket a fresh 8-byte ID the server echoes when it accepts the ticket.
@@ -464,13 +487,17 @@ export class DtlsConnection {
     // RFC 6347 4.1.1: several records per datagram; a truncated one ends it.
     while (len - off >= RECORD_HEADER_LEN && this.state != ConnState.Closed) {
       const rec = ptr + <usize>off;
-      const fragLen = <i32>loadBe16(rec + 11);
-      if (fragLen > len - off - RECORD_HEADER_LEN) {
+      // RFC 9146 4: a tls12_cid record has our CID before its length
+      const cid = this.cidOn && this.ownCidLen > 0 && load<u8>(rec) == ContentType.Tls12Cid;
+      const hdr = RECORD_HEADER_LEN + (cid ? this.ownCidLen : 0);
+      const fragLen = len - off >= hdr ? <i32>loadBe16(rec + <usize>(hdr - 2)) : 0x7fffffff;
+      if (fragLen > len - off - hdr) {
         this.recordsDropped++;
         break;
       }
-      off += RECORD_HEADER_LEN + fragLen;
-      this.onRecord(rec, fragLen, now);
+      off += hdr + fragLen;
+      if (cid) this.onCidRecord(rec, fragLen, now);
+      else this.onRecord(rec, fragLen, now);
       if (this.isServer && this.state == ConnState.NeedPsk) {
         // Keep the rest (ChangeCipherSpec, Finished) for after supplyPsk().
         const rest = len - off;
@@ -634,14 +661,31 @@ export class DtlsConnection {
   private appendRecord(type: u8, src: usize, len: i32): i32 {
     const prot = this.writeEpoch == 0 ? Protection.Null : this.protection;
     if (!this.txFree()) return DtlsError.Busy;
-    if (this.txPending + recordSize(prot, len) > this.txCap) return this.txPending > 0 ? DtlsError.Busy : DtlsError.BufferTooSmall;
+    const cid = this.cidOut(this.writeEpoch);
+    const size = cid ? cidRecordSize(this.peerCidLen, len) : recordSize(prot, len);
+    if (this.txPending + size > this.txCap) return this.txPending > 0 ? DtlsError.Busy : DtlsError.BufferTooSmall;
     const out = this.tx + <usize>this.txPending;
-    memory.copy(out + <usize>(RECORD_HEADER_LEN + payloadOffset(prot)), src, <usize>len);
-    const n = sealRecord(out, type, this.writeEpoch, this.nextWriteSeq(this.writeEpoch), len, prot, this.writeState);
+    memory.copy(out + <usize>(cid ? cidPayloadOffset(this.peerCidLen) : RECORD_HEADER_LEN + payloadOffset(prot)), src, <usize>len);
+    const seq = this.nextWriteSeq(this.writeEpoch);
+    const n = cid
+      ? sealCidRecord(out, type, this.writeEpoch, seq, len, this.peerCid, this.peerCidLen, this.writeState)
+      : sealRecord(out, type, this.writeEpoch, seq, len, prot, this.writeState);
     if (n < 0) return DtlsError.Rng;
     this.txPending += n;
     this.holdSharedTx();
     return 0;
+  }
+
+  /** RFC 9146 3: the peer's CID (at most MAX_CID_LEN bytes); CID records from epoch 1 on. */
+  acceptPeerCid(cid: usize, len: i32): void {
+    memory.copy(this.peerCid, cid, <usize>len);
+    this.peerCidLen = len;
+    this.cidOn = true;
+  }
+
+  /** Our records of this epoch carry the peer's CID (RFC 9146 3: not in epoch 0, not when it is empty). */
+  private cidOut(epoch: u32): bool {
+    return this.cidOn && epoch > 0 && this.peerCidLen > 0;
   }
 
   /** Records of this connection wait in the shared transmit buffer. */
@@ -688,7 +732,7 @@ export class DtlsConnection {
   }
 
   private wipeSecrets(): void {
-    wipe(this.masterSecret, 48);
+    wipe(this.masterSecret, 48); // the master secret ends with the connection
     wipe(SECRET, 160);
     wipe(ZZ, 32);
   }
@@ -778,7 +822,8 @@ export class DtlsConnection {
       const len = <i32>load<u16>(e + 2);
       const data = e + <usize>ENTRY_HEADER;
       const prot = epoch == 0 ? Protection.Null : this.protection;
-      const pre = RECORD_HEADER_LEN + payloadOffset(prot);
+      const cid = this.cidOut(epoch);
+      const pre = cid ? cidPayloadOffset(this.peerCidLen) : RECORD_HEADER_LEN + payloadOffset(prot);
       const room = this.txCap - used;
       const out = this.tx + <usize>used;
       if (type == ContentType.ChangeCipherSpec) {
@@ -793,7 +838,8 @@ export class DtlsConnection {
       const body = len - HS_HEADER_LEN;
       const remaining = body - this.flightFrag;
       // largest fragment whose record fits the room and the MFL
-      let f = room - recordSize(prot, HS_HEADER_LEN) - (prot == Protection.CbcSha256 ? 15 : 0);
+      let f = room - (cid ? cidRecordSize(this.peerCidLen, HS_HEADER_LEN) : recordSize(prot, HS_HEADER_LEN)) -
+        (prot == Protection.CbcSha256 ? 15 : 0);
       const limit = this.maxPlaintextOut - HS_HEADER_LEN;
       if (f > limit) f = limit;
       if (f > remaining) f = remaining;
@@ -811,7 +857,10 @@ export class DtlsConnection {
       store<u8>(p + 10, <u8>(f >> 8));
       store<u8>(p + 11, <u8>f);
       memory.copy(p + 12, data + <usize>(HS_HEADER_LEN + this.flightFrag), <usize>f);
-      const n = sealRecord(out, type, epoch, this.nextWriteSeq(epoch), HS_HEADER_LEN + f, prot, this.writeState);
+      const seq = this.nextWriteSeq(epoch);
+      const n = cid
+        ? sealCidRecord(out, type, epoch, seq, HS_HEADER_LEN + f, this.peerCid, this.peerCidLen, this.writeState)
+        : sealRecord(out, type, epoch, seq, HS_HEADER_LEN + f, prot, this.writeState);
       if (n < 0) return this.sealFailed(DtlsError.Rng);
       used += n;
       this.flightFrag += f;
@@ -845,7 +894,10 @@ export class DtlsConnection {
     const seq = loadBe48(rec + 5);
     if (type < ContentType.ChangeCipherSpec || type > ContentType.ApplicationData || fragLen > MAX_CIPHERTEXT ||
         // RFC 6347 4.2.1: a HelloVerifyRequest may carry 1.0 in the record
-        (version != DTLS_1_2 && !(version == DTLS_1_0 && epoch == 0))) {
+        (version != DTLS_1_2 && !(version == DTLS_1_0 && epoch == 0)) ||
+        // RFC 9146 3: with a CID of ours negotiated, protected records carry it
+        (epoch > 0 && this.cidOn && this.ownCidLen > 0)) {
+      if (type == ContentType.Tls12Cid || epoch > 0 && this.cidOn) this.cidDropped++;
       this.recordsDropped++;
       return;
     }
@@ -865,16 +917,7 @@ export class DtlsConnection {
     const prot = epoch == 0 ? Protection.Null : this.protection;
     const n = openRecord(rec, prot, this.readState);
     if (n < 0) {
-      // RFC 6347 4.1.2.7: invalid records are dropped; DTLS-10 counts them.
-      this.authFailures++;
-      if (this.isServer && this.state == ConnState.WaitFinished) {
-        // The client's first protected record (its Finished) does not
-        // authenticate: its keys differ from ours (wrong PSK). TLS answers
-        // bad_record_mac (RFC 5246 7.2.2, RFC 4279 2); DTLS may (RFC 6347 4.1.2.7).
-        this.fail(DtlsError.HandshakeDecrypt);
-      } else if (this.authFailures >= this.config.maxAuthFailures && this.protection == Protection.Ccm8) {
-        this.fail(DtlsError.AuthFailureLimit);
-      }
+      this.authFailed();
       return;
     }
     // RFC 6347 4.1.2.6: the window moves only for records that verified. Epoch-0
@@ -882,7 +925,54 @@ export class DtlsConnection {
     // (sequence number 2^48-1) would otherwise make the genuine flight look like
     // a replay. Duplicates at epoch 0 are the handshake's business (message_seq, 4.2.2).
     if (epoch != 0) replayMark(this.window, seq);
-    const pt = rec + <usize>(RECORD_HEADER_LEN + payloadOffset(prot));
+    this.onPlaintext(type, rec + <usize>(RECORD_HEADER_LEN + payloadOffset(prot)), n, epoch, now);
+  }
+
+  /** RFC 9146 4: a tls12_cid record (fragLen after our CID). Dropped and
+   *  counted unless it carries our CID in the current epoch (>= 1). */
+  private onCidRecord(rec: usize, fragLen: i32, now: i64): void {
+    const epoch = loadBe16(rec + 3);
+    const seq = loadBe48(rec + 5);
+    if (loadBe16(rec + 1) != DTLS_1_2 || epoch == 0 || epoch != this.readEpoch || fragLen > MAX_CIPHERTEXT ||
+        memory.compare(rec + 11, this.ownCid, <usize>this.ownCidLen) != 0) {
+      this.cidDropped++;
+      this.recordsDropped++;
+      return;
+    }
+    const fresh = replayFresh(this.window, seq); // RFC 6347 4.1.2.6, before the record is opened
+    if (!fresh) {
+      this.replaysDropped++;
+      return;
+    }
+    const n = openCidRecord(rec, this.ownCidLen, this.readState);
+    if (n < 0) {
+      this.authFailed();
+      return;
+    }
+    replayMark(this.window, seq);
+    const type = cidRealType;
+    if (type < ContentType.ChangeCipherSpec || type > ContentType.ApplicationData) {
+      this.recordsDropped++;
+      return;
+    }
+    this.onPlaintext(type, rec + <usize>cidPayloadOffset(this.ownCidLen), n, epoch, now);
+  }
+
+  /** RFC 6347 4.1.2.7: invalid records are dropped; DTLS-10 counts them. */
+  private authFailed(): void {
+    this.authFailures++;
+    if (this.isServer && this.state == ConnState.WaitFinished) {
+      // The client's first protected record (its Finished) does not
+      // authenticate: its keys differ from ours (wrong PSK). TLS answers
+      // bad_record_mac (RFC 5246 7.2.2, RFC 4279 2); DTLS may (RFC 6347 4.1.2.7).
+      this.fail(DtlsError.HandshakeDecrypt);
+    } else if (this.authFailures >= this.config.maxAuthFailures && this.protection == Protection.Ccm8) {
+      this.fail(DtlsError.AuthFailureLimit);
+    }
+  }
+
+  /** The verified content of a record. */
+  private onPlaintext(type: u8, pt: usize, n: i32, epoch: u32, now: i64): void {
     if (n > this.maxPlaintextIn) {
       if (epoch == 0) this.recordsDropped++;
       else this.fail(DtlsError.RecordOverflow); // RFC 6066 4
@@ -1100,7 +1190,7 @@ export class DtlsConnection {
     wr8(1); // compression_methods: null only
     wr8(0);
     writeClientExtensions(this.extOffered, c.maxFragmentLength, c.serverName, c.serverNameLen,
-      s != null ? s.ticket() : 0, ticketLen);
+      s != null ? s.ticket() : 0, ticketLen, this.ownCid, this.ownCidLen);
     this.addHandshake(HandshakeType.client_hello, <i32>(wrPos - body));
     return 0;
   }
@@ -1172,6 +1262,11 @@ export class DtlsConnection {
     if ((seen & ExtBit.MaxFragmentLength) != 0) {
       if (extMfl != c.maxFragmentLength) return DtlsError.IllegalExtension;
       this.maxPlaintextIn = mflBytes(extMfl);
+    }
+    if (seen & ExtBit.ConnectionId) {
+      // RFC 9146 3: the CID we put in records to the server
+      if (extCidLen > MAX_CID_LEN) return DtlsError.IllegalExtension;
+      this.acceptPeerCid(extCidPtr, extCidLen);
     }
     memory.copy(this.serverRandom, random, 32);
     this.suite = bit;

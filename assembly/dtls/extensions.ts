@@ -16,6 +16,7 @@ export namespace ExtensionType {
   export const encrypt_then_mac: u32 = 22; // RFC 7366 (never used: DTLS rule of this project)
   export const extended_master_secret: u32 = 23; // RFC 7627
   export const session_ticket: u32 = 35; // RFC 5077
+  export const connection_id: u32 = 54; // RFC 9146 3
   export const renegotiation_info: u32 = 0xff01; // RFC 5746
 }
 
@@ -32,6 +33,7 @@ export namespace ExtBit {
   export const ExtendedMasterSecret: u32 = 256;
   export const SessionTicket: u32 = 512;
   export const RenegotiationInfo: u32 = 1024;
+  export const ConnectionId: u32 = 2048;
   /** Any extension we do not know. */
   export const Unknown: u32 = 0x80000000;
 }
@@ -59,6 +61,7 @@ function extBit(type: u32): u32 {
     case ExtensionType.extended_master_secret: return ExtBit.ExtendedMasterSecret;
     case ExtensionType.session_ticket: return ExtBit.SessionTicket;
     case ExtensionType.renegotiation_info: return ExtBit.RenegotiationInfo;
+    case ExtensionType.connection_id: return ExtBit.ConnectionId;
   }
   return ExtBit.Unknown;
 }
@@ -74,7 +77,7 @@ function extHeader(type: u32, len: i32): void {
  *  those in `offer`. Values: mfl code (RFC 6066), SNI host name, ticket
  *  (RFC 5077 3.2, may be empty), the certificate type list (RFC 7250; RPK only). */
 export function writeClientExtensions(
-  offer: u32, mfl: i32, sni: usize, sniLen: i32, ticket: usize, ticketLen: i32,
+  offer: u32, mfl: i32, sni: usize, sniLen: i32, ticket: usize, ticketLen: i32, cid: usize, cidLen: i32,
 ): void {
   const start = wrPos;
   wr16(0);
@@ -120,7 +123,15 @@ export function writeClientExtensions(
     wrBytes(ticket, ticketLen);
   }
   if (offer & ExtBit.ExtendedMasterSecret) extHeader(ExtensionType.extended_master_secret, 0);
+  if (offer & ExtBit.ConnectionId) writeConnectionId(cid, cidLen);
   storeBe16(start, <u32>(wrPos - start - 2));
+}
+
+/** RFC 9146 3: connection_id, opaque cid<0..2^8-1>: the CID the peer is to put in the records it sends us. */
+export function writeConnectionId(cid: usize, cidLen: i32): void {
+  extHeader(ExtensionType.connection_id, cidLen + 1);
+  wr8(<u32>cidLen);
+  wrBytes(cid, cidLen);
 }
 
 // ---- parsing (either hello) ----
@@ -142,6 +153,9 @@ export let extSigAlgOk: bool = false;
 /** Certificate types: bit (1 << type) per type listed (ClientHello) or chosen (ServerHello). */
 export let extClientCertTypes: u32 = 0;
 export let extServerCertTypes: u32 = 0;
+/** connection_id (RFC 9146 3): the CID the peer wants in the records sent to it. */
+export let extCidPtr: usize = 0;
+export let extCidLen: i32 = 0;
 
 /** A u16 list<min..max> (2-byte length): true when it contains value. */
 function listHas16(value: u32): bool {
@@ -180,6 +194,8 @@ export function parseHelloExtensions(p: usize, len: i32, fromServer: bool): i32 
   extSigAlgOk = false;
   extClientCertTypes = 0;
   extServerCertTypes = 0;
+  extCidPtr = 0;
+  extCidLen = 0;
   let off: i32 = 0;
   while (off < len) {
     if (len - off < 4) return DtlsError.Decode;
@@ -238,6 +254,9 @@ export function parseHelloExtensions(p: usize, len: i32, fromServer: bool): i32 
       // RFC 5746 3.4/3.6: renegotiated_connection<0..255> must be empty on an initial handshake
       if (n != 1 || load<u8>(data) != 0) return DtlsError.RenegotiationInfo;
       rdSkip(1);
+    } else if (bit == ExtBit.ConnectionId) {
+      extCidLen = rdVec(1, 0, 255);
+      extCidPtr = vecPtr;
     } else if (bit == ExtBit.Unknown) {
       rdSkip(n);
     }

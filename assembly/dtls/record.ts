@@ -10,13 +10,14 @@ import { AES128_KEY_SCHEDULE_SIZE, aes128ExpandKey } from "../crypto/aes";
 import { ccmSeal, ccmOpen } from "../crypto/ccm";
 import { tlsCbcSeal, tlsCbcOpen, tlsCbcSealedLength } from "../crypto/cbc";
 import { CRYPTO_ERR_AUTH, CRYPTO_ERR_LENGTH } from "../crypto/errors";
-import { wipe } from "../crypto/ct";
 import { loadBe16, storeBe16, storeBe48 } from "../util/bytes";
 import { Protection } from "./suites";
 
 export const RECORD_HEADER_LEN: i32 = 13;
 
 export namespace ContentType {
+  /** RFC 9146 4: a record with a connection ID; its real type is inside the ciphertext. */
+  export const Tls12Cid: u8 = 25;
   export const ChangeCipherSpec: u8 = 20;
   export const Alert: u8 = 21;
   export const Handshake: u8 = 22;
@@ -30,8 +31,6 @@ export const DTLS_1_0: u32 = 0xfeff;
 /** RFC 6347 4.1 / RFC 5246 6.2.3: TLSCiphertext.length <= 2^14 + 2048. */
 export const MAX_CIPHERTEXT: i32 = 16384 + 2048;
 export const MAX_PLAINTEXT: i32 = 16384;
-/** RFC 6347 4.1: sequence numbers are 48-bit. */
-export const MAX_SEQUENCE: u64 = 0xffffffffffff;
 
 export const CCM8_NONCE_EXPLICIT_LEN: i32 = 8; // RFC 6655 3: explicit part of the nonce
 export const CCM8_TAG_LEN: i32 = 8;
@@ -123,8 +122,77 @@ export function openRecord(rec: usize, prot: i32, state: usize): i32 {
   return tlsCbcOpen(state, state + CS_MAC_KEY, 32, AAD, frag, fragLen, frag + 16);
 }
 
-export function wipeCipherState(state: usize): void {
-  wipe(state, CIPHER_STATE_SIZE);
+// ---- records with a connection ID (RFC 9146 4, 5), CCM_8 only ----
+// DTLSCiphertext: type tls12_cid (25) | version | epoch | sequence_number |
+// cid | length | fragment; the fragment protects DTLSInnerPlaintext =
+// content || real_type || zeros (we send no padding).
+
+/** RFC 9146 3: the largest CID this implementation keeps for a peer or uses itself. */
+export const MAX_CID_LEN: i32 = 32;
+/** The real content type of the record openCidRecord() last opened. */
+export let cidRealType: u8 = 0;
+const CID_AAD = memory.data(24 + MAX_CID_LEN, 8);
+
+/** RFC 9146 5: seq_num_placeholder (8 x 0xff) || tls12_cid || cid_length ||
+ *  tls12_cid || version || epoch || sequence_number || cid ||
+ *  length_of_DTLSInnerPlaintext. Returns its length. */
+function buildCidAad(rec: usize, cidLen: i32, innerLen: i32): i32 {
+  memory.fill(CID_AAD, 0xff, 8);
+  store<u8>(CID_AAD + 8, ContentType.Tls12Cid);
+  store<u8>(CID_AAD + 9, <u8>cidLen);
+  store<u8>(CID_AAD + 10, ContentType.Tls12Cid);
+  memory.copy(CID_AAD + 11, rec + 1, <usize>(10 + cidLen)); // version, epoch, sequence_number, cid
+  storeBe16(CID_AAD + <usize>(21 + cidLen), <u32>innerLen);
+  return 23 + cidLen;
+}
+
+/** Bytes a CID record of len content bytes occupies on the wire. */
+export function cidRecordSize(cidLen: i32, len: i32): i32 {
+  return RECORD_HEADER_LEN + cidLen + CCM8_NONCE_EXPLICIT_LEN + len + 1 + CCM8_TAG_LEN;
+}
+
+/** Where the content of a CID record starts (after header, CID and explicit nonce). */
+export function cidPayloadOffset(cidLen: i32): i32 {
+  return RECORD_HEADER_LEN + cidLen + CCM8_NONCE_EXPLICIT_LEN;
+}
+
+/** Protect the len content bytes already at out + cidPayloadOffset(cidLen)
+ *  as a tls12_cid record of real type `type`. Returns the record length. */
+export function sealCidRecord(out: usize, type: u8, epoch: u32, seq: u64, len: i32, cid: usize, cidLen: i32, state: usize): i32 {
+  if (len < 0 || len > MAX_PLAINTEXT) return CRYPTO_ERR_LENGTH;
+  writeRecordHeader(out, ContentType.Tls12Cid, DTLS_1_2, epoch, seq, 0);
+  memory.copy(out + 11, cid, <usize>cidLen);
+  const frag = out + <usize>(RECORD_HEADER_LEN + cidLen);
+  const inner = frag + CCM8_NONCE_EXPLICIT_LEN;
+  store<u8>(inner + <usize>len, type);
+  const aadLen = buildCidAad(out, cidLen, len + 1);
+  // nonce = write_IV (4) || epoch || sequence_number (RFC 6655 3, unchanged by RFC 9146)
+  memory.copy(NONCE, state + CS_SALT, 4);
+  memory.copy(NONCE + 4, out + 3, 8);
+  memory.copy(frag, out + 3, 8);
+  const fragLen = CCM8_NONCE_EXPLICIT_LEN + ccmSeal(state, NONCE, 12, CID_AAD, aadLen, inner, len + 1, inner, CCM8_TAG_LEN);
+  storeBe16(out + <usize>(11 + cidLen), <u32>fragLen);
+  return RECORD_HEADER_LEN + cidLen + fragLen;
+}
+
+/** Verify and decrypt a tls12_cid record whose CID is cidLen bytes (in place).
+ *  Returns the content length (at rec + cidPayloadOffset(cidLen), real type
+ *  in cidRealType) or CRYPTO_ERR_AUTH (also for an inner plaintext of zeros only). */
+export function openCidRecord(rec: usize, cidLen: i32, state: usize): i32 {
+  const fragLen = <i32>loadBe16(rec + <usize>(11 + cidLen));
+  const frag = rec + <usize>(RECORD_HEADER_LEN + cidLen);
+  const innerLen = fragLen - CCM8_NONCE_EXPLICIT_LEN - CCM8_TAG_LEN;
+  if (innerLen < 1) return CRYPTO_ERR_AUTH;
+  const aadLen = buildCidAad(rec, cidLen, innerLen);
+  memory.copy(NONCE, state + CS_SALT, 4);
+  memory.copy(NONCE + 4, frag, 8);
+  let n = ccmOpen(state, NONCE, 12, CID_AAD, aadLen, frag + 8, fragLen - 8, frag + 8, CCM8_TAG_LEN);
+  if (n < 0) return n;
+  // RFC 9146 4: the real type is the last non-zero byte
+  while (n > 0 && load<u8>(frag + 8 + <usize>(n - 1)) == 0) n--;
+  if (n == 0) return CRYPTO_ERR_AUTH;
+  cidRealType = load<u8>(frag + 8 + <usize>(n - 1));
+  return n - 1;
 }
 
 // ---- anti-replay window (RFC 6347 4.1.2.6), 16 bytes: highest accepted

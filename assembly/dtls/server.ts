@@ -19,11 +19,12 @@ import { loadBe16, loadBe24, loadBe48, storeBe16 } from "../util/bytes";
 import { X509Error } from "../x509/cert";
 import { DtlsError, DtlsEvent } from "./alert";
 import { SuiteBit, suiteBit, suiteProtection, CipherSuite } from "./suites";
-import { RECORD_HEADER_LEN, ContentType, DTLS_1_2, DTLS_1_0, replayMark } from "./record";
+import { RECORD_HEADER_LEN, ContentType, DTLS_1_2, DTLS_1_0, replayMark, MAX_CID_LEN } from "./record";
 import { HS_HEADER_LEN, HandshakeType, writeHandshakeHeader } from "./handshake";
 import {
   ExtBit, ExtensionType, CertificateType, SIG_ECDSA_SECP256R1_SHA256,
   extGroupOk, extPointFormatOk, extSigAlgOk, parseHelloExtensions, extSeen, extMfl, extServerCertTypes, extClientCertTypes,
+  extCidPtr, extCidLen, writeConnectionId,
 } from "./extensions";
 import { rdStart, rd16, rdVec, rdSkip, rdDone, rdLeft, rdPos, rdFail, vecPtr, wr8, wr16, wrBytes, wrPos } from "./codec";
 import {
@@ -160,6 +161,20 @@ export function serverSupplyPsk(conn: DtlsConnection, key: usize, keyLen: i32, n
   return 0;
 }
 
+/** RFC 9146 3: a connection ID when the client offers one that fits
+ *  (MAX_CID_LEN), the config accepts CIDs and the suite is CCM_8; otherwise
+ *  none (the extension is not echoed: not negotiated). */
+function negotiateCid(conn: DtlsConnection, suite: u32): i32 {
+  const c = conn.config;
+  if ((extSeen & ExtBit.ConnectionId) == 0 || c.connectionIdLength < 0 || !conn.cidRoom || extCidLen > MAX_CID_LEN ||
+      (suite & ~SuiteBit.Ccm8) != 0) return 0;
+  const n = min(c.connectionIdLength, MAX_CID_LEN);
+  if (rng_fill(conn.ownCid, n) != HostStatus.Ok) return DtlsError.Rng;
+  conn.ownCidLen = n;
+  conn.acceptPeerCid(extCidPtr, extCidLen);
+  return 0;
+}
+
 /** RFC 5246 7.4.1.2 / 7.4.1.3: choose the suite and answer. */
 function onClientHello(conn: DtlsConnection, body: usize, len: i32, now: i64): i32 {
   const c = conn.config;
@@ -224,6 +239,7 @@ function onClientHello(conn: DtlsConnection, body: usize, len: i32, now: i64): i
   conn.extOffered = seen;
   if (rng_fill(conn.serverRandom, 32) != HostStatus.Ok) return DtlsError.Rng;
 
+  let r0: i32 = 0;
   // Resumption by session ID (RFC 5246 7.3; RFC 7627 5.3: EMS sessions only)
   const cache = conn.sessionCache;
   if (sidLen > 0 && cache != null) {
@@ -237,6 +253,8 @@ function onClientHello(conn: DtlsConnection, body: usize, len: i32, now: i64): i
       memory.copy(conn.sid, sid, <usize>sidLen);
       memory.copy(conn.masterSecret, s.masterSecret(), 48);
       conn.sessionStart = s.createdAt;
+      r0 = negotiateCid(conn, s.suite);
+      if (r0 != 0) return r0;
       conn.startFlight();
       let r = addServerHello(conn, secureReneg, false, false);
       if (r != 0) return r;
@@ -259,6 +277,8 @@ function onClientHello(conn: DtlsConnection, body: usize, len: i32, now: i64): i
     conn.sidLen = 32;
     if (rng_fill(conn.sid, 32) != HostStatus.Ok) return DtlsError.Rng;
   }
+  r0 = negotiateCid(conn, bit);
+  if (r0 != 0) return r0;
   const ecdsa = (bit & SuiteBit.Ecdsa) != 0;
   conn.certRequested = ecdsa && c.verifyPeer;
   if (conn.certRequested) {
@@ -356,6 +376,7 @@ function addServerHello(conn: DtlsConnection, secureReneg: bool, serverRpk: bool
     wr16(1);
     wr8(CertificateType.RawPublicKey);
   }
+  if (conn.cidOn) writeConnectionId(conn.ownCid, conn.ownCidLen); // RFC 9146 3
   storeBe16(lenAt, <u32>(wrPos - lenAt - 2));
   conn.addHandshake(HandshakeType.server_hello, <i32>(wrPos - body));
   return 0;

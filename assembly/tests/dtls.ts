@@ -57,6 +57,8 @@ export function cfgSni(p: usize, len: i32): void {
 }
 export function cfgTickets(on: bool): void { config.sessionTickets = on; }
 export function cfgKeyLog(on: bool): void { config.keyLog = on; }
+/** RFC 9146: the length of our connection ID (-1: none offered / accepted). */
+export function cfgConnectionId(len: i32): void { config.connectionIdLength = len; }
 export function cfgMtu(mtu: i32): void { config.mtu = mtu; }
 export function cfgBuffers(handshake: i32, flight: i32, ticket: i32): void {
   config.handshakeBufferSize = handshake;
@@ -188,6 +190,7 @@ export function connStat(i: i32): i64 {
     case 4: return <i64>c.recordsDropped;
     case 5: return <i64>c.replaysDropped;
     case 6: return <i64>c.authFailures;
+    case 7: return <i64>c.cidDropped;
   }
   return -1;
 }
@@ -213,3 +216,8 @@ export function parseExtensions(p: usize, len: i32, fromServer: bool, out: usize
   store<i32>(out, extTicketLen, 12);
   return r;
 }
+/** RFC 9146: the negotiated CIDs (length -1: none negotiated). */
+export function connOwnCidPtr(): usize { return conn!.ownCid; }
+export function connOwnCidLen(): i32 { return conn!.cidOn ? conn!.ownCidLen : -1; }
+export function connPeerCidPtr(): usize { return conn!.peerCid; }
+export function connPeerCidLen(): i32 { return conn!.cidOn ? conn!.peerCidLen : -1; }

@@ -9,16 +9,15 @@
 //   await c.udpClose();
 import dgram from "node:dgram";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createHostImports, FirmwareFatal } from "../../host-shim/node/host";
 import { DeviceRng } from "../../host-shim/node/drbg";
 import { SimulatedSecureElement } from "../../host-shim/node/se";
 import { NorFlash } from "../../host-shim/node/flash";
-import { loadTest, ROOT, type TestModule } from "./wasm";
+import { loadTest, type TestModule } from "./wasm";
+import { readNamespace } from "../../server/as-constants";
 
 /** SuiteBit of assembly/dtls/suites.ts. */
-export const Suite = { PskCcm8: 1, PskCbc: 2, EcdhePskCbc: 4, EcdsaCcm8: 8, EcdsaCbc: 16, All: 31 } as const;
+export const Suite = readNamespace("assembly/dtls/suites.ts", "SuiteBit");
 /** IANA codes. */
 export const SuiteCode: Record<keyof typeof Suite, number> = {
   PskCcm8: 0xc0a8, PskCbc: 0x00ae, EcdhePskCbc: 0xc037, EcdsaCcm8: 0xc0ae, EcdsaCbc: 0xc023, All: 0,
@@ -27,21 +26,11 @@ export const OpensslCipher: Record<string, string> = {
   PskCcm8: "PSK-AES128-CCM8", PskCbc: "PSK-AES128-CBC-SHA256", EcdhePskCbc: "ECDHE-PSK-AES128-CBC-SHA256",
   EcdsaCcm8: "ECDHE-ECDSA-AES128-CCM8", EcdsaCbc: "ECDHE-ECDSA-AES128-SHA256",
 };
-export const DtlsEvent = { None: 0, HandshakeComplete: 1, ApplicationData: 2, AlertReceived: 3, AlertSent: 4, Closed: 5, PskIdentity: 6 } as const;
-export const EventName = ["None", "HandshakeComplete", "ApplicationData", "AlertReceived", "AlertSent", "Closed", "PskIdentity"];
+export const DtlsEvent = readNamespace("assembly/dtls/alert.ts", "DtlsEvent");
+export const EventName = Object.keys(DtlsEvent).sort((a, b) => DtlsEvent[a] - DtlsEvent[b]);
 export const MaxFragmentLength = { L512: 1, L1024: 2, L2048: 3, L4096: 4 } as const;
 export const CertificateType = { X509: 0, RawPublicKey: 2 } as const;
 
-/** Named constants of a `namespace NAME { export const X: i32 = N; }` in an AssemblyScript file. */
-function readNamespace(file: string, ns: string): Record<string, number> {
-  const src = readFileSync(join(ROOT, file), "utf8");
-  const start = src.indexOf(`export namespace ${ns} {`);
-  if (start < 0) throw new Error(`namespace ${ns} not in ${file}`);
-  const body = src.slice(start, src.indexOf("\n}", start));
-  const out: Record<string, number> = {};
-  for (const m of body.matchAll(/export const (\w+): (?:i32|u8|u32) = (-?\d+|0x[0-9a-f]+)/gi)) out[m[1]] = Number(m[2]);
-  return out;
-}
 /** DtlsError codes, read from assembly/dtls/alert.ts (one source of truth). */
 export const DtlsError = readNamespace("assembly/dtls/alert.ts", "DtlsError");
 export const AlertDescription = readNamespace("assembly/dtls/alert.ts", "AlertDescription");
@@ -104,6 +93,8 @@ export interface ClientOptions {
   ownCertificates?: Uint8Array[];
   /** X.509 trust (x509 TrustConfig). */
   trust?: { key: Uint8Array; usage?: number; matching?: number; host: string; store?: Uint8Array; flags?: number };
+  /** RFC 9146: offer a connection ID of this length (0..32). */
+  cid?: number;
 }
 
 /** The 32-byte private scalar of a PEM EC private key (to import into the simulated SE). */
@@ -179,6 +170,7 @@ export class DtlsClient {
     if (o.sni) { const s = bytes(o.sni); x.cfgSni(this.put(s, 0), s.length); }
     if (o.tickets) x.cfgTickets(1);
     if (o.keyLog) x.cfgKeyLog(1);
+    if (o.cid !== undefined) x.cfgConnectionId(o.cid);
     if (o.mtu) x.cfgMtu(o.mtu);
     if (o.buffers) x.cfgBuffers(o.buffers.handshake, o.buffers.flight, o.buffers.ticket);
     if (o.timers !== null) {
@@ -301,7 +293,13 @@ export class DtlsClient {
   stats() {
     const s = (i: number) => Number(this.x.connStat(i));
     return { bytesSent: s(0), bytesReceived: s(1), datagramsSent: s(2), datagramsReceived: s(3),
-      recordsDropped: s(4), replaysDropped: s(5), authFailures: s(6) };
+      recordsDropped: s(4), replaysDropped: s(5), authFailures: s(6), cidDropped: s(7) };
+  }
+  /** RFC 9146: the negotiated CIDs (ours: in records to us; the peer's: in ours), null when none was negotiated. */
+  cids(): { own: Uint8Array; peer: Uint8Array } | null {
+    const n = this.x.connOwnCidLen();
+    if (n < 0) return null;
+    return { own: this.m.read(this.x.connOwnCidPtr(), n), peer: this.m.read(this.x.connPeerCidPtr(), this.x.connPeerCidLen()) };
   }
   keyLogLine(): string | null {
     const n = this.x.connKeyLogLen();
@@ -344,6 +342,7 @@ export class DtlsClient {
 
   /** Open a UDP socket to 127.0.0.1:port and start the handshake. */
   async udpOpen(port: number, host = "127.0.0.1"): Promise<void> {
+    this.udpPeer = { port, host };
     const sock = dgram.createSocket("udp4");
     this.sock = sock;
     await new Promise<void>((res, rej) => { sock.once("error", rej); sock.bind(0, "127.0.0.1", () => res()); });
@@ -354,6 +353,17 @@ export class DtlsClient {
       this.pump(() => this.deliver(d));
     });
     sock.on("error", () => {});
+  }
+
+  private udpPeer?: { port: number; host: string };
+
+  /** A NAT rebinding: the same connection goes on from a new socket (a new source port). */
+  async udpRebind(): Promise<number> {
+    const old = this.sock!;
+    this.sock = undefined;
+    await new Promise<void>((res) => old.close(() => res()));
+    await this.udpOpen(this.udpPeer!.port, this.udpPeer!.host);
+    return this.sock!.address().port;
   }
 
   /** Wait until pred() holds (checked after every event batch) or reject after ms. */
@@ -451,6 +461,8 @@ export interface ServerOptions {
   trustFlags?: number;
   sessionCache?: number;
   peerCertificateCapacity?: number;
+  /** RFC 9146: accept a client's connection ID, ours of this length (0..32). */
+  cid?: number;
 }
 
 export interface ServerPeer {
@@ -526,6 +538,7 @@ export class DtlsServer {
       x.scfgTimers(BigInt(t.initialMs), BigInt(t.maxMs), t.count);
     }
     if (o.keyLog) x.scfgKeyLog(1);
+    if (o.cid !== undefined) x.scfgConnectionId(o.cid);
     if (o.verifyPeer === false) x.scfgVerifyPeer(0);
     if (o.helloVerify === false) x.scfgHelloVerify(0);
     x.scfgPeerCertificateCapacity(o.peerCertificateCapacity ?? 2048);
@@ -565,7 +578,12 @@ export class DtlsServer {
   sessionId(p: ServerPeer): Uint8Array { return this.m.read(this.x.srvSessionIdPtr(p.h), this.x.srvSessionIdLen(p.h)); }
   stats(p: ServerPeer) {
     const s = (i: number) => Number(this.x.srvStat(p.h, i));
-    return { bytesSent: s(0), bytesReceived: s(1), datagramsSent: s(2), datagramsReceived: s(3), recordsDropped: s(4), replaysDropped: s(5), authFailures: s(6) };
+    return { bytesSent: s(0), bytesReceived: s(1), datagramsSent: s(2), datagramsReceived: s(3), recordsDropped: s(4), replaysDropped: s(5), authFailures: s(6), cidDropped: s(7) };
+  }
+  /** RFC 9146: the CID this peer puts in its records to us, null when none was negotiated. */
+  ownCid(p: ServerPeer): Uint8Array | null {
+    const n = this.x.srvOwnCidLen(p.h);
+    return n < 0 ? null : this.m.read(this.x.srvOwnCidPtr(p.h), n);
   }
   describe(p?: ServerPeer): string {
     if (!p) return "no peer";
@@ -579,6 +597,23 @@ export class DtlsServer {
     let p = this.peers.get(key);
     // a closed session is forgotten
     if (p && this.state(p) === ConnState.Closed) { x.srvFree(p.h); this.peers.delete(key); p = undefined; }
+    if (!p && d.length > 13 && d[0] === 25) {
+      // RFC 9146 6: a tls12_cid record from a new address (NAT rebinding) goes to the
+      // connection of its CID; the address moves once a record of it authenticated
+      const q = this.byCid(d);
+      if (!q) return [];
+      const before = this.stats(q);
+      x.srvHandleDatagram(q.h, this.put(d, 0), d.length, BigInt(now));
+      const after = this.stats(q);
+      if (after.authFailures === before.authFailures && after.recordsDropped === before.recordsDropped &&
+          after.replaysDropped === before.replaysDropped && after.cidDropped === before.cidDropped) {
+        this.peers.delete(q.key);
+        q.key = key;
+        this.peers.set(key, q);
+      }
+      this.collect(q, now);
+      return this.drain(q.h);
+    }
     if (p && isClientHello(d) && this.state(p) === ConnState.Established) {
       // a new handshake from an established peer (RFC 6347 4.2.8) goes to the listener;
       // with a valid cookie it replaces the old session
@@ -589,6 +624,15 @@ export class DtlsServer {
     x.srvHandleDatagram(p.h, this.put(d, 0), d.length, BigInt(now));
     this.collect(p, now);
     return this.drain(p.h);
+  }
+
+  /** The peer whose CID a tls12_cid record carries (CIDs of one length: the config's). */
+  private byCid(d: Uint8Array): ServerPeer | undefined {
+    for (const q of this.peers.values()) {
+      const cid = this.ownCid(q);
+      if (cid && cid.length > 0 && d.length >= 13 + cid.length && Buffer.from(d.subarray(11, 11 + cid.length)).equals(cid)) return q;
+    }
+    return undefined;
   }
 
   private acceptOn(key: string, d: Uint8Array, now: number): Uint8Array[] | undefined {

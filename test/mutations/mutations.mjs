@@ -14,6 +14,9 @@
 // A mutation that is genuinely equivalent (no behaviour changes) is taken
 // out of this list with the reason in a comment at the end of the file.
 const DTLS_CLIENT = ["test:dtls"];
+const DTLS_BOTH = ["test:dtls", "test:dtls_server"];
+const WIPE = "test/dtls-wipe.test.ts";
+const CID = "test/dtls-cid.test.ts";
 const SEC = "test/security-checks.test.ts";
 
 export const mutations = [
@@ -67,7 +70,7 @@ export const mutations = [
   { id: "dtls-record-overflow", area: "dtls", file: "assembly/dtls/connection.ts",
     find: "if (n > this.maxPlaintextIn) {", replace: "if (false) {", build: DTLS_CLIENT, tests: [SEC] },
   { id: "dtls-record-version", area: "dtls", file: "assembly/dtls/connection.ts",
-    find: "(version != DTLS_1_2 && !(version == DTLS_1_0 && epoch == 0))) {", replace: "false) {",
+    find: "(version != DTLS_1_2 && !(version == DTLS_1_0 && epoch == 0)) ||", replace: "false ||",
     build: DTLS_CLIENT, tests: [SEC, "test/dtls-unit.test.ts", "test/dtls-negative.test.ts"] },
   { id: "dtls-replay-check", area: "dtls", file: "assembly/dtls/connection.ts",
     find: "if (!replayFresh(this.window, seq)) {", replace: "if (false) {",
@@ -88,10 +91,30 @@ export const mutations = [
     find: "if (!previousEpoch && !this.isServer && this.state == ConnState.Established && length == 0) {", replace: "if (false) {",
     build: DTLS_CLIENT, tests: [SEC, "test/dtls-unit.test.ts", "test/dtls-negative.test.ts"] },
   { id: "dtls-cipher-state-wipe-read", area: "dtls", file: "assembly/dtls/connection.ts",
-    find: "    wipe(this.readState, CIPHER_STATE_SIZE);", replace: "    // read state kept", build: DTLS_CLIENT, tests: [SEC] },
+    find: "    wipe(this.readState, CIPHER_STATE_SIZE);", replace: "    // read state kept", build: DTLS_BOTH, tests: [SEC, WIPE] },
   { id: "dtls-cipher-state-wipe-write", area: "dtls", file: "assembly/dtls/connection.ts",
-    find: "    wipe(this.writeState, CIPHER_STATE_SIZE);", replace: "    // write state kept", build: DTLS_CLIENT, tests: [SEC] },
-  { id: "dtls-server-cookie", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "    wipe(this.writeState, CIPHER_STATE_SIZE);", replace: "    // write state kept", build: DTLS_BOTH, tests: [SEC, WIPE] },
+  { id: "dtls-master-secret-wipe", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "wipe(this.masterSecret, 48); // the master secret ends with the connection", replace: "// master secret kept",
+    build: DTLS_BOTH, tests: [WIPE] },
+  // ---- DTLS connection ID (RFC 9146) ----
+  { id: "dtls-cid-unknown", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "memory.compare(rec + 11, this.ownCid, <usize>this.ownCidLen) != 0) {", replace: "false) {",
+    build: DTLS_BOTH, tests: [CID] },
+  { id: "dtls-cid-missing", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "(epoch > 0 && this.cidOn && this.ownCidLen > 0)) {", replace: "false) {", build: DTLS_BOTH, tests: [CID] },
+  { id: "dtls-cid-replay", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "    if (!fresh) {", replace: "    if (false) {", build: DTLS_BOTH, tests: [CID] },
+  { id: "dtls-cid-aad", area: "dtls", file: "assembly/dtls/record.ts",
+    find: "memory.fill(CID_AAD, 0xff, 8);", replace: "memory.fill(CID_AAD, 0, 8);", build: DTLS_BOTH, tests: [CID] },
+  { id: "dtls-cid-length-server", area: "dtls", file: "assembly/dtls/server.ts",
+    find: "!conn.cidRoom || extCidLen > MAX_CID_LEN ||", replace: "!conn.cidRoom ||", build: DTLS_BOTH, tests: [CID] },
+  { id: "dtls-cid-length-client", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "if (extCidLen > MAX_CID_LEN) return DtlsError.IllegalExtension;", replace: "// any length", build: DTLS_BOTH, tests: [CID] },
+  { id: "transport-cid-rebind-authenticated", area: "transport", file: "server/transport.ts",
+    find: "if (drops() === before && x.srvState(p.h) === ServerState.Established) {", replace: "if (x.srvState(p.h) === ServerState.Established) {",
+    build: [], tests: [CID] },
+  { id: "dtls-server-cookie", area: "dtls", file: "assembly/dtls/server.ts",
     find: "if (!resuming && (cookieLen != COOKIE_LEN || !ctEqual(cookie, COOKIE_MAC, COOKIE_LEN))) {", replace: "if (!resuming && cookieLen == 0) {",
     build: ["test:dtls_server"], tests: ["test/dtls-server.test.ts"] },
   { id: "crypto-ccm-tag", area: "crypto", file: "assembly/crypto/ccm.ts",

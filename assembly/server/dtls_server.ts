@@ -1,0 +1,204 @@
+// Entry of the DTLS server role (assembly/dtls/server.ts) for the development
+// servers: one server config (credentials copied into static buffers),
+// connections by handle (new / free, so that the entry built with a GC runtime
+// serves many clients: server/dtls-module.ts), a session cache shared by them,
+// and the host side of the PSK identity lookup. The tests build the same entry
+// with --runtime stub (assembly/tests/dtls_server.ts re-exports it).
+import { ABI_VERSION } from "../host/abi";
+import { DtlsConfig, Role } from "../dtls/config";
+import { DtlsConnection } from "../dtls/connection";
+import { serverAccept, serverSupplyPsk } from "../dtls/server";
+import { DtlsSessionCache } from "../dtls/session";
+import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
+
+export function abiVersion(): i32 { return ABI_VERSION; }
+
+// The area the host writes datagrams and credentials into and reads results from.
+const SCRATCH_SIZE: i32 = 1 << 18;
+const SCRATCH = memory.data(SCRATCH_SIZE, 16);
+export function scratch(): usize { return SCRATCH; }
+export function scratchSize(): i32 { return SCRATCH_SIZE; }
+
+// ---- configuration (what the server presents and accepts) -------------------
+const PSK_IDENTITY = memory.data(1024);
+const PSK = memory.data(64);
+const OWN_PUB = memory.data(65);
+const CLIENT_KEY = memory.data(256);
+const OWN_CERTS = memory.data(4096);
+const TRUST = memory.data(TRUST_CONFIG_SIZE, 8);
+const MAX_ANCHORS: i32 = 4;
+const ANCHORS = memory.data(4 * 2048);
+const ANCHOR_LIST = memory.data(8 * MAX_ANCHORS, 8);
+
+let config = newConfig();
+let cache: DtlsSessionCache | null = null;
+
+function newConfig(): DtlsConfig {
+  const c = new DtlsConfig();
+  c.role = Role.Server;
+  c.handshakeBufferSize = 2048;
+  c.flightBufferSize = 2048;
+  return c;
+}
+
+/** A fresh server config (connections made before keep theirs). */
+export function scfgReset(): void { config = newConfig(); }
+export function scfgSuites(mask: u32): void { config.suites = mask; }
+/** One fixed PSK identity + key (without: every identity is asked of the host). */
+export function scfgPsk(id: usize, idLen: i32, key: usize, keyLen: i32): void {
+  memory.copy(PSK_IDENTITY, id, <usize>idLen);
+  memory.copy(PSK, key, <usize>keyLen);
+  config.pskIdentity = PSK_IDENTITY;
+  config.pskIdentityLen = idLen;
+  config.psk = PSK;
+  config.pskLen = keyLen;
+}
+export function scfgMfl(code: i32): void { config.maxFragmentLength = code; }
+export function scfgMtu(mtu: i32): void { config.mtu = mtu; }
+export function scfgBuffers(handshake: i32, flight: i32): void {
+  config.handshakeBufferSize = handshake;
+  config.flightBufferSize = flight;
+}
+export function scfgTimers(initialMs: i64, maxMs: i64, count: i32): void {
+  config.retransmitInitialMs = initialMs;
+  config.retransmitMaxMs = maxMs;
+  config.maxRetransmissions = count;
+}
+export function scfgKeyLog(on: bool): void { config.keyLog = on; }
+/** RFC 9146: the length of our connection ID (-1: none offered / accepted). */
+export function scfgConnectionId(len: i32): void { config.connectionIdLength = len; }
+export function scfgVerifyPeer(on: bool): void { config.verifyPeer = on; }
+export function scfgHelloVerify(on: bool): void { config.helloVerify = on; }
+export function scfgPeerCertificateCapacity(n: i32): void { config.peerCertificateCapacity = n; }
+/** Our ECDSA identity: the key in SE `slot`, its 65-byte public key. */
+export function scfgIdentity(slot: i32, pub: usize, ephemeralSlot: i32): void {
+  memory.copy(OWN_PUB, pub, 65);
+  config.identitySlot = slot;
+  config.ownPublicKey = OWN_PUB;
+  config.ephemeralSlot = ephemeralSlot;
+}
+export function scfgCertificateType(t: u32): void { config.certificateType = t; }
+/** RPK: the one client key accepted (SPKI, point or X||Y); len 0 = any key, the host decides. */
+export function scfgClientKey(p: usize, len: i32): void {
+  memory.copy(CLIENT_KEY, p, <usize>len);
+  config.serverPublicKey = len > 0 ? CLIENT_KEY : 0;
+  config.serverPublicKeyLen = len;
+}
+/** X.509: our chain as certificate_list contents (3-byte length + DER each). */
+export function scfgOwnCertificates(p: usize, len: i32): void {
+  memory.copy(OWN_CERTS, p, <usize>len);
+  config.ownCertificates = OWN_CERTS;
+  config.ownCertificatesLen = len;
+}
+/** X.509 client authentication: trust anchors as a certificate_list (3-byte length + DER each), VerifyFlag bits. */
+export function scfgTrustAnchors(p: usize, len: i32, flags: i32): i32 {
+  if (len > 4 * 2048) return -1;
+  memory.copy(ANCHORS, p, <usize>len);
+  let off: i32 = 0, n: i32 = 0;
+  while (off + 3 <= len && n < MAX_ANCHORS) {
+    const l = (<i32>load<u8>(ANCHORS + <usize>off) << 16) | (<i32>load<u8>(ANCHORS + <usize>off + 1) << 8) | <i32>load<u8>(ANCHORS + <usize>off + 2);
+    if (off + 3 + l > len) return -1;
+    store<u32>(ANCHOR_LIST + <usize>(8 * n), <u32>(ANCHORS + <usize>off + 3));
+    store<i32>(ANCHOR_LIST + <usize>(8 * n), l, 4);
+    n++;
+    off += 3 + l;
+  }
+  const t = changetype<TrustConfig>(TRUST);
+  t.usage = 0;
+  t.matching = 0;
+  t.serverKey = 0;
+  t.serverKeyLen = 0;
+  t.host = 0;
+  t.hostLen = 0;
+  t.store = ANCHOR_LIST;
+  t.storeCount = n;
+  t.ownPub = 0;
+  t.flags = flags;
+  config.trust = TRUST;
+  return n;
+}
+/** A session cache of `count` entries for the connections made from now on (0 = none). */
+export function scfgSessionCache(count: i32): void { cache = count > 0 ? new DtlsSessionCache(count) : null; }
+export function sessionCacheClear(): void { if (cache != null) cache!.clear(); }
+
+// ---- connections by handle -------------------------------------------------------
+const conns = new Array<DtlsConnection | null>(0);
+
+/** A new server connection from the current config; returns its handle. */
+export function srvNew(): i32 {
+  const c = new DtlsConnection(config);
+  c.sessionCache = cache;
+  for (let i = 0; i < conns.length; i++) {
+    if (conns[i] == null) {
+      conns[i] = c;
+      return i;
+    }
+  }
+  conns.push(c);
+  return conns.length - 1;
+}
+/** Drop a connection (its memory is reclaimed under a GC runtime). */
+export function srvFree(h: i32): void {
+  const c = conns[h];
+  if (c != null) c.reset(); // wipes its secrets
+  conns[h] = null;
+}
+export function srvCount(): i32 {
+  let n = 0;
+  for (let i = 0; i < conns.length; i++) if (conns[i] != null) n++;
+  return n;
+}
+export function srvReset(h: i32): void { conns[h]!.reset(); }
+export function srvSetEphemeralSlot(h: i32, slot: i32): void { conns[h]!.ephemeralSlot = slot; }
+
+export function srvAccept(h: i32, p: usize, len: i32, addr: usize, addrLen: i32, now: i64): i32 {
+  return serverAccept(conns[h]!, p, len, addr, addrLen, now);
+}
+export function srvHandleDatagram(h: i32, p: usize, len: i32, now: i64): i32 { return conns[h]!.handleDatagram(p, len, now); }
+export function srvSupplyPsk(h: i32, key: usize, len: i32, now: i64): i32 { return serverSupplyPsk(conns[h]!, key, len, now); }
+export function srvHandleTimeout(h: i32, now: i64): void { conns[h]!.handleTimeout(now); }
+export function srvPollTransmit(h: i32): i32 { return conns[h]!.pollTransmit(); }
+export function srvTransmitPtr(h: i32): usize { return conns[h]!.transmitPtr(); }
+export function srvPollEvent(h: i32): i32 { return conns[h]!.pollEvent(); }
+export function srvEventReason(h: i32): i32 { return conns[h]!.eventReason(); }
+export function srvAppDataPtr(h: i32): usize { return conns[h]!.appDataPtr(); }
+export function srvAppDataLen(h: i32): i32 { return conns[h]!.appDataLen(); }
+export function srvSend(h: i32, p: usize, len: i32, now: i64): i32 { return conns[h]!.sendApplicationData(p, len, now); }
+export function srvClose(h: i32, now: i64): void { conns[h]!.close(now); }
+export function srvRefusePeer(h: i32, now: i64): void { conns[h]!.refusePeer(now); }
+export function srvNextDeadline(h: i32): i64 { return conns[h]!.nextDeadline(); }
+export function srvState(h: i32): i32 { return conns[h]!.state; }
+export function srvReason(h: i32): i32 { return conns[h]!.reason; }
+export function srvDetail(h: i32): i32 { return conns[h]!.detail; }
+export function srvSuite(h: i32): u32 { return conns[h]!.negotiatedSuite(); }
+export function srvResumed(h: i32): bool { return conns[h]!.isResumed(); }
+export function srvMaxPlaintext(h: i32): i32 { return conns[h]!.maxPlaintext(); }
+export function srvPskIdentityPtr(h: i32): usize { return conns[h]!.pskIdentityPtr(); }
+export function srvPskIdentityLen(h: i32): i32 { return conns[h]!.pskIdentityLength(); }
+export function srvPeerKeyPtr(h: i32): usize { return conns[h]!.peerPublicKeyPtr(); }
+export function srvPeerCertificatePtr(h: i32): usize { return conns[h]!.peerCertificatePtr(); }
+export function srvPeerCertificateLen(h: i32): i32 { return conns[h]!.peerCertificateLength(); }
+export function srvSessionIdPtr(h: i32): usize { return conns[h]!.sessionIdPtr(); }
+export function srvSessionIdLen(h: i32): i32 { return conns[h]!.sessionIdLength(); }
+export function srvKeyLogPtr(h: i32): usize { return conns[h]!.keyLogPtr(); }
+export function srvKeyLogLen(h: i32): i32 { return conns[h]!.keyLogLength(); }
+/** RFC 9146: the CID the peer puts in its records to us (length -1: none negotiated). */
+export function srvOwnCidPtr(h: i32): usize { return conns[h]!.ownCid; }
+export function srvOwnCidLen(h: i32): i32 { return conns[h]!.cidOn ? conns[h]!.ownCidLen : -1; }
+export function srvPeerCidPtr(h: i32): usize { return conns[h]!.peerCid; }
+export function srvPeerCidLen(h: i32): i32 { return conns[h]!.cidOn ? conns[h]!.peerCidLen : -1; }
+/** Counters as in dtls.ts connStat. */
+export function srvStat(h: i32, i: i32): i64 {
+  const c = conns[h]!;
+  switch (i) {
+    case 0: return c.bytesSent;
+    case 1: return c.bytesReceived;
+    case 2: return <i64>c.datagramsSent;
+    case 3: return <i64>c.datagramsReceived;
+    case 4: return <i64>c.recordsDropped;
+    case 5: return <i64>c.replaysDropped;
+    case 6: return <i64>c.authFailures;
+    case 7: return <i64>c.cidDropped;
+  }
+  return -1;
+}
