@@ -17,6 +17,7 @@
 // The servers are our own DTLS server role (build/test/dtls_server.wasm) with
 // the flight rewritten in between where the attack needs it; record keys for
 // forged records are derived with node:crypto from the NSS key log.
+import { readNamespace } from "../server/as-constants";
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createCipheriv, createHmac, generateKeyPairSync } from "node:crypto";
@@ -341,14 +342,14 @@ test("transport: an unknown or absent Security Mode is refused (TransportError.M
   memory = m.exports.memory;
   const host = Buffer.from("127.0.0.1");
   const open = (ci: number, mode: number) => m.exports.openWithMode(ci, 1, mode, m.write(host), host.length, 5683, 0n);
-  const MODE = -102; // TransportError.Mode
+  const MODE = readNamespace("assembly/firmware/transport.ts", "TransportError").Mode;
   for (const mode of [5, 9, 255, -1, 0x7fffffff]) {
     assert.equal(open(1, mode), MODE, `mode ${mode}`);
     assert.equal(opened.length, 0, `mode ${mode}: nothing opened`);
     assert.ok(logs.some((l) => l.includes(`Security Mode ${mode} is not a mode`)), logs.join("\n"));
   }
   // control: the explicit NoSec mode opens a plain channel, loudly
-  assert.equal(open(2, 3), 0, "TRANSPORT_UP");
+  assert.equal(open(2, 3), readNamespace("assembly/lwm2m/client/conn.ts", "Channel").Up, "Channel.Up");
   assert.deepEqual(opened, ["127.0.0.1:5683"]);
   assert.ok(logs.some((l) => l.includes("INSECURE")));
 });
