@@ -2,11 +2,12 @@
 // assembly/server/dtls_server.ts compiled with a GC runtime
 // (`--runtime incremental`), so one instance serves many clients, creating a
 // connection per client and freeing it (srvNew / srvFree). Built on first use
-// into build/server/dtls-server.wasm (rebuilt when assembly/dtls or
-// assembly/server is newer).
+// into build/server/dtls-server.wasm (rebuilt when any assembly/ source
+// changed: a content hash).
 // Host services: a DRBG and a simulated SE of its own (the server's keys are
 // imported into slot 0; ECDHE keys use slots 8..15).
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { createHostImports } from "../host-shim/node/host";
 import { DeviceRng } from "../host-shim/node/drbg";
@@ -22,24 +23,26 @@ export const ServerSuite = readNamespace("assembly/dtls/suites.ts", "SuiteBit");
 export const ServerEvent = readNamespace("assembly/dtls/alert.ts", "DtlsEvent");
 export const ServerState = readNamespace("assembly/dtls/order.ts", "ConnState");
 
-function newestMtime(dir: string): number {
-  let t = 0;
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    const s = statSync(p);
-    t = Math.max(t, s.isDirectory() ? newestMtime(p) : s.mtimeMs);
-  }
-  return t;
+/** sha256 over every AssemblyScript source (path and content): what the server module is built from. */
+function sourceHash(): string {
+  const h = createHash("sha256");
+  const walk = (dir: string): void => {
+    for (const f of readdirSync(dir).sort()) {
+      const p = join(dir, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith(".ts") || p.endsWith(".json")) h.update(p.slice(ROOT.length)).update(readFileSync(p));
+    }
+  };
+  walk(join(ROOT, "assembly"));
+  return h.digest("hex");
 }
 
-/** Compile the server module when missing or older than its sources. */
+/** Compile the server module when missing or built from other sources (a content hash, not
+ *  mtimes: a copied tree, e.g. npm run mutate's, must not reuse a stale module). */
 export async function buildDtlsServerModule(force = false): Promise<string> {
-  const src = [join(ROOT, "assembly", "dtls"), join(ROOT, "assembly", "crypto"), join(ROOT, "assembly", "x509"), join(ROOT, "assembly", "server")];
-  const entry = join(ROOT, "assembly", "server", "dtls_server.ts");
-  if (!force && existsSync(DTLS_SERVER_WASM)) {
-    const built = statSync(DTLS_SERVER_WASM).mtimeMs;
-    if (Math.max(statSync(entry).mtimeMs, ...src.map(newestMtime)) <= built) return DTLS_SERVER_WASM;
-  }
+  const stamp = DTLS_SERVER_WASM + ".sha256";
+  const hash = sourceHash();
+  if (!force && existsSync(DTLS_SERVER_WASM) && existsSync(stamp) && readFileSync(stamp, "utf8") === hash) return DTLS_SERVER_WASM;
   mkdirSync(join(ROOT, "build", "server"), { recursive: true });
   const asc = (await import("assemblyscript/dist/asc.js")).default;
   const { error, stderr } = await asc.main([
@@ -47,6 +50,7 @@ export async function buildDtlsServerModule(force = false): Promise<string> {
     "--runtime", "incremental", "--exportStart", "_initialize", "-O3", "--noAssert",
   ], { readFile: (name: string, base: string) => { try { return readFileSync(join(base === "." ? ROOT : join(ROOT, base), name), "utf8"); } catch { return null; } } } as any);
   if (error) throw new Error(`building the DTLS server module failed: ${error.message}\n${stderr.toString()}`);
+  writeFileSync(stamp, hash);
   return DTLS_SERVER_WASM;
 }
 
