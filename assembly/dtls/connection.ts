@@ -634,6 +634,21 @@ export class DtlsConnection {
   sessionIdLength(): i32 { return this.sidLen; }
 
   /** The NSS key log line (config.keyLog only): pointer and length (0 = none). */
+  /** Counters by index: 0 bytesSent, 1 bytesReceived, 2 datagramsSent, 3 datagramsReceived,
+   *  4 recordsDropped, 5 replaysDropped, 6 authFailures, 7 cidDropped; -1 otherwise. */
+  stat(i: i32): i64 {
+    switch (i) {
+      case 0: return this.bytesSent;
+      case 1: return this.bytesReceived;
+      case 2: return <i64>this.datagramsSent;
+      case 3: return <i64>this.datagramsReceived;
+      case 4: return <i64>this.recordsDropped;
+      case 5: return <i64>this.replaysDropped;
+      case 6: return <i64>this.authFailures;
+      case 7: return <i64>this.cidDropped;
+    }
+    return -1;
+  }
   keyLogPtr(): usize { return this.keyLog; }
   keyLogLength(): i32 { return this.keyLogLen; }
 

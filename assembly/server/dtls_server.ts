@@ -188,17 +188,4 @@ export function srvOwnCidLen(h: i32): i32 { return conns[h]!.cidOn ? conns[h]!.o
 export function srvPeerCidPtr(h: i32): usize { return conns[h]!.peerCid; }
 export function srvPeerCidLen(h: i32): i32 { return conns[h]!.cidOn ? conns[h]!.peerCidLen : -1; }
 /** Counters as in dtls.ts connStat. */
-export function srvStat(h: i32, i: i32): i64 {
-  const c = conns[h]!;
-  switch (i) {
-    case 0: return c.bytesSent;
-    case 1: return c.bytesReceived;
-    case 2: return <i64>c.datagramsSent;
-    case 3: return <i64>c.datagramsReceived;
-    case 4: return <i64>c.recordsDropped;
-    case 5: return <i64>c.replaysDropped;
-    case 6: return <i64>c.authFailures;
-    case 7: return <i64>c.cidDropped;
-  }
-  return -1;
-}
+export function srvStat(h: i32, i: i32): i64 { return conns[h]!.stat(i); }
