@@ -59,6 +59,17 @@ export function parsePeerKey(peerKey: string): { address: string; port: number }
 }
 
 /** Plain CoAP over UDP (NoSec). */
+/** A UDP socket bound at address:port; its later errors go to `owner`'s "error" event. */
+async function bindSocket(family: "udp4" | "udp6", port: number, address: string, owner: EventEmitter, recvBufferSize?: number): Promise<dgram.Socket> {
+  const sock = dgram.createSocket(recvBufferSize ? { type: family, recvBufferSize } : { type: family });
+  await new Promise<void>((resolve, reject) => {
+    sock.once("error", reject);
+    sock.bind(port, address, () => { sock.off("error", reject); resolve(); });
+  });
+  sock.on("error", (err) => owner.emit("error", err));
+  return sock;
+}
+
 export class UdpTransport extends EventEmitter implements ServerTransport {
   readonly scheme = "coap" as const;
   private sock: dgram.Socket | null = null;
@@ -72,13 +83,8 @@ export class UdpTransport extends EventEmitter implements ServerTransport {
 
   async bind(port = 0, address = this.family === "udp6" ? "::1" : "127.0.0.1"): Promise<BoundAddress> {
     if (this.sock) throw new Error("UdpTransport is already bound");
-    const sock = dgram.createSocket(this.family);
+    const sock = await bindSocket(this.family, port, address, this);
     this.sock = sock;
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(port, address, () => { sock.off("error", reject); resolve(); });
-    });
-    sock.on("error", (err) => this.emit("error", err));
     sock.on("message", (msg, rinfo) => {
       this.stats.receivedDatagrams++;
       this.stats.receivedBytes += msg.length;
@@ -278,13 +284,8 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     this.rpkInst = rpkInst;
     this.x509Inst = x509Inst;
     // thousands of clients handshaking at once: a receive buffer larger than the 208 KiB default (capped by net.core.rmem_max)
-    const sock = dgram.createSocket({ type: this.family, recvBufferSize: 4 << 20 });
+    const sock = await bindSocket(this.family, port, address, this, 4 << 20);
     this.sock = sock;
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(port, address, () => { sock.off("error", reject); resolve(); });
-    });
-    sock.on("error", (err) => this.emit("error", err));
     sock.on("message", (msg, rinfo) => {
       this.stats.receivedDatagrams++;
       this.stats.receivedBytes += msg.length;
