@@ -59,6 +59,16 @@ export function parsePeerKey(peerKey: string): { address: string; port: number }
 }
 
 /** Plain CoAP over UDP (NoSec). */
+/** Binds a plain UDP transport at address:port for a server: kept in `owned` (closed with the
+ *  server) and handed to `serve` (the server's addTransport). */
+export async function listenUdp(owned: ServerTransport[], serve: (t: ServerTransport) => unknown, port: number, address: string): Promise<BoundAddress> {
+  const t = new UdpTransport(address.includes(":") ? "udp6" : "udp4");
+  const bound = await t.bind(port, address);
+  owned.push(t);
+  serve(t);
+  return bound;
+}
+
 /** A UDP socket bound at address:port; its later errors go to `owner`'s "error" event. */
 async function bindSocket(family: "udp4" | "udp6", port: number, address: string, owner: EventEmitter, recvBufferSize?: number): Promise<dgram.Socket> {
   const sock = dgram.createSocket(recvBufferSize ? { type: family, recvBufferSize } : { type: family });
