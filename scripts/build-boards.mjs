@@ -165,18 +165,38 @@ exec "$(dirname "$0")/lwm2m-wamr-$interp" "$@"
 /**
  * The wasm2c output for a board whose linear memory is exactly the module's one page (declared
  * min = max = 1, so it can never grow): each bounds check compares with the constant 65536
- * instead of the memory's run-time size (no 64-bit arithmetic on a 32-bit core), a trap is
- * `udf` (the board's fault handler reports it) and linear memory sits at a fixed address.
+ * instead of the memory's run-time size, a trap is `udf` (the board's fault handler reports it)
+ * and linear memory sits at a fixed address.
+ *
+ * Every load and store also gets its address as the i32 base and the instruction's constant
+ * offset, and checks `off > 65536 - n || base > 65536 - n - off` in 32 bits: wasm2c adds them
+ * in 64 bits (`(u64)base + off + n > size`, exact but on a 32-bit core an add with carry and a
+ * 64-bit compare, ~18 bytes a site); with `off` and `n` constants the new check folds to one
+ * `cmp base, #K` and a branch. The same trap set: an access traps exactly when
+ * base + off + n > 65536 (test/boards-memcheck.test.ts runs each edge).
  */
 export function fixedMemorySource(src) {
+  let sites = 0;
   const out = src
     .replace("if (UNLIKELY(offset + (uint64_t)len > mem->size))", "if (UNLIKELY(offset + (uint64_t)len > 65536u))")
     .replace("#define TRAP(x) (wasm_rt_trap(WASM_RT_TRAP_##x), 0)", "#define TRAP(x) (__builtin_trap(), 0)")
-    .replace(/&mem->data\[addr\]/g, "&lwm2m_linear_memory[addr]");
-  for (const needle of ["65536u))", "__builtin_trap(), 0)", "&lwm2m_linear_memory[addr]"]) {
+    .replace(/&mem->data\[addr\]/g, "&lwm2m_linear_memory[addr]")
+    // little-endian load/store helpers: (base, off) in 32 bits
+    .replace("static inline t3 name(wasm_rt_memory_t* mem, u64 addr) { \\\n    MEMCHECK(mem, addr, t1);",
+      "static inline t3 name(wasm_rt_memory_t* mem, u32 base, u32 off) { \\\n    MEMCHECK32(base, off, t1);")
+    .replace("static inline void name(wasm_rt_memory_t* mem, u64 addr, t2 value) { \\\n    MEMCHECK(mem, addr, t1);",
+      "static inline void name(wasm_rt_memory_t* mem, u32 base, u32 off, t2 value) { \\\n    MEMCHECK32(base, off, t1);")
+    .replace(/(wasm_rt_memcpy\([^\n]*)&lwm2m_linear_memory\[addr\]/g, "$1&lwm2m_linear_memory[base + off]")
+    // every call site: `(u64)(w2c_x) + N` -> `w2c_x, Nu`
+    .replace(/\b((?:i32|i64|f32|f64)_(?:load|store)[0-9a-z_]*)\(&instance->w2c_memory, \(u64\)\((w2c_[a-z0-9]+)\)(?: \+ (\d+)u?)?([,)])/g,
+      (_m, f, v, off, end) => { sites++; return `${f}(&instance->w2c_memory, ${v}, ${off ?? 0}u${end}`; });
+  const calls = (out.match(/\b(?:i32|i64|f32|f64)_(?:load|store)[0-9a-z_]*\(&instance->w2c_memory, /g) ?? []).length;
+  for (const needle of ["65536u))", "__builtin_trap(), 0)", "u32 base, u32 off) {", "u32 base, u32 off, t2 value) {", "&lwm2m_linear_memory[base + off], &wrapped"]) {
     if (!out.includes(needle)) throw new Error(`wasm2c output changed: the fixed-memory rewrite found no place for ${needle}`);
   }
-  return "extern unsigned char lwm2m_linear_memory[];\n" + out;
+  if (calls !== sites) throw new Error(`wasm2c output changed: ${calls - sites} of ${calls} loads/stores not in the form (u64)(w2c_x) + N`);
+  return "extern unsigned char lwm2m_linear_memory[];\n" +
+    "#define MEMCHECK32(base, off, t) if (UNLIKELY((off) > 65536u - sizeof(t) || (base) > 65536u - sizeof(t) - (off))) TRAP(OOB);\n" + out;
 }
 
 const uleb = (n) => { const b = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; b.push(x); } while (n); return b; };
@@ -226,7 +246,8 @@ function buildM4() {
   if (!have("wasm2c")) return missing("lwm2m-m4.elf", "wasm2c (Debian wabt) not found");
   const t0 = Date.now();
   const { dir: w2c } = wasm2cSource(onePageModule(), "w2c-1page");
-  const changed = mtime(join(OUT, "m4", "firmware-fixed.o")) <= mtime(join(w2c, "firmware.c"));
+  // the rewrite lives in this script: a change to it rebuilds the module's object too
+  const changed = mtime(join(OUT, "m4", "firmware-fixed.o")) <= Math.max(mtime(join(w2c, "firmware.c")), mtime(fileURLToPath(import.meta.url)));
   const dir = join(OUT, "m4");
   mkdirSync(join(dir, "inc"), { recursive: true });
   // wasm-rt.h only (the rest of /usr/include is the host's libc)

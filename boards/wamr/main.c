@@ -21,6 +21,14 @@ static wasm_module_inst_t g_inst;
 static wasm_exec_env_t g_env;
 static wasm_function_inst_t g_funcs[FW_EXPORT_COUNT];
 static uint32_t g_stack_size = 8 * 1024;
+/* pool bytes in use after the module's load and after its (first) instantiation: what stays
+ * allocated while the firmware runs (the peak also holds the loader's temporaries) */
+static uint32_t g_pool_loaded, g_pool_running;
+
+static uint32_t pool_in_use(void) {
+  mem_alloc_info_t info;
+  return wasm_runtime_get_mem_alloc_info(&info) ? info.total_size - info.total_free_size : 0;
+}
 
 static lwm2m_mem mem_of(wasm_module_inst_t inst) {
   lwm2m_mem v = { NULL, 0 };
@@ -91,6 +99,7 @@ static int wamr_instantiate(lwm2m_fw *fw) {
     g_funcs[i] = wasm_runtime_lookup_function(g_inst, lwm2m_export_names[i]);
     if (!g_funcs[i]) { fprintf(stderr, "WAMR: the firmware has no export %s\n", lwm2m_export_names[i]); return -1; }
   }
+  if (!g_pool_running) g_pool_running = pool_in_use();
   return 0;
 }
 
@@ -155,6 +164,7 @@ int main(int argc, char **argv) {
   char err[128];
   g_module = wasm_runtime_load(g_wasm, g_wasm_size, err, sizeof err);
   if (!g_module) { fprintf(stderr, "WAMR: %s\n", err); return 1; }
+  g_pool_loaded = pool_in_use();
   char name[32];
   snprintf(name, sizeof name, strcmp(LWM2M_INTERP, "aot") ? "WAMR %s-interp" : "WAMR %s", LWM2M_INTERP);
   lwm2m_fw fw = { name, wamr_instantiate, wamr_call, wamr_memory, NULL };
@@ -171,7 +181,8 @@ int main(int argc, char **argv) {
   if (stats) {
     mem_alloc_info_t info;
     if (wasm_runtime_get_mem_alloc_info(&info))
-      printf("WAMR pool: %u bytes, peak used %u bytes\n", info.total_size, info.highmark_size);
+      printf("WAMR pool: %u bytes, peak used %u bytes, in use after load %u bytes, after instantiation %u bytes\n",
+             info.total_size, info.highmark_size, g_pool_loaded, g_pool_running);
     if (g_env) wasm_runtime_dump_mem_consumption(g_env);
   }
   free(args);
