@@ -3,16 +3,18 @@
 //   lwm2m-wasm2c-armhf    the same for 32-bit ARM (arm-linux-gnueabihf-gcc, static; run under qemu-arm)
 //   lwm2m-wamr            launcher: --interp classic|fast picks lwm2m-wamr-classic / lwm2m-wamr-fast
 //                         (WAMR 2.4.5 from ../shared/vendor, cmake; the interpreter is a build-time choice)
+//   lwm2m-wamr-classic-armhf  WAMR classic for 32-bit ARM (static; run under qemu-arm)
 //   lwm2m-host-test       the host's own test driver (boards/host-c/host_test.c)
 //   lwm2m-m4.elf          the emulated board: wasm2c for Cortex-M4 with boards/m4 (qemu-system-arm -M mps2-an386)
 // Everything is cached: wasm2c output and its object by the firmware's hash, the
 // host objects by their sources, WAMR by cmake/make in build/boards/wamr-*.
-//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test: slow to build)
+//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test: slow to build),
+//                         and lwm2m-wamr-aot-armhf with build/boards/firmware-armv7.aot
 // Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|m4|wamr|host-test|aot]
 //   --if-available: a missing toolchain skips that host loudly (npm test's pretest) instead of failing.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +25,7 @@ const HOST_SOURCES = ["abi.c", "device.c", "drbg.c", "flash.c", "net.c", "provis
 const WASM2C_RT = "/usr/share/wabt/wasm2c";
 const WAMR_TAR = join(root, "..", "shared", "vendor", "wamr-2.4.5-core.tar.gz");
 const WAMR_DIR = "build/wamr";
+const ARMHF_MBED = "/usr/lib/arm-linux-gnueabihf/libmbedcrypto.a";
 // Explicit bounds checks in the wasm2c output (no guard-page trick): the same code as on an MCU.
 const W2C_FLAGS = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
 const CFLAGS = ["-O2", "-std=gnu11", "-g0", `-I${HOST}`, `-I${WASM2C_RT}`];
@@ -71,7 +74,7 @@ function buildWasm2c(target) {
   const name = arm ? "lwm2m-wasm2c-armhf" : "lwm2m-wasm2c";
   if (!have("wasm2c")) return missing(name, "wasm2c (Debian wabt) not found");
   if (!have(cc)) return missing(name, `${cc} not found (Debian ${arm ? "gcc-arm-linux-gnueabihf" : "build-essential"})`);
-  const mbedLib = arm ? "/usr/lib/arm-linux-gnueabihf/libmbedcrypto.a" : null;
+  const mbedLib = arm ? ARMHF_MBED : null;
   if (arm && !existsSync(mbedLib)) return missing(name, `${mbedLib} not found (Debian libmbedtls-dev:armhf, multiarch)`);
   if (!existsSync("/usr/include/mbedtls/ecdsa.h")) return missing(name, "Mbed TLS headers not found (Debian libmbedtls-dev)");
   const t0 = Date.now();
@@ -106,16 +109,33 @@ function unpackWamr() {
   return true;
 }
 
-/** One WAMR host: cmake + make in build/boards/wamr-<mode>, the binary copied beside the launcher. */
-function buildWamrHost(mode) {
+/**
+ * One WAMR host: cmake + make in build/boards/wamr-<mode>[-armhf], the binary copied beside the
+ * launcher. armhf: 32-bit ARM, static, run under qemu-arm: the pointer size of a Cortex-M, so
+ * its pool figures are the ones a 32-bit board has (x86-64's structures are about 1.4x larger).
+ */
+function buildWamrHost(mode, target = "x86_64") {
   const t0 = Date.now();
-  const dir = join(OUT, `wamr-${mode}`);
+  const arm = target === "armhf";
+  const name = `lwm2m-wamr-${mode}${arm ? "-armhf" : ""}`;
+  const dir = join(OUT, `wamr-${mode}${arm ? "-armhf" : ""}`);
+  if (arm) {
+    if (!have("arm-linux-gnueabihf-gcc")) return missing(name, "arm-linux-gnueabihf-gcc not found (Debian gcc-arm-linux-gnueabihf)");
+    if (!existsSync(ARMHF_MBED)) return missing(name, `${ARMHF_MBED} not found (Debian libmbedtls-dev:armhf, multiarch)`);
+  }
+  // a build directory configured from another checkout (build/ copied from one worktree to another) is redone
+  const cache = join(dir, "CMakeCache.txt");
+  if (existsSync(cache) && !readFileSync(cache, "utf8").includes(`CMAKE_HOME_DIRECTORY:INTERNAL=${join(root, "boards", "wamr")}\n`)) {
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (!existsSync(join(dir, "Makefile"))) {
-    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`], { stdio: ["ignore", "ignore", "inherit"] });
+    const cross = arm ? ["-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=arm", "-DCMAKE_C_COMPILER=arm-linux-gnueabihf-gcc",
+      "-DCMAKE_ASM_COMPILER=arm-linux-gnueabihf-gcc", "-DLWM2M_WAMR_TARGET=ARMV7_VFP", `-DLWM2M_MBEDCRYPTO=${ARMHF_MBED}`] : [];
+    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`, ...cross], { stdio: ["ignore", "ignore", "inherit"] });
   }
   run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
-  copyFileSync(join(dir, `lwm2m-wamr-${mode}`), join(OUT, `lwm2m-wamr-${mode}`));
-  times[`lwm2m-wamr-${mode}`] = Date.now() - t0;
+  copyFileSync(join(dir, `lwm2m-wamr-${mode}`), join(OUT, name));
+  times[name] = Date.now() - t0;
 }
 
 /**
@@ -142,12 +162,16 @@ function buildAot() {
     run(wamrc, ["--disable-simd", "--target=thumbv7em", "--cpu=cortex-m4", "--size-level=3", "--format=object", ...extra, "-o", join(OUT, name), "build/firmware.wasm"], quiet);
   }
   buildWamrHost("aot");
+  // the same on 32-bit ARM Linux (qemu-arm): the AOT runtime's RAM with a Cortex-M's pointer size
+  run(wamrc, ["--disable-simd", "--target=armv7", "--target-abi=gnueabihf", "--cpu=cortex-a7", "--size-level=3", "-o", join(OUT, "firmware-armv7.aot"), "build/firmware.wasm"], quiet);
+  buildWamrHost("aot", "armhf");
 }
 
 function buildWamr() {
   if (!have("cmake")) return missing("lwm2m-wamr", "cmake not found");
   if (!unpackWamr()) return;
   for (const interp of ["classic", "fast"]) buildWamrHost(interp);
+  buildWamrHost("classic", "armhf");
   const launcher = join(OUT, "lwm2m-wamr");
   writeFileSync(launcher, `#!/bin/sh
 # lwm2m-wamr [--interp classic|fast] <command> ...: WAMR's interpreter is chosen at build time,

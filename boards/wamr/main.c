@@ -13,6 +13,10 @@
 #include "wasm_export.h"
 #include "lwm2m_host.h"
 
+#ifndef LWM2M_AOT_FILE
+#define LWM2M_AOT_FILE "build/boards/firmware.aot" /* wamrc's output for this machine (scripts/build-boards.mjs) */
+#endif
+
 static lwm2m_host g_host;
 static uint8_t *g_wasm;
 static uint32_t g_wasm_size;
@@ -146,7 +150,7 @@ static const char *opt(int argc, char **argv, const char *name, const char *fall
 int main(int argc, char **argv) {
   const char *interp = opt(argc, argv, "--interp", LWM2M_INTERP);
   if (strcmp(interp, LWM2M_INTERP) != 0) { fprintf(stderr, "this binary is WAMR %s; run build/boards/lwm2m-wamr --interp %s\n", LWM2M_INTERP, interp); return 2; }
-  const char *path = opt(argc, argv, "--firmware", strcmp(LWM2M_INTERP, "aot") ? "build/firmware.wasm" : "build/boards/firmware.aot");
+  const char *path = opt(argc, argv, "--firmware", strcmp(LWM2M_INTERP, "aot") ? "build/firmware.wasm" : LWM2M_AOT_FILE);
   uint32_t pool_kib = (uint32_t)atoi(opt(argc, argv, "--pool-kib", "768"));
   g_stack_size = (uint32_t)atoi(opt(argc, argv, "--wasm-stack", "8192"));
   static char *pool;
