@@ -182,32 +182,45 @@ async function main() {
   mkdirSync(B, { recursive: true });
   writeFileSync(join(B, "size.json"), JSON.stringify(result, null, 2) + "\n");
 
-  console.log(`\nbuild/firmware.wasm: ${fw.toLocaleString("en")} B\n`);
-  console.log("| host | DTLS-PSK registered | our code text / data / bss (B) | runtime text / data / bss (B) | WAMR pool peak (8 KiB wasm stack) | WAMR pool, stack sized to use + 1 KiB | stack used | peak RSS (Linux) | RAM a board needs (est.) |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
-  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  const md: string[] = [];
+  const say = (line: string) => { md.push(line); console.log(line); };
+  say(`Measured on build/firmware.wasm of ${fw.toLocaleString("en")} B (sha256 ${createHash("sha256").update(readFileSync(join(ROOT, "build", "firmware.wasm"))).digest("hex").slice(0, 12)}), one DTLS-PSK registration per host.\n`);
+  say("| host | DTLS-PSK registered | our code text / data / bss (B) | runtime text / data / bss (B) | WAMR pool peak (8 KiB wasm stack) | WAMR pool, stack sized to use + 1 KiB | stack used | peak RSS (Linux) | RAM a board needs (est.) |");
+  say("|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) say(`| ${r.join(" | ")} |`);
   if (m4) {
     const linked = m4LinkedModuleText();
     result.cortexM4Linked = linked;
     const b = (n: number) => n.toLocaleString("en");
-    console.log(`\nwasm2c for Cortex-M4 (arm-none-eabi-gcc 12 -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections, -Os unless named), text of the translated module (target <= 120 kB, bounds checks on):`);
-    console.log(`| variant | text (B) |\n|---|---|`);
-    console.log(`| stock wasm2c 1.0.32 (64-bit check against the memory's size) | ${b(m4.stock)} |`);
-    console.log(`| the board's: 1 page min = max, 32-bit checks (base, constant offset), udf traps, static linear memory | ${b(m4.board)} |`);
-    console.log(`| the board's, -Oz | ${b(m4.boardOz)} |`);
-    console.log(`| the board's, -O2 | ${b(m4.boardO2)} |`);
-    console.log(`| the board's, -Os -fno-inline-small-functions | ${b(m4.boardNoInlineSmall)} |`);
-    if (linked) console.log(`| the board's as linked in lwm2m-m4.elf (--gc-sections; the 1-page copy of the module) | ${b(linked)} |`);
-    console.log(`| no bounds checks (reference only) | ${b(m4.unchecked)} |`);
-  } else console.log("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
+    say(`\nwasm2c for Cortex-M4 (arm-none-eabi-gcc 12 -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections, -Os unless named), text of the translated module (target <= 120 kB, bounds checks on):\n`);
+    say(`| variant | text (B) |\n|---|---|`);
+    say(`| stock wasm2c 1.0.32 (64-bit check against the memory's size) | ${b(m4.stock)} |`);
+    say(`| the board's: 1 page min = max, 32-bit checks (base, constant offset), udf traps, static linear memory | ${b(m4.board)} |`);
+    say(`| the board's, -Oz | ${b(m4.boardOz)} |`);
+    say(`| the board's, -O2 | ${b(m4.boardO2)} |`);
+    say(`| the board's, -Os -fno-inline-small-functions | ${b(m4.boardNoInlineSmall)} |`);
+    if (linked) say(`| the board's as linked in lwm2m-m4.elf (--gc-sections; the 1-page copy of the module) | ${b(linked)} |`);
+    say(`| no bounds checks (reference only) | ${b(m4.unchecked)} |`);
+  } else say("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
   const aotObjs = [["XIP (--xip)", "firmware-m4-aot-xip.o"], ["not XIP", "firmware-m4-aot.o"]].filter(([, f]) => existsSync(join(B, f)));
   if (aotObjs.length && have("arm-none-eabi-size")) {
     result.cortexM4Aot = Object.fromEntries(aotObjs.map(([k, f]) => [k, sizeOf("arm-none-eabi-size", [join(B, f)])]));
-    console.log(`\nWAMR AOT for Cortex-M4 (wamrc --target=thumbv7em --cpu=cortex-m4 --size-level=3): ${aotObjs.map(([k, f]) => `${k} text ${sizeOf("arm-none-eabi-size", [join(B, f)]).text.toLocaleString("en")} B`).join(", ")}`);
+    say(`\nWAMR AOT for Cortex-M4 (wamrc --target=thumbv7em --cpu=cortex-m4 --size-level=3): ${aotObjs.map(([k, f]) => `${k} text ${sizeOf("arm-none-eabi-size", [join(B, f)]).text.toLocaleString("en")} B`).join(", ")}`);
   }
   if (board) {
-    console.log(`\nemulated board (qemu-system-arm -M mps2-an386, -icount shift=0): image text/data/bss ${fmt(board.text)} B; first boot (DRBG instantiation, SE self-test, flash format + mount) ${board.firstBootTicks.toLocaleString("en")} SysTick ticks = ${(board.firstBootTicks * 40).toLocaleString("en")} instructions; boot from formatted flash ${board.secondBootTicks.toLocaleString("en")} ticks = ${(board.secondBootTicks * 40).toLocaleString("en")} instructions; stack high-water ${board.stackBytes} B`);
+    say(`\nemulated board (qemu-system-arm -M mps2-an386, -icount shift=0): image text/data/bss ${fmt(board.text)} B; first boot (DRBG instantiation, SE self-test, flash format + mount) ${board.firstBootTicks.toLocaleString("en")} SysTick ticks = ${(board.firstBootTicks * 40).toLocaleString("en")} instructions; boot from formatted flash ${board.secondBootTicks.toLocaleString("en")} ticks = ${(board.secondBootTicks * 40).toLocaleString("en")} instructions; stack high-water ${board.stackBytes} B`);
   }
   console.log(`\nbuild times (s): ${Object.entries(result.builds as Record<string, number>).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(", ")}`);
+  if (process.argv.includes("--update-docs")) {
+    // boards/README.md's measured tables are this output, between the markers (npm run size:boards -- --update-docs)
+    const readme = join(ROOT, "boards", "README.md");
+    const text = readFileSync(readme, "utf8");
+    const begin = "<!-- size:boards begin -->", end = "<!-- size:boards end -->";
+    const i = text.indexOf(begin), j = text.indexOf(end);
+    if (i < 0 || j < i) throw new Error(`${readme}: markers ${begin} / ${end} not found`);
+    writeFileSync(readme, text.slice(0, i + begin.length) + "\n" + md.join("\n").trim() + "\n" + text.slice(j));
+    console.log(`\n${readme} updated`);
+  }
 }
+
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -322,7 +322,10 @@ async function main() {
   for (const [name, fn] of Object.entries(steps)) if (!only || only === name) fn();
   if (only === "aot") buildAot(); // opt-in: see buildAot
   for (const [name, ms] of Object.entries(times)) console.log(`${OUT}/${name}: ${(ms / 1000).toFixed(1)} s`);
-  writeFileSync(join(OUT, "build-times.json"), JSON.stringify(times, null, 2) + "\n");
+  // merged with earlier runs' (a run with --only times just that host)
+  const timesFile = join(OUT, "build-times.json");
+  const earlier = existsSync(timesFile) ? JSON.parse(readFileSync(timesFile, "utf8")) : {};
+  writeFileSync(timesFile, JSON.stringify({ ...earlier, ...times }, null, 2) + "\n");
 }
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) main().catch((e) => { console.error(e.message); process.exit(1); });
