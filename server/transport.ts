@@ -257,6 +257,8 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   private ticker: NodeJS.Timeout | null = null;
   /** Datagrams and bytes on the wire, and handshakes (over all module instances). */
   readonly stats = { sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, refused: 0,
+    /** Handshakes completed: full ones, and abbreviated ones that resumed a cached session (RFC 5246 7.3) with an identity we still know. */
+    established: 0, resumed: 0,
     /** RFC 9146: tls12_cid records from an address with no connection, by CID: moved there / dropped (unknown CID or not authentic). */
     cidRebinds: 0, cidDropped: 0 };
 
@@ -493,6 +495,8 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     }
     if (sid) inst.sessionIdentity.set(sid, identity);
     p.info = { ...p.info, identity };
+    this.stats.established++;
+    if (x.srvResumed(p.h)) this.stats.resumed++;
     const who = identity.kind === "psk" ? `PSK identity '${identity.identity}'` : identity.kind === "rpk" ? "raw public key" : `certificate ${identity.subject.replace(/\n/g, ", ")}`;
     this.dtlsEvent(p.key, "established", `${who}, suite 0x${Number(x.srvSuite(p.h)).toString(16).padStart(4, "0")}${x.srvResumed(p.h) ? ", resumed" : ""}`);
   }

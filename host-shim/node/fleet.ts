@@ -34,13 +34,20 @@ interface Association {
   socket: dgram.Socket; address: string; port: number; closed: boolean;
   /** Highest DTLS handshake message_seq sent in plaintext (DTLS), or the last CoAP message ID (NoSec). */
   lastSeq: number;
+  /** The handshake in progress, as far as its kind is known: none, ClientHello sent, ServerHello received. */
+  hs: "none" | "hello" | "serverHello";
 }
+
+/** A completed server flight's kind: full (ServerHello … ServerHelloDone) or abbreviated (ServerHello, ChangeCipherSpec, Finished). */
+export type HandshakeKind = "full" | "abbreviated";
 
 /** Counters over all devices of a fleet. */
 export interface NetCounters {
   sentDatagrams: number; sentBytes: number; receivedDatagrams: number; receivedBytes: number;
   /** DTLS handshakes started: ClientHellos without a cookie (message_seq 0) sent for the first time. */
   handshakes: number;
+  /** Of those, by the server's first flight (RFC 5246 7.3): ServerHelloDone after the ServerHello = full, ChangeCipherSpec = abbreviated (a resumed session). */
+  fullHandshakes: number; abbreviatedHandshakes: number;
   /** Flights sent again: a plaintext DTLS handshake record whose message_seq was already sent (RFC 6347 4.2.4), or a NoSec CoAP CON with a message ID already sent. */
   retransmissions: number;
   /** Sockets open now and at most. */
@@ -50,13 +57,15 @@ export interface NetCounters {
 /** The UDP side of a whole fleet; each device gets a `NetService` view of it (`forDevice`). */
 export class FleetNet {
   readonly counters: NetCounters = {
-    sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, retransmissions: 0, sockets: 0, peakSockets: 0,
+    sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, fullHandshakes: 0, abbreviatedHandshakes: 0,
+    retransmissions: 0, sockets: 0, peakSockets: 0,
   };
 
   /** `sourceAddresses`: how many loopback source addresses (127.0.0.1 ...) devices are spread over for a loopback server. */
   constructor(private readonly sourceAddresses = 1) {}
 
-  forDevice(index: number, deliver: (peer: number, data: Uint8Array) => void): NetService {
+  /** `onHandshake`: a handshake of this device's got the server's first flight (its kind). */
+  forDevice(index: number, deliver: (peer: number, data: Uint8Array) => void, onHandshake?: (kind: HandshakeKind) => void): NetService {
     const assocs = new Map<number, Association>();
     let next = 0;
     const close = (h: number) => {
@@ -74,7 +83,7 @@ export class FleetNet {
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(bare) || port <= 0 || port > 65535) return HostStatus.Invalid;
         const h = next++;
         const socket = dgram.createSocket("udp4");
-        const a: Association = { socket, address: bare, port, closed: false, lastSeq: -1 };
+        const a: Association = { socket, address: bare, port, closed: false, lastSeq: -1, hs: "none" };
         assocs.set(h, a);
         this.counters.sockets++;
         this.counters.peakSockets = Math.max(this.counters.peakSockets, this.counters.sockets);
@@ -82,7 +91,12 @@ export class FleetNet {
           if (a.closed || rinfo.port !== port || rinfo.address !== bare) return; // not our peer
           this.counters.receivedDatagrams++;
           this.counters.receivedBytes += msg.length;
-          deliver(h, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+          const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+          if (a.hs !== "none") {
+            const kind = this.serverFlight(a, d);
+            if (kind) onHandshake?.(kind);
+          }
+          deliver(h, d);
         });
         socket.on("error", () => close(h));
         const loopback = bare.startsWith("127.");
@@ -101,6 +115,35 @@ export class FleetNet {
     };
   }
 
+  /**
+   * The kind of the handshake in progress from the server's plaintext records
+   * (RFC 6347 4.1 record header: type, version, epoch, sequence number, length;
+   * 4.2.2 handshake header: msg_type first): after the ServerHello, a
+   * ServerHelloDone means a full handshake, a ChangeCipherSpec an abbreviated
+   * one (RFC 5246 7.3). Counted once per ClientHello, whatever is retransmitted.
+   */
+  private serverFlight(a: Association, d: Uint8Array): HandshakeKind | null {
+    for (let o = 0; o + 13 <= d.length;) {
+      const type = d[o], epoch0 = d[o + 3] === 0 && d[o + 4] === 0, len = (d[o + 11] << 8) | d[o + 12];
+      if (type === 25 || o + 13 + len > d.length) break; // tls12_cid (after the handshake) or a torn record
+      if (epoch0 && type === 22 && len >= 12) {
+        const msg = d[o + 13];
+        if (msg === 2 && a.hs === "hello") a.hs = "serverHello";
+        else if (msg === 14 && a.hs === "serverHello") return this.classified(a, "full");
+      } else if (type === 20 && a.hs === "serverHello") {
+        return this.classified(a, "abbreviated");
+      }
+      o += 13 + len;
+    }
+    return null;
+  }
+
+  private classified(a: Association, kind: HandshakeKind): HandshakeKind {
+    a.hs = "none";
+    if (kind === "full") this.counters.fullHandshakes++; else this.counters.abbreviatedHandshakes++;
+    return kind;
+  }
+
   /** Handshakes and retransmissions from the plaintext headers (DTLS record: type 22, epoch 0; handshake header message_seq). */
   private count(a: Association, d: Uint8Array) {
     this.counters.sentDatagrams++;
@@ -109,7 +152,7 @@ export class FleetNet {
       const seq = (d[17] << 8) | d[18];
       if (d[13] === 1 && seq === 0 && a.lastSeq > 1) a.lastSeq = -1; // a new handshake on the same association
       if (seq <= a.lastSeq) this.counters.retransmissions++;
-      else if (d[13] === 1 && seq === 0) this.counters.handshakes++;
+      else if (d[13] === 1 && seq === 0) { this.counters.handshakes++; a.hs = "hello"; }
       a.lastSeq = Math.max(a.lastSeq, seq);
     } else if (d.length >= 4 && d[0] >> 6 === 1 && ((d[0] >> 4) & 3) === 0) {
       // NoSec CoAP CON: its message ID sent before = a retransmission (RFC 7252 4.2)
@@ -122,7 +165,13 @@ export class FleetNet {
 
 // ---- the fleet --------------------------------------------------------------------------------
 
-export type DeviceStatus = "waiting" | "starting" | "bootstrapping" | "registering" | "registered" | "retrying" | "failed" | "deregistered";
+export type DeviceStatus = "waiting" | "starting" | "bootstrapping" | "registering" | "registered" | "retrying" | "failed" | "deregistered"
+  | "sleeping" | "waking";
+
+/** What a device keeps across a power cycle: its flash, its secure element and its RNG (the firmware instance goes). */
+type LogRing = Pick<Device, "logs" | "events">;
+
+interface DeviceHardware { rng: DeviceRng; se: SimulatedSecureElement; flash: SparseNorFlash }
 
 export interface FleetDevice {
   index: number;
@@ -137,6 +186,28 @@ export interface FleetDevice {
   notifications: number;
   deregistered: boolean;
   failures: string[];
+  /** DTLS handshakes of this device by the server's first flight. */
+  handshakesFull: number;
+  handshakesAbbreviated: number;
+  /** The sleep behaviour (`sleepFor`, `sleepShare`): after each Register / Update the device powers down
+   *  (prepare_sleep), its firmware instance is dropped, and a new one boots from the same flash and SE. */
+  sleeper: boolean;
+  sleeps: number;
+  wakes: number;
+  /** Wakes whose first request was acknowledged: an Update of the registration kept across the sleep, or a new Register. */
+  wakeUpdates: number;
+  wakeRegisters: number;
+  /** The first DTLS handshake after each wake, by kind. */
+  wakesAbbreviated: number;
+  wakesFull: number;
+  hw?: DeviceHardware;
+  /** performance.now() at the wake in progress (until its Update or Register is acknowledged). */
+  wokeAt?: number;
+  wakeHandshakeSeen?: boolean;
+  sleepTimer?: NodeJS.Timeout;
+  powerDown?: Promise<void>;
+  /** The log ring and client events of the instance that went to sleep (the instance itself is dropped). */
+  sleepLogs?: LogRing;
 }
 
 export interface FleetOptions {
@@ -158,6 +229,10 @@ export interface FleetOptions {
   /** Every `notifyEvery` seconds, a share `notifyShare` (0..1) of the devices changes /3/0/9 (battery level): observers get notifications. */
   notifyEvery?: number;
   notifyShare?: number;
+  /** Sleep with resumption: a share `sleepShare` (0..1) of the devices powers down for `sleepFor` seconds after each
+   *  Register / Update and wakes as a new firmware instance on the same flash and SE (a resumed DTLS session, an Update). */
+  sleepFor?: number;
+  sleepShare?: number;
   /** A device not registered this long after its start counts as failed ("timeout"); it keeps trying. Default 120 s. */
   registerTimeoutMs?: number;
   /** The firmware file (default build/firmware.wasm). */
@@ -186,16 +261,27 @@ export class Fleet extends EventEmitter {
   private notifier: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private nextToStart = 0;
+  /** ms from each wake (power-up) to its first request acknowledged. */
+  private readonly wakeToAck: number[] = [];
 
   constructor(readonly options: FleetOptions) {
     super();
     const first = options.firstNumber ?? 1;
     for (let i = 0; i < options.count; i++) {
-      this.devices.push({ index: i, endpoint: `${options.endpointPrefix}${first + i}`, status: "waiting", registrations: 0, updates: 0, notifications: 0, deregistered: false, failures: [] });
+      this.devices.push({
+        index: i, endpoint: `${options.endpointPrefix}${first + i}`, status: "waiting", registrations: 0, updates: 0, notifications: 0, deregistered: false, failures: [],
+        handshakesFull: 0, handshakesAbbreviated: 0, sleeper: this.isSleeper(i), sleeps: 0, wakes: 0, wakeUpdates: 0, wakeRegisters: 0, wakesAbbreviated: 0, wakesFull: 0,
+      });
     }
     this.net = new FleetNet(options.sourceAddresses ?? Math.max(1, Math.ceil(options.count / 20000)));
     this.module = new WebAssembly.Module(readFileSync(options.firmware ?? FIRMWARE_PATH));
     this.baseline = process.memoryUsage();
+  }
+
+  /** Sleepers: a share `sleepShare` of the devices spread evenly over the indexes (0.25: devices 4, 8, 12, ... by number). */
+  private isSleeper(i: number): boolean {
+    const share = Math.min(1, this.options.sleepShare ?? 0.1);
+    return (this.options.sleepFor ?? 0) > 0 && Math.floor((i + 1) * share + 1e-9) > Math.floor(i * share + 1e-9);
   }
 
   /** Starts the devices at the configured rate; resolves when the last one is started. */
@@ -249,20 +335,43 @@ export class Fleet extends EventEmitter {
     const o = this.options;
     const dir = o.stateDir ? join(o.stateDir, d.endpoint) : undefined;
     if (dir) mkdirSync(dir, { recursive: true });
-    let dev!: Device;
     try {
-      dev = new Device({
-        module: this.module,
+      d.hw = {
         rng: new DeviceRng(),
         se: new SimulatedSecureElement(dir ? join(dir, "se-keystore.json") : undefined),
         flash: new SparseNorFlash(dir ? { path: join(dir, "flash.img") } : {}),
-        net: this.net.forDevice(d.index, (peer, data) => dev.deliver(peer, data)),
-        logLimit: o.logLines ?? 40,
-      });
+      };
     } catch (e) {
       this.fail(d, `start: ${(e as Error).message}`, true);
       return;
     }
+    const dev = this.powerUp(d);
+    if (!dev) return;
+    if (dev.provisioned && !o.reprovision) return; // the stored configuration registers on its own
+    try {
+      dev.provision(o.spec(d.index, d.endpoint));
+    } catch (e) {
+      this.fail(d, `provisioning: ${(e as Error).message}`, true);
+      dev.stop();
+    }
+  }
+
+  /** A new firmware instance on the device's flash, SE and RNG, booted (the first start, or the wake from deep sleep);
+   *  the log ring of the previous instance carries over. */
+  private powerUp(d: FleetDevice, previous?: LogRing): Device | null {
+    let dev!: Device;
+    try {
+      dev = new Device({
+        module: this.module,
+        rng: d.hw!.rng, se: d.hw!.se, flash: d.hw!.flash,
+        net: this.net.forDevice(d.index, (peer, data) => dev.deliver(peer, data), (kind) => this.onHandshake(d, kind)),
+        logLimit: this.options.logLines ?? 40,
+      });
+    } catch (e) {
+      this.fail(d, `start: ${(e as Error).message}`, true);
+      return null;
+    }
+    if (previous) { dev.logs.push(...previous.logs); dev.events.push(...previous.events); }
     d.device = dev;
     dev.on("event", (e: ClientEvent) => this.onEvent(d, e));
     dev.on("log", (l: LogEvent) => {
@@ -273,14 +382,43 @@ export class Fleet extends EventEmitter {
     dev.on("fatal", (e: Error) => this.fail(d, `firmware fatal: ${e.message}`, true));
     const status = dev.start();
     const all = BootStatus.RngHealthy | BootStatus.SeHealthy | BootStatus.FlashMounted;
-    if ((status & all) !== all) { this.fail(d, `boot failed (status ${status})`, true); dev.stop(); return; }
-    if (dev.provisioned && !o.reprovision) return; // the stored configuration registers on its own
-    try {
-      dev.provision(o.spec(d.index, d.endpoint));
-    } catch (e) {
-      this.fail(d, `provisioning: ${(e as Error).message}`, true);
-      dev.stop();
+    if ((status & all) !== all) { this.fail(d, `boot failed (status ${status})`, true); dev.stop(); return null; }
+    return dev;
+  }
+
+  private onHandshake(d: FleetDevice, kind: HandshakeKind) {
+    if (kind === "full") d.handshakesFull++; else d.handshakesAbbreviated++;
+    if (d.wokeAt !== undefined && !d.wakeHandshakeSeen) {
+      d.wakeHandshakeSeen = true;
+      if (kind === "full") d.wakesFull++; else d.wakesAbbreviated++;
     }
+  }
+
+  /** Deep sleep (LPWA-1): prepare_sleep (close_notify; the DTLS session and the registration stay sealed in the
+   *  store), the instance is dropped, and `sleepFor` seconds later a new one boots on the same flash and SE. */
+  private sleep(d: FleetDevice) {
+    const dev = d.device;
+    if (!dev || this.stopping || d.powerDown || d.status === "failed") return;
+    d.status = "sleeping";
+    d.sleeps++;
+    d.powerDown = dev.prepareSleep().then(() => {
+      dev.removeAllListeners("event");
+      d.powerDown = undefined;
+      d.device = undefined; // the instance (its linear memory) is garbage from here
+      d.sleepLogs = { logs: dev.logs, events: dev.events };
+      if (!this.stopping) d.sleepTimer = setTimeout(() => this.wake(d), (this.options.sleepFor ?? 0) * 1000);
+    });
+  }
+
+  private wake(d: FleetDevice) {
+    d.sleepTimer = undefined;
+    const previous = d.sleepLogs;
+    d.sleepLogs = undefined;
+    d.status = "waking";
+    d.wakes++;
+    d.wokeAt = performance.now();
+    d.wakeHandshakeSeen = false;
+    this.powerUp(d, previous);
   }
 
   private onEvent(d: FleetDevice, e: ClientEvent) {
@@ -293,6 +431,7 @@ export class Fleet extends EventEmitter {
       case "registered":
         d.registrations++;
         d.status = "registered";
+        if (d.wokeAt !== undefined) this.wakeAcknowledged(d, "register");
         if (d.registeredAt === undefined) {
           d.registeredAt = performance.now();
           this.emit("registered", d);
@@ -302,16 +441,29 @@ export class Fleet extends EventEmitter {
           }
         }
         break;
-      case "updated": d.updates++; break;
+      case "updated":
+        d.updates++;
+        if (d.wokeAt !== undefined) { d.status = "registered"; this.wakeAcknowledged(d, "update"); }
+        break;
       case "notification": d.notifications++; break;
       case "deregistered": d.deregistered = true; d.status = "deregistered"; break;
     }
     if (e.name === "bootstrapRequested" && d.status === "starting") d.status = "bootstrapping";
+    if (d.sleeper && (e.name === "registered" || e.name === "updated")) setImmediate(() => this.sleep(d));
+  }
+
+  private wakeAcknowledged(d: FleetDevice, how: "update" | "register") {
+    this.wakeToAck.push(performance.now() - d.wokeAt!);
+    d.wokeAt = undefined;
+    if (how === "update") d.wakeUpdates++; else d.wakeRegisters++;
+    this.emit("wakeAcknowledged", d, how);
   }
 
   /** Counts by status. */
   census(): Record<DeviceStatus, number> {
-    const c: Record<DeviceStatus, number> = { waiting: 0, starting: 0, bootstrapping: 0, registering: 0, registered: 0, retrying: 0, failed: 0, deregistered: 0 };
+    const c: Record<DeviceStatus, number> = {
+      waiting: 0, starting: 0, bootstrapping: 0, registering: 0, registered: 0, retrying: 0, failed: 0, deregistered: 0, sleeping: 0, waking: 0,
+    };
     for (const d of this.devices) c[d.status]++;
     return c;
   }
@@ -323,6 +475,15 @@ export class Fleet extends EventEmitter {
     if (this.notifier) clearInterval(this.notifier);
     if (this.watchdog) clearInterval(this.watchdog);
     this.starter = this.notifier = this.watchdog = null;
+    // sleeping devices power up to de-register: each waits for its wake's Update (or Register) first
+    await Promise.all(this.devices.map((d) => d.powerDown));
+    const woken = this.devices.filter((d) => d.status === "sleeping" && !d.device);
+    for (const d of woken) { if (d.sleepTimer) clearTimeout(d.sleepTimer); this.wake(d); }
+    const t0 = performance.now();
+    while (woken.some((d) => d.wokeAt !== undefined && d.device && d.status !== "failed") && performance.now() - t0 < timeoutMs) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const d of this.devices) if (d.sleepTimer) clearTimeout(d.sleepTimer);
     await Promise.all(this.devices.map((d) => d.device?.shutdown(timeoutMs)));
     for (const d of this.devices) d.device?.stop();
   }
@@ -332,9 +493,10 @@ export class Fleet extends EventEmitter {
     mkdirSync(dir, { recursive: true });
     let n = 0;
     for (const d of this.devices) {
-      if (!d.device) continue;
-      const lines = d.device.logs.map((l) => `[${l.levelName}] ${l.text}`);
-      const events = d.device.events.map((e) => `[event] ${e.name} ssid=${e.ssid} arg=${e.arg}${e.text ? ` ${e.text}` : ""}`);
+      const ring = d.device ?? d.sleepLogs;
+      if (!ring) continue;
+      const lines = ring.logs.map((l) => `[${l.levelName}] ${l.text}`);
+      const events = ring.events.map((e) => `[event] ${e.name} ssid=${e.ssid} arg=${e.arg}${e.text ? ` ${e.text}` : ""}`);
       writeFileSync(join(dir, `${d.endpoint.replace(/[^A-Za-z0-9._-]/g, "_")}.log`),
         `# ${d.endpoint}: ${d.status}; last ${lines.length} log lines, then the last ${events.length} client events\n${[...lines, ...events].join("\n")}\n`);
       n++;
@@ -342,13 +504,17 @@ export class Fleet extends EventEmitter {
     return n;
   }
 
-  /** The JSON report (times in ms; memory in bytes). */
-  report(memoryAtRegistered?: NodeJS.MemoryUsage) {
+  /** The JSON report (times in ms; memory in bytes): `memory` when every device had registered (or now), `memoryAtEnd` before the stop. */
+  report(memoryAtRegistered?: NodeJS.MemoryUsage, memoryAtEnd?: NodeJS.MemoryUsage) {
     const times = this.devices.filter((d) => d.registeredAt !== undefined).map((d) => d.registeredAt! - d.startedAt!).sort((a, b) => a - b);
     const r1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
     const started = this.devices.filter((d) => d.startedAt !== undefined).length;
     const mem = memoryAtRegistered ?? process.memoryUsage();
     const c = this.net.counters;
+    const sleepers = this.devices.filter((d) => d.sleeper);
+    const sum = (f: (d: FleetDevice) => number) => this.devices.reduce((s, d) => s + f(d), 0);
+    const wakeTimes = [...this.wakeToAck].sort((a, b) => a - b);
+    const end = memoryAtEnd ?? process.memoryUsage();
     return {
       count: this.devices.length,
       started,
@@ -360,11 +526,29 @@ export class Fleet extends EventEmitter {
       },
       allRegisteredMs: this.allRegisteredAt === null ? null : r1(this.allRegisteredAt - this.startedAt),
       handshakes: c.handshakes,
+      /** By the server's first flight: ServerHelloDone = full, ChangeCipherSpec = abbreviated (resumed). */
+      handshakesFull: c.fullHandshakes,
+      handshakesAbbreviated: c.abbreviatedHandshakes,
       retransmissions: c.retransmissions,
       datagrams: { sent: c.sentDatagrams, received: c.receivedDatagrams, sentBytes: c.sentBytes, receivedBytes: c.receivedBytes },
       sockets: { open: c.sockets, peak: c.peakSockets },
       updates: this.devices.reduce((s, d) => s + d.updates, 0),
       notifications: this.devices.reduce((s, d) => s + d.notifications, 0),
+      sleep: {
+        devices: sleepers.length,
+        sleepForS: this.options.sleepFor ?? 0,
+        powerDowns: sum((d) => d.sleeps),
+        wakes: sum((d) => d.wakes),
+        /** The first handshake after each wake: abbreviated (the sealed session resumed) or full. */
+        wakesAbbreviated: sum((d) => d.wakesAbbreviated),
+        wakesFull: sum((d) => d.wakesFull),
+        /** Wakes whose first request was acknowledged: an Update of the kept registration, or a new Register. */
+        wakeUpdatesAcknowledged: sum((d) => d.wakeUpdates),
+        wakeRegisters: sum((d) => d.wakeRegisters),
+        wakeToAcknowledgedMs: {
+          min: r1(quantile(wakeTimes, 0)), median: r1(quantile(wakeTimes, 0.5)), p99: r1(quantile(wakeTimes, 0.99)), max: r1(wakeTimes.length ? wakeTimes[wakeTimes.length - 1] : null),
+        },
+      },
       failuresByReason: Object.fromEntries([...this.failuresByReason].sort((a, b) => b[1] - a[1])),
       failedDevices: this.devices.filter((d) => d.status === "failed" || d.registeredAt === undefined).slice(0, 20).map((d) => ({ endpoint: d.endpoint, status: d.status, failures: d.failures.slice(-3) })),
       memory: {
@@ -372,8 +556,9 @@ export class Fleet extends EventEmitter {
         rssPerDevice: started ? Math.round((mem.rss - this.baseline.rss) / started) : null,
         arrayBuffersPerDevice: started ? Math.round((mem.arrayBuffers - this.baseline.arrayBuffers) / started) : null,
         heapPerDevice: started ? Math.round((mem.heapUsed - this.baseline.heapUsed) / started) : null,
-        flashResidentPerDevice: started ? Math.round(this.devices.reduce((s, d) => s + ((d.device?.flash as SparseNorFlash | undefined)?.residentBytes ?? 0), 0) / started) : null,
+        flashResidentPerDevice: started ? Math.round(this.devices.reduce((s, d) => s + (d.hw?.flash.residentBytes ?? 0), 0) / started) : null,
       },
+      memoryAtEnd: { rss: end.rss, rssPerDevice: started ? Math.round((end.rss - this.baseline.rss) / started) : null, asleep: this.devices.filter((d) => d.status === "sleeping").length },
     };
   }
 }
@@ -438,6 +623,10 @@ export const FLEET_USAGE = `usage: lwm2m-wasm fleet --count N --endpoint-prefix 
     --lifetime S           registration lifetime with --server (default 300; with --bootstrap the Bootstrap-Server's
                            configuration sets it): each device sends an Update at 90 % of it
     --notify-every S --notify-share F   every S seconds a share F (0..1) of the devices changes /3/0/9: notifications to observers
+    --sleep S --sleep-share F            a share F (0..1, default 0.1) of the devices sleeps: after each Register / Update it
+                           powers down (close_notify, session and registration sealed in its store), its firmware instance is
+                           dropped, and S seconds later a new one boots on the same flash and SE: an abbreviated handshake
+                           (session resumption) and an Update. Sleepers are spread evenly (0.25: every 4th device).
     --state DIR            each device's flash and SE in DIR/<endpoint>/ (kept; --reprovision replaces stored configurations)
     --log-lines N          log lines kept per device (default 40); --logs DIR writes them at the end (SIGUSR2: now)
     --report FILE          the JSON report (default fleet-report.json); --quiet: no progress line
@@ -489,6 +678,7 @@ export function fleetOptions(args: string[], credentials: CredentialsOf): FleetO
     count, endpointPrefix: prefix, firstNumber: first, spec,
     rate: num(args, "--rate", 50), stateDir: option(args, "--state"), reprovision: args.includes("--reprovision"),
     logLines: num(args, "--log-lines", 40, 1), notifyEvery: num(args, "--notify-every", 0), notifyShare: num(args, "--notify-share", 1),
+    sleepFor: num(args, "--sleep", 0), sleepShare: num(args, "--sleep-share", 0.1),
     registerTimeoutMs: num(args, "--register-timeout", 120, 1) * 1000,
     sourceAddresses: option(args, "--source-addresses") ? num(args, "--source-addresses", 1, 1) : undefined,
     duration: duration === undefined ? null : num(args, "--duration", 0), stopWhenRegistered: args.includes("--stop-when-registered"), report: option(args, "--report") ?? "fleet-report.json",
@@ -509,10 +699,20 @@ export function summaryTable(r: FleetReport): string {
     ["all registered after", ms(r.allRegisteredMs)],
     ["DTLS handshakes / retransmissions", `${r.handshakes} / ${r.retransmissions}`],
     ["datagrams sent / received", `${r.datagrams.sent} / ${r.datagrams.received}`],
+    ["DTLS handshakes full / abbreviated (resumed)", `${r.handshakesFull} / ${r.handshakesAbbreviated}`],
     ["updates / notifications", `${r.updates} / ${r.notifications}`],
     ["UDP sockets peak", `${r.sockets.peak}`],
     ["resident per device (RSS delta / started)", `${kib(r.memory.rssPerDevice)} (flash ${kib(r.memory.flashResidentPerDevice)}, JS heap ${kib(r.memory.heapPerDevice)}, buffers ${kib(r.memory.arrayBuffersPerDevice)})`],
   ];
+  if (r.sleep.devices > 0) {
+    const w = r.sleep.wakeToAcknowledgedMs;
+    rows.push(
+      ["sleepers / power-downs / wakes", `${r.sleep.devices} / ${r.sleep.powerDowns} / ${r.sleep.wakes}`],
+      ["wakes: abbreviated / full handshake", `${r.sleep.wakesAbbreviated} / ${r.sleep.wakesFull}`],
+      ["wakes: Update acknowledged / Register again", `${r.sleep.wakeUpdatesAcknowledged} / ${r.sleep.wakeRegisters}`],
+      ["wake → acknowledged min / median / p99 / max", `${ms(w.min)} / ${ms(w.median)} / ${ms(w.p99)} / ${ms(w.max)}`],
+    );
+  }
   for (const [reason, n] of Object.entries(r.failuresByReason)) rows.push([`failure: ${reason}`, String(n)]);
   const w = Math.max(...rows.map((x) => x[0].length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join("\n");
@@ -543,7 +743,8 @@ export async function runFleet(args: string[], credentials: CredentialsOf): Prom
     const reg = fleet.devices.filter((d) => d.registeredAt !== undefined).length, started = fleet.devices.length - c.waiting;
     const dt = (now - last.t) / 1000 || 1;
     const line = `fleet ${((now - fleet.startedAt) / 1000).toFixed(1)} s: ${c.registered}/${o.count} registered, ${c.bootstrapping} bootstrapping, ` +
-      `${c.starting + c.registering} registering, ${c.retrying} retrying, ${c.failed} failed, ${c.deregistered} de-registered; ` +
+      `${c.starting + c.registering} registering, ${c.retrying} retrying, ${c.failed} failed, ${c.deregistered} de-registered` +
+      (o.sleepFor ? `, ${c.sleeping} sleeping, ${c.waking} waking` : "") + "; " +
       `${((started - last.started) / dt).toFixed(0)} started/s, ${((reg - last.reg) / dt).toFixed(0)} registered/s, ${fleet.net.counters.sockets} sockets`;
     last = { t: now, reg, started };
     process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
@@ -567,13 +768,14 @@ export async function runFleet(args: string[], credentials: CredentialsOf): Prom
   ]);
   if (ticker) { progress(); clearInterval(ticker); }
   console.error(`${tty ? "\n" : ""}fleet: stopping: every device de-registers`);
-  const memBeforeStop = memAtRegistered ?? ((globalThis as { gc?: () => void }).gc?.(), process.memoryUsage());
+  (globalThis as { gc?: () => void }).gc?.();
+  const memAtEnd = process.memoryUsage();
   await fleet.stop();
   dumpLogs();
   process.off("SIGUSR2", dumpLogs);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
-  const report = { generatedAt: new Date().toISOString(), options: { ...o, spec: undefined }, ...fleet.report(memBeforeStop) };
+  const report = { generatedAt: new Date().toISOString(), options: { ...o, spec: undefined }, ...fleet.report(memAtRegistered ?? memAtEnd, memAtEnd) };
   writeFileSync(o.report, JSON.stringify(report, null, 2) + "\n");
   console.log(summaryTable(report));
   console.log(`report: ${o.report}`);
