@@ -505,7 +505,7 @@ export class Fleet extends EventEmitter {
   }
 
   /** The JSON report (times in ms; memory in bytes): `memory` when every device had registered (or now), `memoryAtEnd` before the stop. */
-  report(memoryAtRegistered?: NodeJS.MemoryUsage, memoryAtEnd?: NodeJS.MemoryUsage) {
+  report(memoryAtRegistered?: NodeJS.MemoryUsage, memoryAtEnd?: { usage: NodeJS.MemoryUsage; asleep: number }) {
     const times = this.devices.filter((d) => d.registeredAt !== undefined).map((d) => d.registeredAt! - d.startedAt!).sort((a, b) => a - b);
     const r1 = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
     const started = this.devices.filter((d) => d.startedAt !== undefined).length;
@@ -514,7 +514,7 @@ export class Fleet extends EventEmitter {
     const sleepers = this.devices.filter((d) => d.sleeper);
     const sum = (f: (d: FleetDevice) => number) => this.devices.reduce((s, d) => s + f(d), 0);
     const wakeTimes = [...this.wakeToAck].sort((a, b) => a - b);
-    const end = memoryAtEnd ?? process.memoryUsage();
+    const end = memoryAtEnd?.usage ?? process.memoryUsage();
     return {
       count: this.devices.length,
       started,
@@ -558,7 +558,7 @@ export class Fleet extends EventEmitter {
         heapPerDevice: started ? Math.round((mem.heapUsed - this.baseline.heapUsed) / started) : null,
         flashResidentPerDevice: started ? Math.round(this.devices.reduce((s, d) => s + (d.hw?.flash.residentBytes ?? 0), 0) / started) : null,
       },
-      memoryAtEnd: { rss: end.rss, rssPerDevice: started ? Math.round((end.rss - this.baseline.rss) / started) : null, asleep: this.devices.filter((d) => d.status === "sleeping").length },
+      memoryAtEnd: { rss: end.rss, rssPerDevice: started ? Math.round((end.rss - this.baseline.rss) / started) : null, asleep: memoryAtEnd?.asleep ?? this.census().sleeping },
     };
   }
 }
@@ -769,13 +769,13 @@ export async function runFleet(args: string[], credentials: CredentialsOf): Prom
   if (ticker) { progress(); clearInterval(ticker); }
   console.error(`${tty ? "\n" : ""}fleet: stopping: every device de-registers`);
   (globalThis as { gc?: () => void }).gc?.();
-  const memAtEnd = process.memoryUsage();
+  const memAtEnd = { usage: process.memoryUsage(), asleep: fleet.census().sleeping };
   await fleet.stop();
   dumpLogs();
   process.off("SIGUSR2", dumpLogs);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
-  const report = { generatedAt: new Date().toISOString(), options: { ...o, spec: undefined }, ...fleet.report(memAtRegistered ?? memAtEnd, memAtEnd) };
+  const report = { generatedAt: new Date().toISOString(), options: { ...o, spec: undefined }, ...fleet.report(memAtRegistered ?? memAtEnd.usage, memAtEnd) };
   writeFileSync(o.report, JSON.stringify(report, null, 2) + "\n");
   console.log(summaryTable(report));
   console.log(`report: ${o.report}`);
