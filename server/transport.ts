@@ -276,6 +276,20 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
 
   constructor(readonly credentials: DtlsServerCredentials, private readonly family: "udp4" | "udp6" = "udp4") { super(); }
 
+  /** Development and tests only: each later session's NSS key log line (CLIENT_RANDOM ...) goes
+   *  to `sink` when it is established, so Wireshark/tshark can decrypt a capture. */
+  private keyLogSink: ((line: string) => void) | null = null;
+  enableKeyLog(sink: (line: string) => void): void {
+    this.keyLogSink = sink;
+    for (const inst of [this.rpkInst, this.x509Inst]) {
+      if (!inst) continue;
+      inst.m.x.scfgKeyLog(1);
+      // the waiting listener was made without the key log buffer (read at construction): a new one
+      inst.m.x.srvFree(inst.listener);
+      this.newListener(inst);
+    }
+  }
+
   async bind(port = 0, address = this.family === "udp6" ? "::1" : "127.0.0.1"): Promise<BoundAddress> {
     if (this.sock) throw new Error("DtlsTransport is already bound");
     const c = this.credentials;
@@ -512,6 +526,8 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       this.byCid.set(p.cid, p);
     }
     const who = identity.kind === "psk" ? `PSK identity '${identity.identity}'` : identity.kind === "rpk" ? "raw public key" : `certificate ${identity.subject.replace(/\n/g, ", ")}`;
+    const kl = this.keyLogSink ? Number(x.srvKeyLogLen(p.h)) : 0;
+    if (kl > 0) this.keyLogSink!(Buffer.from(inst.m.read(x.srvKeyLogPtr(p.h), kl)).toString("latin1"));
     this.dtlsEvent(p.key, "established", `${who}, suite 0x${Number(x.srvSuite(p.h)).toString(16).padStart(4, "0")}${x.srvResumed(p.h) ? ", resumed" : ""}`);
   }
 
