@@ -31,12 +31,31 @@ import { DEV_KDF, devPsk } from "../../server/dev-psk";
 // ---- the shared network ---------------------------------------------------------------
 
 interface Association {
-  socket: dgram.Socket; address: string; port: number; closed: boolean;
+  /** Its own socket: from open() until it moves to a shared socket (then null). */
+  own: OwnSocket | null;
+  address: string; port: number; closed: boolean;
   /** Highest DTLS handshake message_seq sent in plaintext (DTLS), or the last CoAP message ID (NoSec). */
   lastSeq: number;
   /** The handshake in progress, as far as its kind is known: none, ClientHello sent, ServerHello received. */
   hs: "none" | "hello" | "serverHello";
+  /** RFC 9146: the CID the device asked for in its last ClientHello (hex; the server puts it in its records to us), and
+   *  whether a tls12_cid record came back on the association's own socket (the server uses the CID: the handshake is over). */
+  ownCid: string | null;
+  cidIn: boolean;
+  /** The shared socket it sends and receives on once moved, and the CID it is routed by there. */
+  shared: SharedSocket | null;
+  routedCid: string | null;
+  /** Records for the shared socket held until the own socket's last sends have left (keeps the order). */
+  holding: Uint8Array[] | null;
+  deliver: (d: Uint8Array) => void;
 }
+
+/** An association's own socket, with its sends not yet handed to the kernel (node:dgram sends after a DNS step even
+ *  for numeric addresses, and close() cancels what is still queued). */
+interface OwnSocket { socket: dgram.Socket; pending: number; whenFlushed: (() => void)[] }
+
+/** One socket many devices share once their connections use a CID: inbound tls12_cid records are routed by it. */
+interface SharedSocket { socket: dgram.Socket; routes: Map<string, Association> }
 
 /** A completed server flight's kind: full (ServerHello … ServerHelloDone) or abbreviated (ServerHello, ChangeCipherSpec, Finished). */
 export type HandshakeKind = "full" | "abbreviated";
@@ -50,31 +69,164 @@ export interface NetCounters {
   fullHandshakes: number; abbreviatedHandshakes: number;
   /** Flights sent again: a plaintext DTLS handshake record whose message_seq was already sent (RFC 6347 4.2.4), or a NoSec CoAP CON with a message ID already sent. */
   retransmissions: number;
-  /** Sockets open now and at most. */
+  /** Sockets open now and at most (own sockets and shared ones). */
   sockets: number; peakSockets: number;
+  /** Shared sockets: associations moved onto one (in all), on one now, and inbound datagrams for no device (a CID no
+   *  association holds now: the server's answer to a close_notify after the device closed, say). */
+  moves: number; onShared: number; unroutable: number;
+}
+
+const TLS12_CID = 25; // RFC 9146 3: the record content type of a DTLSCiphertext with a CID
+const EXT_CONNECTION_ID = 54; // RFC 9146 3
+
+/**
+ * The CID a client asks the server to use (its connection_id extension, RFC 9146 3) from the
+ * ClientHello at the start of datagram `d` (record header RFC 6347 4.1, handshake header 4.2.2,
+ * ClientHello body RFC 5246 7.4.1.2 with the DTLS cookie); null without one or when torn.
+ */
+export function clientHelloCid(d: Uint8Array): Uint8Array | null {
+  if (d.length < 25 || d[0] !== 22 || d[13] !== 1) return null;
+  const end = Math.min(d.length, 13 + ((d[11] << 8) | d[12]));
+  let o = 25 + 2 + 32; // client_version, random
+  const skip = (lenBytes: 1 | 2) => {
+    if (o + lenBytes > end) return false;
+    o += lenBytes + (lenBytes === 1 ? d[o] : (d[o] << 8) | d[o + 1]);
+    return o <= end;
+  };
+  if (!skip(1) || !skip(1) || !skip(2) || !skip(1)) return null; // session_id, cookie, cipher_suites, compression_methods
+  if (o + 2 > end) return null;
+  const extEnd = Math.min(end, o + 2 + ((d[o] << 8) | d[o + 1]));
+  for (o += 2; o + 4 <= extEnd;) {
+    const type = (d[o] << 8) | d[o + 1], len = (d[o + 2] << 8) | d[o + 3];
+    if (o + 4 + len > extEnd) return null;
+    if (type === EXT_CONNECTION_ID) return len >= 1 && d[o + 4] === len - 1 ? d.slice(o + 5, o + 4 + len) : null;
+    o += 4 + len;
+  }
+  return null;
+}
+
+/** A tls12_cid record in datagram `d` (records walked by their headers up to the first one with a CID). */
+function hasCidRecord(d: Uint8Array): boolean {
+  for (let o = 0; o + 13 <= d.length; o += 13 + ((d[o + 11] << 8) | d[o + 12])) if (d[o] === TLS12_CID) return true;
+  return false;
 }
 
 /** The UDP side of a whole fleet; each device gets a `NetService` view of it (`forDevice`). */
 export class FleetNet {
   readonly counters: NetCounters = {
     sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, fullHandshakes: 0, abbreviatedHandshakes: 0,
-    retransmissions: 0, sockets: 0, peakSockets: 0,
+    retransmissions: 0, sockets: 0, peakSockets: 0, moves: 0, onShared: 0, unroutable: 0,
   };
+  private readonly sharedSockets: (SharedSocket | null)[];
+  /** CID lengths the devices asked for (the routing looks for each). */
+  private readonly cidLengths = new Set<number>();
 
-  /** `sourceAddresses`: how many loopback source addresses (127.0.0.1 ...) devices are spread over for a loopback server. */
-  constructor(private readonly sourceAddresses = 1) {}
+  /**
+   * `sourceAddresses`: how many loopback source addresses (127.0.0.1 ...) devices are spread over for a loopback server.
+   * `shared`: sockets shared by all devices (device n on shared socket n mod `shared`; 0 = each association keeps its own).
+   * A DTLS association starts on a socket of its own (the handshake has no CID to route by) and moves to its shared
+   * socket once the server uses the CID the device asked for (RFC 9146): the server finds the connection by the CID
+   * and moves its address (RFC 9146 6). Associations without a CID keep their own socket.
+   */
+  constructor(private readonly sourceAddresses = 1, shared = 0) {
+    this.sharedSockets = new Array<SharedSocket | null>(shared).fill(null);
+  }
+
+  private openSocket(): dgram.Socket {
+    this.counters.sockets++;
+    this.counters.peakSockets = Math.max(this.counters.peakSockets, this.counters.sockets);
+    return dgram.createSocket("udp4");
+  }
+  private closeSocket(s: dgram.Socket) {
+    this.counters.sockets--;
+    s.close();
+  }
+
+  /** Shared socket i, opened on first use. */
+  private sharedSocket(i: number, bindTo: string): SharedSocket {
+    const have = this.sharedSockets[i];
+    if (have) return have;
+    const sh: SharedSocket = { socket: this.openSocket(), routes: new Map() };
+    this.sharedSockets[i] = sh;
+    sh.socket.on("message", (msg, rinfo) => {
+      const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+      let a: Association | undefined;
+      if (d[0] === TLS12_CID) {
+        for (const n of this.cidLengths) {
+          if (d.length < 13 + n) continue;
+          a = sh.routes.get(Buffer.from(d.subarray(11, 11 + n)).toString("hex"));
+          if (a) break;
+        }
+      }
+      if (!a || a.closed || rinfo.port !== a.port || rinfo.address !== a.address) { this.counters.unroutable++; return; }
+      this.counters.receivedDatagrams++;
+      this.counters.receivedBytes += msg.length;
+      a.deliver(d);
+    });
+    sh.socket.on("error", () => {});
+    sh.socket.bind(0, bindTo);
+    return sh;
+  }
+
+  /** Closes the shared sockets (the fleet's end). */
+  close() {
+    for (const [i, sh] of this.sharedSockets.entries()) {
+      if (!sh) continue;
+      this.closeSocket(sh.socket);
+      this.sharedSockets[i] = null;
+    }
+  }
 
   /** `onHandshake`: a handshake of this device's got the server's first flight (its kind). */
   forDevice(index: number, deliver: (peer: number, data: Uint8Array) => void, onHandshake?: (kind: HandshakeKind) => void): NetService {
     const assocs = new Map<number, Association>();
     let next = 0;
+    const bindTo = (address: string) => (address.startsWith("127.") ? `127.0.0.${1 + (index % this.sourceAddresses)}` : "0.0.0.0");
+    const unshare = (a: Association) => {
+      if (!a.shared) return;
+      if (a.routedCid !== null && a.shared.routes.get(a.routedCid) === a) a.shared.routes.delete(a.routedCid);
+      a.shared = null;
+      a.routedCid = null;
+      a.holding = null;
+      this.counters.onShared--;
+    };
+    /** The association's own socket (at open, and again when a moved one starts a new handshake). */
+    const dedicate = (a: Association) => {
+      const socket = this.openSocket();
+      const own: OwnSocket = { socket, pending: 0, whenFlushed: [] };
+      a.own = own;
+      socket.on("message", (msg, rinfo) => {
+        if (a.closed || a.own !== own || rinfo.port !== a.port || rinfo.address !== a.address) return; // not our peer
+        this.counters.receivedDatagrams++;
+        this.counters.receivedBytes += msg.length;
+        const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
+        if (a.hs !== "none") {
+          const kind = this.serverFlight(a, d);
+          if (kind) onHandshake?.(kind);
+        }
+        if (a.ownCid !== null && !a.cidIn && hasCidRecord(d)) a.cidIn = true;
+        a.deliver(d);
+      });
+      socket.on("error", () => { if (a.own === own) { a.own = null; this.closeSocket(socket); } });
+      socket.bind(0, bindTo(a.address));
+    };
+    /** `then` once the own socket's queued sends have left (at once when none are queued). */
+    const afterFlush = (own: OwnSocket, then: () => void) => { if (own.pending === 0) then(); else own.whenFlushed.push(then); };
+    const sendOwn = (own: OwnSocket, data: Uint8Array, a: Association) => {
+      own.pending++;
+      own.socket.send(data, a.port, a.address, () => {
+        if (--own.pending === 0) for (const f of own.whenFlushed.splice(0)) f();
+      });
+    };
+    /** The own socket closes once what it queued has left. */
+    const retire = (own: OwnSocket) => afterFlush(own, () => this.closeSocket(own.socket));
     const close = (h: number) => {
       const a = assocs.get(h);
       if (!a) return;
       assocs.delete(h);
       a.closed = true;
-      this.counters.sockets--;
-      a.socket.close();
+      unshare(a);
+      if (a.own) { retire(a.own); a.own = null; }
     };
     return {
       open: (host: string, port: number): number => {
@@ -82,32 +234,53 @@ export class FleetNet {
         // numeric addresses only: thousands of devices resolving names would be a DNS load test
         if (!/^\d+\.\d+\.\d+\.\d+$/.test(bare) || port <= 0 || port > 65535) return HostStatus.Invalid;
         const h = next++;
-        const socket = dgram.createSocket("udp4");
-        const a: Association = { socket, address: bare, port, closed: false, lastSeq: -1, hs: "none" };
+        const a: Association = {
+          own: null, address: bare, port, closed: false, lastSeq: -1, hs: "none", ownCid: null, cidIn: false, shared: null, routedCid: null, holding: null,
+          deliver: (d) => deliver(h, d),
+        };
         assocs.set(h, a);
-        this.counters.sockets++;
-        this.counters.peakSockets = Math.max(this.counters.peakSockets, this.counters.sockets);
-        socket.on("message", (msg, rinfo) => {
-          if (a.closed || rinfo.port !== port || rinfo.address !== bare) return; // not our peer
-          this.counters.receivedDatagrams++;
-          this.counters.receivedBytes += msg.length;
-          const d = new Uint8Array(msg.buffer, msg.byteOffset, msg.length);
-          if (a.hs !== "none") {
-            const kind = this.serverFlight(a, d);
-            if (kind) onHandshake?.(kind);
-          }
-          deliver(h, d);
-        });
-        socket.on("error", () => close(h));
-        const loopback = bare.startsWith("127.");
-        socket.bind(0, loopback ? `127.0.0.${1 + (index % this.sourceAddresses)}` : "0.0.0.0");
+        dedicate(a);
         return h;
       },
       send: (h: number, data: Uint8Array): number => {
         const a = assocs.get(h);
         if (!a) return HostStatus.Invalid;
         this.count(a, data);
-        a.socket.send(data.slice(), a.port, a.address);
+        const cidRecord = data.length > 0 && data[0] === TLS12_CID;
+        const copy = data.slice();
+        if (a.shared && !cidRecord) {
+          // a new handshake (plaintext records): back on a socket of its own, its CID no longer routed
+          unshare(a);
+          dedicate(a);
+        } else if (!a.shared && cidRecord && a.cidIn && a.ownCid !== null && this.sharedSockets.length > 0) {
+          // the handshake is over and both sides use the CIDs: onto the shared socket, the own one closed
+          const sh = this.sharedSocket(index % this.sharedSockets.length, bindTo(a.address));
+          const other = sh.routes.get(a.ownCid);
+          if (!other || other.closed) {
+            sh.routes.set(a.ownCid, a);
+            a.shared = sh;
+            a.routedCid = a.ownCid;
+            this.counters.moves++;
+            this.counters.onShared++;
+            const own = a.own;
+            a.own = null;
+            if (own) {
+              // the last flight of the handshake may still be queued on the own socket (an abbreviated handshake's
+              // Finished and the first request come from one firmware call): it leaves first, then these records
+              a.holding = [];
+              afterFlush(own, () => {
+                const held = a.holding ?? [];
+                a.holding = null;
+                if (a.shared === sh) for (const d of held) sh.socket.send(d, a.port, a.address);
+              });
+              retire(own);
+            }
+          } // else: another device asked for the same CID (random, 2^-32 for 4 bytes): this one keeps its socket
+        }
+        if (a.shared && a.holding) a.holding.push(copy);
+        else if (a.shared) a.shared.socket.send(copy, a.port, a.address);
+        else if (a.own) sendOwn(a.own, copy, a);
+        else return HostStatus.Invalid;
         return HostStatus.Ok;
       },
       close,
@@ -153,6 +326,13 @@ export class FleetNet {
       if (d[13] === 1 && seq === 0 && a.lastSeq > 1) a.lastSeq = -1; // a new handshake on the same association
       if (seq <= a.lastSeq) this.counters.retransmissions++;
       else if (d[13] === 1 && seq === 0) { this.counters.handshakes++; a.hs = "hello"; }
+      if (d[13] === 1) {
+        // RFC 9146: the CID we ask for, in each ClientHello of a handshake (the cookie one again)
+        const cid = clientHelloCid(d);
+        a.ownCid = cid && cid.length > 0 ? Buffer.from(cid).toString("hex") : null;
+        a.cidIn = false;
+        if (cid && cid.length > 0) this.cidLengths.add(cid.length);
+      }
       a.lastSeq = Math.max(a.lastSeq, seq);
     } else if (d.length >= 4 && d[0] >> 6 === 1 && ((d[0] >> 4) & 3) === 0) {
       // NoSec CoAP CON: its message ID sent before = a retransmission (RFC 7252 4.2)
@@ -239,6 +419,10 @@ export interface FleetOptions {
   firmware?: string;
   /** Loopback source addresses to spread devices over (default: one per 20,000 devices). */
   sourceAddresses?: number;
+  /** UDP sockets shared by all devices once their connections use a CID (FleetNet; default 0: a socket per association). */
+  sharedSockets?: number;
+  /** RFC 9146: the CID length each device asks for (Device connectionId; default off, 4 with shared sockets). */
+  connectionId?: number;
 }
 
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1))] : null);
@@ -256,6 +440,7 @@ export class Fleet extends EventEmitter {
   readonly baseline: NodeJS.MemoryUsage;
   startedAt = 0;
   allRegisteredAt: number | null = null;
+  socketsAtAllRegistered: number | null = null;
   private starter: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private stopping = false;
   private notifier: NodeJS.Timeout | null = null;
@@ -273,7 +458,7 @@ export class Fleet extends EventEmitter {
         handshakesFull: 0, handshakesAbbreviated: 0, sleeper: this.isSleeper(i), sleeps: 0, wakes: 0, wakeUpdates: 0, wakeRegisters: 0, wakesAbbreviated: 0, wakesFull: 0,
       });
     }
-    this.net = new FleetNet(options.sourceAddresses ?? Math.max(1, Math.ceil(options.count / 20000)));
+    this.net = new FleetNet(options.sourceAddresses ?? Math.max(1, Math.ceil(options.count / 20000)), options.sharedSockets ?? 0);
     this.module = new WebAssembly.Module(readFileSync(options.firmware ?? FIRMWARE_PATH));
     this.baseline = process.memoryUsage();
   }
@@ -366,6 +551,7 @@ export class Fleet extends EventEmitter {
         rng: d.hw!.rng, se: d.hw!.se, flash: d.hw!.flash,
         net: this.net.forDevice(d.index, (peer, data) => dev.deliver(peer, data), (kind) => this.onHandshake(d, kind)),
         logLimit: this.options.logLines ?? 40,
+        connectionId: this.options.connectionId ?? (this.options.sharedSockets ? 4 : -1),
       });
     } catch (e) {
       this.fail(d, `start: ${(e as Error).message}`, true);
@@ -437,6 +623,7 @@ export class Fleet extends EventEmitter {
           this.emit("registered", d);
           if (this.allRegisteredAt === null && this.devices.every((x) => x.registeredAt !== undefined)) {
             this.allRegisteredAt = performance.now();
+            this.socketsAtAllRegistered = this.net.counters.sockets;
             this.emit("allRegistered");
           }
         }
@@ -486,6 +673,7 @@ export class Fleet extends EventEmitter {
     for (const d of this.devices) if (d.sleepTimer) clearTimeout(d.sleepTimer);
     await Promise.all(this.devices.map((d) => d.device?.shutdown(timeoutMs)));
     for (const d of this.devices) d.device?.stop();
+    this.net.close();
   }
 
   /** Each device's log ring to DIR/<endpoint>.log. */
@@ -531,7 +719,11 @@ export class Fleet extends EventEmitter {
       handshakesAbbreviated: c.abbreviatedHandshakes,
       retransmissions: c.retransmissions,
       datagrams: { sent: c.sentDatagrams, received: c.receivedDatagrams, sentBytes: c.sentBytes, receivedBytes: c.receivedBytes },
-      sockets: { open: c.sockets, peak: c.peakSockets },
+      sockets: {
+        open: c.sockets, peak: c.peakSockets, atAllRegistered: this.socketsAtAllRegistered,
+        /** Shared sockets (FleetNet): associations moved onto one, on one at the end, inbound datagrams no CID claimed. */
+        shared: this.options.sharedSockets ?? 0, moves: c.moves, onShared: c.onShared, unroutable: c.unroutable,
+      },
       updates: this.devices.reduce((s, d) => s + d.updates, 0),
       notifications: this.devices.reduce((s, d) => s + d.notifications, 0),
       sleep: {
@@ -631,7 +823,11 @@ export const FLEET_USAGE = `usage: lwm2m-wasm fleet --count N --endpoint-prefix 
     --log-lines N          log lines kept per device (default 40); --logs DIR writes them at the end (SIGUSR2: now)
     --report FILE          the JSON report (default fleet-report.json); --quiet: no progress line
     --register-timeout S   a device not registered after S seconds counts as failed (default 120)
-    --source-addresses N   loopback source addresses to spread devices over (127.0.0.1..N)`;
+    --source-addresses N   loopback source addresses to spread devices over (127.0.0.1..N)
+    --shared-sockets K     K UDP sockets shared by all devices: each DTLS association handshakes on a socket of its own,
+                           then moves to a shared one once the server uses its RFC 9146 Connection ID (inbound records
+                           are routed by it); needs a server that routes by CID and CCM_8 suites
+    --cid N                the CID length each device asks for (device --cid; default 4 with --shared-sockets, else off)`;
 
 type CredentialsOf = (args: string[], uri: string) => Partial<AccountConfig>;
 
@@ -673,6 +869,12 @@ export function fleetOptions(args: string[], credentials: CredentialsOf): FleetO
       : { endpoint: ep, servers: [{ uri, ...creds, shortServerId: 1, lifetime }] };
   };
   spec(0, `${prefix}${first}`); // the first device's flags fail now, not in the middle of the run
+  const sharedSockets = num(args, "--shared-sockets", 0);
+  if (!Number.isInteger(sharedSockets)) throw new Error("--shared-sockets K: a whole number");
+  const cid = option(args, "--cid");
+  const connectionId = cid === undefined ? (sharedSockets > 0 ? 4 : undefined) : num(args, "--cid", 0);
+  if (connectionId !== undefined && (!Number.isInteger(connectionId) || connectionId > 32)) throw new Error("--cid N: a CID length 0..32");
+  if (sharedSockets > 0 && !(connectionId! >= 1)) throw new Error("--shared-sockets needs a CID of 1 byte or more (--cid N): inbound records are routed by it");
   const duration = option(args, "--duration");
   return {
     count, endpointPrefix: prefix, firstNumber: first, spec,
@@ -681,6 +883,7 @@ export function fleetOptions(args: string[], credentials: CredentialsOf): FleetO
     sleepFor: num(args, "--sleep", 0), sleepShare: num(args, "--sleep-share", 0.1),
     registerTimeoutMs: num(args, "--register-timeout", 120, 1) * 1000,
     sourceAddresses: option(args, "--source-addresses") ? num(args, "--source-addresses", 1, 1) : undefined,
+    sharedSockets, connectionId,
     duration: duration === undefined ? null : num(args, "--duration", 0), stopWhenRegistered: args.includes("--stop-when-registered"), report: option(args, "--report") ?? "fleet-report.json",
     logs: option(args, "--logs"), quiet: args.includes("--quiet"),
   };
@@ -701,7 +904,8 @@ export function summaryTable(r: FleetReport): string {
     ["datagrams sent / received", `${r.datagrams.sent} / ${r.datagrams.received}`],
     ["DTLS handshakes full / abbreviated (resumed)", `${r.handshakesFull} / ${r.handshakesAbbreviated}`],
     ["updates / notifications", `${r.updates} / ${r.notifications}`],
-    ["UDP sockets peak", `${r.sockets.peak}`],
+    ["UDP sockets peak / when all registered", `${r.sockets.peak} / ${r.sockets.atAllRegistered ?? "—"}` +
+      (r.sockets.shared ? ` (${r.sockets.shared} shared; ${r.sockets.moves} associations moved onto them, ${r.sockets.unroutable} datagrams for no device)` : "")],
     ["resident per device (RSS delta / started)", `${kib(r.memory.rssPerDevice)} (flash ${kib(r.memory.flashResidentPerDevice)}, JS heap ${kib(r.memory.heapPerDevice)}, buffers ${kib(r.memory.arrayBuffersPerDevice)})`],
   ];
   if (r.sleep.devices > 0) {
