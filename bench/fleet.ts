@@ -30,9 +30,12 @@ const SECTION = "Fleet (lwm2m-wasm fleet)";
 export const RESIDENT_PER_DEVICE_BUDGET = 128 * 1024;
 
 /** The behaviour mix of the mix rows: `lwm2m-wasm fleet` flags (docs/bench.md). */
-export const FLEET_MIX = { lifetimeS: 30, notifyEveryS: 5, notifyShare: 0.3, sleepS: 10, sleepShare: 0.1 };
+export const FLEET_MIX = { lifetimeS: 30, notifyEveryS: 5, notifyShare: 0.3, sleepS: 10, sleepShare: 0.1, sharedSockets: 4 };
 
-interface ServerRecord { serverPeers: number; serverRssDelta: number; serverResumed: number; serverEstablished: number; notificationsReceived: number }
+interface ServerRecord {
+  serverPeers: number; serverRssDelta: number; serverResumed: number; serverEstablished: number; notificationsReceived: number;
+  serverCidRebinds: number; serverCidDropped: number;
+}
 
 /**
  * One fleet run in a child process. Without `mix`: every device registers, then the fleet stops. With `mix`:
@@ -61,7 +64,8 @@ async function runFleet(count: number, rate: number, timeoutS: number, log: (s: 
     const report = join(dir, "report.json");
     const behaviour = mix
       ? ["--duration", String(mix.durationS), "--lifetime", String(FLEET_MIX.lifetimeS), "--notify-every", String(FLEET_MIX.notifyEveryS),
-        "--notify-share", String(FLEET_MIX.notifyShare), "--sleep", String(FLEET_MIX.sleepS), "--sleep-share", String(FLEET_MIX.sleepShare)]
+        "--notify-share", String(FLEET_MIX.notifyShare), "--sleep", String(FLEET_MIX.sleepS), "--sleep-share", String(FLEET_MIX.sleepShare),
+        "--shared-sockets", String(FLEET_MIX.sharedSockets)]
       : ["--stop-when-registered", "--duration", String(timeoutS)];
     const child = spawn(process.execPath, [join(ROOT, "bin", "lwm2m-wasm.js"), "fleet", "--count", String(count), "--endpoint-prefix", "fleet-bench-",
       "--server", dev.secureServerUri!, "--psk-identity", "{ep}", "--psk-key", "dev-kdf", "--rate", String(rate),
@@ -77,7 +81,8 @@ async function runFleet(count: number, rate: number, timeoutS: number, log: (s: 
     let r: FleetReport;
     try { r = JSON.parse(readFileSync(report, "utf8")); } catch { throw new Error(`the fleet wrote no report (exit ${code}): ${out.slice(-600)}`); }
     const st = dev.serverTransports.secure!.stats;
-    return { ...r, serverPeers: peak, serverRssDelta: rssPeak - rss0, serverResumed: st.resumed, serverEstablished: st.established, notificationsReceived };
+    return { ...r, serverPeers: peak, serverRssDelta: rssPeak - rss0, serverResumed: st.resumed, serverEstablished: st.established, notificationsReceived,
+      serverCidRebinds: st.cidRebinds, serverCidDropped: st.cidDropped };
   } finally {
     clearInterval(sampler);
     await dev.close();
@@ -115,7 +120,7 @@ export async function fleetRows(o: { counts: number[]; rate: number; timeoutS: n
         ours: perDevice === null ? null : { value: perDevice, text: `${kib(perDevice)} (${r.registered}/${count} registered)`, detail: r.memory },
         peer: null, budget, status: !all ? "error" : verdict(perDevice, budget),
         note: `RSS delta of the fleet process / devices, after a full GC, measured when the last device registered (servers in another process); ` +
-          `flash held ${kib(r.memory.flashResidentPerDevice ?? 0)}, JS heap ${kib(r.memory.heapPerDevice ?? 0)} a device; ${r.sockets.peak} UDP sockets` +
+          `flash held ${kib(r.memory.flashResidentPerDevice ?? 0)}, JS heap ${kib(r.memory.heapPerDevice ?? 0)} a device; ${r.sockets.peak} UDP sockets (one per device, no shared sockets)` +
           (all ? "" : `; NOT all registered: ${JSON.stringify(r.failuresByReason)}`),
       });
       rows.push({
@@ -156,7 +161,7 @@ async function mixRows(count: number, durationS: number, o: { rate: number; time
   const id = `fleet.mix.${count}`, n = count.toLocaleString("en");
   const m = FLEET_MIX;
   const mixText = `Update every ${Math.round(m.lifetimeS * 0.9)} s (lifetime ${m.lifetimeS} s), ${m.notifyShare * 100} % notifying every ${m.notifyEveryS} s, ` +
-    `${m.sleepShare * 100} % sleeping ${m.sleepS} s after each Register / Update`;
+    `${m.sleepShare * 100} % sleeping ${m.sleepS} s after each Register / Update, ${m.sharedSockets} shared UDP sockets (RFC 9146 CIDs)`;
   const budget = { max: RESIDENT_PER_DEVICE_BUDGET, text: "≤ 128 KiB" };
   o.log(`fleet: ${count} devices with the behaviour mix for ${durationS} s after the last start (${mixText})`);
   let r: Awaited<ReturnType<typeof runFleet>>;
@@ -197,9 +202,14 @@ async function mixRows(count: number, durationS: number, o: { rate: number; time
     },
     {
       id: `${id}.sockets`, section: SECTION, metric: `UDP sockets per device, ${n} devices with the behaviour mix`, unit: "sockets",
-      ours: { value: r.sockets.peak / count, text: `${(r.sockets.peak / count).toFixed(2)} (peak ${r.sockets.peak})` },
-      peer: null, budget: null, status: "info",
-      note: "one socket per open DTLS association (a DTLS 1.2 server tells its peers apart by address and port without an RFC 9146 Connection ID); a sleeping device holds none",
+      ours: r.sockets.atAllRegistered === null ? null : {
+        value: r.sockets.atAllRegistered / count, text: `${(r.sockets.atAllRegistered / count).toFixed(3)} (${r.sockets.atAllRegistered} when all had registered, peak ${r.sockets.peak})`,
+        detail: { ...r.sockets, serverCidRebinds: r.serverCidRebinds, serverCidDropped: r.serverCidDropped },
+      },
+      peer: null, budget: null, status: r.sockets.moves > 0 && r.serverCidRebinds === r.sockets.moves ? "info" : "error",
+      note: `${m.sharedSockets} sockets shared by all devices: a DTLS association handshakes on a socket of its own and moves to a shared one once ` +
+        `the server uses its CID (${r.sockets.moves} moves, the server rebound ${r.serverCidRebinds} connections by CID and dropped ${r.serverCidDropped} CID records; ` +
+        `${r.sockets.unroutable} datagrams for no device, the server's answers to close_notify); the peak is the handshakes in flight at once`,
     },
   ];
 }

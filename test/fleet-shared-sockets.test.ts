@@ -15,7 +15,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServers, DEV_CONFIG_FILE, type Registration } from "../server/index";
-import { clientHelloCid, type FleetReport } from "../host-shim/node/fleet";
+import dgram from "node:dgram";
+import { clientHelloCid, FleetNet, type FleetReport } from "../host-shim/node/fleet";
 import { havePeer } from "./helpers/peers";
 import { PeerProcess } from "./helpers/openssl-peer";
 
@@ -35,19 +36,21 @@ async function capture(port: number, file: string): Promise<PeerProcess | null> 
   return p;
 }
 
+/** A ClientHello record (RFC 6347 4.1, 4.2.2; RFC 5246 7.4.1.2 with the DTLS cookie) with these extensions. */
+// record header (13) + handshake header (12) + body: version, random, session_id, cookie, suites, compression, extensions
+const HELLO_BODY = Buffer.concat([
+  Buffer.from([0xfe, 0xfd]), Buffer.alloc(32, 7), Buffer.from([0]), Buffer.from([2, 0xaa, 0xbb]), Buffer.from([0, 2, 0xc0, 0xa8]), Buffer.from([1, 0]),
+]);
+const u24 = (n: number) => [n >> 16, (n >> 8) & 255, n & 255];
+const hello = (exts: Buffer) => {
+  const b = Buffer.concat([HELLO_BODY, Buffer.from([exts.length >> 8, exts.length & 255]), exts]);
+  // handshake header (RFC 6347 4.2.2): msg_type, length, message_seq, fragment_offset, fragment_length
+  const hs = Buffer.concat([Buffer.from([1, ...u24(b.length), 0, 0, ...u24(0), ...u24(b.length)]), b]);
+  return new Uint8Array(Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, hs.length >> 8, hs.length & 255]), hs]));
+};
+const ext = (type: number, data: number[]) => Buffer.from([type >> 8, type & 255, data.length >> 8, data.length & 255, ...data]);
+
 test("clientHelloCid: the connection_id extension of a ClientHello (RFC 9146 3), none when absent or torn", () => {
-  // record header (13) + handshake header (12) + body: version, random, session_id, cookie, suites, compression, extensions
-  const body = Buffer.concat([
-    Buffer.from([0xfe, 0xfd]), Buffer.alloc(32, 7), Buffer.from([0]), Buffer.from([2, 0xaa, 0xbb]), Buffer.from([0, 2, 0xc0, 0xa8]), Buffer.from([1, 0]),
-  ]);
-  const u24 = (n: number) => [n >> 16, (n >> 8) & 255, n & 255];
-  const hello = (exts: Buffer) => {
-    const b = Buffer.concat([body, Buffer.from([exts.length >> 8, exts.length & 255]), exts]);
-    // handshake header (RFC 6347 4.2.2): msg_type, length, message_seq, fragment_offset, fragment_length
-    const hs = Buffer.concat([Buffer.from([1, ...u24(b.length), 0, 0, ...u24(0), ...u24(b.length)]), b]);
-    return new Uint8Array(Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, hs.length >> 8, hs.length & 255]), hs]));
-  };
-  const ext = (type: number, data: number[]) => Buffer.from([type >> 8, type & 255, data.length >> 8, data.length & 255, ...data]);
   assert.deepEqual([...clientHelloCid(hello(Buffer.concat([ext(10, [0, 2, 0, 23]), ext(54, [4, 1, 2, 3, 4])])))!], [1, 2, 3, 4]);
   assert.deepEqual([...clientHelloCid(hello(ext(54, [0])))!], [], "a zero-length CID");
   assert.equal(clientHelloCid(hello(ext(10, [0, 2, 0, 23]))), null, "no extension 54");
@@ -125,5 +128,72 @@ test("fleet --shared-sockets 2: 12 devices (3 sleepers) behind two UDP sockets o
     if (dumpcap && dumpcap.proc.exitCode === null) dumpcap.proc.kill("SIGKILL");
     await dev.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A tls12_cid record (RFC 9146 4) carrying `cid`, with an opaque fragment. */
+function cidRecord(cid: number[], fragment = 24): Uint8Array {
+  return new Uint8Array([25, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 1, ...cid, 0, fragment, ...new Array(fragment).fill(0x5a)]);
+}
+
+test("FleetNet routing: an association moves to the shared socket only once the server's records carry its CID, is found by it there, and goes back for a new handshake", async () => {
+  const server = dgram.createSocket("udp4");
+  await new Promise<void>((res) => server.bind(0, "127.0.0.1", () => res()));
+  const sport = server.address().port;
+  const heard: { port: number; first: number }[] = [];
+  server.on("message", (m, r) => heard.push({ port: r.port, first: m[0] }));
+  const stranger = dgram.createSocket("udp4");
+  await new Promise<void>((res) => stranger.bind(0, "127.0.0.1", () => res()));
+  const net = new FleetNet(1, 1);
+  const got: Uint8Array[] = [];
+  const view = net.forDevice(0, (_h, d) => got.push(d.slice()));
+  const wait = async (what: string, pred: () => boolean) => {
+    const t0 = Date.now();
+    while (!pred()) {
+      if (Date.now() - t0 > 3000) throw new Error(`timeout: ${what}; heard ${JSON.stringify(heard)}; ${JSON.stringify(net.counters)}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const OWN = [9, 8, 7, 6];
+  try {
+    const h = view.open("127.0.0.1", sport);
+    view.send(h, hello(ext(54, [4, ...OWN])));
+    await wait("the ClientHello", () => heard.length === 1);
+    const ownPort = heard[0].port;
+    // a record with a CID from the device before any came back (a Finished on its own, say): stays on its own socket
+    view.send(h, cidRecord([1, 1, 1, 1, 1, 1, 1, 1]));
+    await wait("the early CID record", () => heard.length === 2);
+    assert.equal(heard[1].port, ownPort);
+    assert.equal(net.counters.moves, 0, "no move before the server's records carry the device's CID");
+    // the server's first record with the device's CID, to its own socket: then the device's next CID record moves
+    server.send(cidRecord(OWN), ownPort, "127.0.0.1");
+    await wait("the server's CID record", () => got.length === 1);
+    view.send(h, cidRecord([1, 1, 1, 1, 1, 1, 1, 1]));
+    await wait("the moved record", () => heard.length === 3);
+    const sharedPort = heard[2].port;
+    assert.notEqual(sharedPort, ownPort);
+    assert.equal(net.counters.moves, 1);
+    assert.equal(net.counters.sockets, 1, "the own socket closed: the shared one only");
+    // inbound on the shared socket: routed by the CID; another CID, or the right CID from another source, reaches nobody
+    server.send(cidRecord(OWN), sharedPort, "127.0.0.1");
+    await wait("routed by CID", () => got.length === 2);
+    server.send(cidRecord([9, 8, 7, 5]), sharedPort, "127.0.0.1");
+    stranger.send(cidRecord(OWN), sharedPort, "127.0.0.1");
+    await wait("two unroutable", () => net.counters.unroutable === 2);
+    assert.equal(got.length, 2);
+    // a new handshake (a plaintext ClientHello): back on a socket of its own, the CID no longer routed
+    view.send(h, hello(ext(54, [4, 1, 2, 3, 4])));
+    await wait("the new ClientHello", () => heard.length === 4);
+    assert.notEqual(heard[3].port, sharedPort);
+    assert.equal(heard[3].first, 22);
+    server.send(cidRecord(OWN), sharedPort, "127.0.0.1");
+    await wait("the old CID unroutable", () => net.counters.unroutable === 3);
+    assert.equal(net.counters.onShared, 0);
+    view.closeAll!();
+    net.close();
+    assert.equal(net.counters.sockets, 0);
+  } finally {
+    server.close();
+    stranger.close();
   }
 });
