@@ -148,7 +148,7 @@ export async function fleetRows(o: { counts: number[]; rate: number; timeoutS: n
     rows.push({
       id: "fleet.socket.resident", section: SECTION, metric: "resident per UDP socket (node:dgram, bound on loopback)", unit: "B",
       ours: { value: Math.round(perSocket), text: kib(perSocket) }, peer: null, budget: null, status: "info",
-      note: "2,000 sockets in a child process, RSS delta after a full GC: what one socket per device association costs (a DTLS 1.2 server tells clients apart by address and port only)",
+      note: "2,000 sockets in a child process, RSS delta after a full GC: what a socket of its own per device association costs (without an RFC 9146 Connection ID a DTLS 1.2 server tells clients apart by address and port only; the mix rows share 4)",
     });
   } catch (e) {
     rows.push({ id: "fleet.socket.resident", section: SECTION, metric: "resident per UDP socket", unit: "B", ours: null, peer: null, budget: null, status: "error", note: (e as Error).message });

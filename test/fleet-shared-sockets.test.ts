@@ -17,24 +17,10 @@ import { join } from "node:path";
 import { startDevServers, DEV_CONFIG_FILE, type Registration } from "../server/index";
 import dgram from "node:dgram";
 import { clientHelloCid, FleetNet, type FleetReport } from "../host-shim/node/fleet";
-import { havePeer } from "./helpers/peers";
-import { PeerProcess } from "./helpers/openssl-peer";
+import { captureUdpPort, stopCapture } from "./helpers/dumpcap";
 
 const ROOT = join(__dirname, "..");
 
-async function capture(port: number, file: string): Promise<PeerProcess | null> {
-  if (!havePeer("dumpcap") || !havePeer("tshark")) {
-    const msg = "PEER MISSING: 'tshark'/'dumpcap' not installed: the shared sockets are checked against the server's record only";
-    if (process.env.REQUIRE_PEERS === "1") throw new Error(msg + " (REQUIRE_PEERS=1)");
-    console.error(`\n*** ${msg} ***\n`);
-    return null;
-  }
-  const args = ["-q", "-i", "lo", "-f", `udp port ${port}`, "-w", file];
-  const p = new PeerProcess(spawn("dumpcap", args, { stdio: ["pipe", "pipe", "pipe"] }), port, ["dumpcap", ...args].join(" "));
-  await p.waitFor(/Capturing on/, 5000);
-  await new Promise((r) => setTimeout(r, 150));
-  return p;
-}
 
 /** A ClientHello record (RFC 6347 4.1, 4.2.2; RFC 5246 7.4.1.2 with the DTLS cookie) with these extensions. */
 // record header (13) + handshake header (12) + body: version, random, session_id, cookie, suites, compression, extensions
@@ -69,7 +55,7 @@ test("fleet --shared-sockets 2: 12 devices (3 sleepers) behind two UDP sockets o
   dev.server.on("registered", seen);
   dev.server.on("updated", seen);
   const cap = join(dir, "shared.pcapng");
-  const dumpcap = await capture(port, cap);
+  const dumpcap = await captureUdpPort(port, cap, "the shared sockets are");
   try {
     const report = join(dir, "report.json");
     const args = [join(ROOT, "bin", "lwm2m-wasm.js"), "fleet", "--count", "12", "--endpoint-prefix", "fleet-u", "--server", dev.secureServerUri!,
@@ -104,9 +90,7 @@ test("fleet --shared-sockets 2: 12 devices (3 sleepers) behind two UDP sockets o
     assert.equal(ports.size, 2, `the servers saw Registers / Updates from ${[...ports].join(", ")}`);
 
     if (dumpcap) {
-      await new Promise((res) => setTimeout(res, 300));
-      dumpcap.proc.kill("SIGTERM");
-      await new Promise((res) => dumpcap.proc.once("exit", res));
+      await stopCapture(dumpcap);
       // tshark: the CIDs in the records each client port sent to the server
       const lines = execFileSync("tshark", ["-r", cap, "-d", `udp.port==${port},dtls`, "-Y", `udp.dstport==${port} && dtls.record.connection_id`,
         "-T", "fields", "-E", "separator=|", "-e", "udp.srcport", "-e", "dtls.record.connection_id"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })

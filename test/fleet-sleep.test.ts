@@ -16,25 +16,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServers, DEV_CONFIG_FILE, type Registration } from "../server/index";
 import type { FleetReport } from "../host-shim/node/fleet";
-import { havePeer } from "./helpers/peers";
-import { PeerProcess } from "./helpers/openssl-peer";
+import { captureUdpPort, stopCapture } from "./helpers/dumpcap";
 
 const ROOT = join(__dirname, "..");
 
-/** dumpcap on lo for one UDP port into `file`, or null (loudly; a failure under REQUIRE_PEERS=1) when tshark is missing. */
-async function capture(port: number, file: string): Promise<PeerProcess | null> {
-  if (!havePeer("dumpcap") || !havePeer("tshark")) {
-    const msg = "PEER MISSING: 'tshark'/'dumpcap' not installed: the fleet's handshake kinds are checked against the server's counters only";
-    if (process.env.REQUIRE_PEERS === "1") throw new Error(msg + " (REQUIRE_PEERS=1)");
-    console.error(`\n*** ${msg} ***\n`);
-    return null;
-  }
-  const args = ["-q", "-i", "lo", "-f", `udp port ${port}`, "-w", file];
-  const p = new PeerProcess(spawn("dumpcap", args, { stdio: ["pipe", "pipe", "pipe"] }), port, ["dumpcap", ...args].join(" "));
-  await p.waitFor(/Capturing on/, 5000);
-  await new Promise((r) => setTimeout(r, 150)); // the BPF filter is attached right after the message
-  return p;
-}
 
 /** The server's first flights as tshark dissects them: per ServerHello (by its random), the handshake message types and whether a ChangeCipherSpec follows in the same datagram. */
 function serverFlights(cap: string, port: number): { types: number[]; ccs: boolean }[] {
@@ -59,7 +44,7 @@ test("fleet --sleep 1 --sleep-share 0.5: sleepers wake as new instances with abb
   dev.server.on("registered", inc(registers));
   dev.server.on("updated", inc(updates));
   const cap = join(dir, "fleet.pcapng");
-  const dumpcap = await capture(port, cap);
+  const dumpcap = await captureUdpPort(port, cap, "the fleet's handshake kinds are");
   try {
     const report = join(dir, "report.json");
     const args = [join(ROOT, "bin", "lwm2m-wasm.js"), "fleet", "--count", "8", "--endpoint-prefix", "fleet-s", "--server", dev.secureServerUri!,
@@ -113,9 +98,7 @@ test("fleet --sleep 1 --sleep-share 0.5: sleepers wake as new instances with abb
     assert.match(readFileSync(join(dir, "logs", "fleet-s2.log"), "utf8"), /resumed/);
 
     if (dumpcap) {
-      await new Promise((res) => setTimeout(res, 300));
-      dumpcap.proc.kill("SIGTERM");
-      await new Promise((res) => dumpcap.proc.once("exit", res));
+      await stopCapture(dumpcap);
       const flights = serverFlights(cap, port);
       t.diagnostic(`tshark: ${flights.length} server flights with a ServerHello: ${JSON.stringify(flights.slice(0, 2))} ... ${JSON.stringify(flights.slice(-1))}`);
       const full = flights.filter((f) => f.types.includes(14));

@@ -8,14 +8,22 @@
 //   programmed take memory;
 // - logs and client events in a ring per device (`--log-lines`), written to
 //   files on request (`--logs DIR` at the end, SIGUSR2 at any time);
-// - UDP: a DTLS 1.2 server tells its clients apart by source address and
-//   port only (the firmware has no RFC 9146 Connection ID), so every device
-//   association needs its own (address, port), i.e. its own socket: Node's
-//   dgram cannot pick a source per datagram (no IP_PKTINFO). One `FleetNet`
-//   owns all of them, one socket per open association (none for an idle
-//   device), spread over loopback source addresses 127.0.0.x when the server
-//   is on loopback so the ephemeral port range (about 28,000 per address) is
-//   no limit. The bench measures what a socket costs.
+// - UDP: one `FleetNet` owns every socket. Without a Connection ID a DTLS
+//   1.2 server tells its clients apart by source address and port only, so
+//   each association has a socket of its own (Node's dgram cannot pick a
+//   source per datagram: no IP_PKTINFO), spread over loopback source
+//   addresses 127.0.0.x when the server is on loopback so the ephemeral port
+//   range (about 28,000 per address) is no limit. With `--shared-sockets K`
+//   each device asks for an RFC 9146 Connection ID; an association
+//   handshakes on a socket of its own (handshake records carry no CID), then
+//   moves to one of K shared sockets once the server's records carry its
+//   CID; inbound tls12_cid records there are routed by the CID in the record
+//   header, and the server moves the connection's address when the first
+//   record from the shared socket authenticates (RFC 9146 6). A sleeping
+//   device holds no socket. The bench measures what a socket costs.
+// - sleep (`--sleep S --sleep-share F`): a sleeper's firmware instance is
+//   dropped at each power-down and a new one boots on the same flash, SE and
+//   RNG at the wake (an abbreviated handshake, an Update).
 import { EventEmitter } from "node:events";
 import dgram from "node:dgram";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
