@@ -171,7 +171,7 @@ export class FleetNet {
       this.counters.receivedBytes += msg.length;
       a.deliver(d);
     });
-    sh.socket.on("error", () => {});
+    sh.socket.on("error", () => {}); // a send to an unreachable server: the devices time out and retry on their own
     sh.socket.bind(0, bindTo);
     return sh;
   }
@@ -306,7 +306,7 @@ export class FleetNet {
   private serverFlight(a: Association, d: Uint8Array): HandshakeKind | null {
     for (let o = 0; o + 13 <= d.length;) {
       const type = d[o], epoch0 = d[o + 3] === 0 && d[o + 4] === 0, len = (d[o + 11] << 8) | d[o + 12];
-      if (type === 25 || o + 13 + len > d.length) break; // tls12_cid (after the handshake) or a torn record
+      if (type === TLS12_CID || o + 13 + len > d.length) break; // tls12_cid (after the handshake) or a torn record
       if (epoch0 && type === 22 && len >= 12) {
         const msg = d[o + 13];
         if (msg === 2 && a.hs === "hello") a.hs = "serverHello";
@@ -356,9 +356,9 @@ export class FleetNet {
 export type DeviceStatus = "waiting" | "starting" | "bootstrapping" | "registering" | "registered" | "retrying" | "failed" | "deregistered"
   | "sleeping" | "waking";
 
-/** What a device keeps across a power cycle: its flash, its secure element and its RNG (the firmware instance goes). */
 type LogRing = Pick<Device, "logs" | "events">;
 
+/** What a device keeps across a power cycle: its flash, its secure element and its RNG (the firmware instance goes). */
 interface DeviceHardware { rng: DeviceRng; se: SimulatedSecureElement; flash: SparseNorFlash }
 
 export interface FleetDevice {
@@ -651,7 +651,6 @@ export class Fleet extends EventEmitter {
     this.wakeToAck.push(performance.now() - d.wokeAt!);
     d.wokeAt = undefined;
     if (how === "update") d.wakeUpdates++; else d.wakeRegisters++;
-    this.emit("wakeAcknowledged", d, how);
   }
 
   /** Counts by status. */
