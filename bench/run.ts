@@ -5,6 +5,7 @@
 //
 //   tsx bench/run.ts [--only size,ram,dtls,lwm2m,est,sleep,fleet,lossy] [--rounds 15] [--warmup 2] [--cycles 10000]
 //                    [--psk-cycle-seconds 30] [--fleet-counts 1000,10000] [--fleet-rate 200]
+//                    [--fleet-mix-count 1000] [--fleet-mix-seconds 60]
 //                    [--lossy-seeds 10] [--lossy-drop 0.3] [--lossy-limit-seconds 400]
 //                    (each also as BENCH_<NAME> in the environment; "lossy" runs in real time, about as long as its slowest seed)
 //
@@ -45,6 +46,7 @@ async function main() {
   const only = new Set(arg("only", "size,ram,dtls,lwm2m,est,sleep,fleet,lossy").split(","));
   const fleetCounts = arg("fleet-counts", "1000,10000").split(",").map(Number).filter((n) => n > 0);
   const fleetRate = Number(arg("fleet-rate", "200"));
+  const fleetMix = { count: Number(arg("fleet-mix-count", String(fleetCounts[0] ?? 1000))), durationS: Number(arg("fleet-mix-seconds", "60")) };
   const rounds = Number(arg("rounds", "15"));
   const warmup = Number(arg("warmup", "2"));
   const cycleCount = Number(arg("cycles", "10000"));
@@ -73,7 +75,7 @@ async function main() {
   if (only.has("dtls")) await guard("DTLS", () => dtlsRows({ rounds, warmup, log }));
   if (only.has("lwm2m")) await guard("LwM2M", () => lwm2mRows(layout, { cycles: cycleCount, pskCycleSeconds, log }));
   if (only.has("est")) await guard("EST", () => estRows(layout, log));
-  if (only.has("fleet")) await guard("Fleet", () => fleetRows({ counts: fleetCounts, rate: fleetRate, timeoutS: 900, log }));
+  if (only.has("fleet")) await guard("Fleet", () => fleetRows({ counts: fleetCounts, rate: fleetRate, timeoutS: 900, log, mix: fleetMix.count > 0 ? fleetMix : undefined }));
   if (only.has("lossy")) {
     await guard("Lossy network", () => lossyRows({ seeds: Number(arg("lossy-seeds", "10")), drop: Number(arg("lossy-drop", "0.3")), limitS: Number(arg("lossy-limit-seconds", "400")), log }));
   }
@@ -87,7 +89,7 @@ async function main() {
       openssl: version("openssl", ["version"]), gnutls: version("gnutls-serv", ["--version"]),
       commit: version("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"]),
     },
-    options: { only: [...only], rounds, warmup, cycles: cycleCount, pskCycleSeconds, fleetCounts, fleetRate },
+    options: { only: [...only], rounds, warmup, cycles: cycleCount, pskCycleSeconds, fleetCounts, fleetRate, fleetMix },
     summary: Object.fromEntries(["pass", "over", "info", "peer missing", "not yet measured", "error"].map((s) => [s, rows.filter((r) => r.status === s).length])),
     rows,
   };

@@ -223,10 +223,19 @@ interface DtlsInstance {
   nextSlot: number;
 }
 
+/** Sessions kept for resumption by session ID (RFC 5246 7.3), oldest out first: enough for a fleet of a few
+ *  thousand devices whose sleepers resume after every wake (64 lost a 1,000-device fleet's early sessions to
+ *  the later devices' handshakes). About 130 B of the module's memory each. */
+const DTLS_SESSION_CACHE = 4096;
+
 /** RFC 9146: the length of the connection IDs the development servers hand out. */
 const DTLS_CID_LEN = 8;
 
-interface DtlsPeer { key: string; inst: DtlsInstance; h: number; info: PeerInfo; pskIdentity?: string }
+interface DtlsPeer {
+  key: string; inst: DtlsInstance; h: number; info: PeerInfo; pskIdentity?: string;
+  /** The connection ID we handed out (hex), once the connection is established with one (RFC 9146). */
+  cid?: string;
+}
 
 /** What happened in a peer's DTLS session (`dtls` event): for logs and the web view. */
 export interface DtlsEvent {
@@ -268,15 +277,34 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   private rpkInst: DtlsInstance | null = null;
   private x509Inst: DtlsInstance | null = null;
   private peers = new Map<string, DtlsPeer>();
+  /** Established connections by the CID we handed out (hex): tls12_cid records are routed by it before the
+   *  source address, so several clients may share one address and port (RFC 9146 1, 6). */
+  private byCid = new Map<string, DtlsPeer>();
   /** Peers with a timer armed (handshake retransmission, limits): only these are looked at by the ticker, so idle sessions cost nothing. */
   private timed = new Set<DtlsPeer>();
   private ticker: NodeJS.Timeout | null = null;
   /** Datagrams and bytes on the wire, and handshakes (over all module instances). */
   readonly stats = { sentDatagrams: 0, sentBytes: 0, receivedDatagrams: 0, receivedBytes: 0, handshakes: 0, refused: 0,
+    /** Handshakes completed: full ones, and abbreviated ones that resumed a cached session (RFC 5246 7.3) with an identity we still know. */
+    established: 0, resumed: 0,
     /** RFC 9146: tls12_cid records from an address with no connection, by CID: moved there / dropped (unknown CID or not authentic). */
     cidRebinds: 0, cidDropped: 0 };
 
   constructor(readonly credentials: DtlsServerCredentials, private readonly family: "udp4" | "udp6" = "udp4") { super(); }
+
+  /** Development and tests only: each later session's NSS key log line (CLIENT_RANDOM ...) goes
+   *  to `sink` when it is established, so Wireshark/tshark can decrypt a capture. */
+  private keyLogSink: ((line: string) => void) | null = null;
+  enableKeyLog(sink: (line: string) => void): void {
+    this.keyLogSink = sink;
+    for (const inst of [this.rpkInst, this.x509Inst]) {
+      if (!inst) continue;
+      inst.m.x.scfgKeyLog(1);
+      // the waiting listener was made without the key log buffer (read at construction): a new one
+      inst.m.x.srvFree(inst.listener);
+      this.newListener(inst);
+    }
+  }
 
   async bind(port = 0, address = this.family === "udp6" ? "::1" : "127.0.0.1"): Promise<BoundAddress> {
     if (this.sock) throw new Error("DtlsTransport is already bound");
@@ -343,7 +371,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     x.scfgTimers(1000n, 8000n, 5);
     x.scfgMtu(1280);
     x.scfgPeerCertificateCapacity(2048);
-    x.scfgSessionCache(64);
+    x.scfgSessionCache(DTLS_SESSION_CACHE);
     x.scfgConnectionId(DTLS_CID_LEN); // RFC 9146, for clients that offer it (CCM_8 suites)
     const inst: DtlsInstance = { m, certificateType, listener: -1, sessionIdentity: new Map(), nextSlot: 0 };
     this.newListener(inst);
@@ -373,9 +401,12 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     const now = BigInt(Math.floor(performance.now()));
     let p = this.peers.get(key);
     if (p && p.inst.m.x.srvState(p.h) === ServerState.Closed) { this.forget(p); p = undefined; }
-    if (!p && d.length > 13 + DTLS_CID_LEN && d[0] === 25) {
-      this.onCidRecord(key, address, port, d, now);
-      return;
+    if (d[0] === 25 && d.length > 13 + DTLS_CID_LEN) {
+      // RFC 9146: a record with one of our CIDs belongs to that connection, whatever its source address
+      const q = this.byCid.get(Buffer.from(d.subarray(11, 11 + DTLS_CID_LEN)).toString("hex"));
+      if (q && (q.info.address !== address || q.info.port !== port)) { this.onCidRecord(q, address, port, d, now); return; }
+      if (q) p = q;
+      else if (!p) { this.stats.cidDropped++; return; } // (a handshake's first CID record, its Finished, goes to the connection at its address)
     }
     const hello = d.length >= 26 && d[0] === 22 && d[3] === 0 && d[4] === 0 && d[13] === 1;
     if (!p || (hello && p.inst.m.x.srvState(p.h) === ServerState.Established)) {
@@ -384,7 +415,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       const m = inst.m, x = m.x;
       const addr = Buffer.from(key);
       const r = x.srvAccept(inst.listener, m.write(d), d.length, m.write(addr, 65536), addr.length, now);
-      if (r === 1) { this.flush(key, inst, inst.listener); return; }
+      if (r === 1) { this.flush({ address, port }, inst, inst.listener); return; }
       if (r === 0) {
         if (p) this.forget(p);
         const np: DtlsPeer = { key, inst, h: inst.listener, info: { address, port, secure: true } };
@@ -393,7 +424,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
         this.dtlsEvent(key, "handshake", `ClientHello with a valid cookie from ${key}`);
         this.newListener(inst);
         this.events(np);
-        this.flush(key, inst, np.h);
+        this.flush(np.info, inst, np.h);
         this.rearm(np);
         return;
       }
@@ -402,7 +433,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     const m = p.inst.m;
     m.x.srvHandleDatagram(p.h, m.write(d), d.length, now);
     this.events(p);
-    this.flush(key, p.inst, p.h);
+    this.flush(p.info, p.inst, p.h);
     this.rearm(p);
   }
 
@@ -419,32 +450,27 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     else this.timed.delete(p);
   }
 
-  /** RFC 9146 6: a tls12_cid record from an address without a connection (NAT
-   *  rebinding): the connection is found by the CID; its address moves to the
-   *  new one only when the record authenticated (the module counted no drop). */
-  private onCidRecord(key: string, address: string, port: number, d: Uint8Array, now: bigint): void {
-    const cid = Buffer.from(d.subarray(11, 11 + DTLS_CID_LEN));
-    let p: DtlsPeer | undefined;
-    for (const q of this.peers.values()) {
-      const x = q.inst.m.x;
-      if (x.srvOwnCidLen(q.h) === DTLS_CID_LEN && cid.equals(Buffer.from(q.inst.m.read(x.srvOwnCidPtr(q.h), DTLS_CID_LEN)))) { p = q; break; }
-    }
-    if (!p) { this.stats.cidDropped++; return; }
+  /** RFC 9146 6: a tls12_cid record of connection `p` from another address (NAT
+   *  rebinding, or a host multiplexing many clients over one socket): the
+   *  address moves to the new one only when the record authenticated (the
+   *  module counted no drop). The connection's key becomes `address:port#cid`,
+   *  unique while other clients share that address. */
+  private onCidRecord(p: DtlsPeer, address: string, port: number, d: Uint8Array, now: bigint): void {
     const m = p.inst.m, x = m.x;
     const drops = () => [4, 5, 6, 7].map((i) => Number(x.srvStat(p!.h, i))).join();
     const before = drops();
     x.srvHandleDatagram(p.h, m.write(d), d.length, now);
     if (drops() === before && x.srvState(p.h) === ServerState.Established) {
       this.peers.delete(p.key);
-      p.key = key;
+      p.key = `${formatPeerKey(address, port)}#${p.cid}`;
       p.info = { ...p.info, address, port };
-      this.peers.set(key, p);
+      this.peers.set(p.key, p);
       this.stats.cidRebinds++;
     } else {
       this.stats.cidDropped++;
     }
     this.events(p);
-    this.flush(p.key, p.inst, p.h);
+    this.flush(p.info, p.inst, p.h);
   }
 
   private events(p: DtlsPeer): void {
@@ -497,20 +523,28 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       // not accepted (unknown RPK, or a resumed session we no longer know): our
       // Finished goes out, then a fatal bad_certificate, so the client learns it now
       // (counted in `refused` by its Closed event)
-      this.flush(p.key, inst, p.h);
+      this.flush(p.info, inst, p.h);
       x.srvRefusePeer(p.h, BigInt(Math.floor(performance.now())));
       this.dtlsEvent(p.key, "refused", inst.certificateType === "rpk" ? "raw public key not accepted" : "session not known");
       return;
     }
     if (sid) inst.sessionIdentity.set(sid, identity);
     p.info = { ...p.info, identity };
+    this.stats.established++;
+    if (x.srvResumed(p.h)) this.stats.resumed++;
+    if (x.srvOwnCidLen(p.h) === DTLS_CID_LEN) {
+      p.cid = Buffer.from(m.read(x.srvOwnCidPtr(p.h), DTLS_CID_LEN)).toString("hex");
+      this.byCid.set(p.cid, p);
+    }
     const who = identity.kind === "psk" ? `PSK identity '${identity.identity}'` : identity.kind === "rpk" ? "raw public key" : `certificate ${identity.subject.replace(/\n/g, ", ")}`;
+    const kl = this.keyLogSink ? Number(x.srvKeyLogLen(p.h)) : 0;
+    if (kl > 0) this.keyLogSink!(Buffer.from(inst.m.read(x.srvKeyLogPtr(p.h), kl)).toString("latin1"));
     this.dtlsEvent(p.key, "established", `${who}, suite 0x${Number(x.srvSuite(p.h)).toString(16).padStart(4, "0")}${x.srvResumed(p.h) ? ", resumed" : ""}`);
   }
 
-  private flush(key: string, inst: DtlsInstance, h: number): void {
+  private flush(to: { address: string; port: number }, inst: DtlsInstance, h: number): void {
     const m = inst.m, x = m.x;
-    const { address, port } = parsePeerKey(key);
+    const { address, port } = to;
     for (;;) {
       const n = x.srvPollTransmit(h);
       if (n <= 0) break;
@@ -522,6 +556,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
   }
 
   private forget(p: DtlsPeer): void {
+    if (p.cid !== undefined && this.byCid.get(p.cid) === p) this.byCid.delete(p.cid);
     p.inst.m.x.srvFree(p.h);
     this.peers.delete(p.key);
     this.timed.delete(p);
@@ -539,7 +574,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       if (dl >= 0 && dl <= now) {
         x.srvHandleTimeout(p.h, BigInt(now));
         this.events(p);
-        this.flush(p.key, p.inst, p.h);
+        this.flush(p.info, p.inst, p.h);
       }
       this.rearm(p);
     }
@@ -553,7 +588,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     const m = p.inst.m;
     m.x.srvSend(p.h, m.write(bytes), bytes.length, BigInt(Math.floor(performance.now())));
     this.events(p);
-    this.flush(peerKey, p.inst, p.h);
+    this.flush(p.info, p.inst, p.h);
     this.rearm(p);
   }
 
@@ -571,7 +606,7 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
       const x = p.inst.m.x;
       if (x.srvState(p.h) === ServerState.Established) {
         x.srvClose(p.h, BigInt(Math.floor(performance.now())));
-        this.flush(p.key, p.inst, p.h);
+        this.flush(p.info, p.inst, p.h);
       }
       this.forget(p);
     }

@@ -8,7 +8,7 @@ import { conn } from "../lwm2m/client/conn";
 import { SECURITY_OID, Sec, SecurityMode, securityKeyHandle, securitySecret, securitySecretLen } from "../lwm2m/objects/security";
 import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, found, valueLen } from "../lwm2m/model";
 import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
-import { lb, ls, lnum, lerror } from "../lwm2m/client/events";
+import { lb, ls, lnum, lerror, lwarn } from "../lwm2m/client/events";
 import { DtlsConfig, MAX_PSK_LEN } from "../dtls/config";
 import { DtlsSession } from "../dtls/session";
 import { SuiteBit, suiteBit } from "../dtls/suites";
@@ -22,6 +22,7 @@ import { STORE_SCRATCH } from "../storage/store";
 import { estCredSlot } from "../est/credential";
 import { estCredCert, estCredLen, estCa, estCaLen } from "./est-state";
 import { SESSION_TICKET_CAP } from "./session-store";
+import { MAX_CID_LEN } from "../dtls/record";
 
 // Per-connection credential copies the DTLS config points at (the rest points
 // into the Security Object, our certificate too): the PSK (wiped once the key
@@ -39,6 +40,22 @@ export const MTU: i32 = 1152;
  *  called (the PSK from its sealed record, persistence) only with every
  *  connection flushed. */
 const TX: usize = STORE_SCRATCH;
+
+/** RFC 9146 connection ID, a device setting from the host (set_connection_id, before init):
+ *  -1 off (default); otherwise the length (0..32) of the CID we ask the server to put in
+ *  the records it sends us (0: we only accept the server's CID and send with it).
+ *  LwM2M 1.1's Security Object has no resource for it, so the host sets it. Off by default:
+ *  it costs 5 + N bytes in every ClientHello and 1 + N (+ the server's CID) per record, it is
+ *  offered with CCM_8 suites only (dtls/connection.ts), and it only pays when the address
+ *  changes under a session (NAT rebinding, RFC 9146 1; several devices behind one socket). */
+let cidLength: i32 = -1;
+/** set_connection_id: -1..MAX_CID_LEN; false (unchanged) otherwise. Read when a connection's
+ *  config is made (the CID buffers exist only then) and at each configure. */
+export function setConnectionIdLength(n: i32): bool {
+  if (n < -1 || n > MAX_CID_LEN) return false;
+  cidLength = n;
+  return true;
+}
 
 export function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN); }
 
@@ -63,6 +80,7 @@ export function cfgOf(ci: i32): DtlsConfig {
     c.ticketCapacity = SESSION_TICKET_CAP;
     c.sessionTickets = true;
     c.ephemeralSlot = SeSlot.FirstEphemeral + ci; // our ephemeral ECDHE slot, one per connection (se/keys.ts plan)
+    c.connectionIdLength = cidLength; // RFC 9146: the connection's CID room is sized from this at construction
     store<usize>(slot(CONFIGS, ci), changetype<usize>(c));
     store<usize>(slot(SESSIONS, ci), changetype<usize>(new DtlsSession(SESSION_TICKET_CAP)));
   }
@@ -189,6 +207,20 @@ export function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen:
       }
       const named = c.serverNameLen > 0;
       c.trust = trustFrom(ci, secIid, srv, srvLen, named ? c.serverName : host, named ? c.serverNameLen : hostLen, 0);
+    }
+  }
+  c.connectionIdLength = -1;
+  if (cidLength >= 0) {
+    // RFC 9146 3: the CID is offered only when every suite offered is CCM_8 (the AEAD additional
+    // data of RFC 9146 5); LwM2M 1.1 mandates the CCM_8 suites, so asking for a CID offers those only
+    if ((suites & SuiteBit.Ccm8) != 0) {
+      suites &= SuiteBit.Ccm8;
+      c.connectionIdLength = cidLength;
+    } else {
+      lb("DTLS: ssid=");
+      lnum(conn(ci).ssid);
+      ls(": no CCM_8 suite allowed for this account, connection ID not offered");
+      lwarn();
     }
   }
   c.suites = suites;

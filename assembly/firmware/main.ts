@@ -29,6 +29,7 @@ import { transportInit, transportDatagram, transportDeadline, transportStep, tra
 import { conn, MAX_CONNS, Role } from "../lwm2m/client/conn";
 import { queueModeOf, setRegistrationKeeper, isRegistered } from "../lwm2m/client/registration";
 import { registrationKeep, registrationRestore } from "./session-store";
+import { setConnectionIdLength } from "./dtls-account";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 import { estConfigure } from "./est-state";
@@ -162,6 +163,12 @@ export function shutdown(now_ms: i64): i64 {
   if (clientReady) clientShutdown(now_ms);
   return step(now_ms);
 }
+
+/** RFC 9146 connection ID (a device setting, called before init and at every wake): -1 off
+ *  (default); N = 0..32 the length of the CID we ask the server to use towards us (0: we
+ *  send with the server's CID only); 0 accepted, -1 out of range (unchanged).
+ *  Offered with the CCM_8 suites only (firmware/dtls-account.ts configure). */
+export function set_connection_id(len: i32): i32 { return setConnectionIdLength(len) ? 0 : -1; }
 
 // ---- Queue Mode (LwM2M 1.1 Transport §6.5) ----------------------------------------------
 

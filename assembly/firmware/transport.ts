@@ -400,6 +400,13 @@ function events(ci: i32, now: i64): void {
       }
       lbytes(HEX, 4);
       if (d.isResumed()) ls(", resumed");
+      if (d.cidOn) {
+        // RFC 9146: the CID lengths (ours in the server's records, the server's in ours)
+        ls(", connection ID ");
+        lnum(d.ownCidLen);
+        ls("/");
+        lnum(d.peerCidLen);
+      }
       linfo();
       // SE-2: the session (new, or a resumed one with a new ticket) sealed into the store, its
       // master secret wiped from RAM; a resumed one without changes is left as stored

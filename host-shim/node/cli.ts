@@ -12,9 +12,9 @@ import { runFleet } from "./fleet";
 const EXIT_STATE = 3;
 
 /** The Device on a state folder, or null (message printed) when a state file is refused. */
-function openDevice(stateDir: string): Device | null {
+function openDevice(stateDir: string, connectionId?: number): Device | null {
   try {
-    return new Device({ stateDir });
+    return new Device({ stateDir, connectionId });
   } catch (e) {
     if (!(e instanceof DeviceStateError)) throw e;
     console.error(`lwm2m-wasm: ${e.message}`);
@@ -209,7 +209,12 @@ function device(args: string[]): number {
     console.error(`lwm2m-wasm device: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
-  const dev = openDevice(stateDir);
+  const cid = option(args, "--cid");
+  if (cid !== undefined && !/^([0-9]|[12][0-9]|3[0-2])$/.test(cid)) {
+    console.error(`--cid ${cid}: the length of the connection ID the server is asked to use, 0..32`);
+    return 2;
+  }
+  const dev = openDevice(stateDir, cid === undefined ? undefined : Number(cid));
   if (!dev) return EXIT_STATE;
   dev.on("log", (e) => printLog(e.levelName, e.text));
   dev.on("event", (e: ClientEvent) => printLog("event", describe(e)));
@@ -290,7 +295,7 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
   fleet --count N --endpoint-prefix P (--bootstrap URI | --server URI) [...]
                         many simulated devices in one process: 'lwm2m-wasm fleet --help'
   device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
-         [--ssid N] [--hold-off S] [--reprovision] [--factory-reset] [--sleep S]
+         [--ssid N] [--hold-off S] [--reprovision] [--factory-reset] [--sleep S] [--cid N]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
          [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
          [--server-cert FILE --idevid-cert FILE --idevid-key FILE [--est coaps://HOST:PORT[/path]]
@@ -303,7 +308,10 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
                         --factory-reset erases the device first (keys, configuration, store: the only way
                         past a refused store); without --endpoint it only erases; --sleep S: after each
                         Register/Update the device powers down for S s and wakes as a new instance on the
-                        same --state DIR, resuming its sealed DTLS session (abbreviated handshake)`;
+                        same --state DIR, resuming its sealed DTLS session (abbreviated handshake);
+                        --cid N: DTLS Connection ID (RFC 9146, CCM_8 suites only), N = the length of the
+                        CID the server is asked to use towards the device (0: only the server's CID is
+                        used); the session then survives a new source address (NAT rebinding)`;
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;

@@ -55,6 +55,7 @@ export interface FirmwareExports {
   factory_reset(): number;
   prepare_sleep(nowMs: bigint): bigint;
   set_queue_window(ms: bigint): void;
+  set_connection_id?(len: number): number;
   queue_awake_until(): bigint;
   [name: string]: unknown;
 }
@@ -74,6 +75,10 @@ export interface DeviceOptions {
   clock?: Clock;
   /** Do not arm a real timer: the caller advances time (FakeClock + advance()). */
   manualTimers?: boolean;
+  /** RFC 9146 connection ID (a device setting, applied at every boot): the length 0..32 of the CID
+   *  we ask the server to use towards us (0: we send with the server's CID only); absent or -1: off.
+   *  Offered with the CCM_8 suites only. */
+  connectionId?: number;
 }
 
 export interface LogEvent { level: number; levelName: string; text: string }
@@ -296,6 +301,7 @@ export class Device extends EventEmitter {
   private readonly module: WebAssembly.Module;
   private readonly manualTimers: boolean;
   private readonly logLimit: number;
+  private readonly connectionId: number;
   droppedOversize = 0;
 
   constructor(opts: DeviceOptions = {}) {
@@ -308,6 +314,10 @@ export class Device extends EventEmitter {
     this.manualTimers = opts.manualTimers ?? false;
     this.net = opts.net ?? new UdpNet((peer, data) => this.deliver(peer, data));
     this.logLimit = opts.logLimit ?? Infinity;
+    this.connectionId = opts.connectionId ?? -1;
+    if (!Number.isInteger(this.connectionId) || this.connectionId < -1 || this.connectionId > 32) {
+      throw new RangeError(`connectionId: -1 (off) or a CID length 0..32, not ${opts.connectionId}`);
+    }
     this.module = opts.module ?? new WebAssembly.Module(
       (typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH)) as Uint8Array<ArrayBuffer>);
     this.instantiate();
@@ -330,6 +340,10 @@ export class Device extends EventEmitter {
     memory = this.exports.memory;
     if (this.exports.abi_version() !== ABI_VERSION) throw new Error(`firmware speaks ABI ${this.exports.abi_version()}, host speaks ${ABI_VERSION}`);
     this.exports._initialize?.();
+    // device settings, before init (the first connection's CID room is sized from it)
+    if (this.connectionId >= 0 && this.exports.set_connection_id?.(this.connectionId) !== 0) {
+      throw new Error(`the firmware refused connection ID length ${this.connectionId}`);
+    }
   }
 
   get memory(): WebAssembly.Memory { return this.exports.memory; }
