@@ -103,7 +103,7 @@ class CountingNet implements NetService {
   }
 }
 
-async function enrolRun(layout: FirmwareLayout) {
+export async function enrolRun(layout: FirmwareLayout) {
   const ca = makeEstCa();
   const port = 20000 + Math.floor(Math.random() * 20000);
   const est = await startLibest(ca, port);

@@ -147,3 +147,69 @@ test("development servers alone: bootstrap over DTLS-PSK to a mode-4 account, ES
   await d.shutdown(5000);
   await gone;
 });
+
+test("EST with the Bootstrap-Server account's PSK (issue 8 §5): bootstrap over DTLS-PSK to the mode-4 account lwm2m-wasm-est (no IDevID), enrolment at the Bootstrap-Server's RA authenticated by the same PSK, Register with the issued certificate, Read", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const issued: EstIssued[] = [];
+  dev.est!.on("issued", (e: EstIssued) => issued.push(e));
+  const d = newDevice();
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const registered = waitEvent(d, "registered");
+  d.provision({
+    endpoint: ep,
+    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key },
+    est: { uri: `${dev.secureBootstrapUri!}/.well-known/est` }, // the EST server is the Bootstrap-Server
+  });
+  assert.equal((await enrolled).arg, 0, "sen");
+  await registered;
+  assert.equal(issued.length, 1);
+  assert.equal(issued[0].operation, "sen");
+  assert.deepEqual(issued[0].identity, { kind: "psk", identity: bs.identity }, "the RA saw the Bootstrap-Server account's PSK identity");
+  const bsPort = new URL(dev.secureBootstrapUri!.replace("coaps", "http")).port;
+  const logs = d.logs.map((l) => l.text).join("\n");
+  assert.match(logs, new RegExp(`EST: enrolment for ssid=104 at coaps://127\\.0\\.0\\.1:${bsPort}/\\.well-known/est`));
+  const reg = dev.server.getRegistration(ep);
+  assert.equal(reg?.identity?.kind, "x509", "registered over DTLS with the issued certificate");
+  assert.deepEqual(Buffer.from((reg!.identity as { certificate: Uint8Array }).certificate), Buffer.from(issued[0].certificate));
+  assert.match(subjectOf(issued[0].certificate), new RegExp(`CN=${ep}`));
+  const spki = new X509Certificate(Buffer.from(issued[0].certificate)).publicKey.export({ format: "der", type: "spki" });
+  assert.deepEqual(new Uint8Array(spki.subarray(spki.length - 65)), d.se.publicKey(2), "the certificate carries the key of SE slot 2");
+  assert.equal((await dev.server.read(ep, "/3/0")).code, "2.05");
+});
+
+test("EST with the Bootstrap-Server account's PSK: a wrong PSK fails the handshake with the RA, the enrolment fails with an event naming it, nothing is installed, and the device keeps serving its other account", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const wrong = Buffer.from(bs.key, "hex");
+  wrong[0] ^= 1;
+  const issued: EstIssued[] = [];
+  dev.est!.on("issued", (e: EstIssued) => issued.push(e));
+  const d = newDevice();
+  d.start();
+  const failed = waitEvent(d, "enrolFailed");
+  const registered = waitEvent(d, "registered", 30000, (e) => e.ssid === 101);
+  d.provision({
+    endpoint: ep,
+    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: wrong.toString("hex") },
+    servers: [
+      { uri: dev.secureServerUri!, securityMode: "est", shortServerId: 104, lifetime: 300, serverPublicKey: new Uint8Array(dev.pki!.server.certificate) },
+      { uri: dev.serverUri!, securityMode: "nosec", shortServerId: 101, lifetime: 300 },
+    ],
+    est: { uri: `${dev.secureBootstrapUri!}/.well-known/est` },
+  });
+  const f = await failed;
+  assert.equal(f.ssid, 104);
+  assert.match(f.text, /enrolment failed ssid=104/);
+  const logs = () => d.logs.map((l) => l.text).join("\n");
+  assert.match(logs(), /EST server ssid=104: .*wrong PSK or key/, "the log names the likely cause");
+  assert.equal(issued.length, 0, "nothing issued");
+  assert.equal(typeof d.se.publicKey(2), "number", "no enrolled key");
+  await registered;
+  assert.equal((await dev.server.read(ep, "/3/0")).code, "2.05", "the other account is served");
+});

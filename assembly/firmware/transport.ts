@@ -31,9 +31,10 @@
 // calls): every call into a connection is followed by flush() before
 // anything else can use another connection or the store.
 import { net_open, net_close, net_send, clock_wall_seconds } from "../host/abi";
-import { setTransport, conn, MAX_CONNS, Channel, earliest } from "../lwm2m/client/conn";
+import { setTransport, conn, connEp, connEpLend, connEpLent, connEpReset, MAX_CONNS, MAX_SZX, EP_SLOTS, BS_CONN, Channel, earliest } from "../lwm2m/client/conn";
 import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm2m/client/client";
-import { SecurityMode, securityKeyHandle } from "../lwm2m/objects/security";
+import { SecurityMode, securityKeyHandle, securityFind, SECURITY_OID, Sec } from "../lwm2m/objects/security";
+import { getBytes, found, valueLen } from "../lwm2m/model";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
 import { DtlsConnection, ConnState, handshakeBlockSize, helloEntryMax } from "../dtls/connection";
 import { beforeKeyExchange } from "../dtls/order";
@@ -41,12 +42,12 @@ import { DtlsEvent, DtlsError } from "../dtls/alert";
 import { CertificateType } from "../dtls/extensions";
 import { wipe } from "../crypto/ct";
 import { STORE_SCRATCH_SIZE } from "../storage/store";
-import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
-import { EstOp, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
+import { CoapEvent } from "../coap/endpoint";
+import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
 import { EP_NAME, epNameLen, isRegistered } from "../lwm2m/client/registration";
 import {
-  estWork, estEndpoint, EST_MSG_CAP, estUri, estUriLen, estCredential, estCredBuf, estCertWork,
+  estUri, estUriLen, estCredential, estCredBuf, estCertWork,
   estCredLen, estRenewalDue, estCredValid,
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
@@ -118,15 +119,26 @@ function dtlsOf(ci: i32): DtlsConnection {
 // and a new block is made only when every block of the size needed is busy
 // (handshakes running at the same time): at most one per connection and size.
 const POOL: i32 = 2 * MAX_CONNS;
-/** Per block: usize block (0 none), i32 holder (connection index, -1 none), i32 1 = certificate size. */
+/** Per block: usize block (0 none), i32 holder (connection index, -1 none), i32 size class (BLOCK_*). */
 const POOL_INFO = memory.data(12 * 2 * 3, 4); // 12 * POOL (checked in transportInit)
 function blockAt(k: i32): ArrayBuffer | null { return changetype<ArrayBuffer | null>(load<usize>(POOL_INFO + <usize>(k * 12))); }
 function holderOf(k: i32): i32 { return load<i32>(POOL_INFO + <usize>(k * 12), 4); }
 function setHolder(k: i32, ci: i32): void { store<i32>(POOL_INFO + <usize>(k * 12), ci, 4); }
-function certBlock(k: i32): bool { return load<i32>(POOL_INFO + <usize>(k * 12), 8) != 0; }
+function classOf(k: i32): i32 { return load<i32>(POOL_INFO + <usize>(k * 12), 8); }
+const BLOCK_PSK: i32 = 0;
+const BLOCK_CERT: i32 = 1;
+/** A certificate block that also holds the EST client's work area (EST_WORK_SIZE): a mode-4
+ *  account's. The EST client works in it once the handshake with the EST server is over. */
+const BLOCK_EST: i32 = 2;
+/** The block an enrolment works in (pinned: not taken back while the enrolment runs); -1 none. */
+let estBlock: i32 = -1;
 
-/** Lends connection ci a block for its handshake (certificate-sized for X.509); 0 or a DtlsError. */
+/** Lends connection ci a block for its handshake (certificate-sized for X.509, with room for
+ *  the EST work area for a mode-4 account); 0 or a DtlsError. */
 function takeHandshakeBlock(ci: i32, cert: bool): i32 {
+  // a mode-4 account's block is certificate-sized whatever the EST server's handshake (X.509 or PSK)
+  const need = load<u8>(MODE4 + <usize>ci) ? BLOCK_EST : cert ? BLOCK_CERT : BLOCK_PSK;
+  if (need == BLOCK_EST) cert = true;
   const hs = cert ? CERT_HS_BUFFER : HS_BUFFER;
   // the flight takes our largest ClientHello too (255-byte server name, a session ticket)
   const fl = max(cert ? CERT_FLIGHT_BUFFER : FLIGHT_BUFFER, helloEntryMax(SESSION_TICKET_CAP));
@@ -140,7 +152,7 @@ function takeHandshakeBlock(ci: i32, cert: bool): i32 {
   }
   for (let k = 0; k < POOL; k++) {
     const b = blockAt(k);
-    if (b == null || certBlock(k) != cert) continue;
+    if (b == null || (need == BLOCK_PSK) != (classOf(k) == BLOCK_PSK) || classOf(k) < need || k == estBlock) continue;
     const h = holderOf(k);
     if (h >= 0) {
       const d = dtlsOf(h);
@@ -151,10 +163,10 @@ function takeHandshakeBlock(ci: i32, cert: bool): i32 {
     return dtlsOf(ci).lendHandshakeBuffers(b, hs, fl);
   }
   if (free < 0) return DtlsError.Config; // cannot happen: POOL covers every connection at both sizes
-  const b = new ArrayBuffer(handshakeBlockSize(hs, fl));
+  const b = new ArrayBuffer(need == BLOCK_EST ? max(handshakeBlockSize(hs, fl), EST_WORK_SIZE) : handshakeBlockSize(hs, fl));
   store<usize>(POOL_INFO + <usize>(free * 12), changetype<usize>(b));
   setHolder(free, ci);
-  store<i32>(POOL_INFO + <usize>(free * 12), cert ? 1 : 0, 8);
+  store<i32>(POOL_INFO + <usize>(free * 12), need, 8);
   return dtlsOf(ci).lendHandshakeBuffers(b, hs, fl);
 }
 
@@ -376,7 +388,7 @@ function events(ci: i32, now: i64): void {
     if (e == DtlsEvent.ApplicationData) {
       if (estCi == ci) {
         const ap = d.appDataPtr(), al = d.appDataLen();
-        estEndpoint().handleDatagram(ap, al, now);
+        connEp(ci).handleDatagram(ap, al, now);
         estPump(ci, now);
         wipe(ap, al); // nothing of an EST answer (an /skg key) stays in the record buffer
         if (estCi != ci) return; // the enrolment ended: the channel was replaced or failed
@@ -460,7 +472,8 @@ export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool
     if (k == KIND_NOSEC) clientDatagram(i, p, len, now);
     else {
       store<i32>(PREV + <usize>(i << 2), dtlsOf(i).state);
-      if (pskNeeded(i) && loadPsk(i, <u32>conn(i).secIid, securityKeyHandle(<u32>conn(i).secIid)) != cfgOf(i).pskLen) {
+      const ps = i == estCi && estPskSec >= 0 ? <u32>estPskSec : <u32>conn(i).secIid; // whose PSK the channel uses
+      if (pskNeeded(i) && loadPsk(i, ps, securityKeyHandle(ps)) != cfgOf(i).pskLen) {
         wipePsk(i); // the key changed or went: the handshake cannot finish with it
       }
       dtlsOf(i).handleDatagram(p, len, now);
@@ -490,7 +503,8 @@ export function transportStep(now: i64): void {
   // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
   if (estCi < 0 && now >= estRetryAt) {
     for (let i = 0; i < MAX_CONNS; i++) {
-      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up) continue;
+      // the renewal waits for the account's messages in flight (the EST requests use its endpoint)
+      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up || !epIdle(i)) continue;
       const wall = clock_wall_seconds();
       if (!estRenewalDue(wall)) break;
       lb("EST: renewal point of the certificate reached ssid=");
@@ -514,7 +528,7 @@ export function transportStep(now: i64): void {
   }
   if (estCi >= 0 && estRunning) {
     const ci = estCi;
-    const ep = estEndpoint();
+    const ep = connEp(ci);
     const t = ep.nextDeadline();
     if (t >= 0 && t <= now) ep.handleTimeout(now);
     const x = estDeadline();
@@ -527,7 +541,7 @@ export function transportStep(now: i64): void {
 export function transportDeadline(): i64 {
   let t: i64 = -1;
   for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(t, dtlsOf(i).nextDeadline());
-  if (estCi >= 0 && estRunning) t = earliest(earliest(t, estEndpoint().nextDeadline()), estDeadline());
+  if (estCi >= 0 && estRunning) t = earliest(earliest(t, connEp(estCi).nextDeadline()), estDeadline());
   return t;
 }
 
@@ -550,7 +564,8 @@ let estRenewing = false;
 let estSec: u32 = 0;
 let estPort: i32 = 0;
 let estHostLen: i32 = 0;
-const EST_HOST = memory.data(256);
+/** The LwM2M Server's host: inside the account's Security object URI (or M4_HOST), which outlives the channel. */
+let estHost: usize = 0;
 /** Renewal back-off (issue 8 step 9): no new attempt before estRetryAt; the wait doubles per failure. */
 let estRetryAt: i64 = 0;
 let estBackoff: i64 = 60000;
@@ -590,6 +605,26 @@ function splitUri(p: usize, n: i32): bool {
   return true;
 }
 
+/** The Bootstrap-Server account's Security instance when its URI names host:port (an EST server
+ *  there may be authenticated with that account's PSK, issue 8 §5); -1 otherwise. */
+let estPskSec: i32 = -1;
+function bootstrapServerAt(host: usize, hostLen: i32, port: i32): i32 {
+  const bs = securityFind(0);
+  if (bs < 0) return -1;
+  const u = getBytes(SECURITY_OID, <u32>bs, Sec.Uri);
+  if (!found) return -1;
+  const h = uHost, hl = uHostLen, p = uPort, q = uPath, ql = uPathLen; // splitUri's results are the caller's
+  const same = splitUri(u, valueLen) && uHostLen == hostLen && uPort == port && memory.compare(uHost, host, <usize>hostLen) == 0;
+  uHost = h; uHostLen = hl; uPort = p; uPath = q; uPathLen = ql;
+  return same ? bs : -1;
+}
+
+/** Nothing of the account's in flight on its CoAP endpoint (a request, a confirmable notification). */
+function epIdle(ci: i32): bool {
+  for (let s = 0; s < (ci == BS_CONN ? 1 : EP_SLOTS); s++) if (connEp(ci).slotBusy(s)) return false;
+  return true;
+}
+
 /** Opens the DTLS channel to the EST server on connection ci (Channel.Pending or an error, logged). */
 function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now: i64, renewing: bool): i32 {
   if (estCi >= 0 && estCi != ci) {
@@ -600,8 +635,17 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
     return TransportError.Credentials;
   }
   if (hostLen <= 0 || hostLen > 255) return TransportError.Open;
+  // the EST requests go out on the account's own CoAP endpoint: only while nothing of the
+  // account's is in flight on it (the enrolment runs before the account registers)
+  if (!epIdle(ci)) {
+    lb("EST: ssid=");
+    lnum(conn(ci).ssid);
+    ls(" has CoAP messages in flight; the enrolment waits for them");
+    lwarn();
+    return TransportError.Credentials;
+  }
   estSec = secIid;
-  memory.copy(EST_HOST, host, <usize>hostLen);
+  estHost = host;
   estHostLen = hostLen;
   estPort = port;
   estRenewing = renewing;
@@ -613,14 +657,20 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
       return TransportError.Credentials;
     }
   } else {
-    uHost = EST_HOST; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
+    uHost = host; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
   }
-  if (!configureEst(ci, secIid, renewing, uHost, uHostLen)) return TransportError.Credentials;
+  // the account's endpoint is lent to the enrolment from here: it holds the explicit EST trust
+  // anchor during the handshake, then carries the EST requests (estBegin)
+  connEpLend(ci, true);
+  estPskSec = bootstrapServerAt(uHost, uHostLen, uPort);
+  if (!configureEst(ci, secIid, renewing, uHost, uHostLen, changetype<usize>(connEp(ci)), estPskSec)) { estClose(ci); return TransportError.Credentials; }
+  if (cfgOf(ci).pskLen == 0) estPskSec = -1;
   const peer = net_open(uHost, uHostLen, uPort);
   if (peer < 0) {
     lb("EST: cannot open ");
     lbytes(uHost, uHostLen);
     lerror();
+    estClose(ci);
     return TransportError.Open;
   }
   setT(ci, KIND_DTLS, peer);
@@ -637,23 +687,29 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
   ls("/");
   lbytes(uPath, uPathLen);
   linfo();
-  if (estInit(estWork(), uPath, uPathLen, estEndpoint(), EP_NAME, epNameLen) != 0 || coapEndpointInit(changetype<usize>(estEndpoint()), EST_MSG_CAP, 1, 4) != 0) {
-    estCi = -1;
-    net_close(peer);
-    setT(ci, KIND_NONE, -1);
-    return TransportError.Credentials;
-  }
   const r = startHandshake(ci, now);
   if (r < 0) {
-    estCi = -1;
     net_close(peer);
     setT(ci, KIND_NONE, -1);
+    estClose(ci);
   }
   return r;
 }
 
-/** The EST handshake completed: /crts first (the anchors the issued certificate must chain to). */
+/** The EST handshake completed: /crts first (the anchors the issued certificate must chain to).
+ *  The EST client works in the handshake block (given back by the connection, pinned until the
+ *  enrolment ends) and sends on the account's CoAP endpoint, 512-byte blocks both ways
+ *  (RFC 7959 §2.2: the client chooses the Block2 size; the endpoint's messages hold 512). */
 function estBegin(ci: i32, now: i64): void {
+  let k = 0;
+  while (k < POOL && !(holderOf(k) == ci && classOf(k) == BLOCK_EST)) k++;
+  if (k == POOL) { estFailed(ci, now, -1); return; } // cannot happen: a mode-4 handshake takes a BLOCK_EST block
+  dtlsOf(ci).returnHandshakeBuffers();
+  estBlock = k;
+  if (connEpReset(ci) != 0) { estFailed(ci, now, -1); return; } // the trust anchor out, the endpoint fresh
+  estSzx1 = MAX_SZX;
+  estSzx2 = MAX_SZX;
+  if (estInit(changetype<usize>(blockAt(k)), uPath, uPathLen, connEp(ci), EP_NAME, epNameLen) != 0) { estFailed(ci, now, -1); return; }
   estRunning = true;
   estOp = EstOp.Crts;
   estDone(ci, estStart(EstOp.Crts, 0, clock_wall_seconds(), now), now);
@@ -662,7 +718,7 @@ function estBegin(ci: i32, now: i64): void {
 
 /** EST CoAP datagrams out through DTLS; endpoint events into the EST client. */
 function estPump(ci: i32, now: i64): void {
-  const ep = estEndpoint();
+  const ep = connEp(ci);
   const d = dtlsOf(ci);
   for (let round = 0; round < 2 && estCi == ci; round++) {
     let n: i32;
@@ -726,6 +782,13 @@ function estDone(ci: i32, r: i32, now: i64): bool {
 
 /** Closes the EST channel of ci (close_notify). */
 function estClose(ci: i32): void {
+  if (connEpLent(ci)) {
+    // the endpoint goes back to the account as new: nothing of the EST exchange in flight or left in it
+    connEpReset(ci);
+    connEpLend(ci, false);
+  }
+  if (estBlock >= 0) wipe(changetype<usize>(blockAt(estBlock)), EST_WORK_SIZE); // the CSR, answers: nothing left behind
+  estBlock = -1;
   estCi = -1;
   estRunning = false;
   const d = dtlsOf(ci);
@@ -742,7 +805,7 @@ function estClose(ci: i32): void {
 /** EST-6: the channel to the LwM2M Server with the enrolled certificate (the client is told when it is up). */
 function estSwitch(ci: i32, now: i64): void {
   estClose(ci);
-  const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
+  const r = open(ci, estSec, SecurityMode.CertificateWithEst, estHost, estHostLen, estPort, now);
   if (r < 0) clientTransportFailed(ci, now);
   else if (r == Channel.Up) clientTransportUp(ci, now);
 }
@@ -765,7 +828,7 @@ function estFailed(ci: i32, now: i64, code: i32): void {
   if (renewing && estCredValid(clock_wall_seconds())) {
     lb("EST: keeping the current certificate until it expires");
     lwarn();
-    const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
+    const r = open(ci, estSec, SecurityMode.CertificateWithEst, estHost, estHostLen, estPort, now);
     if (r >= 0) { if (r == Channel.Up) clientTransportUp(ci, now); return; }
   }
   clientTransportFailed(ci, now);
