@@ -148,7 +148,9 @@ test("development servers alone: bootstrap over DTLS-PSK to a mode-4 account, ES
   await gone;
 });
 
-test("EST with the Bootstrap-Server account's PSK (issue 8 §5): bootstrap over DTLS-PSK to the mode-4 account lwm2m-wasm-est (no IDevID), enrolment at the Bootstrap-Server's RA authenticated by the same PSK, Register with the issued certificate, Read", async (t) => {
+// A low-entropy Bootstrap-Server account is purged once bootstrap is done (BS-4): with one, the
+// mode-4 account is factory-provisioned beside it (no bootstrap run) and enrols over ECDHE-PSK.
+for (const lowEntropy of [false, true]) test(`EST with the Bootstrap-Server account's PSK (issue 8 §5), ${lowEntropy ? "a low-entropy factory secret, mode-4 account provisioned at the factory: ECDHE-PSK only (BS-4, DTLS-3)" : "bootstrap over DTLS-PSK to the mode-4 account lwm2m-wasm-est (no IDevID)"}: enrolment at the Bootstrap-Server's RA authenticated by the Bootstrap-Server account's PSK, Register with the issued certificate, Read`, async (t) => {
   if (!requirePeer(t, "openssl")) return;
   const dev = await devServers();
   const ep = "lwm2m-wasm-est";
@@ -161,7 +163,8 @@ test("EST with the Bootstrap-Server account's PSK (issue 8 §5): bootstrap over 
   const registered = waitEvent(d, "registered");
   d.provision({
     endpoint: ep,
-    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key },
+    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key, lowEntropy },
+    servers: lowEntropy ? [{ uri: dev.secureServerUri!, securityMode: "est", shortServerId: 104, lifetime: 300, serverPublicKey: new Uint8Array(dev.pki!.server.certificate) }] : undefined,
     est: { uri: `${dev.secureBootstrapUri!}/.well-known/est` }, // the EST server is the Bootstrap-Server
   });
   assert.equal((await enrolled).arg, 0, "sen");
@@ -172,6 +175,10 @@ test("EST with the Bootstrap-Server account's PSK (issue 8 §5): bootstrap over 
   const bsPort = new URL(dev.secureBootstrapUri!.replace("coaps", "http")).port;
   const logs = d.logs.map((l) => l.text).join("\n");
   assert.match(logs, new RegExp(`EST: enrolment for ssid=104 at coaps://127\\.0\\.0\\.1:${bsPort}/\\.well-known/est`));
+  const suite = /EST: DTLS established with the EST server ssid=104, suite 0x([0-9a-f]{4})/.exec(logs)?.[1];
+  console.log(`EST handshake suite 0x${suite} (lowEntropy ${lowEntropy})`);
+  if (lowEntropy) assert.equal(suite, "c037", "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256 only (RFC 5489)");
+  else assert.notEqual(suite, "c037", "a high-entropy PSK may use a plain PSK suite (the server's first choice)");
   const reg = dev.server.getRegistration(ep);
   assert.equal(reg?.identity?.kind, "x509", "registered over DTLS with the issued certificate");
   assert.deepEqual(Buffer.from((reg!.identity as { certificate: Uint8Array }).certificate), Buffer.from(issued[0].certificate));

@@ -380,6 +380,17 @@ function failed(ci: i32, now: i64): void {
   clientTransportFailed(ci, now);
 }
 
+/** ", suite 0xc0ae" (the negotiated cipher suite, IANA code). */
+function lsSuite(d: DtlsConnection): void {
+  ls(", suite 0x");
+  const suite = d.negotiatedSuite();
+  for (let i = 0; i < 4; i++) {
+    const x = (suite >> <u32>(12 - 4 * i)) & 15;
+    store<u8>(HEX + <usize>i, x < 10 ? 0x30 + x : 0x57 + x);
+  }
+  lbytes(HEX, 4);
+}
+
 /** Delivers connection ci's DTLS events to the client. */
 function events(ci: i32, now: i64): void {
   const d = dtlsOf(ci);
@@ -398,19 +409,14 @@ function events(ci: i32, now: i64): void {
     } else if (e == DtlsEvent.HandshakeComplete && estCi == ci) {
       lb("EST: DTLS established with the EST server ssid=");
       lnum(conn(ci).ssid);
+      lsSuite(d);
       linfo();
       estBegin(ci, now);
       if (estCi != ci) return;
     } else if (e == DtlsEvent.HandshakeComplete) {
       lb("DTLS: established ssid=");
       lnum(conn(ci).ssid);
-      ls(", suite 0x");
-      const suite = d.negotiatedSuite();
-      for (let i = 0; i < 4; i++) {
-        const x = (suite >> <u32>(12 - 4 * i)) & 15;
-        store<u8>(HEX + <usize>i, x < 10 ? 0x30 + x : 0x57 + x);
-      }
-      lbytes(HEX, 4);
+      lsSuite(d);
       if (d.isResumed()) ls(", resumed");
       linfo();
       // SE-2: the session (new, or a resumed one with a new ticket) sealed into the store, its
