@@ -45,7 +45,7 @@ import { STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent } from "../coap/endpoint";
 import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
-import { EP_NAME, epNameLen, isRegistered } from "../lwm2m/client/registration";
+import { EP_NAME, epNameLen, isRegistered, regRestartPending } from "../lwm2m/client/registration";
 import {
   estUri, estUriLen, estCredential, estCredBuf, estCertWork,
   estCredLen, estRenewalDue, estCredValid,
@@ -510,7 +510,7 @@ export function transportStep(now: i64): void {
   if (estCi < 0 && now >= estRetryAt) {
     for (let i = 0; i < MAX_CONNS; i++) {
       // the renewal waits for the account's messages in flight (the EST requests use its endpoint)
-      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up || !epIdle(i)) continue;
+      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up || !epIdle(i, 1)) continue;
       const wall = clock_wall_seconds();
       if (!estRenewalDue(wall)) break;
       lb("EST: renewal point of the certificate reached ssid=");
@@ -518,6 +518,7 @@ export function transportStep(now: i64): void {
       ls(", re-enrolling");
       linfo();
       if (isRegistered(conn(i)) || i != m4Ci) {
+        if (!epIdle(i, 0)) continue; // an Update in flight: after it
         // registered: the channel is closed and the client reconnects at once (regTransportFailed);
         // open() renews first, and the Register that follows shows the server the new certificate
         close(i);
@@ -527,6 +528,7 @@ export function transportStep(now: i64): void {
       // the client holds its messages while the channel is pending (transport 2) and is told
       // when the channel with the renewed certificate is up, as after a DTLS-10 re-handshake
       conn(i).transport = Channel.Pending;
+      regRestartPending(i); // a Register in flight is sent again on the renewed channel
       estClose(i);
       if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = Channel.Closed; clientTransportFailed(i, now); }
       break;
@@ -626,8 +628,8 @@ function bootstrapServerAt(host: usize, hostLen: i32, port: i32): i32 {
 }
 
 /** Nothing of the account's in flight on its CoAP endpoint (a request, a confirmable notification). */
-function epIdle(ci: i32): bool {
-  for (let s = 0; s < (ci == BS_CONN ? 1 : EP_SLOTS); s++) if (connEp(ci).slotBusy(s)) return false;
+function epIdle(ci: i32, first: i32): bool {
+  for (let s = first; s < (ci == BS_CONN ? 1 : EP_SLOTS); s++) if (connEp(ci).slotBusy(s)) return false;
   return true;
 }
 
@@ -643,7 +645,7 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
   if (hostLen <= 0 || hostLen > 255) return TransportError.Open;
   // the EST requests go out on the account's own CoAP endpoint: only while nothing of the
   // account's is in flight on it (the enrolment runs before the account registers)
-  if (!epIdle(ci)) {
+  if (!epIdle(ci, 0)) {
     lb("EST: ssid=");
     lnum(conn(ci).ssid);
     ls(" has CoAP messages in flight; the enrolment waits for them");
