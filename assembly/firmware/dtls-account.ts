@@ -20,7 +20,7 @@ import { SeSlot } from "../se/keys";
 import { keyLoad, keySlot } from "./persist";
 import { STORE_SCRATCH } from "../storage/store";
 import { estCredSlot } from "../est/credential";
-import { estCredCert, estCredLen, estCaLoad } from "./est-state";
+import { EST_ENABLED, estCredCert, estCredLen, estCaLoad } from "./est-state";
 import { SESSION_TICKET_CAP } from "./session-store";
 
 // Per-connection credential copies the DTLS config points at (the rest points
@@ -159,7 +159,7 @@ export function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen:
   } else {
     // RPK / X.509: our private key stays in its SE slot; its public key from the SE
     // (mode 4: the enrolled key's slot and certificate, EST-6)
-    const est = mode == SecurityMode.CertificateWithEst;
+    const est = EST_ENABLED && mode == SecurityMode.CertificateWithEst;
     const slot = est ? estCredSlot : keySlot(handle);
     const pub = OWN_PUB + <usize>(ci * 72);
     if (slot < 0 || se_public_key(slot, pub) != HostStatus.Ok) {

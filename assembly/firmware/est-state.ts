@@ -8,6 +8,11 @@
 // works in the account's handshake block (idle once the DTLS handshake with
 // the EST server is over) and sends on the account's own CoAP endpoint
 // (firmware/transport.ts), so an enrolment costs no RAM of its own.
+/** The build has Security Mode 4 (EST). The one seam of the EST code: with false, every EST
+ *  path in firmware/ is dead code the compiler drops, and a mode-4 account is refused
+ *  (TransportError.SecureUnavailable); bench/est.ts measures the code EST adds this way. */
+export const EST_ENABLED: bool = true;
+
 import { estCredentialLoad, estCredSlot, estCredCertLen, estRenewAt } from "../est/credential";
 import { Cert, CERT_SIZE, x509Parse } from "../x509/cert";
 import { storeGet, storePut, storeDelete, RecordId } from "../storage/store";

@@ -47,7 +47,7 @@ import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart,
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
 import { EP_NAME, epNameLen, isRegistered, regRestartPending } from "../lwm2m/client/registration";
 import {
-  estUri, estUriLen, estCredential, estCredBuf, estCertWork,
+  EST_ENABLED, estUri, estUriLen, estCredential, estCredBuf, estCertWork,
   estCredLen, estRenewalDue, estCredValid,
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
@@ -137,7 +137,7 @@ let estBlock: i32 = -1;
  *  the EST work area for a mode-4 account); 0 or a DtlsError. */
 function takeHandshakeBlock(ci: i32, cert: bool): i32 {
   // a mode-4 account's block is certificate-sized whatever the EST server's handshake (X.509 or PSK)
-  const need = load<u8>(MODE4 + <usize>ci) ? BLOCK_EST : cert ? BLOCK_CERT : BLOCK_PSK;
+  const need = EST_ENABLED && load<u8>(MODE4 + <usize>ci) ? BLOCK_EST : cert ? BLOCK_CERT : BLOCK_PSK;
   if (need == BLOCK_EST) cert = true;
   const hs = cert ? CERT_HS_BUFFER : HS_BUFFER;
   // the flight takes our largest ClientHello too (255-byte server name, a session ticket)
@@ -265,9 +265,14 @@ function startHandshake(ci: i32, now: i64): i32 {
 
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
   lastNow = now;
+  if (!EST_ENABLED && mode == SecurityMode.CertificateWithEst) {
+    lb("transport: refused, Security Mode 4 (EST) is not in this build");
+    lerror();
+    return TransportError.SecureUnavailable;
+  }
   const secure = mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate || mode == SecurityMode.CertificateWithEst;
   store<u8>(MODE4 + <usize>ci, mode == SecurityMode.CertificateWithEst ? 1 : 0);
-  if (mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
+  if (EST_ENABLED && mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
     // the account to renew in place (one per device: the last mode-4 account opened)
     m4Ci = ci;
     m4Sec = secIid;
@@ -275,7 +280,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
     m4HostLen = hostLen;
     if (host != M4_HOST) memory.copy(M4_HOST, host, <usize>hostLen);
   }
-  if (mode == SecurityMode.CertificateWithEst) {
+  if (EST_ENABLED && mode == SecurityMode.CertificateWithEst) {
     const wall = clock_wall_seconds();
     const have = estCredential(false);
     const usable = have && estCredValid(wall);
@@ -356,7 +361,7 @@ function send(ci: i32, p: usize, n: i32): i32 {
 }
 
 function close(ci: i32): void {
-  if (estCi == ci) estCi = -1; // an enrolment in progress is dropped (nothing installed)
+  if (estOn(ci)) estCi = -1; // an enrolment in progress is dropped (nothing installed)
   const k = kindOf(ci);
   if (k == KIND_DTLS) {
     // RFC 5246 7.2.1: close_notify on De-register / shutdown / account gone
@@ -397,7 +402,7 @@ function events(ci: i32, now: i64): void {
   let e: i32;
   while (kindOf(ci) == KIND_DTLS && (e = d.pollEvent()) != DtlsEvent.None) {
     if (e == DtlsEvent.ApplicationData) {
-      if (estCi == ci) {
+      if (estOn(ci)) {
         const ap = d.appDataPtr(), al = d.appDataLen();
         connEp(ci).handleDatagram(ap, al, now);
         estPump(ci, now);
@@ -406,7 +411,7 @@ function events(ci: i32, now: i64): void {
       } else {
         clientDatagram(ci, d.appDataPtr(), d.appDataLen(), now);
       }
-    } else if (e == DtlsEvent.HandshakeComplete && estCi == ci) {
+    } else if (e == DtlsEvent.HandshakeComplete && estOn(ci)) {
       lb("EST: DTLS established with the EST server ssid=");
       lnum(conn(ci).ssid);
       lsSuite(d);
@@ -450,8 +455,8 @@ function events(ci: i32, now: i64): void {
         if (startHandshake(ci, now) < 0) failed(ci, now);
         return;
       }
-      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
-      if (estCi == ci) { estFailed(ci, now, -1); return; }
+      logReason(ci, estOn(ci) ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
+      if (estOn(ci)) { estFailed(ci, now, -1); return; }
       // a handshake that offered the stored session and was refused (not a mere timeout):
       // the next attempt is a full handshake, never a loop on a session the server rejects
       if (conn(ci).transport == Channel.Pending && r != DtlsError.Timeout && sessionLastDrop(ci) == SessionDrop.None) sessionDiscard(ci);
@@ -478,7 +483,7 @@ export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool
     if (k == KIND_NOSEC) clientDatagram(i, p, len, now);
     else {
       store<i32>(PREV + <usize>(i << 2), dtlsOf(i).state);
-      const ps = i == estCi && estPskSec >= 0 ? <u32>estPskSec : <u32>conn(i).secIid; // whose PSK the channel uses
+      const ps = estOn(i) && estPskSec >= 0 ? <u32>estPskSec : <u32>conn(i).secIid; // whose PSK the channel uses
       if (pskNeeded(i) && loadPsk(i, ps, securityKeyHandle(ps)) != cfgOf(i).pskLen) {
         wipePsk(i); // the key changed or went: the handshake cannot finish with it
       }
@@ -507,7 +512,7 @@ export function transportStep(now: i64): void {
   }
   // issue 8 step 9: a mode-4 channel whose certificate reached its renewal point is closed; the
   // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
-  if (estCi < 0 && now >= estRetryAt) {
+  if (EST_ENABLED && estCi < 0 && now >= estRetryAt) {
     for (let i = 0; i < MAX_CONNS; i++) {
       // the renewal waits for the account's messages in flight (the EST requests use its endpoint)
       if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up || !epIdle(i, 1)) continue;
@@ -534,7 +539,7 @@ export function transportStep(now: i64): void {
       break;
     }
   }
-  if (estCi >= 0 && estRunning) {
+  if (EST_ENABLED && estCi >= 0 && estRunning) {
     const ci = estCi;
     const ep = connEp(ci);
     const t = ep.nextDeadline();
@@ -549,7 +554,7 @@ export function transportStep(now: i64): void {
 export function transportDeadline(): i64 {
   let t: i64 = -1;
   for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(t, dtlsOf(i).nextDeadline());
-  if (estCi >= 0 && estRunning) t = earliest(earliest(t, connEp(estCi).nextDeadline()), estDeadline());
+  if (EST_ENABLED && estCi >= 0 && estRunning) t = earliest(earliest(t, connEp(estCi).nextDeadline()), estDeadline());
   return t;
 }
 
@@ -564,6 +569,8 @@ const M4_HOST = memory.data(256);
 const MODE4 = memory.data(4);
 /** The connection running an enrolment (-1 none; one at a time: the EST client is one). */
 let estCi: i32 = -1;
+// @ts-ignore: decorator
+@inline function estOn(ci: i32): bool { return EST_ENABLED && estCi == ci; }
 /** The CoAP endpoint and EST client are set up (after the EST handshake). */
 let estRunning = false;
 let estOp: i32 = 0;
