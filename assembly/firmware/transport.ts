@@ -43,6 +43,7 @@ import { CertificateType } from "../dtls/extensions";
 import { wipe } from "../crypto/ct";
 import { STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent } from "../coap/endpoint";
+import { CoapCode } from "../coap/message";
 import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
 import { EP_NAME, epNameLen, isRegistered, regRestartPending } from "../lwm2m/client/registration";
@@ -751,8 +752,16 @@ function estPump(ci: i32, now: i64): void {
 /** One EST operation's result: the next step. True when the enrolment ended (ci replaced or failed). */
 function estDone(ci: i32, r: i32, now: i64): bool {
   if (r == EST_PENDING) return false;
+  // RFC 9148 §5: /att is optional; a server without it (4.04) gets a CSR without attributes
+  if (r < 0 && estOp == EstOp.Att && estLastCode == CoapCode.NOT_FOUND) r = 0;
   if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }
   if (estOp == EstOp.Crts) {
+    // RFC 7030 §4.5: the CSR attributes the server wants (subject fields, curve, hash), before
+    // the CSR; what we cannot do (RSA, P-384, SHA-384 ...) ends the enrolment (AttUnsupported)
+    estOp = EstOp.Att;
+    return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);
+  }
+  if (estOp == EstOp.Att) {
     estOp = estRenewing ? EstOp.Sren : EstOp.Sen;
     // issue 8 step 2/9: a fresh key in the slot not holding the current credential
     return estDone(ci, estStart(estOp, estNextSlot(), clock_wall_seconds(), now), now);
