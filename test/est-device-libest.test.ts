@@ -162,6 +162,28 @@ test("mode 4 with libest: /att asking for RSA ends the enrolment before any CSR 
   assert.doesNotMatch(readFileSync(est.log, "utf8"), /simpleenroll|\/sen/i, "no enrolment request reached libest");
 });
 
+test("mode 4 with libest, server-side key generation (--est-skg): /skg instead of /sen, the key imported into SE slot 2 and wiped from linear memory, the certificate carries it, Register with it", async (t) => {
+  if (!requireLibest(t)) return;
+  const { ca, est, lwm2m } = await setup(t);
+  const d = newDevice();
+  let imported: Uint8Array | undefined;
+  const orig = d.se.importPrivate.bind(d.se);
+  d.se.importPrivate = (slot: number, priv: Uint8Array) => { if (slot === 2) imported = priv.slice(); return orig(slot, priv); };
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const cfg = factory(ca, est, lwm2m, "urn:dev:mode4-skg");
+  cfg.est!.serverKeygen = true;
+  d.provision(cfg);
+  assert.equal((await enrolled).arg, 0);
+  await lwm2m.waitFor(/subject=.*CN ?= ?urn:dev:mode4-skg/, 15000);
+  assert.match(readFileSync(est.log, "utf8"), /serverkeygen|skg/i, "libest served /skg");
+  assert.ok(imported && imported.length === 32, "se_import_p256 got the server's 32-byte scalar for slot 2");
+  const key = d.se.publicKey(2);
+  assert.ok(typeof key !== "number", "the key is in SE slot 2");
+  assert.equal(Buffer.from(d.memory.buffer).indexOf(Buffer.from(imported!)), -1, "the private scalar is nowhere in linear memory");
+  assert.doesNotMatch(d.logs.map((l) => l.text).join("\n"), /\/sen\b/);
+});
+
 test("mode 4 with libest: at the renewal point (75 %) the device re-enrols with /sren over DTLS with the enrolled certificate, new key in the second slot, old slot destroyed after the commit; no renewal loop when the new certificate is already due", async (t) => {
   if (!requireLibest(t)) return;
   const { ca, est, lwm2m } = await setup(t);

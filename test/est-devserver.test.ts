@@ -220,3 +220,30 @@ test("EST with the Bootstrap-Server account's PSK: a wrong PSK fails the handsha
   await registered;
   assert.equal((await dev.server.read(ep, "/3/0")).code, "2.05", "the other account is served");
 });
+
+test("EST with a PSK only at the Bootstrap-Server: a mode-4 account without IDevID whose EST server is the LwM2M Server (no EST URI) does not send the Bootstrap-Server's PSK there; no enrolment, the reason in the log", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const issued: EstIssued[] = [];
+  dev.est!.on("issued", (e: EstIssued) => issued.push(e));
+  const d = newDevice();
+  d.start();
+  d.provision({
+    endpoint: ep,
+    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key },
+    servers: [{ uri: dev.secureServerUri!, securityMode: "est", shortServerId: 104, lifetime: 300, serverPublicKey: new Uint8Array(dev.pki!.server.certificate) }],
+  });
+  await new Promise<void>((res, rej) => {
+    const t0 = Date.now();
+    const check = () => {
+      if (d.logs.some((l) => /EST: ssid=104: no client credential for the EST server/.test(l.text))) return res();
+      if (Date.now() - t0 > 15000) return rej(new Error(`no refusal; log:\n${d.logs.map((l) => l.text).join("\n")}`));
+      setTimeout(check, 50);
+    };
+    check();
+  });
+  assert.equal(issued.length, 0, "nothing issued");
+  assert.ok(!d.logs.some((l) => /EST: DTLS established/.test(l.text)), "no handshake with the LwM2M Server's RA");
+});

@@ -22,7 +22,7 @@ const URI_CAP: i32 = 128;
 /** The explicit EST trust anchor: its own record (RecordId.EstTrust), read only while the
  *  handshake with the EST server needs it, into memory the caller lends (estCaLoad). */
 export const EST_CA_MAX: i32 = 1024;
-const CFG_CAP: i32 = 2 + URI_CAP + 1;
+const CFG_CAP: i32 = 2 + URI_CAP + 2;
 const A_CRED: i32 = 0;
 const A_CFG: i32 = A_CRED + CRED_CAP;
 const A_CERT: i32 = A_CFG + ((2 + CFG_CAP + 7) & ~7);
@@ -40,7 +40,8 @@ function estArea(): usize {
 function cfg(): usize { return estArea() + <usize>A_CFG; }
 
 // ---- configuration ---------------------------------------------------------------
-// RecordId.EstConfig: uriLen u16, uri, renew percent u8; RecordId.EstTrust: the anchor's DER.
+// RecordId.EstConfig: uriLen u16, uri, renew percent u8, flags u8 (1 = server-side key
+// generation, /skg); RecordId.EstTrust: the anchor's DER.
 // In RAM: byte 0 = 0xff when no EstConfig is stored, the record from byte 2.
 
 function loadConfig(): void {
@@ -49,7 +50,7 @@ function loadConfig(): void {
   memory.fill(c, 0, <usize>(2 + CFG_CAP));
   // default: the account's own server at /.well-known/est, trust from resource 4, renew at 75 %
   const n = storeGet(RecordId.EstConfig, c + 2, CFG_CAP);
-  if (n < 3 || n != 3 + <i32>load<u16>(c + 2)) { store<u8>(c, 0xff); store<u16>(c + 2, 0); store<u8>(c + 4, 75); }
+  if (n < 4 || n != 4 + <i32>load<u16>(c + 2)) { store<u8>(c, 0xff); store<u16>(c + 2, 0); store<u8>(c + 4, 75); store<u8>(c + 5, 0); }
   cfgLoaded = true;
 }
 export function estUriLen(): i32 { loadConfig(); return <i32>load<u16>(cfg() + 2); }
@@ -58,13 +59,16 @@ export function estRenewPercent(): i32 {
   const p = <i32>load<u8>(estUri() + <usize>estUriLen());
   return p > 0 && p <= 100 ? p : 75;
 }
+/** The device asks the EST server for its key (/skg, RFC 7030 §4.4) instead of generating one. */
+export function estServerKeygen(): bool { return (load<u8>(estUri() + <usize>estUriLen() + 1) & 1) != 0; }
 /** The explicit EST trust anchor into [buf, buf + EST_CA_MAX): its length, 0 when none is configured. */
 export function estCaLoad(buf: usize): i32 {
   const n = storeGet(RecordId.EstTrust, buf, EST_CA_MAX);
   return n > 0 ? n : 0;
 }
 /** est_configure: kind 1 the EST URI, 2 the EST trust anchor (DER; length 0 removes it), 3 the
- *  renewal percent (travels as `len`). Stored at once; -1 for a bad value or a store status. */
+ *  renewal percent, 4 server-side key generation on (1) or off (0) (3 and 4 travel as `len`).
+ *  Stored at once; -1 for a bad value or a store status. */
 export function estConfigure(kind: i32, p: usize, len: i32): i32 {
   if (kind == 2) {
     if (len < 0 || len > EST_CA_MAX) return -1;
@@ -73,18 +77,21 @@ export function estConfigure(kind: i32, p: usize, len: i32): i32 {
   }
   const c = cfg();
   const uriLen = estUriLen();
-  const pct = <u8>estRenewPercent();
+  const tail = load<u16>(c + 4 + <usize>uriLen); // percent, flags
   if (kind == 1) {
     if (len < 0 || len > URI_CAP) return -1;
     memory.copy(c + 4, p, <usize>len);
     store<u16>(c + 2, <u16>len);
-    store<u8>(c + 4 + <usize>len, pct);
+    store<u16>(c + 4 + <usize>len, tail);
   } else if (kind == 3) {
     if (len <= 0 || len > 100) return -1;
     store<u8>(c + 4 + <usize>uriLen, <u8>len);
+  } else if (kind == 4) {
+    if (len < 0 || len > 1) return -1;
+    store<u8>(c + 5 + <usize>uriLen, <u8>len);
   } else return -1;
   store<u8>(c, 0);
-  const r = storePut(RecordId.EstConfig, c + 2, 3 + estUriLen());
+  const r = storePut(RecordId.EstConfig, c + 2, 4 + estUriLen());
   if (r < 0) { cfgLoaded = false; return r; } // not stored: read back from the store next time
   return 0;
 }

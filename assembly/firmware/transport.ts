@@ -48,7 +48,7 @@ import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart,
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
 import { EP_NAME, epNameLen, isRegistered, regRestartPending } from "../lwm2m/client/registration";
 import {
-  EST_ENABLED, estUri, estUriLen, estCredential, estCredBuf, estCertWork,
+  EST_ENABLED, estUri, estUriLen, estServerKeygen, estCredential, estCredBuf, estCertWork,
   estCredLen, estRenewalDue, estCredValid,
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
@@ -762,7 +762,9 @@ function estDone(ci: i32, r: i32, now: i64): bool {
     return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);
   }
   if (estOp == EstOp.Att) {
-    estOp = estRenewing ? EstOp.Sren : EstOp.Sen;
+    // the key: made in the SE (Sen, Sren), or by the server when so configured (Skg: imported
+    // into the SE slot with se_import_p256 and wiped, est/client.ts)
+    estOp = estRenewing ? EstOp.Sren : estServerKeygen() ? EstOp.Skg : EstOp.Sen;
     // issue 8 step 2/9: a fresh key in the slot not holding the current credential
     return estDone(ci, estStart(estOp, estNextSlot(), clock_wall_seconds(), now), now);
   }
