@@ -247,3 +247,20 @@ test("EST with a PSK only at the Bootstrap-Server: a mode-4 account without IDev
   assert.equal(issued.length, 0, "nothing issued");
   assert.ok(!d.logs.some((l) => /EST: DTLS established/.test(l.text)), "no handshake with the LwM2M Server's RA");
 });
+
+for (const [code, text] of [[0x84, "4.04"], [0x83, "4.03"]] as const) test(`mode-4 flow, /att answered ${text}: ${code === 0x84 ? "not offered (RFC 9148 §5: optional), the CSR goes without attributes and the device enrols" : "any other error ends the enrolment with the code"}`, async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est-idevid";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const asked: string[] = [];
+  dev.est!.intercept = (op) => { asked.push(op); return op === "att" ? { code } : null; };
+  const d = newDevice();
+  d.start();
+  const done = waitEvent(d, code === 0x84 ? "enrolled" : "enrolFailed");
+  d.provision({ endpoint: ep, bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key } });
+  const e = await done;
+  assert.deepEqual(asked.slice(0, 3), code === 0x84 ? ["crts", "att", "sen"] : ["crts", "att"]);
+  if (code === 0x84) assert.equal(e.arg, 0, "sen");
+  else { assert.equal(e.arg, code); assert.equal(asked.length, 2, "no CSR after the refusal"); }
+});
