@@ -362,7 +362,7 @@ function send(ci: i32, p: usize, n: i32): i32 {
 }
 
 function close(ci: i32): void {
-  if (estOn(ci)) estCi = -1; // an enrolment in progress is dropped (nothing installed)
+  if (estOn(ci)) estRelease(ci); // an enrolment in progress is dropped (nothing installed)
   const k = kindOf(ci);
   if (k == KIND_DTLS) {
     // RFC 5246 7.2.1: close_notify on De-register / shutdown / account gone
@@ -808,15 +808,7 @@ function estDone(ci: i32, r: i32, now: i64): bool {
 
 /** Closes the EST channel of ci (close_notify). */
 function estClose(ci: i32): void {
-  if (connEpLent(ci)) {
-    // the endpoint goes back to the account as new: nothing of the EST exchange in flight or left in it
-    connEpReset(ci);
-    connEpLend(ci, false);
-  }
-  if (estBlock >= 0) wipe(changetype<usize>(blockAt(estBlock)), EST_WORK_SIZE); // the CSR, answers: nothing left behind
-  estBlock = -1;
-  estCi = -1;
-  estRunning = false;
+  estRelease(ci);
   const d = dtlsOf(ci);
   if (kindOf(ci) == KIND_DTLS) {
     d.close(lastNow);
@@ -826,6 +818,19 @@ function estClose(ci: i32): void {
     net_close(peerOf(ci));
   }
   setT(ci, KIND_NONE, -1);
+}
+
+/** Ends the enrolment's hold on ci's memory: the account's endpoint goes back to it as new
+ *  (nothing of the EST exchange in flight or left in it), the work area is wiped and unpinned. */
+function estRelease(ci: i32): void {
+  if (connEpLent(ci)) {
+    connEpReset(ci);
+    connEpLend(ci, false);
+  }
+  if (estBlock >= 0) wipe(changetype<usize>(blockAt(estBlock)), EST_WORK_SIZE); // the CSR, answers: nothing left behind
+  estBlock = -1;
+  estCi = -1;
+  estRunning = false;
 }
 
 /** EST-6: the channel to the LwM2M Server with the enrolled certificate (the client is told when it is up). */
