@@ -1,7 +1,7 @@
 // EST rows (issue 8, Security Mode 4):
 // - code EST adds to build/firmware.wasm, per layer: the names-preserving
-//   release build of this tree against the same build of the tree without
-//   EST (the merge-base with main, `git archive` into a temp folder), function
+//   release build of this tree against the same build of this tree with the
+//   EST seam closed (firmware/est-state.ts EST_ENABLED = false), function
 //   bodies grouped by assembly/<layer>/ (bench/wasm.ts codeByLayer), after the
 //   same wasm-opt -Oz pass; and the release firmware.wasm size of both;
 // - RAM during an enrolment: the probe build (bench/ram.ts) of a device with
@@ -13,7 +13,7 @@
 //   enrolment (DTLS handshake + /crts + /sen) against libest, provision ->
 //   certificate installed.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, readFileSync, symlinkSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, symlinkSync, cpSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPrivateKey, X509Certificate } from "node:crypto";
@@ -46,14 +46,18 @@ function buildAt(dir: string, out: string): { layers: Map<string, number>; relea
   return { layers: codeByLayer(readWasm(readFileSync(`${out}.names.wasm`))), release: readFileSync(`${out}.wasm`).length };
 }
 
-function sizeRows(log: (s: string) => void): Row[] {
-  const base = execFileSync("git", ["-C", ROOT, "merge-base", "HEAD", "main"], { encoding: "utf8" }).trim();
-  const has = execFileSync("git", ["-C", ROOT, "ls-tree", "-r", "--name-only", base, "assembly/est"], { encoding: "utf8" }).trim();
-  if (has) throw new Error(`the merge-base ${base.slice(0, 8)} already has assembly/est: no EST-free baseline to compare with`);
+export function sizeRows(log: (s: string) => void): Row[] {
+  // the baseline: this tree with the EST seam closed (firmware/est-state.ts EST_ENABLED = false:
+  // every EST path is dead code the compiler drops, a mode-4 account is refused)
+  const seam = "assembly/firmware/est-state.ts";
+  const flag = "export const EST_ENABLED: bool = true;";
+  if (!readFileSync(join(ROOT, seam), "utf8").includes(flag)) throw new Error(`${seam} has no '${flag}': no EST-free baseline`);
   const tmp = mkdtempSync(join(tmpdir(), "lwm2m-bench-noest-"));
   try {
-    log(`est: baseline without EST = merge-base ${base.slice(0, 8)} (git archive into ${tmp})`);
-    execFileSync("sh", ["-c", `git -C '${ROOT}' archive ${base} assembly asconfig.json package.json | tar -x -C '${tmp}'`]);
+    log(`est: baseline without EST = this tree with EST_ENABLED = false (copied into ${tmp})`);
+    cpSync(join(ROOT, "assembly"), join(tmp, "assembly"), { recursive: true });
+    for (const f of ["asconfig.json", "package.json"]) cpSync(join(ROOT, f), join(tmp, f));
+    writeFileSync(join(tmp, seam), readFileSync(join(ROOT, seam), "utf8").replace(flag, "export const EST_ENABLED: bool = false;"));
     symlinkSync(join(ROOT, "node_modules"), join(tmp, "node_modules"));
     const before = buildAt(tmp, join(tmp, "fw"));
     log("est: this tree");
@@ -64,10 +68,10 @@ function sizeRows(log: (s: string) => void): Row[] {
     const budget = { max: EST_CODE_BUDGET, text: "≤ 8 KiB" };
     return [{
       id: "est.size.code-by-layer", section: SECTION, metric: "code EST adds to firmware.wasm (function bodies, per layer)", unit: "B",
-      ours: { value: codeAdded, text: `${bytesText(codeAdded)}: ${delta.map(([l, d]) => `${l} ${d > 0 ? "+" : ""}${d}`).join(", ")}`, detail: { baseline: base, delta: Object.fromEntries(delta) } },
+      ours: { value: codeAdded, text: `${bytesText(codeAdded)}: ${delta.map(([l, d]) => `${l} ${d > 0 ? "+" : ""}${d}`).join(", ")}`, detail: { delta: Object.fromEntries(delta) } },
       peer: null, budget, status: verdict(codeAdded, budget),
-      note: `against the merge-base ${base.slice(0, 8)} (no EST); est = assembly/est (CSR writer, payload readers, client, credential), firmware = transport's mode-4 path, est-state.ts and est_configure, ` +
-        "coap = the block-wise client now linked into the firmware, x509 = chain checks now reachable from EST",
+      note: "against this tree built with EST_ENABLED = false (firmware/est-state.ts); est = assembly/est (CSR writer, payload readers, client, credential), firmware = transport's mode-4 path, est-state.ts and est_configure, " +
+        "coap = the block-wise client, x509 = chain checks reachable from EST only",
     }, {
       id: "est.size.firmware", section: SECTION, metric: "firmware.wasm (release) with EST vs without", unit: "B",
       ours: { value: after.release - before.release, text: `${bytesText(after.release)} vs ${bytesText(before.release)}: +${after.release - before.release} B` },
@@ -103,7 +107,7 @@ class CountingNet implements NetService {
   }
 }
 
-async function enrolRun(layout: FirmwareLayout) {
+export async function enrolRun(layout: FirmwareLayout) {
   const ca = makeEstCa();
   const port = 20000 + Math.floor(Math.random() * 20000);
   const est = await startLibest(ca, port);

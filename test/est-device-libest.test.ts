@@ -131,6 +131,59 @@ test("mode 4 with libest: libest's 4.00 (its CSR attributes enforced) reaches th
   assert.equal(e.arg, 0x80);
   assert.match(d.logs.map((l) => l.text).join("\n"), /EST: enrolment failed ssid=1, the EST server answered 4\.00/);
 });
+const tlv = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag, body.length]), body]);
+
+test("mode 4 with libest: /att is consulted before the CSR: libest asking for serialNumber (--enforce-csr) gets it in the mode-4 device's CSR, and the device enrols", async (t) => {
+  if (!requireLibest(t)) return;
+  // CsrAttrs: serialNumber, ecdsa-with-SHA256 (RFC 7030 §4.5.2); libest refuses a CSR without them
+  const attrs = tlv(0x30, Buffer.concat([tlv(0x06, Buffer.from("550405", "hex")), tlv(0x06, Buffer.from("2a8648ce3d040302", "hex"))]));
+  const { ca, est, lwm2m } = await setup(t, { EST_CSR_ATTR: attrs.toString("base64"), EST_EXTRA_ARGS: "--enforce-csr" });
+  const d = newDevice();
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  d.provision(factory(ca, est, lwm2m, "urn:dev:mode4-att"));
+  assert.equal((await enrolled).arg, 0);
+  await lwm2m.waitFor(/subject=.*CN ?= ?urn:dev:mode4-att/, 15000);
+  const subject = /subject=.*/.exec(lwm2m.output)![0];
+  assert.match(subject, /serialNumber ?= ?urn:dev:mode4-att/, `the enrolled certificate carries the serialNumber /att asked for: ${subject}`);
+});
+
+test("mode 4 with libest: /att asking for RSA ends the enrolment before any CSR (AttUnsupported in the event), no key is kept", async (t) => {
+  if (!requireLibest(t)) return;
+  const rsa = tlv(0x30, Buffer.concat([tlv(0x06, Buffer.from("2a864886f70d010101", "hex")), tlv(0x06, Buffer.from("2a864886f70d01010b", "hex"))]));
+  const { ca, est, lwm2m } = await setup(t, { EST_CSR_ATTR: rsa.toString("base64") });
+  const d = newDevice();
+  d.start();
+  const failed = waitEvent(d, "enrolFailed");
+  d.provision(factory(ca, est, lwm2m, "urn:dev:mode4-att-rsa"));
+  const e = await failed;
+  assert.equal(e.arg, -212, "EstError.AttUnsupported");
+  assert.equal(typeof d.se.publicKey(2), "number", "no key generated for a CSR never sent");
+  assert.doesNotMatch(readFileSync(est.log, "utf8"), /simpleenroll|\/sen/i, "no enrolment request reached libest");
+});
+
+test("mode 4 with libest, server-side key generation (--est-skg): /skg instead of /sen, the key imported into SE slot 2 and wiped from linear memory, the certificate carries it, Register with it", async (t) => {
+  if (!requireLibest(t)) return;
+  const { ca, est, lwm2m } = await setup(t);
+  const d = newDevice();
+  let imported: Uint8Array | undefined;
+  const orig = d.se.importPrivate.bind(d.se);
+  d.se.importPrivate = (slot: number, priv: Uint8Array) => { if (slot === 2) imported = priv.slice(); return orig(slot, priv); };
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const cfg = factory(ca, est, lwm2m, "urn:dev:mode4-skg");
+  cfg.est!.serverKeygen = true;
+  d.provision(cfg);
+  assert.equal((await enrolled).arg, 0);
+  await lwm2m.waitFor(/subject=.*CN ?= ?urn:dev:mode4-skg/, 15000);
+  assert.match(readFileSync(est.log, "utf8"), /serverkeygen|skg/i, "libest served /skg");
+  assert.ok(imported && imported.length === 32, "se_import_p256 got the server's 32-byte scalar for slot 2");
+  const key = d.se.publicKey(2);
+  assert.ok(typeof key !== "number", "the key is in SE slot 2");
+  assert.equal(Buffer.from(d.memory.buffer).indexOf(Buffer.from(imported!)), -1, "the private scalar is nowhere in linear memory");
+  assert.doesNotMatch(d.logs.map((l) => l.text).join("\n"), /\/sen\b/);
+});
+
 test("mode 4 with libest: at the renewal point (75 %) the device re-enrols with /sren over DTLS with the enrolled certificate, new key in the second slot, old slot destroyed after the commit; no renewal loop when the new certificate is already due", async (t) => {
   if (!requireLibest(t)) return;
   const { ca, est, lwm2m } = await setup(t);

@@ -147,3 +147,120 @@ test("development servers alone: bootstrap over DTLS-PSK to a mode-4 account, ES
   await d.shutdown(5000);
   await gone;
 });
+
+// A low-entropy Bootstrap-Server account is purged once bootstrap is done (BS-4): with one, the
+// mode-4 account is factory-provisioned beside it (no bootstrap run) and enrols over ECDHE-PSK.
+for (const lowEntropy of [false, true]) test(`EST with the Bootstrap-Server account's PSK (issue 8 §5), ${lowEntropy ? "a low-entropy factory secret, mode-4 account provisioned at the factory: ECDHE-PSK only (BS-4, DTLS-3)" : "bootstrap over DTLS-PSK to the mode-4 account lwm2m-wasm-est (no IDevID)"}: enrolment at the Bootstrap-Server's RA authenticated by the Bootstrap-Server account's PSK, Register with the issued certificate, Read`, async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const issued: EstIssued[] = [];
+  dev.est!.on("issued", (e: EstIssued) => issued.push(e));
+  const d = newDevice();
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const registered = waitEvent(d, "registered");
+  d.provision({
+    endpoint: ep,
+    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key, lowEntropy },
+    servers: lowEntropy ? [{ uri: dev.secureServerUri!, securityMode: "est", shortServerId: 104, lifetime: 300, serverPublicKey: new Uint8Array(dev.pki!.server.certificate) }] : undefined,
+    est: { uri: `${dev.secureBootstrapUri!}/.well-known/est` }, // the EST server is the Bootstrap-Server
+  });
+  assert.equal((await enrolled).arg, 0, "sen");
+  await registered;
+  assert.equal(issued.length, 1);
+  assert.equal(issued[0].operation, "sen");
+  assert.deepEqual(issued[0].identity, { kind: "psk", identity: bs.identity }, "the RA saw the Bootstrap-Server account's PSK identity");
+  const bsPort = new URL(dev.secureBootstrapUri!.replace("coaps", "http")).port;
+  const logs = d.logs.map((l) => l.text).join("\n");
+  assert.match(logs, new RegExp(`EST: enrolment for ssid=104 at coaps://127\\.0\\.0\\.1:${bsPort}/\\.well-known/est`));
+  const suite = /EST: DTLS established with the EST server ssid=104, suite 0x([0-9a-f]{4})/.exec(logs)?.[1];
+  console.log(`EST handshake suite 0x${suite} (lowEntropy ${lowEntropy})`);
+  if (lowEntropy) assert.equal(suite, "c037", "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256 only (RFC 5489)");
+  else assert.notEqual(suite, "c037", "a high-entropy PSK may use a plain PSK suite (the server's first choice)");
+  const reg = dev.server.getRegistration(ep);
+  assert.equal(reg?.identity?.kind, "x509", "registered over DTLS with the issued certificate");
+  assert.deepEqual(Buffer.from((reg!.identity as { certificate: Uint8Array }).certificate), Buffer.from(issued[0].certificate));
+  assert.match(subjectOf(issued[0].certificate), new RegExp(`CN=${ep}`));
+  const spki = new X509Certificate(Buffer.from(issued[0].certificate)).publicKey.export({ format: "der", type: "spki" });
+  assert.deepEqual(new Uint8Array(spki.subarray(spki.length - 65)), d.se.publicKey(2), "the certificate carries the key of SE slot 2");
+  assert.equal((await dev.server.read(ep, "/3/0")).code, "2.05");
+});
+
+test("EST with the Bootstrap-Server account's PSK: a wrong PSK fails the handshake with the RA, the enrolment fails with an event naming it, nothing is installed, and the device keeps serving its other account", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const wrong = Buffer.from(bs.key, "hex");
+  wrong[0] ^= 1;
+  const issued: EstIssued[] = [];
+  dev.est!.on("issued", (e: EstIssued) => issued.push(e));
+  const d = newDevice();
+  d.start();
+  const failed = waitEvent(d, "enrolFailed");
+  const registered = waitEvent(d, "registered", 30000, (e) => e.ssid === 101);
+  d.provision({
+    endpoint: ep,
+    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: wrong.toString("hex") },
+    servers: [
+      { uri: dev.secureServerUri!, securityMode: "est", shortServerId: 104, lifetime: 300, serverPublicKey: new Uint8Array(dev.pki!.server.certificate) },
+      { uri: dev.serverUri!, securityMode: "nosec", shortServerId: 101, lifetime: 300 },
+    ],
+    est: { uri: `${dev.secureBootstrapUri!}/.well-known/est` },
+  });
+  const f = await failed;
+  assert.equal(f.ssid, 104);
+  assert.match(f.text, /enrolment failed ssid=104/);
+  const logs = () => d.logs.map((l) => l.text).join("\n");
+  assert.match(logs(), /EST server ssid=104: .*wrong PSK or key/, "the log names the likely cause");
+  assert.equal(issued.length, 0, "nothing issued");
+  assert.equal(typeof d.se.publicKey(2), "number", "no enrolled key");
+  await registered;
+  assert.equal((await dev.server.read(ep, "/3/0")).code, "2.05", "the other account is served");
+});
+
+test("EST with a PSK only at the Bootstrap-Server: a mode-4 account without IDevID whose EST server is the LwM2M Server (no EST URI) does not send the Bootstrap-Server's PSK there; no enrolment, the reason in the log", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const issued: EstIssued[] = [];
+  dev.est!.on("issued", (e: EstIssued) => issued.push(e));
+  const d = newDevice();
+  d.start();
+  d.provision({
+    endpoint: ep,
+    bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key },
+    servers: [{ uri: dev.secureServerUri!, securityMode: "est", shortServerId: 104, lifetime: 300, serverPublicKey: new Uint8Array(dev.pki!.server.certificate) }],
+  });
+  await new Promise<void>((res, rej) => {
+    const t0 = Date.now();
+    const check = () => {
+      if (d.logs.some((l) => /EST: ssid=104: no client credential for the EST server/.test(l.text))) return res();
+      if (Date.now() - t0 > 15000) return rej(new Error(`no refusal; log:\n${d.logs.map((l) => l.text).join("\n")}`));
+      setTimeout(check, 50);
+    };
+    check();
+  });
+  assert.equal(issued.length, 0, "nothing issued");
+  assert.ok(!d.logs.some((l) => /EST: DTLS established/.test(l.text)), "no handshake with the LwM2M Server's RA");
+});
+
+for (const [code, text] of [[0x84, "4.04"], [0x83, "4.03"]] as const) test(`mode-4 flow, /att answered ${text}: ${code === 0x84 ? "not offered (RFC 9148 §5: optional), the CSR goes without attributes and the device enrols" : "any other error ends the enrolment with the code"}`, async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est-idevid";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const asked: string[] = [];
+  dev.est!.intercept = (op) => { asked.push(op); return op === "att" ? { code } : null; };
+  const d = newDevice();
+  d.start();
+  const done = waitEvent(d, code === 0x84 ? "enrolled" : "enrolFailed");
+  d.provision({ endpoint: ep, bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key } });
+  const e = await done;
+  assert.deepEqual(asked.slice(0, 3), code === 0x84 ? ["crts", "att", "sen"] : ["crts", "att"]);
+  if (code === 0x84) assert.equal(e.arg, 0, "sen");
+  else { assert.equal(e.arg, code); assert.equal(asked.length, 2, "no CSR after the refusal"); }
+});

@@ -38,15 +38,17 @@ export namespace EstOp {
 
 export const EST_PENDING: i32 = 1;
 /** The stated limit of one EST response body (bytes): a larger one is refused
- *  (Size2 first, else at the block that would pass it), nothing written beyond. */
+ *  (Size2 first, else at the block that would pass it), nothing written beyond.
+ *  The trust anchors /crts returned stay at the start of this buffer (at most
+ *  EST_CA_CAP bytes), so the answers after /crts get EST_RESPONSE_CAP less those. */
 export const EST_RESPONSE_CAP: i32 = 2048;
+export const EST_CA_CAP: i32 = 1024;
 /** 5.03 Service Unavailable answers waited out per operation (RFC 9148 §5: Max-Age). */
 export const EST_MAX_RETRIES: i32 = 3;
 /** Longest single 5.03 wait honoured (s); a longer Max-Age is cut to this. */
 export const EST_MAX_WAIT_S: i64 = 600;
 
 const CSR_CAP: i32 = 400;
-const CA_CAP: i32 = 1536;
 const TMPL_CAP: i32 = 96;
 const PATH_CAP: i32 = 64;
 // work layout
@@ -61,8 +63,7 @@ const W_CSR: i32 = W_CALIST + EST_MAX_CERTS * 8;
 const W_CERT: i32 = W_CSR + CSR_CAP;
 const W_X509: i32 = W_CERT + ((CERT_SIZE + 7) & ~7);
 const W_CHAIN: i32 = W_X509 + X509_WORK_SIZE;
-const W_CA: i32 = W_CHAIN + EST_MAX_CERTS * 8;
-const W_ONE: i32 = W_CA + CA_CAP;
+const W_ONE: i32 = W_CHAIN + EST_MAX_CERTS * 8;
 const W_RESP: i32 = W_ONE + 8;
 /** Bytes of caller memory for the EST client (8-byte aligned). */
 export const EST_WORK_SIZE: i32 = W_RESP + EST_RESPONSE_CAP;
@@ -150,7 +151,7 @@ function template(): i32 {
 }
 
 function fail(e: i32): i32 {
-  if (op == EstOp.Skg) memory.fill(W + W_RESP, 0, <usize>EST_RESPONSE_CAP); // no key bytes left behind
+  if (op == EstOp.Skg) memory.fill(W + W_RESP + <usize>caLen, 0, <usize>(EST_RESPONSE_CAP - caLen)); // no key bytes left behind
   if ((op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) && keySlot >= 0) se_destroy(keySlot); // the new slot only
   op = 0;
   retryAt = -1;
@@ -162,7 +163,7 @@ function send(now: i64): i32 {
   if (t < 0) return fail(EstError.Transport);
   const up = (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) ? W + W_CSR : 0;
   const r = blockClientStart(blk(), ep, CoapType.CON, (op == EstOp.Crts || op == EstOp.Att) ? CoapCode.GET : CoapCode.POST,
-    W + W_TMPL, t, up, up ? csrLen : 0, W + W_RESP, EST_RESPONSE_CAP, estSzx1, estSzx2, now);
+    W + W_TMPL, t, up, up ? csrLen : 0, W + W_RESP + <usize>caLen, EST_RESPONSE_CAP - caLen, estSzx1, estSzx2, now);
   if (r < 0) { estLastDetail = r; return fail(EstError.Transport); }
   return EST_PENDING;
 }
@@ -187,6 +188,7 @@ export function estStart(operation: i32, slot: i32, wall: i64, now: i64): i32 {
   estLastDetail = 0;
   estCert = 0;
   estCertLen = 0;
+  if (op == EstOp.Crts) caLen = caCount = 0; // new anchors replace the old ones
   if (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) {
     keySlot = slot;
     // RFC 7030 §4.4.1.1: /skg still carries a CSR (the server ignores its key); ours is signed by a fresh pair too
@@ -297,24 +299,25 @@ export function estOnResponse(now: i64): i32 {
   }
   if ((m.code >> 5) != 2) return fail(EstError.ServerError);
   const cf = m.contentFormat();
-  const body = W + W_RESP;
+  const body = W + W_RESP + <usize>caLen;
   const len = b.downLen;
   let res: i32 = 0;
   if (op == EstOp.Crts) {
     if (cf != EstFormat.Pkcs7CertsOnly) return fail(EstError.ContentFormat);
     const n = estReadPkcs7(body, len);
     if (n < 0) return fail(n);
-    // keep the anchors apart from the response buffer
+    // the anchors are kept at the start of the response buffer, one after the other (each moves
+    // down over the PKCS#7 framing before it, in order: memory.copy moves overlapping bytes)
     let used = 0;
     for (let i = 0; i < n; i++) {
       const l = listLen(estCerts, i);
-      if (used + l > CA_CAP) return fail(EstError.TooLarge);
+      if (used + l > EST_CA_CAP) return fail(EstError.TooLarge);
       const c = changetype<Cert>(W + W_CERT);
       const pr = x509Parse(listPtr(estCerts, i), l, c);
       if (pr < 0) { estLastDetail = pr; return fail(EstError.Malformed); }
-      memory.copy(W + W_CA + <usize>used, listPtr(estCerts, i), <usize>l);
+      memory.copy(body + <usize>used, listPtr(estCerts, i), <usize>l);
       const e = W + W_CALIST + <usize>(i << 3);
-      store<u32>(e, <u32>(W + W_CA + <usize>used)); store<i32>(e, l, 4);
+      store<u32>(e, <u32>(body + <usize>used)); store<i32>(e, l, 4);
       used += l;
     }
     caLen = used;

@@ -20,7 +20,7 @@ import { SeSlot } from "../se/keys";
 import { keyLoad, keySlot } from "./persist";
 import { STORE_SCRATCH } from "../storage/store";
 import { estCredSlot } from "../est/credential";
-import { estCredCert, estCredLen, estCa, estCaLen } from "./est-state";
+import { EST_ENABLED, estCredCert, estCredLen, estCaLoad } from "./est-state";
 import { SESSION_TICKET_CAP } from "./session-store";
 import { MAX_CID_LEN } from "../dtls/record";
 
@@ -177,7 +177,7 @@ export function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen:
   } else {
     // RPK / X.509: our private key stays in its SE slot; its public key from the SE
     // (mode 4: the enrolled key's slot and certificate, EST-6)
-    const est = mode == SecurityMode.CertificateWithEst;
+    const est = EST_ENABLED && mode == SecurityMode.CertificateWithEst;
     const slot = est ? estCredSlot : keySlot(handle);
     const pub = OWN_PUB + <usize>(ci * 72);
     if (slot < 0 || se_public_key(slot, pub) != HostStatus.Ok) {
@@ -256,11 +256,35 @@ function trustFrom(ci: i32, secIid: i32, key: usize, keyLen: i32, host: usize, h
 
 /** Connection ci's DtlsConfig for the EST server of mode-4 account secIid (RFC 9148, issue 8 §5):
  *  client authentication with the enrolled certificate for /sren (renewing), else the factory
- *  IDevID (resources 3 and 5); the server checked against the explicit EST trust anchor (usage 2),
- *  else resource 4 as for the LwM2M Server, never unauthenticated. False when either is missing (logged). */
-export function configureEst(ci: i32, secIid: u32, renewing: bool, host: usize, hostLen: i32): bool {
+ *  IDevID (resources 3 and 5), else, when the EST server is the Bootstrap-Server (bsSec >= 0: its
+ *  Security instance), that account's PSK; the server checked against the explicit EST trust
+ *  anchor (usage 2), else resource 4 as for the LwM2M Server (with the PSK: the PSK itself),
+ *  never unauthenticated. False when either is missing (logged).
+ *  anchorBuf: EST_CA_MAX bytes the caller lends for the explicit anchor until the handshake is over. */
+export function configureEst(ci: i32, secIid: u32, renewing: bool, host: usize, hostLen: i32, anchorBuf: usize, bsSec: i32): bool {
   const c = cfgOf(ci);
   c.clearCredentials();
+  getBytes(SECURITY_OID, secIid, Sec.PublicKeyOrIdentity);
+  if (!renewing && !(found && valueLen > 0) && bsSec >= 0) {
+    // issue 8 §5: the Bootstrap-Server account's PSK (RFC 4279 2: identity resource 3, key from
+    // the sealed store or resource 5), with its low-entropy rule (BS-4 / DTLS-3: ECDHE-PSK only)
+    const n = loadPsk(ci, <u32>bsSec, securityKeyHandle(<u32>bsSec));
+    wipePsk(ci); // loaded again around the calls that build the key schedule (transport.ts)
+    const id = getBytes(SECURITY_OID, <u32>bsSec, Sec.PublicKeyOrIdentity);
+    if (n <= 0 || !found || valueLen <= 0) {
+      lb("EST: no usable PSK of the Bootstrap-Server account for the EST server, status ");
+      lnum(n);
+      lerror();
+      return false;
+    }
+    c.psk = pskBuf(ci);
+    c.pskLen = n;
+    c.pskIdentity = id;
+    c.pskIdentityLen = valueLen;
+    c.pskLowEntropy = !bsEntropyHigh;
+    c.suites = ciphersuites(<u32>bsSec) & (bsEntropyHigh ? SuiteBit.AnyPsk : SuiteBit.EcdhePskCbc);
+    return true;
+  }
   const pub = OWN_PUB + <usize>(ci * 72);
   let slot = -1;
   if (renewing) {
@@ -285,9 +309,9 @@ export function configureEst(ci: i32, secIid: u32, renewing: bool, host: usize, 
   c.certificateType = CertificateType.X509;
   c.suites = ciphersuites(secIid) & SuiteBit.Ecdsa;
   // certificate-sized handshake buffers come from the pool (transport.ts takeHandshakeBlock)
-  const explicit = estCaLen() > 0;
-  let key = estCa();
-  let keyLen = estCaLen();
+  let key = anchorBuf;
+  let keyLen = estCaLoad(anchorBuf);
+  const explicit = keyLen > 0;
   if (!explicit) {
     key = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
     keyLen = found ? valueLen : 0;

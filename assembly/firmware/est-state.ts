@@ -1,25 +1,31 @@
 // Security Mode 4 state of the device (issue 8): the EST configuration
 // (server URI, explicit EST trust anchor, renewal point; factory-provisioned
-// through the est_configure export into RecordId.EstConfig), the enrolled
-// credential loaded from the store (assembly/est/credential.ts), and the
-// memory the EST client needs. All of it lives in one area allocated the
-// first time an account in mode 4 is opened, once (a device without such an
-// account never pays for it).
-import { CoapEndpoint, coapEndpointSize } from "../coap/endpoint";
-import { EST_WORK_SIZE } from "../est/client";
+// through the est_configure export into RecordId.EstConfig) and the enrolled
+// credential loaded from the store (assembly/est/credential.ts). Both live in
+// one area allocated the first time an account in mode 4 is opened, once (a
+// device without such an account never pays for it). The EST client's work
+// area and its CoAP endpoint are not here: during an enrolment the EST client
+// works in the account's handshake block (idle once the DTLS handshake with
+// the EST server is over) and sends on the account's own CoAP endpoint
+// (firmware/transport.ts), so an enrolment costs no RAM of its own.
+/** The build has Security Mode 4 (EST). The one seam of the EST code: with false, every EST
+ *  path in firmware/ is dead code the compiler drops, and a mode-4 account is refused
+ *  (TransportError.SecureUnavailable); bench/est.ts measures the code EST adds this way. */
+export const EST_ENABLED: bool = true;
+
 import { estCredentialLoad, estCredSlot, estCredCertLen, estRenewAt } from "../est/credential";
 import { Cert, CERT_SIZE, x509Parse } from "../x509/cert";
-import { storeGet, storePut, RecordId } from "../storage/store";
+import { storeGet, storePut, storeDelete, RecordId } from "../storage/store";
 
-export const EST_MSG_CAP: i32 = 1152; // a 1024-byte block with its options
 const CRED_CAP: i32 = 1028; // record header + a certificate up to 1 KiB
 const URI_CAP: i32 = 128;
-const CA_CAP: i32 = 1024;
-const CFG_CAP: i32 = 2 + URI_CAP + 2 + CA_CAP + 1;
-const A_EP: i32 = EST_WORK_SIZE;
-const A_CRED: i32 = A_EP + ((coapEndpointSize(EST_MSG_CAP, 1, 4) + 7) & ~7);
+/** The explicit EST trust anchor: its own record (RecordId.EstTrust), read only while the
+ *  handshake with the EST server needs it, into memory the caller lends (estCaLoad). */
+export const EST_CA_MAX: i32 = 1024;
+const CFG_CAP: i32 = 2 + URI_CAP + 2;
+const A_CRED: i32 = 0;
 const A_CFG: i32 = A_CRED + CRED_CAP;
-const A_CERT: i32 = A_CFG + ((CFG_CAP + 7) & ~7);
+const A_CERT: i32 = A_CFG + ((2 + CFG_CAP + 7) & ~7);
 const AREA_SIZE: i32 = A_CERT + ((CERT_SIZE + 7) & ~7);
 
 let area: usize = 0;
@@ -27,58 +33,66 @@ let cfgLoaded = false;
 let credLoaded = false;
 
 /** The EST area (allocated on first use). */
-export function estArea(): usize {
+function estArea(): usize {
   if (area == 0) area = changetype<usize>(new ArrayBuffer(AREA_SIZE));
   return area;
 }
-export function estWork(): usize { return estArea(); }
-export function estEndpoint(): CoapEndpoint { return changetype<CoapEndpoint>(estArea() + <usize>A_EP); }
 function cfg(): usize { return estArea() + <usize>A_CFG; }
 
 // ---- configuration ---------------------------------------------------------------
-// record value: uriLen u16, uri, caLen u16, ca, renew percent u8
+// RecordId.EstConfig: uriLen u16, uri, renew percent u8, flags u8 (1 = server-side key
+// generation, /skg); RecordId.EstTrust: the anchor's DER.
+// In RAM: byte 0 = 0xff when no EstConfig is stored, the record from byte 2.
 
 function loadConfig(): void {
   if (cfgLoaded) return;
   const c = cfg();
-  memory.fill(c, 0, <usize>CFG_CAP);
+  memory.fill(c, 0, <usize>(2 + CFG_CAP));
   // default: the account's own server at /.well-known/est, trust from resource 4, renew at 75 %
-  const n = storeGet(RecordId.EstConfig, c + 2, CFG_CAP - 2);
-  if (n < 5) store<u8>(c, 0xff); // none stored
+  const n = storeGet(RecordId.EstConfig, c + 2, CFG_CAP);
+  if (n < 4 || n != 4 + <i32>load<u16>(c + 2)) { store<u8>(c, 0xff); store<u16>(c + 2, 0); store<u8>(c + 4, 75); store<u8>(c + 5, 0); }
   cfgLoaded = true;
 }
-function uriAt(): usize { return cfg() + 2 + 2; }
-export function estUriLen(): i32 { loadConfig(); return load<u8>(cfg()) == 0xff ? 0 : <i32>load<u16>(cfg() + 2); }
-export function estUri(): usize { return uriAt(); }
-export function estCaLen(): i32 { const n = estUriLen(); return load<u8>(cfg()) == 0xff ? 0 : <i32>load<u16>(uriAt() + <usize>n); }
-export function estCa(): usize { return uriAt() + <usize>estUriLen() + 2; }
+export function estUriLen(): i32 { loadConfig(); return <i32>load<u16>(cfg() + 2); }
+export function estUri(): usize { return cfg() + 4; }
 export function estRenewPercent(): i32 {
-  if (estUriLen() == 0 && load<u8>(cfg()) == 0xff) return 75;
-  const p = <i32>load<u8>(estCa() + <usize>estCaLen());
+  const p = <i32>load<u8>(estUri() + <usize>estUriLen());
   return p > 0 && p <= 100 ? p : 75;
 }
-/** Stored copy of the three fields (kind 1 URI, 2 trust anchor, 3 renewal percent) of est_configure. */
+/** The device asks the EST server for its key (/skg, RFC 7030 §4.4) instead of generating one. */
+export function estServerKeygen(): bool { return (load<u8>(estUri() + <usize>estUriLen() + 1) & 1) != 0; }
+/** The explicit EST trust anchor into [buf, buf + EST_CA_MAX): its length, 0 when none is configured. */
+export function estCaLoad(buf: usize): i32 {
+  const n = storeGet(RecordId.EstTrust, buf, EST_CA_MAX);
+  return n > 0 ? n : 0;
+}
+/** est_configure: kind 1 the EST URI, 2 the EST trust anchor (DER; length 0 removes it), 3 the
+ *  renewal percent, 4 server-side key generation on (1) or off (0) (3 and 4 travel as `len`).
+ *  Stored at once; -1 for a bad value or a store status. */
 export function estConfigure(kind: i32, p: usize, len: i32): i32 {
-  loadConfig();
+  if (kind == 2) {
+    if (len < 0 || len > EST_CA_MAX) return -1;
+    if (len == 0) { const r = storeDelete(RecordId.EstTrust); return r == -16 ? 0 : r; } // NotFound: nothing to remove
+    return storePut(RecordId.EstTrust, p, len);
+  }
   const c = cfg();
-  const none = load<u8>(c) == 0xff;
-  let uriLen = none ? 0 : estUriLen(), caLen = none ? 0 : estCaLen(), pct = none ? 75 : estRenewPercent();
-  const tmp = estWork(); // staging (the EST client is idle during provisioning)
-  let q = tmp;
-  const uri = kind == 1 ? p : uriAt(), ul = kind == 1 ? len : uriLen;
-  if (ul < 0 || ul > URI_CAP) return -1;
-  store<u16>(q, <u16>ul); memory.copy(q + 2, uri, <usize>ul); q += 2 + <usize>ul;
-  const ca = kind == 2 ? p : estCa(), cl = kind == 2 ? len : caLen;
-  if (cl < 0 || cl > CA_CAP) return -1;
-  store<u16>(q, <u16>cl); memory.copy(q + 2, ca, <usize>cl); q += 2 + <usize>cl;
-  if (kind == 3) { if (len <= 0 || len > 100) return -1; pct = len; } // the percent travels as `len`
-  else if (kind != 1 && kind != 2) return -1;
-  store<u8>(q, <u8>pct); q += 1;
-  const total = <i32>(q - tmp);
-  const r = storePut(RecordId.EstConfig, tmp, total);
-  if (r < 0) return r;
-  memory.copy(c + 2, tmp, <usize>total);
+  const uriLen = estUriLen();
+  const tail = load<u16>(c + 4 + <usize>uriLen); // percent, flags
+  if (kind == 1) {
+    if (len < 0 || len > URI_CAP) return -1;
+    memory.copy(c + 4, p, <usize>len);
+    store<u16>(c + 2, <u16>len);
+    store<u16>(c + 4 + <usize>len, tail);
+  } else if (kind == 3) {
+    if (len <= 0 || len > 100) return -1;
+    store<u8>(c + 4 + <usize>uriLen, <u8>len);
+  } else if (kind == 4) {
+    if (len < 0 || len > 1) return -1;
+    store<u8>(c + 5 + <usize>uriLen, <u8>len);
+  } else return -1;
   store<u8>(c, 0);
+  const r = storePut(RecordId.EstConfig, c + 2, 4 + estUriLen());
+  if (r < 0) { cfgLoaded = false; return r; } // not stored: read back from the store next time
   return 0;
 }
 

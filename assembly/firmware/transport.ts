@@ -31,9 +31,10 @@
 // calls): every call into a connection is followed by flush() before
 // anything else can use another connection or the store.
 import { net_open, net_close, net_send, clock_wall_seconds } from "../host/abi";
-import { setTransport, conn, MAX_CONNS, Channel, earliest } from "../lwm2m/client/conn";
+import { setTransport, conn, connEp, connEpLend, connEpLent, connEpReset, MAX_CONNS, MAX_SZX, EP_SLOTS, BS_CONN, Channel, earliest } from "../lwm2m/client/conn";
 import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm2m/client/client";
-import { SecurityMode, securityKeyHandle } from "../lwm2m/objects/security";
+import { SecurityMode, securityKeyHandle, securityFind, SECURITY_OID, Sec } from "../lwm2m/objects/security";
+import { getBytes, found, valueLen } from "../lwm2m/model";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
 import { DtlsConnection, ConnState, handshakeBlockSize, helloEntryMax } from "../dtls/connection";
 import { beforeKeyExchange } from "../dtls/order";
@@ -41,12 +42,13 @@ import { DtlsEvent, DtlsError } from "../dtls/alert";
 import { CertificateType } from "../dtls/extensions";
 import { wipe } from "../crypto/ct";
 import { STORE_SCRATCH_SIZE } from "../storage/store";
-import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
-import { EstOp, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
+import { CoapEvent } from "../coap/endpoint";
+import { CoapCode } from "../coap/message";
+import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
-import { EP_NAME, epNameLen, isRegistered } from "../lwm2m/client/registration";
+import { EP_NAME, epNameLen, isRegistered, regRestartPending } from "../lwm2m/client/registration";
 import {
-  estWork, estEndpoint, EST_MSG_CAP, estUri, estUriLen, estCredential, estCredBuf, estCertWork,
+  EST_ENABLED, estUri, estUriLen, estServerKeygen, estCredential, estCredBuf, estCertWork,
   estCredLen, estRenewalDue, estCredValid,
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
@@ -118,15 +120,26 @@ function dtlsOf(ci: i32): DtlsConnection {
 // and a new block is made only when every block of the size needed is busy
 // (handshakes running at the same time): at most one per connection and size.
 const POOL: i32 = 2 * MAX_CONNS;
-/** Per block: usize block (0 none), i32 holder (connection index, -1 none), i32 1 = certificate size. */
+/** Per block: usize block (0 none), i32 holder (connection index, -1 none), i32 size class (BLOCK_*). */
 const POOL_INFO = memory.data(12 * 2 * 3, 4); // 12 * POOL (checked in transportInit)
 function blockAt(k: i32): ArrayBuffer | null { return changetype<ArrayBuffer | null>(load<usize>(POOL_INFO + <usize>(k * 12))); }
 function holderOf(k: i32): i32 { return load<i32>(POOL_INFO + <usize>(k * 12), 4); }
 function setHolder(k: i32, ci: i32): void { store<i32>(POOL_INFO + <usize>(k * 12), ci, 4); }
-function certBlock(k: i32): bool { return load<i32>(POOL_INFO + <usize>(k * 12), 8) != 0; }
+function classOf(k: i32): i32 { return load<i32>(POOL_INFO + <usize>(k * 12), 8); }
+const BLOCK_PSK: i32 = 0;
+const BLOCK_CERT: i32 = 1;
+/** A certificate block that also holds the EST client's work area (EST_WORK_SIZE): a mode-4
+ *  account's. The EST client works in it once the handshake with the EST server is over. */
+const BLOCK_EST: i32 = 2;
+/** The block an enrolment works in (pinned: not taken back while the enrolment runs); -1 none. */
+let estBlock: i32 = -1;
 
-/** Lends connection ci a block for its handshake (certificate-sized for X.509); 0 or a DtlsError. */
+/** Lends connection ci a block for its handshake (certificate-sized for X.509, with room for
+ *  the EST work area for a mode-4 account); 0 or a DtlsError. */
 function takeHandshakeBlock(ci: i32, cert: bool): i32 {
+  // a mode-4 account's block is certificate-sized whatever the EST server's handshake (X.509 or PSK)
+  const need = EST_ENABLED && load<u8>(MODE4 + <usize>ci) ? BLOCK_EST : cert ? BLOCK_CERT : BLOCK_PSK;
+  if (need == BLOCK_EST) cert = true;
   const hs = cert ? CERT_HS_BUFFER : HS_BUFFER;
   // the flight takes our largest ClientHello too (255-byte server name, a session ticket)
   const fl = max(cert ? CERT_FLIGHT_BUFFER : FLIGHT_BUFFER, helloEntryMax(SESSION_TICKET_CAP));
@@ -140,7 +153,7 @@ function takeHandshakeBlock(ci: i32, cert: bool): i32 {
   }
   for (let k = 0; k < POOL; k++) {
     const b = blockAt(k);
-    if (b == null || certBlock(k) != cert) continue;
+    if (b == null || (need == BLOCK_PSK) != (classOf(k) == BLOCK_PSK) || classOf(k) < need || k == estBlock) continue;
     const h = holderOf(k);
     if (h >= 0) {
       const d = dtlsOf(h);
@@ -151,10 +164,10 @@ function takeHandshakeBlock(ci: i32, cert: bool): i32 {
     return dtlsOf(ci).lendHandshakeBuffers(b, hs, fl);
   }
   if (free < 0) return DtlsError.Config; // cannot happen: POOL covers every connection at both sizes
-  const b = new ArrayBuffer(handshakeBlockSize(hs, fl));
+  const b = new ArrayBuffer(need == BLOCK_EST ? max(handshakeBlockSize(hs, fl), EST_WORK_SIZE) : handshakeBlockSize(hs, fl));
   store<usize>(POOL_INFO + <usize>(free * 12), changetype<usize>(b));
   setHolder(free, ci);
-  store<i32>(POOL_INFO + <usize>(free * 12), cert ? 1 : 0, 8);
+  store<i32>(POOL_INFO + <usize>(free * 12), need, 8);
   return dtlsOf(ci).lendHandshakeBuffers(b, hs, fl);
 }
 
@@ -253,9 +266,14 @@ function startHandshake(ci: i32, now: i64): i32 {
 
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
   lastNow = now;
+  if (!EST_ENABLED && mode == SecurityMode.CertificateWithEst) {
+    lb("transport: refused, Security Mode 4 (EST) is not in this build");
+    lerror();
+    return TransportError.SecureUnavailable;
+  }
   const secure = mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate || mode == SecurityMode.CertificateWithEst;
   store<u8>(MODE4 + <usize>ci, mode == SecurityMode.CertificateWithEst ? 1 : 0);
-  if (mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
+  if (EST_ENABLED && mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
     // the account to renew in place (one per device: the last mode-4 account opened)
     m4Ci = ci;
     m4Sec = secIid;
@@ -263,7 +281,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
     m4HostLen = hostLen;
     if (host != M4_HOST) memory.copy(M4_HOST, host, <usize>hostLen);
   }
-  if (mode == SecurityMode.CertificateWithEst) {
+  if (EST_ENABLED && mode == SecurityMode.CertificateWithEst) {
     const wall = clock_wall_seconds();
     const have = estCredential(false);
     const usable = have && estCredValid(wall);
@@ -344,7 +362,7 @@ function send(ci: i32, p: usize, n: i32): i32 {
 }
 
 function close(ci: i32): void {
-  if (estCi == ci) estCi = -1; // an enrolment in progress is dropped (nothing installed)
+  if (estOn(ci)) estRelease(ci); // an enrolment in progress is dropped (nothing installed)
   const k = kindOf(ci);
   if (k == KIND_DTLS) {
     // RFC 5246 7.2.1: close_notify on De-register / shutdown / account gone
@@ -368,37 +386,43 @@ function failed(ci: i32, now: i64): void {
   clientTransportFailed(ci, now);
 }
 
+/** ", suite 0xc0ae" (the negotiated cipher suite, IANA code). */
+function lsSuite(d: DtlsConnection): void {
+  ls(", suite 0x");
+  const suite = d.negotiatedSuite();
+  for (let i = 0; i < 4; i++) {
+    const x = (suite >> <u32>(12 - 4 * i)) & 15;
+    store<u8>(HEX + <usize>i, x < 10 ? 0x30 + x : 0x57 + x);
+  }
+  lbytes(HEX, 4);
+}
+
 /** Delivers connection ci's DTLS events to the client. */
 function events(ci: i32, now: i64): void {
   const d = dtlsOf(ci);
   let e: i32;
   while (kindOf(ci) == KIND_DTLS && (e = d.pollEvent()) != DtlsEvent.None) {
     if (e == DtlsEvent.ApplicationData) {
-      if (estCi == ci) {
+      if (estOn(ci)) {
         const ap = d.appDataPtr(), al = d.appDataLen();
-        estEndpoint().handleDatagram(ap, al, now);
+        connEp(ci).handleDatagram(ap, al, now);
         estPump(ci, now);
         wipe(ap, al); // nothing of an EST answer (an /skg key) stays in the record buffer
         if (estCi != ci) return; // the enrolment ended: the channel was replaced or failed
       } else {
         clientDatagram(ci, d.appDataPtr(), d.appDataLen(), now);
       }
-    } else if (e == DtlsEvent.HandshakeComplete && estCi == ci) {
+    } else if (e == DtlsEvent.HandshakeComplete && estOn(ci)) {
       lb("EST: DTLS established with the EST server ssid=");
       lnum(conn(ci).ssid);
+      lsSuite(d);
       linfo();
       estBegin(ci, now);
       if (estCi != ci) return;
     } else if (e == DtlsEvent.HandshakeComplete) {
       lb("DTLS: established ssid=");
       lnum(conn(ci).ssid);
-      ls(", suite 0x");
-      const suite = d.negotiatedSuite();
-      for (let i = 0; i < 4; i++) {
-        const x = (suite >> <u32>(12 - 4 * i)) & 15;
-        store<u8>(HEX + <usize>i, x < 10 ? 0x30 + x : 0x57 + x);
-      }
-      lbytes(HEX, 4);
+      lsSuite(d);
       if (d.isResumed()) ls(", resumed");
       if (d.cidOn) {
         // RFC 9146: the CID lengths (ours in the server's records, the server's in ours)
@@ -439,8 +463,8 @@ function events(ci: i32, now: i64): void {
         if (startHandshake(ci, now) < 0) failed(ci, now);
         return;
       }
-      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
-      if (estCi == ci) { estFailed(ci, now, -1); return; }
+      logReason(ci, estOn(ci) ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
+      if (estOn(ci)) { estFailed(ci, now, -1); return; }
       // a handshake that offered the stored session and was refused (not a mere timeout):
       // the next attempt is a full handshake, never a loop on a session the server rejects
       if (conn(ci).transport == Channel.Pending && r != DtlsError.Timeout && sessionLastDrop(ci) == SessionDrop.None) sessionDiscard(ci);
@@ -467,7 +491,8 @@ export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool
     if (k == KIND_NOSEC) clientDatagram(i, p, len, now);
     else {
       store<i32>(PREV + <usize>(i << 2), dtlsOf(i).state);
-      if (pskNeeded(i) && loadPsk(i, <u32>conn(i).secIid, securityKeyHandle(<u32>conn(i).secIid)) != cfgOf(i).pskLen) {
+      const ps = estOn(i) && estPskSec >= 0 ? <u32>estPskSec : <u32>conn(i).secIid; // whose PSK the channel uses
+      if (pskNeeded(i) && loadPsk(i, ps, securityKeyHandle(ps)) != cfgOf(i).pskLen) {
         wipePsk(i); // the key changed or went: the handshake cannot finish with it
       }
       dtlsOf(i).handleDatagram(p, len, now);
@@ -495,9 +520,10 @@ export function transportStep(now: i64): void {
   }
   // issue 8 step 9: a mode-4 channel whose certificate reached its renewal point is closed; the
   // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
-  if (estCi < 0 && now >= estRetryAt) {
+  if (EST_ENABLED && estCi < 0 && now >= estRetryAt) {
     for (let i = 0; i < MAX_CONNS; i++) {
-      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up) continue;
+      // the renewal waits for the account's messages in flight (the EST requests use its endpoint)
+      if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up || !epIdle(i, 1)) continue;
       const wall = clock_wall_seconds();
       if (!estRenewalDue(wall)) break;
       lb("EST: renewal point of the certificate reached ssid=");
@@ -505,6 +531,7 @@ export function transportStep(now: i64): void {
       ls(", re-enrolling");
       linfo();
       if (isRegistered(conn(i)) || i != m4Ci) {
+        if (!epIdle(i, 0)) continue; // an Update in flight: after it
         // registered: the channel is closed and the client reconnects at once (regTransportFailed);
         // open() renews first, and the Register that follows shows the server the new certificate
         close(i);
@@ -514,14 +541,15 @@ export function transportStep(now: i64): void {
       // the client holds its messages while the channel is pending (transport 2) and is told
       // when the channel with the renewed certificate is up, as after a DTLS-10 re-handshake
       conn(i).transport = Channel.Pending;
+      regRestartPending(i); // a Register in flight is sent again on the renewed channel
       estClose(i);
       if (estOpen(i, m4Sec, M4_HOST, m4HostLen, m4Port, now, true) < 0) { conn(i).transport = Channel.Closed; clientTransportFailed(i, now); }
       break;
     }
   }
-  if (estCi >= 0 && estRunning) {
+  if (EST_ENABLED && estCi >= 0 && estRunning) {
     const ci = estCi;
-    const ep = estEndpoint();
+    const ep = connEp(ci);
     const t = ep.nextDeadline();
     if (t >= 0 && t <= now) ep.handleTimeout(now);
     const x = estDeadline();
@@ -534,7 +562,7 @@ export function transportStep(now: i64): void {
 export function transportDeadline(): i64 {
   let t: i64 = -1;
   for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(t, dtlsOf(i).nextDeadline());
-  if (estCi >= 0 && estRunning) t = earliest(earliest(t, estEndpoint().nextDeadline()), estDeadline());
+  if (EST_ENABLED && estCi >= 0 && estRunning) t = earliest(earliest(t, connEp(estCi).nextDeadline()), estDeadline());
   return t;
 }
 
@@ -549,6 +577,8 @@ const M4_HOST = memory.data(256);
 const MODE4 = memory.data(4);
 /** The connection running an enrolment (-1 none; one at a time: the EST client is one). */
 let estCi: i32 = -1;
+// @ts-ignore: decorator
+@inline function estOn(ci: i32): bool { return EST_ENABLED && estCi == ci; }
 /** The CoAP endpoint and EST client are set up (after the EST handshake). */
 let estRunning = false;
 let estOp: i32 = 0;
@@ -557,7 +587,8 @@ let estRenewing = false;
 let estSec: u32 = 0;
 let estPort: i32 = 0;
 let estHostLen: i32 = 0;
-const EST_HOST = memory.data(256);
+/** The LwM2M Server's host: inside the account's Security object URI (or M4_HOST), which outlives the channel. */
+let estHost: usize = 0;
 /** Renewal back-off (issue 8 step 9): no new attempt before estRetryAt; the wait doubles per failure. */
 let estRetryAt: i64 = 0;
 let estBackoff: i64 = 60000;
@@ -597,6 +628,26 @@ function splitUri(p: usize, n: i32): bool {
   return true;
 }
 
+/** The Bootstrap-Server account's Security instance when its URI names host:port (an EST server
+ *  there may be authenticated with that account's PSK, issue 8 §5); -1 otherwise. */
+let estPskSec: i32 = -1;
+function bootstrapServerAt(host: usize, hostLen: i32, port: i32): i32 {
+  const bs = securityFind(0);
+  if (bs < 0) return -1;
+  const u = getBytes(SECURITY_OID, <u32>bs, Sec.Uri);
+  if (!found) return -1;
+  const h = uHost, hl = uHostLen, p = uPort, q = uPath, ql = uPathLen; // splitUri's results are the caller's
+  const same = splitUri(u, valueLen) && uHostLen == hostLen && uPort == port && memory.compare(uHost, host, <usize>hostLen) == 0;
+  uHost = h; uHostLen = hl; uPort = p; uPath = q; uPathLen = ql;
+  return same ? bs : -1;
+}
+
+/** Nothing of the account's in flight on its CoAP endpoint (a request, a confirmable notification). */
+function epIdle(ci: i32, first: i32): bool {
+  for (let s = first; s < (ci == BS_CONN ? 1 : EP_SLOTS); s++) if (connEp(ci).slotBusy(s)) return false;
+  return true;
+}
+
 /** Opens the DTLS channel to the EST server on connection ci (Channel.Pending or an error, logged). */
 function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now: i64, renewing: bool): i32 {
   if (estCi >= 0 && estCi != ci) {
@@ -607,8 +658,17 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
     return TransportError.Credentials;
   }
   if (hostLen <= 0 || hostLen > 255) return TransportError.Open;
+  // the EST requests go out on the account's own CoAP endpoint: only while nothing of the
+  // account's is in flight on it (the enrolment runs before the account registers)
+  if (!epIdle(ci, 0)) {
+    lb("EST: ssid=");
+    lnum(conn(ci).ssid);
+    ls(" has CoAP messages in flight; the enrolment waits for them");
+    lwarn();
+    return TransportError.Credentials;
+  }
   estSec = secIid;
-  memory.copy(EST_HOST, host, <usize>hostLen);
+  estHost = host;
   estHostLen = hostLen;
   estPort = port;
   estRenewing = renewing;
@@ -620,14 +680,20 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
       return TransportError.Credentials;
     }
   } else {
-    uHost = EST_HOST; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
+    uHost = host; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
   }
-  if (!configureEst(ci, secIid, renewing, uHost, uHostLen)) return TransportError.Credentials;
+  // the account's endpoint is lent to the enrolment from here: it holds the explicit EST trust
+  // anchor during the handshake, then carries the EST requests (estBegin)
+  connEpLend(ci, true);
+  estPskSec = bootstrapServerAt(uHost, uHostLen, uPort);
+  if (!configureEst(ci, secIid, renewing, uHost, uHostLen, changetype<usize>(connEp(ci)), estPskSec)) { estClose(ci); return TransportError.Credentials; }
+  if (cfgOf(ci).pskLen == 0) estPskSec = -1;
   const peer = net_open(uHost, uHostLen, uPort);
   if (peer < 0) {
     lb("EST: cannot open ");
     lbytes(uHost, uHostLen);
     lerror();
+    estClose(ci);
     return TransportError.Open;
   }
   setT(ci, KIND_DTLS, peer);
@@ -644,23 +710,29 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
   ls("/");
   lbytes(uPath, uPathLen);
   linfo();
-  if (estInit(estWork(), uPath, uPathLen, estEndpoint(), EP_NAME, epNameLen) != 0 || coapEndpointInit(changetype<usize>(estEndpoint()), EST_MSG_CAP, 1, 4) != 0) {
-    estCi = -1;
-    net_close(peer);
-    setT(ci, KIND_NONE, -1);
-    return TransportError.Credentials;
-  }
   const r = startHandshake(ci, now);
   if (r < 0) {
-    estCi = -1;
     net_close(peer);
     setT(ci, KIND_NONE, -1);
+    estClose(ci);
   }
   return r;
 }
 
-/** The EST handshake completed: /crts first (the anchors the issued certificate must chain to). */
+/** The EST handshake completed: /crts first (the anchors the issued certificate must chain to).
+ *  The EST client works in the handshake block (given back by the connection, pinned until the
+ *  enrolment ends) and sends on the account's CoAP endpoint, 512-byte blocks both ways
+ *  (RFC 7959 §2.2: the client chooses the Block2 size; the endpoint's messages hold 512). */
 function estBegin(ci: i32, now: i64): void {
+  let k = 0;
+  while (k < POOL && !(holderOf(k) == ci && classOf(k) == BLOCK_EST)) k++;
+  if (k == POOL) { estFailed(ci, now, -1); return; } // cannot happen: a mode-4 handshake takes a BLOCK_EST block
+  dtlsOf(ci).returnHandshakeBuffers();
+  estBlock = k;
+  if (connEpReset(ci) != 0) { estFailed(ci, now, -1); return; } // the trust anchor out, the endpoint fresh
+  estSzx1 = MAX_SZX;
+  estSzx2 = MAX_SZX;
+  if (estInit(changetype<usize>(blockAt(k)), uPath, uPathLen, connEp(ci), EP_NAME, epNameLen) != 0) { estFailed(ci, now, -1); return; }
   estRunning = true;
   estOp = EstOp.Crts;
   estDone(ci, estStart(EstOp.Crts, 0, clock_wall_seconds(), now), now);
@@ -669,7 +741,7 @@ function estBegin(ci: i32, now: i64): void {
 
 /** EST CoAP datagrams out through DTLS; endpoint events into the EST client. */
 function estPump(ci: i32, now: i64): void {
-  const ep = estEndpoint();
+  const ep = connEp(ci);
   const d = dtlsOf(ci);
   for (let round = 0; round < 2 && estCi == ci; round++) {
     let n: i32;
@@ -687,9 +759,19 @@ function estPump(ci: i32, now: i64): void {
 /** One EST operation's result: the next step. True when the enrolment ended (ci replaced or failed). */
 function estDone(ci: i32, r: i32, now: i64): bool {
   if (r == EST_PENDING) return false;
+  // RFC 9148 §5: /att is optional; a server without it (4.04) gets a CSR without attributes
+  if (r < 0 && estOp == EstOp.Att && estLastCode == CoapCode.NOT_FOUND) r = 0;
   if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }
   if (estOp == EstOp.Crts) {
-    estOp = estRenewing ? EstOp.Sren : EstOp.Sen;
+    // RFC 7030 §4.5: the CSR attributes the server wants (subject fields, curve, hash), before
+    // the CSR; what we cannot do (RSA, P-384, SHA-384 ...) ends the enrolment (AttUnsupported)
+    estOp = EstOp.Att;
+    return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);
+  }
+  if (estOp == EstOp.Att) {
+    // the key: made in the SE (Sen, Sren), or by the server when so configured (Skg: imported
+    // into the SE slot with se_import_p256 and wiped, est/client.ts)
+    estOp = estRenewing ? EstOp.Sren : estServerKeygen() ? EstOp.Skg : EstOp.Sen;
     // issue 8 step 2/9: a fresh key in the slot not holding the current credential
     return estDone(ci, estStart(estOp, estNextSlot(), clock_wall_seconds(), now), now);
   }
@@ -733,8 +815,7 @@ function estDone(ci: i32, r: i32, now: i64): bool {
 
 /** Closes the EST channel of ci (close_notify). */
 function estClose(ci: i32): void {
-  estCi = -1;
-  estRunning = false;
+  estRelease(ci);
   const d = dtlsOf(ci);
   if (kindOf(ci) == KIND_DTLS) {
     d.close(lastNow);
@@ -746,10 +827,23 @@ function estClose(ci: i32): void {
   setT(ci, KIND_NONE, -1);
 }
 
+/** Ends the enrolment's hold on ci's memory: the account's endpoint goes back to it as new
+ *  (nothing of the EST exchange in flight or left in it), the work area is wiped and unpinned. */
+function estRelease(ci: i32): void {
+  if (connEpLent(ci)) {
+    connEpReset(ci);
+    connEpLend(ci, false);
+  }
+  if (estBlock >= 0) wipe(changetype<usize>(blockAt(estBlock)), EST_WORK_SIZE); // the CSR, answers: nothing left behind
+  estBlock = -1;
+  estCi = -1;
+  estRunning = false;
+}
+
 /** EST-6: the channel to the LwM2M Server with the enrolled certificate (the client is told when it is up). */
 function estSwitch(ci: i32, now: i64): void {
   estClose(ci);
-  const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
+  const r = open(ci, estSec, SecurityMode.CertificateWithEst, estHost, estHostLen, estPort, now);
   if (r < 0) clientTransportFailed(ci, now);
   else if (r == Channel.Up) clientTransportUp(ci, now);
 }
@@ -772,7 +866,7 @@ function estFailed(ci: i32, now: i64, code: i32): void {
   if (renewing && estCredValid(clock_wall_seconds())) {
     lb("EST: keeping the current certificate until it expires");
     lwarn();
-    const r = open(ci, estSec, SecurityMode.CertificateWithEst, EST_HOST, estHostLen, estPort, now);
+    const r = open(ci, estSec, SecurityMode.CertificateWithEst, estHost, estHostLen, estPort, now);
     if (r >= 0) { if (r == Channel.Up) clientTransportUp(ci, now); return; }
   }
   clientTransportFailed(ci, now);

@@ -46,7 +46,8 @@ export namespace RecordId {
   export const DtlsSessionFirst: i32 = 3; // DTLS session state per server, 3..8 (DTLS-10)
   export const DtlsSessionLast: i32 = 8;
   export const EstCredential: i32 = 9; // EST-enrolled certificate + its SE key slot (assembly/est/credential.ts)
-  export const EstConfig: i32 = 10; // EST server URI, EST trust anchor, renewal point (firmware/est-state.ts)
+  export const EstConfig: i32 = 10; // EST server URI, renewal point (firmware/est-state.ts)
+  export const EstTrust: i32 = 11; // the explicit EST trust anchor, DER (firmware/est-state.ts)
 }
 
 export const MAX_VALUE_LEN: i32 = 2048;

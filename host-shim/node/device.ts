@@ -165,9 +165,10 @@ export interface FactoryConfig {
   /** "pct" of the Bootstrap-Request: 112 (default) or null to leave it out. */
   bootstrapPct?: number | null;
   /** Security Mode 4 (issue 8): the EST server (default: the account's own server at /.well-known/est),
-   *  an explicit EST trust anchor (DER; default: resource 4), the renewal point (% of validity, default 75).
+   *  an explicit EST trust anchor (DER; default: resource 4), the renewal point (% of validity, default 75),
+   *  server-side key generation (/skg, RFC 7030 §4.4) instead of a key made in the SE (default false).
    *  The IDevID certificate and key of a mode-4 account are its resources 3 and 5 (publicKey, secretKey). */
-  est?: { uri?: string; trustAnchor?: Uint8Array; renewPercent?: number };
+  est?: { uri?: string; trustAnchor?: Uint8Array; renewPercent?: number; serverKeygen?: boolean };
   /** Device Object values (/3/0): manufacturer, model, serial number, firmware version. */
   device?: { manufacturer?: string; modelNumber?: string; serialNumber?: string; firmwareVersion?: string };
 }
@@ -426,6 +427,7 @@ export class Device extends EventEmitter {
       if (cfg.est.uri) put(1, enc.encode(cfg.est.uri));
       if (cfg.est.trustAnchor) put(2, cfg.est.trustAnchor);
       if (cfg.est.renewPercent !== undefined && ex.est_configure(3, cfg.est.renewPercent) !== 0) throw new ProvisionError("est", 0x80);
+      if (cfg.est.serverKeygen && ex.est_configure(4, 1) !== 0) throw new ProvisionError("est", 0x80);
     }
     const ep = enc.encode(cfg.endpoint);
     if (ep.length > ex.config_capacity()) throw new ProvisionError("endpoint", 0x80);

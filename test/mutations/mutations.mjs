@@ -204,6 +204,15 @@ export const mutations = [
   { id: "transport-unknown-mode-nosec", area: "transport", file: "assembly/firmware/transport.ts",
     find: "if (mode != SecurityMode.NoSec && !secure) {", replace: "if (false) {",
     build: ["test:transport"], tests: [SEC] },
+  // ---- EST (Security Mode 4) device flow: the Bootstrap-Server PSK, /att ----
+  { id: "est-psk-low-entropy", area: "transport", file: "assembly/firmware/dtls-account.ts",
+    find: "c.suites = ciphersuites(<u32>bsSec) & (bsEntropyHigh ? SuiteBit.AnyPsk : SuiteBit.EcdhePskCbc);",
+    replace: "c.suites = ciphersuites(<u32>bsSec) & SuiteBit.AnyPsk;", build: ["firmware"], tests: ["test/est-devserver.test.ts"] },
+  { id: "est-psk-only-to-bootstrap-server", area: "transport", file: "assembly/firmware/transport.ts",
+    find: "return same ? bs : -1;", replace: "return bs;", build: ["firmware"], tests: ["test/est-devserver.test.ts"] },
+  { id: "est-att-before-csr", area: "transport", file: "assembly/firmware/transport.ts",
+    find: "return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);", replace: "return estDone(ci, 0, now);",
+    build: ["firmware"], tests: ["test/est-device-libest.test.ts"] },
 
   // ---- storage: seal/open, rollback, generation and epoch binding ----
   { id: "storage-commit-tag", area: "storage", file: "assembly/storage/store.ts",

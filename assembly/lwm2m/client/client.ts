@@ -17,7 +17,7 @@ import { SECURITY_OID, Sec, securityDefine } from "../objects/security";
 import { SERVER_OID, serverDefine, serverFind } from "../objects/server";
 import { deviceDefine } from "../objects/device";
 import {
-  conn, connEp, connObs, connsInit, connAlloc, connFree, connOfSsid, connOfRole, Role, St, Req, MAX_CONNS, U_OBJECTS,
+  conn, connEp, connEpLent, connObs, connsInit, connAlloc, connFree, connOfSsid, connOfRole, Role, St, Req, MAX_CONNS, U_OBJECTS,
   U_TRIGGER, transportSend, earliest, Channel,
 } from "./conn";
 import {
@@ -237,7 +237,7 @@ function stateTimer(ci: i32, now: i64): void {
 /** Everything due at `now`; flushes the transmit queues; returns the next deadline (-1 none). */
 export function clientStep(now: i64): i64 {
   for (let i = 0; i < MAX_CONNS; i++) {
-    if (conn(i).role == Role.None) continue;
+    if (conn(i).role == Role.None || connEpLent(i)) continue;
     connEp(i).handleTimeout(now);
     processEvents(i, now);
   }
@@ -258,7 +258,7 @@ export function clientStep(now: i64): i64 {
         if (c.state == St.Registered) sendUpdate(i, now);
       }
     }
-    for (let i = 0; i < MAX_CONNS; i++) reportStep(i, now);
+    for (let i = 0; i < MAX_CONNS; i++) if (!connEpLent(i)) reportStep(i, now);
     // BS-4: the low-entropy Bootstrap-Server account goes when its timeout has passed
     const cd = nextCleanupDeadline();
     if (cd >= 0 && cd <= now && bootstrapAccountCleanup(now)) {
@@ -272,11 +272,12 @@ export function clientStep(now: i64): i64 {
   for (let i = 0; i < MAX_CONNS; i++) {
     const c = conn(i);
     if (c.role == Role.None) continue;
+    d = earliest(d, c.timer);
+    if (connEpLent(i)) continue; // the transport drives it (and reports its deadline)
     const ep = connEp(i);
     let n: i32;
     while ((n = ep.pollTransmit()) > 0) if (c.transport == Channel.Up) transportSend(i, ep.txPtr, n);
     d = earliest(d, ep.nextDeadline());
-    d = earliest(d, c.timer);
     d = earliest(d, reportDeadline(i));
   }
   return d;

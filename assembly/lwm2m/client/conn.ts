@@ -108,6 +108,15 @@ export function conn(i: i32): Conn { return changetype<Conn>(CONNS + <usize>(i *
 export function connEp(i: i32): CoapEndpoint {
   return changetype<CoapEndpoint>(EP_AREA + <usize>(i == BS_CONN ? 0 : BS_EP_SIZE + (i - 1) * EP_SIZE));
 }
+/** Per connection: its endpoint is lent to the transport (an EST enrolment before the account
+ *  registers, firmware/transport.ts); the client neither polls nor drains it meanwhile. */
+const EP_LENT = memory.data(MAX_CONNS);
+export function connEpLent(i: i32): bool { return load<u8>(EP_LENT + <usize>i) != 0; }
+export function connEpLend(i: i32, lent: bool): void { store<u8>(EP_LENT + <usize>i, lent ? 1 : 0); }
+/** Connection i's endpoint as connAlloc makes it (nothing in flight, fresh message IDs); 0 or -1 (DRBG). */
+export function connEpReset(i: i32): i32 {
+  return coapEndpointInit(changetype<usize>(connEp(i)), MSG_CAP, i == BS_CONN ? BS_EP_SLOTS : EP_SLOTS, EP_DEDUP);
+}
 /** The observations of connection i (none on the Bootstrap-Server connection: a table of 0). */
 export function connObs(i: i32): CoapObserveTable {
   return changetype<CoapObserveTable>(OBS_AREA + <usize>(i == BS_CONN ? 0 : BS_OBS_SIZE + (i - 1) * OBS_SIZE));

@@ -521,6 +521,15 @@ export function regTransportUp(ci: i32, now: i64): void {
   if (c.state == St.Connecting && !registerOrUpdate(ci, now)) attemptFailed(ci, now, AttemptFail.NotSent);
 }
 
+/** The transport replaces the channel of ci before the account registered (an EST renewal on
+ *  the account's endpoint): the Register in flight is abandoned and sent again once the new
+ *  channel is up (regTransportUp). */
+export function regRestartPending(ci: i32): void {
+  const c = conn(ci);
+  connEp(ci).cancel(0);
+  if (c.state == St.Registering) { c.state = St.Connecting; c.pending = Req.None; }
+}
+
 /** The transport failed (handshake refused, alert): the attempt failed; the next one reopens it. */
 export function regTransportFailed(ci: i32, now: i64): void {
   const c = conn(ci);
