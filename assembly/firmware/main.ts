@@ -32,6 +32,7 @@ import { registrationKeep, registrationRestore } from "./session-store";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 import { estConfigure } from "./est-state";
+import { HAS_EST } from "../profile";
 
 export function abi_version(): i32 { return ABI_VERSION; }
 
@@ -300,7 +301,7 @@ export function provision_finish(epLen: i32, flags: i32, now_ms: i64): i32 {
  * at once. 0, or -1 / a store error.
  */
 export function est_configure(kind: i32, len: i32): i32 {
-  if (!clientReady || len < 0 || (kind != 3 && len > REPR_CAP)) return -1;
+  if (!HAS_EST || !clientReady || len < 0 || (kind != 3 && len > REPR_CAP)) return -1; // HAS_EST: profiles.json
   const r = estConfigure(kind, REPR, len);
   if (kind != 3) memory.fill(REPR, 0, <usize>len);
   return r;

@@ -40,6 +40,7 @@ import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, foun
 import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
 import { DtlsConfig, MAX_PSK_LEN } from "../dtls/config";
+import { HAS_RPK, HAS_X509, HAS_ECDSA, HAS_EST } from "../profile";
 import { DtlsConnection, ConnState, handshakeBlockSize, helloEntryMax } from "../dtls/connection";
 import { beforeKeyExchange } from "../dtls/order";
 import { DtlsSession } from "../dtls/session";
@@ -63,7 +64,7 @@ import {
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
 
 export namespace TransportError {
-  /** Security Mode 4 (Certificate with EST): enrolment is not available in this build. */
+  /** The Security Mode is not built into this firmware (profiles.json: RPK, X.509 or EST compiled out). */
   export const SecureUnavailable: i32 = -100;
   /** net_open refused the peer (bad host, no socket). */
   export const Open: i32 = -101;
@@ -81,7 +82,7 @@ const KIND_DTLS: i32 = 2;
 
 
 // per connection: kind i32, peer i32
-const T = memory.data(8 * 3, 4);
+const T = memory.data(8 * MAX_CONNS, 4);
 function kindOf(ci: i32): i32 { return load<i32>(T + <usize>(ci << 3)); }
 function peerOf(ci: i32): i32 { return load<i32>(T + <usize>(ci << 3), 4); }
 function setT(ci: i32, kind: i32, peer: i32): void {
@@ -92,9 +93,9 @@ function setT(ci: i32, kind: i32, peer: i32): void {
 // Per-connection credential copies the DTLS config points at (the rest points
 // into the Security Object, our certificate too): the PSK (wiped once the key
 // schedule consumed it, SEC-3), our public key, the x509 trust decision inputs.
-const PSK = memory.data(64 * 3, 8);
-const OWN_PUB = memory.data(72 * 3, 8);
-const TRUST = memory.data(TRUST_CONFIG_SIZE * 3, 8);
+const PSK = memory.data(64 * MAX_CONNS, 8);
+const OWN_PUB = memory.data(72 * MAX_CONNS, 8);
+const TRUST = memory.data(TRUST_CONFIG_SIZE * MAX_CONNS, 8);
 
 /** Largest datagram we send (DtlsConfig.mtu). */
 const MTU: i32 = 1152;
@@ -118,7 +119,7 @@ const CERT_FLIGHT_BUFFER: i32 = 1024;
 
 const HEX = memory.data(4);
 /** Connection state before the last input (why a handshake ended). */
-const PREV = memory.data(4 * 3, 4);
+const PREV = memory.data(4 * MAX_CONNS, 4);
 
 function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN); }
 
@@ -127,9 +128,9 @@ function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN); }
 // config and session first, the DtlsConnection with its handshake buffers at
 // the first handshake, sized for what that account needs (PSK/RPK or X.509).
 // (pointer tables in static memory, 0 = not made yet: the stub runtime never frees)
-const CONFIGS = memory.data(4 * 3, 4);
-const DTLS = memory.data(4 * 3, 4);
-const SESSIONS = memory.data(4 * 3, 4);
+const CONFIGS = memory.data(4 * MAX_CONNS, 4);
+const DTLS = memory.data(4 * MAX_CONNS, 4);
+const SESSIONS = memory.data(4 * MAX_CONNS, 4);
 @inline function slot(table: usize, i: i32): usize { return table + (<usize>i << 2); }
 /** Monotonic ms of the latest call into the transport (send() has no clock of its own). */
 let lastNow: i64 = 0;
@@ -174,7 +175,7 @@ function sessionOf(ci: i32): DtlsSession {
 // (handshakes running at the same time): at most one per connection and size.
 const POOL: i32 = 2 * MAX_CONNS;
 /** Per block: usize block (0 none), i32 holder (connection index, -1 none), i32 1 = certificate size. */
-const POOL_INFO = memory.data(12 * 2 * 3, 4); // 12 * POOL (checked in transportInit)
+const POOL_INFO = memory.data(12 * POOL, 4);
 function blockAt(k: i32): ArrayBuffer | null { return changetype<ArrayBuffer | null>(load<usize>(POOL_INFO + <usize>(k * 12))); }
 function holderOf(k: i32): i32 { return load<i32>(POOL_INFO + <usize>(k * 12), 4); }
 function setHolder(k: i32, ci: i32): void { store<i32>(POOL_INFO + <usize>(k * 12), ci, 4); }
@@ -368,10 +369,10 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
     } else {
       suites &= SuiteBit.AnyPsk;
     }
-  } else {
+  } else if (HAS_ECDSA) {
     // RPK / X.509: our private key stays in its SE slot; its public key from the SE
     // (mode 4: the enrolled key's slot and certificate, EST-6)
-    const est = mode == SecurityMode.CertificateWithEst;
+    const est = HAS_EST && mode == SecurityMode.CertificateWithEst;
     const slot = est ? estCredSlot : keySlot(handle);
     const pub = OWN_PUB + <usize>(ci * 72);
     if (slot < 0 || se_public_key(slot, pub) != HostStatus.Ok) {
@@ -384,7 +385,7 @@ function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): 
     c.identitySlot = slot;
     c.ownPublicKey = pub;
     suites &= SuiteBit.Ecdsa;
-    if (mode == SecurityMode.RPK) {
+    if (!HAS_X509 || mode == SecurityMode.RPK) {
       // DTLS-4: the server's key must equal resource 4 exactly
       c.certificateType = CertificateType.RawPublicKey;
       c.serverPublicKey = srv;
@@ -448,9 +449,17 @@ function startHandshake(ci: i32, now: i64): i32 {
 
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
   lastNow = now;
+  // a Security Mode compiled out of this build profile (profiles.json): refused and logged
+  if (mode == SecurityMode.RPK && !HAS_RPK || mode == SecurityMode.Certificate && !HAS_X509 || mode == SecurityMode.CertificateWithEst && !HAS_EST) {
+    lb("transport: refused, Security Mode ");
+    lnum(mode);
+    ls(" is not built into this firmware (build profile)");
+    lerror();
+    return TransportError.SecureUnavailable;
+  }
   const secure = mode == SecurityMode.PSK || mode == SecurityMode.RPK || mode == SecurityMode.Certificate || mode == SecurityMode.CertificateWithEst;
   store<u8>(MODE4 + <usize>ci, mode == SecurityMode.CertificateWithEst ? 1 : 0);
-  if (mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
+  if (HAS_EST && mode == SecurityMode.CertificateWithEst && hostLen > 0 && hostLen <= 255) {
     // the account to renew in place (one per device: the last mode-4 account opened)
     m4Ci = ci;
     m4Sec = secIid;
@@ -458,7 +467,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
     m4HostLen = hostLen;
     if (host != M4_HOST) memory.copy(M4_HOST, host, <usize>hostLen);
   }
-  if (mode == SecurityMode.CertificateWithEst) {
+  if (HAS_EST && mode == SecurityMode.CertificateWithEst) {
     const wall = clock_wall_seconds();
     const have = estCredential(false);
     const usable = have && estCredValid(wall);
@@ -519,7 +528,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
 }
 
 // Queue Mode (LwM2M 1.1 Transport §6.5): monotonic ms of each connection's last datagram in or out
-const ACTIVITY = memory.data(8 * 3, 8);
+const ACTIVITY = memory.data(8 * MAX_CONNS, 8);
 /** The last datagram sent or received on connection ci (0 none yet). */
 export function transportLastActivity(ci: i32): i64 { return load<i64>(ACTIVITY + <usize>(ci << 3)); }
 
@@ -570,7 +579,7 @@ function events(ci: i32, now: i64): void {
   let e: i32;
   while (kindOf(ci) == KIND_DTLS && (e = d.pollEvent()) != DtlsEvent.None) {
     if (e == DtlsEvent.ApplicationData) {
-      if (estCi == ci) {
+      if (HAS_EST && estCi == ci) {
         const ap = d.appDataPtr(), al = d.appDataLen();
         estEndpoint().handleDatagram(ap, al, now);
         estPump(ci, now);
@@ -579,7 +588,7 @@ function events(ci: i32, now: i64): void {
       } else {
         clientDatagram(ci, d.appDataPtr(), d.appDataLen(), now);
       }
-    } else if (e == DtlsEvent.HandshakeComplete && estCi == ci) {
+    } else if (HAS_EST && e == DtlsEvent.HandshakeComplete && estCi == ci) {
       lb("EST: DTLS established with the EST server ssid=");
       lnum(conn(ci).ssid);
       linfo();
@@ -628,8 +637,8 @@ function events(ci: i32, now: i64): void {
         if (startHandshake(ci, now) < 0) failed(ci, now);
         return;
       }
-      logReason(ci, estCi == ci ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
-      if (estCi == ci) { estFailed(ci, now, -1); return; }
+      logReason(ci, HAS_EST && estCi == ci ? "EST server" : conn(ci).transport == Channel.Pending ? "handshake failed" : "connection closed", r);
+      if (HAS_EST && estCi == ci) { estFailed(ci, now, -1); return; }
       // a handshake that offered the stored session and was refused (not a mere timeout):
       // the next attempt is a full handshake, never a loop on a session the server rejects
       if (conn(ci).transport == Channel.Pending && r != DtlsError.Timeout && sessionLastDrop(ci) == SessionDrop.None) sessionDiscard(ci);
@@ -641,7 +650,7 @@ function events(ci: i32, now: i64): void {
 }
 
 export function transportInit(): void {
-  if (MTU > STORE_SCRATCH_SIZE || POOL > 2 * 3) unreachable(); // a build bug, not an input
+  if (MTU > STORE_SCRATCH_SIZE) unreachable(); // a build bug, not an input
   for (let i = 0; i < MAX_CONNS; i++) setT(i, KIND_NONE, -1);
   setTransport(open, send, close);
 }
@@ -684,7 +693,7 @@ export function transportStep(now: i64): void {
   }
   // issue 8 step 9: a mode-4 channel whose certificate reached its renewal point is closed; the
   // client reconnects at once (regTransportFailed), and open() re-enrols with /sren first
-  if (estCi < 0 && now >= estRetryAt) {
+  if (HAS_EST && estCi < 0 && now >= estRetryAt) {
     for (let i = 0; i < MAX_CONNS; i++) {
       if (!load<u8>(MODE4 + <usize>i) || kindOf(i) != KIND_DTLS || conn(i).transport != Channel.Up) continue;
       const wall = clock_wall_seconds();
@@ -708,7 +717,7 @@ export function transportStep(now: i64): void {
       break;
     }
   }
-  if (estCi >= 0 && estRunning) {
+  if (HAS_EST && estCi >= 0 && estRunning) {
     const ci = estCi;
     const ep = estEndpoint();
     const t = ep.nextDeadline();
@@ -723,7 +732,7 @@ export function transportStep(now: i64): void {
 export function transportDeadline(): i64 {
   let t: i64 = -1;
   for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(t, dtlsOf(i).nextDeadline());
-  if (estCi >= 0 && estRunning) t = earliest(earliest(t, estEndpoint().nextDeadline()), estDeadline());
+  if (HAS_EST && estCi >= 0 && estRunning) t = earliest(earliest(t, estEndpoint().nextDeadline()), estDeadline());
   return t;
 }
 
@@ -733,7 +742,8 @@ let m4Ci: i32 = -1;
 let m4Sec: u32 = 0;
 let m4Port: i32 = 0;
 let m4HostLen: i32 = 0;
-const M4_HOST = memory.data(256);
+// @ts-ignore: decorator
+@lazy const M4_HOST = memory.data(256); // @lazy: none without EST (profiles.json)
 /** Per connection: opened for a Security Mode 4 account. */
 const MODE4 = memory.data(4);
 /** The connection running an enrolment (-1 none; one at a time: the EST client is one). */
@@ -746,7 +756,8 @@ let estRenewing = false;
 let estSec: u32 = 0;
 let estPort: i32 = 0;
 let estHostLen: i32 = 0;
-const EST_HOST = memory.data(256);
+// @ts-ignore: decorator
+@lazy const EST_HOST = memory.data(256);
 /** Renewal back-off (issue 8 step 9): no new attempt before estRetryAt; the wait doubles per failure. */
 let estRetryAt: i64 = 0;
 let estBackoff: i64 = 60000;
