@@ -11,6 +11,7 @@ import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
 import heapExports from "./asc-transforms/heap-exports.mjs";
+import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput } from "./profiles.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -36,39 +37,8 @@ function wasmOpt(input, output, level = "-Oz") {
   writeFileSync(output, mergeDataSegments(readFileSync(output)));
 }
 
-// ---- build profiles (profiles.json, issue 11) ----
-
-/** profiles.json: flags (what each removes), capacities (default, floor, reason), profiles. */
-export function readProfiles() {
-  return JSON.parse(readFileSync(join(root, "profiles.json"), "utf8"));
-}
-export const DEFAULT_PROFILE = "full";
-export function profileNames() { return Object.keys(readProfiles().profiles); }
-
-/** A profile's asc flags: `--use FLAG=1` per flag, `--use CAP=value` per capacity (its
- *  value or the default). Refuses an unknown flag or capacity and one below its floor. */
-export function profileUseFlags(name) {
-  return checkProfile(readProfiles(), name);
-}
-/** profileUseFlags on a given profiles.json content (the test checks the refusals). */
-export function checkProfile(cfg, name) {
-  const p = cfg.profiles[name];
-  if (!p) throw new Error(`unknown build profile ${name} (profiles.json: ${Object.keys(cfg.profiles).join(", ")})`);
-  const out = [];
-  for (const f of p.flags) {
-    if (!(f in cfg.flags)) throw new Error(`profile ${name}: flag ${f} is not described in profiles.json "flags"`);
-    out.push("--use", `${f}=1`);
-  }
-  for (const k of Object.keys(p.capacities)) if (!(k in cfg.capacities)) throw new Error(`profile ${name}: unknown capacity ${k}`);
-  for (const [k, c] of Object.entries(cfg.capacities)) {
-    const v = p.capacities[k] ?? c.default;
-    if (!Number.isInteger(v) || v < c.min) throw new Error(`profile ${name}: ${k} = ${v} is below its floor ${c.min} (${c.why})`);
-    out.push("--use", `${k}=${v}`);
-  }
-  return out;
-}
-/** Where a profile's release goes (profiles.json "output"). */
-export function profileOutput(name) { return readProfiles().profiles[name].output; }
+// ---- build profiles: scripts/profiles.mjs reads profiles.json (issue 11) ----
+export { readProfiles, DEFAULT_PROFILE, profileNames, profileUseFlags, checkProfile, profileOutput } from "./profiles.mjs";
 
 /** One profile's release (scripts/mutate.mjs rebuilds just `full`: build/firmware.wasm). */
 export async function buildFirmwareRelease(profile = DEFAULT_PROFILE) {

@@ -33,14 +33,14 @@ test("profiles.json: every profile's flags are described and its capacities name
   for (const flag of Object.keys(PROFILES.flags)) {
     if (flag !== "DTLS_CLIENT_ONLY") assert.match(src, new RegExp(`isDefined\\(${flag}\\)`), `assembly/profile.ts reads ${flag}`);
   }
-  const { profileUseFlags } = await import("../scripts/build.mjs");
+  const { profileUseFlags } = await import("../scripts/profiles.mjs");
   for (const name of Object.keys(PROFILES.profiles)) {
     const flags: string[] = profileUseFlags(name);
     for (const f of PROFILES.profiles[name].flags) assert.ok(flags.includes(`${f}=1`), `${name}: --use ${f}=1`);
     for (const k of Object.keys(PROFILES.capacities)) assert.ok(flags.some((x) => x.startsWith(`${k}=`)), `${name}: --use ${k}`);
   }
   // the floor is enforced
-  const { checkProfile } = await import("../scripts/build.mjs");
+  const { checkProfile } = await import("../scripts/profiles.mjs");
   const low = structuredClone(PROFILES);
   low.profiles["psk-lpwa"].capacities.CAP_SERVERS = 0;
   assert.throws(() => checkProfile(low, "psk-lpwa"), /CAP_SERVERS = 0 is below its floor 1/);

@@ -260,7 +260,9 @@ export function provision_write(oid: i32, iid: i32, format: i32, len: i32): i32 
   const p = changetype<LwPath>(PATH);
   p.clear();
   p.set(<u32>oid & 0xffff, <u32>iid & 0xffff, 0xffff, 0xffff);
-  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, rxBuffer, RX_CAPACITY).code;
+  // the write's scratch (the instance being written, issue 11) is the part of REPR after the payload
+  const used = (len + 7) & ~7;
+  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, REPR + <usize>used, REPR_CAP - used).code;
 }
 
 /**
