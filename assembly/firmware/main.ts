@@ -13,7 +13,7 @@ import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
 import { mountFlash, MountResult } from "../storage/flash";
 import { storeMount, storeFormat, storeRecordCount, StoreStatus } from "../storage/store";
 import { LwPath, ContentFormat } from "../lwm2m/formats/entry";
-import { setText, setInt } from "../lwm2m/model";
+import { setText, setInt, arenaBytes } from "../lwm2m/model";
 import { lwHandle, lwDelete, Caller, Method, Code, NO_FORMAT } from "../lwm2m/operations";
 import { provisionFinish, sessionAbort, lastConfigError } from "../lwm2m/bootstrap-config";
 import { DEVICE_OID, Dev, setDeviceClock } from "../lwm2m/objects/device";
@@ -65,6 +65,7 @@ function wallClock(): i64 { return clock_wall_seconds(); }
 function setupClient(): bool {
   if (clientReady) return true;
   if (clientInit() < 0 || portfolioDefine() < 0) return false;
+  logNum(LogLevel.Info, "model: Object arena bytes used (profiles.json CAP_MODEL_ARENA): ", arenaBytes());
   transportInit();
   persistInit();
   setClientHooks(persistNow, wipeConfig);
