@@ -133,7 +133,7 @@ const BS_PSK = { identity: "bench-bootstrap", key: "3f9c2a1be8d47065c1a2b3c4d5e6
 const SRV_PSK = { identity: "bench-device-psk", key: "8e7d6c5b4a39281706f5e4d3c2b1a090" };
 
 /** Bootstrap, registration and boot → registered over DTLS-PSK against the development servers on DtlsTransport. */
-async function pskFlows(layout: FirmwareLayout, cycleCount: number, cycleBudgetMs: number) {
+export async function pskFlows(layout: FirmwareLayout, cycleCount: number, cycleBudgetMs: number) {
   const srvT = new DtlsTransport({ psk: { lookup: (id) => (id === SRV_PSK.identity ? new Uint8Array(Buffer.from(SRV_PSK.key, "hex")) : undefined) } });
   const bsT = new DtlsTransport({ psk: { lookup: (id) => (id === BS_PSK.identity ? new Uint8Array(Buffer.from(BS_PSK.key, "hex")) : undefined) } });
   const server = new LwM2MServer({});

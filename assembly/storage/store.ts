@@ -16,7 +16,6 @@ import {
   se_seal, se_open, se_counter, HostStatus, SE_SEAL_OVERHEAD,
 } from "../host/abi";
 import { crc32 } from "../util/crc32";
-import { Cap } from "../profile";
 
 /** Results: a length or Ok/Formatted (>= 0), or an error (< 0). */
 export namespace StoreStatus {
@@ -50,7 +49,7 @@ export namespace RecordId {
   export const EstConfig: i32 = 10; // EST server URI, EST trust anchor, renewal point (firmware/est-state.ts)
 }
 
-export const MAX_VALUE_LEN: i32 = Cap.STORE_VALUE; // profiles.json (2048 in `full`)
+export const MAX_VALUE_LEN: i32 = 2048;
 export const MAX_RECORDS: i32 = 32; // live ids
 export const MAX_TXN_RECORDS: i32 = 12; // ids changed in one transaction
 
