@@ -30,38 +30,28 @@
 // The connections share one transmit buffer (the record store's, between its
 // calls): every call into a connection is followed by flush() before
 // anything else can use another connection or the store.
-import {
-  net_open, net_close, net_send, clock_wall_seconds, se_public_key, HostStatus,
-} from "../host/abi";
+import { net_open, net_close, net_send, clock_wall_seconds } from "../host/abi";
 import { setTransport, conn, MAX_CONNS, Channel, earliest } from "../lwm2m/client/conn";
 import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm2m/client/client";
-import { SECURITY_OID, Sec, SecurityMode, securityKeyHandle, securitySecret, securitySecretLen } from "../lwm2m/objects/security";
-import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, found, valueLen } from "../lwm2m/model";
-import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
+import { SecurityMode, securityKeyHandle } from "../lwm2m/objects/security";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
-import { DtlsConfig, MAX_PSK_LEN } from "../dtls/config";
-import { HAS_RPK, HAS_X509, HAS_ECDSA, HAS_EST } from "../profile";
+import { HAS_RPK, HAS_X509, HAS_EST } from "../profile";
 import { DtlsConnection, ConnState, handshakeBlockSize, helloEntryMax } from "../dtls/connection";
 import { beforeKeyExchange } from "../dtls/order";
-import { DtlsSession } from "../dtls/session";
 import { DtlsEvent, DtlsError } from "../dtls/alert";
-import { SuiteBit, suiteBit } from "../dtls/suites";
 import { CertificateType } from "../dtls/extensions";
-import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
-import { VerifyFlag } from "../x509/verify";
 import { wipe } from "../crypto/ct";
-import { SeSlot } from "../se/keys";
-import { keyLoad, keySlot } from "./persist";
-import { STORE_SCRATCH, STORE_SCRATCH_SIZE } from "../storage/store";
+import { STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent, coapEndpointInit } from "../coap/endpoint";
 import { EstOp, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
 import { EP_NAME, epNameLen, isRegistered } from "../lwm2m/client/registration";
 import {
-  estWork, estEndpoint, EST_MSG_CAP, estUri, estUriLen, estCa, estCaLen, estCredential, estCredBuf, estCertWork,
-  estCredCert, estCredLen, estRenewalDue, estCredValid,
+  estWork, estEndpoint, EST_MSG_CAP, estUri, estUriLen, estCredential, estCredBuf, estCertWork,
+  estCredLen, estRenewalDue, estCredValid,
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
+import { cfgOf, sessionOf, configure, configureEst, loadPsk, wipePsk, MTU } from "./dtls-account";
 
 export namespace TransportError {
   /** The Security Mode is not built into this firmware (profiles.json: RPK, X.509 or EST compiled out). */
@@ -90,22 +80,6 @@ function setT(ci: i32, kind: i32, peer: i32): void {
   store<i32>(T + <usize>(ci << 3), peer, 4);
 }
 
-// Per-connection credential copies the DTLS config points at (the rest points
-// into the Security Object, our certificate too): the PSK (wiped once the key
-// schedule consumed it, SEC-3), our public key, the x509 trust decision inputs.
-const PSK = memory.data(64 * MAX_CONNS, 8);
-const OWN_PUB = memory.data(72 * MAX_CONNS, 8);
-const TRUST = memory.data(TRUST_CONFIG_SIZE * MAX_CONNS, 8);
-
-/** Largest datagram we send (DtlsConfig.mtu). */
-const MTU: i32 = 1152;
-/** The transmit buffer the connections share: the record store's buffer
- *  (storage/store.ts STORE_SCRATCH, 2,100 bytes), free between store calls.
- *  A datagram lives there from the DTLS call that builds it to the flush()
- *  right after that call, and no store call runs in between: the store is
- *  called (the PSK from its sealed record, persistence) only with every
- *  connection flushed. */
-const TX: usize = STORE_SCRATCH;
 /** Handshake buffers for PSK and RPK: the largest handshake message taken (a
  *  ServerHello, ServerKeyExchange, a raw public key: 768, the DTLS default),
  *  and our largest flight: a ClientHello with a 255-byte cookie and a 255-byte
@@ -121,37 +95,12 @@ const HEX = memory.data(4);
 /** Connection state before the last input (why a handshake ended). */
 const PREV = memory.data(4 * MAX_CONNS, 4);
 
-function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN); }
-
-// Allocated on a connection's first secure open, not at start-up (the stub
-// runtime never frees, so what a connection never uses is never taken): the
-// config and session first, the DtlsConnection with its handshake buffers at
-// the first handshake, sized for what that account needs (PSK/RPK or X.509).
-// (pointer tables in static memory, 0 = not made yet: the stub runtime never frees)
-const CONFIGS = memory.data(4 * MAX_CONNS, 4);
+// The DtlsConnection of a connection: made at its first handshake (dtls-account.ts has its config and session).
 const DTLS = memory.data(4 * MAX_CONNS, 4);
-const SESSIONS = memory.data(4 * MAX_CONNS, 4);
 @inline function slot(table: usize, i: i32): usize { return table + (<usize>i << 2); }
 /** Monotonic ms of the latest call into the transport (send() has no clock of its own). */
 let lastNow: i64 = 0;
 
-function cfgOf(ci: i32): DtlsConfig {
-  let c = changetype<DtlsConfig | null>(load<usize>(slot(CONFIGS, ci)));
-  if (c == null) {
-    c = new DtlsConfig();
-    c.mtu = MTU;
-    c.txBuffer = TX;
-    c.handshakeBufferSize = 0; // lent from the pool for each handshake (takeHandshakeBlock)
-    c.flightBufferSize = 0;
-    // RFC 5077 tickets and session IDs: the session is kept in the sealed store (session-store.ts)
-    c.ticketCapacity = SESSION_TICKET_CAP;
-    c.sessionTickets = true;
-    c.ephemeralSlot = SeSlot.FirstEphemeral + ci; // our ephemeral ECDHE slot, one per connection (se/keys.ts plan)
-    store<usize>(slot(CONFIGS, ci), changetype<usize>(c));
-    store<usize>(slot(SESSIONS, ci), changetype<usize>(new DtlsSession(SESSION_TICKET_CAP)));
-  }
-  return c;
-}
 /** Connection ci's DTLS connection, made on first use from its config (cfgOf ran before: open()). */
 function dtlsOf(ci: i32): DtlsConnection {
   let d = changetype<DtlsConnection | null>(load<usize>(slot(DTLS, ci)));
@@ -160,10 +109,6 @@ function dtlsOf(ci: i32): DtlsConnection {
     store<usize>(slot(DTLS, ci), changetype<usize>(d));
   }
   return d;
-}
-function sessionOf(ci: i32): DtlsSession {
-  cfgOf(ci);
-  return changetype<DtlsSession>(load<usize>(slot(SESSIONS, ci)));
 }
 
 // Handshake buffers: a handshake needs them only while it runs, so the
@@ -280,151 +225,11 @@ function flush(ci: i32): void {
   while ((n = d.pollTransmit()) > 0) net_send(peer, d.transmitPtr(), n);
 }
 
-function wipePsk(ci: i32): void {
-  wipe(pskBuf(ci), MAX_PSK_LEN);
-}
-
-// ---- configuration from the Security Object --------------------------------------
-
-/** The account's PSK into pskBuf(ci): its length, or <= 0. */
-function loadPsk(ci: i32, secIid: u32, handle: i32): i32 {
-  const k = pskBuf(ci);
-  if (handle >= 0) return keyLoad(handle, k, MAX_PSK_LEN);
-  if (handle != -1) return -1;
-  const p = securitySecret(secIid);
-  const n = securitySecretLen;
-  if (n <= 0 || n > MAX_PSK_LEN) return -1;
-  memory.copy(k, p, <usize>n);
-  return n;
-}
-
 /** SEC-3: the PSK is in RAM only during a call that may need it (ServerHelloDone builds the
  *  ClientKeyExchange flight inside handleDatagram); wiped right after (pskDone). */
 function pskNeeded(ci: i32): bool {
   const d = dtlsOf(ci);
   return cfgOf(ci).pskLen > 0 && beforeKeyExchange(d.state);
-}
-
-/** Resource 16 (IANA codes) as a SuiteBit mask; All when absent. */
-function ciphersuites(secIid: u32): u32 {
-  const o = findObject(SECURITY_OID);
-  if (!o) return SuiteBit.All;
-  const s = instFind(o, secIid);
-  const idx = resIndex(o, Sec.Ciphersuite);
-  if (!s || idx < 0) return SuiteBit.All;
-  const n = riCount(o, s, idx);
-  if (n == 0) return SuiteBit.All;
-  let m: u32 = 0;
-  for (let k = 0; k < n; k++) m |= suiteBit(<u32>getInt(SECURITY_OID, secIid, Sec.Ciphersuite, riIdAt(o, s, idx, k)));
-  return m;
-}
-
-/** An IPv4 / IPv6 literal (RFC 6066 3: no SNI for those). */
-function isIpLiteral(host: usize, n: i32): bool {
-  if (n > 0 && load<u8>(host) == 0x5b) return true;
-  for (let i = 0; i < n; i++) {
-    const c = load<u8>(host + <usize>i);
-    if (c != 0x2e && (c < 0x30 || c > 0x39)) return false;
-  }
-  return true;
-}
-
-/** Fills connection ci's DtlsConfig from Security instance secIid; 0 or a TransportError (logged). */
-function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32): i32 {
-  const c = cfgOf(ci);
-  c.clearCredentials();
-  let suites = ciphersuites(secIid);
-  const sni = getBytes(SECURITY_OID, secIid, Sec.Sni);
-  if (found && valueLen > 0) {
-    c.serverName = sni;
-    c.serverNameLen = valueLen;
-  }
-  const own = getBytes(SECURITY_OID, secIid, Sec.PublicKeyOrIdentity);
-  const ownLen = found ? valueLen : 0;
-  const srv = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
-  const srvLen = found ? valueLen : 0;
-  const handle = securityKeyHandle(secIid);
-  if (mode == SecurityMode.PSK) {
-    // RFC 4279 2: identity = resource 3; the key from the sealed store (SEC-3). Loaded here
-    // to check it, then only around the calls that may build the key schedule (loadPsk).
-    const k = pskBuf(ci);
-    const n = loadPsk(ci, secIid, handle);
-    wipePsk(ci);
-    if (n <= 0) {
-      lb("DTLS: ssid=");
-      lnum(conn(ci).ssid);
-      ls(": no usable PSK (resource 5), status ");
-      lnum(n);
-      lerror();
-      return TransportError.Credentials;
-    }
-    c.psk = k;
-    c.pskLen = n;
-    c.pskIdentity = own;
-    c.pskIdentityLen = ownLen;
-    // DTLS-3 / BS-4: the factory Bootstrap-Server secret marked low entropy -> ECDHE-PSK only
-    if (getInt(SECURITY_OID, secIid, Sec.BootstrapServer) != 0 && !bsEntropyHigh) {
-      c.pskLowEntropy = true;
-      suites &= SuiteBit.EcdhePskCbc;
-    } else {
-      suites &= SuiteBit.AnyPsk;
-    }
-  } else if (HAS_ECDSA) {
-    // RPK / X.509: our private key stays in its SE slot; its public key from the SE
-    // (mode 4: the enrolled key's slot and certificate, EST-6)
-    const est = HAS_EST && mode == SecurityMode.CertificateWithEst;
-    const slot = est ? estCredSlot : keySlot(handle);
-    const pub = OWN_PUB + <usize>(ci * 72);
-    if (slot < 0 || se_public_key(slot, pub) != HostStatus.Ok) {
-      lb("DTLS: ssid=");
-      lnum(conn(ci).ssid);
-      ls(": no private key in the secure element (resource 5)");
-      lerror();
-      return TransportError.Credentials;
-    }
-    c.identitySlot = slot;
-    c.ownPublicKey = pub;
-    suites &= SuiteBit.Ecdsa;
-    if (!HAS_X509 || mode == SecurityMode.RPK) {
-      // DTLS-4: the server's key must equal resource 4 exactly
-      c.certificateType = CertificateType.RawPublicKey;
-      c.serverPublicKey = srv;
-      c.serverPublicKeyLen = srvLen;
-    } else {
-      c.certificateType = CertificateType.X509;
-      // our certificate (resource 3) goes into the Certificate message from where it is stored
-      c.ownCertificateDer = est ? estCredCert() : ownLen > 0 ? own : 0;
-      c.ownCertificateDerLen = est ? estCredLen() : ownLen;
-      // DTLS-5/6/8: LwM2M certificate usage (15, default 3) and matching type (13, default 0)
-      const t = changetype<TrustConfig>(TRUST + <usize>(ci * TRUST_CONFIG_SIZE));
-      const usage = getInt(SECURITY_OID, secIid, Sec.CertificateUsage);
-      t.usage = found ? <i32>usage : 3;
-      const matching = getInt(SECURITY_OID, secIid, Sec.MatchingType);
-      t.matching = found ? <i32>matching : 0;
-      t.serverKey = srv;
-      t.serverKeyLen = srvLen;
-      // RFC 6125 / LwM2M resource 14: the SNI when present, else the URI host
-      if (c.serverNameLen > 0) {
-        t.host = c.serverName;
-        t.hostLen = c.serverNameLen;
-      } else {
-        t.host = host;
-        t.hostLen = hostLen;
-        if (!isIpLiteral(host, hostLen)) {
-          c.serverName = host;
-          c.serverNameLen = hostLen;
-        }
-      }
-      t.store = 0;
-      t.storeCount = 0;
-      t.ownPub = pub;
-      // DTLS-6: no wall clock -> the build-time lower bound decides for indirect trust
-      t.flags = clock_wall_seconds() < 0 ? VerifyFlag.ALLOW_TIME_LOWER_BOUND : 0;
-      c.trust = changetype<usize>(t);
-    }
-  }
-  c.suites = suites;
-  return 0;
 }
 
 /** Handshake from Idle; Channel.Pending or a TransportError (logged; PSK wiped). */
@@ -484,8 +289,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
     return TransportError.Mode;
   }
   if (secure) {
-    const r = configure(ci, secIid, mode, host, hostLen);
-    if (r < 0) return r;
+    if (!configure(ci, secIid, mode, host, hostLen)) return TransportError.Credentials;
   }
   const peer = net_open(host, hostLen, port);
   if (peer < 0) {
@@ -822,61 +626,7 @@ function estOpen(ci: i32, secIid: u32, host: usize, hostLen: i32, port: i32, now
   } else {
     uHost = EST_HOST; uHostLen = hostLen; uPort = port; uPath = WELL_KNOWN_EST; uPathLen = 15;
   }
-  const c = cfgOf(ci);
-  c.clearCredentials(); // ownCertificateDer, ownPublicKey and trust are set below
-  // client authentication: the enrolled certificate for /sren, else the factory IDevID (resources 3 and 5)
-  const pub = OWN_PUB + <usize>(ci * 72);
-  let slot = -1;
-  if (renewing) {
-    slot = estCredSlot;
-    c.ownCertificateDer = estCredCert();
-    c.ownCertificateDerLen = estCredLen();
-  } else {
-    slot = keySlot(securityKeyHandle(secIid));
-    const own = getBytes(SECURITY_OID, secIid, Sec.PublicKeyOrIdentity);
-    c.ownCertificateDer = found && valueLen > 0 ? own : 0;
-    c.ownCertificateDerLen = found ? valueLen : 0;
-  }
-  if (slot < 0 || c.ownCertificateDerLen <= 0 || se_public_key(slot, pub) != HostStatus.Ok) {
-    lb("EST: ssid=");
-    lnum(conn(ci).ssid);
-    ls(": no client credential for the EST server (IDevID certificate and key: resources 3 and 5)");
-    lerror();
-    return TransportError.Credentials;
-  }
-  c.identitySlot = slot;
-  c.ownPublicKey = pub;
-  c.certificateType = CertificateType.X509;
-  c.suites = ciphersuites(secIid) & SuiteBit.Ecdsa;
-  // certificate-sized handshake buffers come from the pool (takeHandshakeBlock)
-  // server authentication: the explicit EST trust anchor (Certificate Usage 2), else resource 4 as for the LwM2M Server
-  const t = changetype<TrustConfig>(TRUST + <usize>(ci * TRUST_CONFIG_SIZE));
-  if (estCaLen() > 0) {
-    t.usage = 2;
-    t.matching = 0;
-    t.serverKey = estCa();
-    t.serverKeyLen = estCaLen();
-  } else {
-    const usage = getInt(SECURITY_OID, secIid, Sec.CertificateUsage);
-    t.usage = found ? <i32>usage : 3;
-    const matching = getInt(SECURITY_OID, secIid, Sec.MatchingType);
-    t.matching = found ? <i32>matching : 0;
-    t.serverKey = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
-    t.serverKeyLen = found ? valueLen : 0;
-  }
-  if (t.serverKeyLen <= 0) {
-    lb("EST: no trust anchor for the EST server (never unauthenticated)");
-    lerror();
-    return TransportError.Credentials;
-  }
-  t.host = uHost;
-  t.hostLen = uHostLen;
-  if (!isIpLiteral(uHost, uHostLen)) { c.serverName = uHost; c.serverNameLen = uHostLen; }
-  t.store = 0;
-  t.storeCount = 0;
-  t.ownPub = pub;
-  t.flags = (clock_wall_seconds() < 0 ? VerifyFlag.ALLOW_TIME_LOWER_BOUND : 0) | VerifyFlag.SERVER_AUTH;
-  c.trust = changetype<usize>(t);
+  if (!configureEst(ci, secIid, renewing, uHost, uHostLen)) return TransportError.Credentials;
   const peer = net_open(uHost, uHostLen, uPort);
   if (peer < 0) {
     lb("EST: cannot open ");
