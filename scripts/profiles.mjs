@@ -36,6 +36,11 @@ export function checkProfile(cfg, name) {
     if (!Number.isInteger(v) || v < c.min) throw new Error(`profile ${name}: ${k} = ${v} is below its floor ${c.min} (${c.why})`);
     out.push("--use", `${k}=${v}`);
   }
+  // a block (RFC 7959 2.2) plus header, token and options must fit one message
+  const cap = (k) => p.capacities[k] ?? cfg.capacities[k]?.default;
+  if (cap("CAP_COAP_SZX") !== undefined && cap("CAP_COAP_MSG") < 2 ** (cap("CAP_COAP_SZX") + 4) + 64) {
+    throw new Error(`profile ${name}: CAP_COAP_MSG ${cap("CAP_COAP_MSG")} cannot hold a 2^(CAP_COAP_SZX+4)-byte block with its options`);
+  }
   return out;
 }
 /** Where a profile's release goes (profiles.json "output"). */

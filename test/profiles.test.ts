@@ -44,6 +44,10 @@ test("profiles.json: every profile's flags are described and its capacities name
   const low = structuredClone(PROFILES);
   low.profiles["psk-lpwa"].capacities.CAP_SERVERS = 0;
   assert.throws(() => checkProfile(low, "psk-lpwa"), /CAP_SERVERS = 0 is below its floor 1/);
+  const small = structuredClone(PROFILES);
+  small.profiles["psk-lpwa"].capacities.CAP_COAP_MSG = 400;
+  small.profiles["psk-lpwa"].capacities.CAP_COAP_SZX = 5;
+  assert.throws(() => checkProfile(small, "psk-lpwa"), /cannot hold a 2\^\(CAP_COAP_SZX\+4\)-byte block/);
   const unknown = structuredClone(PROFILES);
   unknown.profiles["psk-lpwa"].flags.push("PROFILE_NO_SOMETHING");
   assert.throws(() => checkProfile(unknown, "psk-lpwa"), /not described/);
