@@ -128,6 +128,7 @@ test("psk-lpwa: boots, bootstraps and registers over DTLS-PSK with the developme
       assert.equal((await dev.server.read(ep, "/3/0/0", { format: "text" })).code, "2.05");
       // SenML-JSON is compiled out: Accept -> 4.06 Not Acceptable, a payload in it -> 4.15 Unsupported Content-Format
       assert.equal((await dev.server.read(ep, "/3/0", { format: "senml-json" })).code, "4.06");
+      assert.equal((await dev.server.read(ep, "/3/0/0", { format: "senml-json" })).code, "4.06", "one Resource too");
       assert.equal((await dev.server.write(ep, "/1/0/1", 120, { format: "senml-json" })).code, "4.15");
       // still managed afterwards: a Write in TLV and the Update it causes
       const updated = waitFor<ClientEvent>(d, "updated");
