@@ -18,7 +18,7 @@
 //   Server with a fake clock: the heap high-water mark must not grow.
 // All run the probe build of bench/ram.ts (the release + two exports) so
 // the heap is read exactly.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Row, verdict, bytesText, kib } from "./report";
@@ -133,7 +133,7 @@ const BS_PSK = { identity: "bench-bootstrap", key: "3f9c2a1be8d47065c1a2b3c4d5e6
 const SRV_PSK = { identity: "bench-device-psk", key: "8e7d6c5b4a39281706f5e4d3c2b1a090" };
 
 /** Bootstrap, registration and boot → registered over DTLS-PSK against the development servers on DtlsTransport. */
-async function pskFlows(layout: FirmwareLayout, cycleCount: number, cycleBudgetMs: number) {
+export async function pskFlows(layout: FirmwareLayout, cycleCount: number, cycleBudgetMs: number) {
   const srvT = new DtlsTransport({ psk: { lookup: (id) => (id === SRV_PSK.identity ? new Uint8Array(Buffer.from(SRV_PSK.key, "hex")) : undefined) } });
   const bsT = new DtlsTransport({ psk: { lookup: (id) => (id === BS_PSK.identity ? new Uint8Array(Buffer.from(BS_PSK.key, "hex")) : undefined) } });
   const server = new LwM2MServer({});
@@ -380,6 +380,27 @@ function cycles(layout: FirmwareLayout, n: number, every: number) {
   const ms = performance.now() - t0;
   dev.stop();
   return { samples, updates: srv.updates - start.updates, notifications: srv.notifications - start.notifications, ms, memoryBytes: meter.memoryBytes };
+}
+
+/** A build profile's RAM in a DTLS-PSK session (the same flow as ram.session.psk), against its budget (profiles.json). */
+export async function profilePskSessionRows(layout: FirmwareLayout, log: (s: string) => void): Promise<Row[]> {
+  const cfg = JSON.parse(readFileSync(join(ROOT, "profiles.json"), "utf8"));
+  const max: number | undefined = cfg.profiles[layout.profile]?.budgets?.ramPskBytes;
+  const budget = max === undefined ? null : { max, text: `≤ ${kib(max)}` };
+  const id = `ram.session.psk.${layout.profile}`, metric = `profile ${layout.profile}: used in a DTLS-PSK session (static + heap)`;
+  log(`lwm2m: DTLS-PSK session of profile ${layout.profile}`);
+  try {
+    const f = await pskFlows(layout, 0, 0);
+    const used = layout.heapBase + f.sessionHeap;
+    return [{
+      id, section: "RAM", metric, unit: "B",
+      ours: { value: used, text: `${bytesText(used)} = static ${layout.heapBase} + heap ${f.sessionHeap}`, detail: { heapBase: layout.heapBase, heap: f.sessionHeap, memoryBytes: f.sessionMemory, suite: f.suite } },
+      peer: null, budget, status: budget ? verdict(used, budget) : "info",
+      note: `build profile ${layout.profile} (profiles.json): after bootstrap and registration over DTLS-PSK and a Read of /3/0 (${f.readCode}), as ram.session.psk; linear memory ${kib(f.sessionMemory)}`,
+    }];
+  } catch (e) {
+    return [{ id, section: "RAM", metric, unit: "B", ours: null, peer: null, budget, status: "error", note: (e as Error).message.split("\n")[0] }];
+  }
 }
 
 export async function lwm2mRows(layout: FirmwareLayout | null, o: { cycles: number; pskCycleSeconds: number; log: (s: string) => void }): Promise<Row[]> {

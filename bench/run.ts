@@ -21,7 +21,7 @@ import { type Row, printTable } from "./report";
 import { sizeRows } from "./size";
 import { ramRows, type FirmwareLayout } from "./ram";
 import { dtlsRows } from "./dtls";
-import { lwm2mRows } from "./lwm2m";
+import { lwm2mRows, profilePskSessionRows } from "./lwm2m";
 import { fleetRows } from "./fleet";
 import { lossyRows } from "./lossy";
 import { estRows } from "./est";
@@ -65,15 +65,17 @@ async function main() {
 
   if (only.has("size")) await guard("size", () => sizeRows(log));
   let layout: FirmwareLayout | null = null;
+  const profileLayouts: FirmwareLayout[] = []; // the build profiles other than `full` (profiles.json)
   if (only.has("ram") || only.has("lwm2m") || only.has("est")) {
     await guard("RAM", async () => {
-      const r = await ramRows(log);
+      const r = await ramRows(log, profileLayouts);
       layout = r.layout;
       return only.has("ram") ? r.rows : [];
     });
   }
   if (only.has("dtls")) await guard("DTLS", () => dtlsRows({ rounds, warmup, log }));
   if (only.has("lwm2m")) await guard("LwM2M", () => lwm2mRows(layout, { cycles: cycleCount, pskCycleSeconds, log }));
+  if (only.has("lwm2m")) for (const L of profileLayouts) await guard("LwM2M", () => profilePskSessionRows(L, log));
   if (only.has("est")) await guard("EST", () => estRows(layout, log));
   if (only.has("fleet")) await guard("Fleet", () => fleetRows({ counts: fleetCounts, rate: fleetRate, timeoutS: 900, log, mix: fleetMix.count > 0 ? fleetMix : undefined }));
   if (only.has("lossy")) {

@@ -18,6 +18,8 @@ interface SizeJson {
   firmware: { bytes: number; gzip: number; budget: number };
   sections: { name: string; size: number }[];
   modules: { module: string; bytes: number; gzip: number }[];
+  /** Every build profile (profiles.json), `full` included. */
+  profiles?: { profile: string; file: string; bytes: number; gzip: number; budget: number | null; layers: { layer: string; code: number }[] }[];
 }
 
 /** Code per layer from the names-preserving build of the same release that size.mjs leaves behind. */
@@ -51,6 +53,17 @@ export async function sizeRows(log: (s: string) => void): Promise<Row[]> {
     id: "size.firmware.gzip", section: "size", metric: "firmware.wasm gzip -9 (OTA transfer)", unit: "B",
     ours: { value: fw.gzip, text: bytesText(fw.gzip) }, peer: null, budget: null, status: "info",
   });
+  // the other build profiles (profiles.json): each against its own module budget
+  for (const p of s.profiles ?? []) {
+    if (p.profile === "full") continue;
+    const pb = p.budget === null ? null : { max: p.budget, text: `≤ ${kib(p.budget)}` };
+    rows.push({
+      id: `size.firmware.${p.profile}`, section: "size", metric: `${p.file} (profile ${p.profile}, release, raw)`, unit: "B",
+      ours: { value: p.bytes, text: `${bytesText(p.bytes)}, gzip ${p.gzip} B`, detail: { layers: p.layers } },
+      peer: null, budget: pb, status: pb ? verdict(p.bytes, pb) : "info",
+      note: `build profile ${p.profile} (profiles.json); code by layer: ${p.layers.map((l) => `${l.layer} ${l.code}`).join(", ")}`,
+    });
+  }
   const layers = layersOfFirmware();
   if (layers) {
     const total = [...layers.values()].reduce((a, b) => a + b, 0);

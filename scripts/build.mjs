@@ -1,7 +1,9 @@
-// Builds the firmware (release + debug), the probe module of `lwm2m-wasm probe`
-// and every test entry in assembly/tests.
+// Builds the firmware (release of every build profile in profiles.json, the
+// `full` debug build), the probe module of `lwm2m-wasm probe` and every test
+// entry in assembly/tests.
 // Usage: node scripts/build.mjs [firmware|tests|all] [--only NAME]
-//        node scripts/build.mjs release|probe   (build/firmware.wasm / build/probe.wasm alone)
+//        node scripts/build.mjs release [--profile NAME]   (one profile's release: build/firmware.wasm for `full`)
+//        node scripts/build.mjs probe   (build/probe.wasm alone)
 import asc from "assemblyscript/dist/asc.js";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, existsSync } from "node:fs";
@@ -9,6 +11,7 @@ import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
 import heapExports from "./asc-transforms/heap-exports.mjs";
+import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput } from "./profiles.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -34,16 +37,23 @@ function wasmOpt(input, output, level = "-Oz") {
   writeFileSync(output, mergeDataSegments(readFileSync(output)));
 }
 
-/** build/firmware.wasm only (scripts/mutate.mjs rebuilds just this). */
-export async function buildFirmwareRelease() {
+// ---- build profiles: scripts/profiles.mjs reads profiles.json (issue 11) ----
+export { readProfiles, DEFAULT_PROFILE, profileNames, profileUseFlags, checkProfile, profileOutput } from "./profiles.mjs";
+
+/** One profile's release (scripts/mutate.mjs rebuilds just `full`: build/firmware.wasm). */
+export async function buildFirmwareRelease(profile = DEFAULT_PROFILE) {
   mkdirSync("build", { recursive: true });
+  const out = profileOutput(profile);
+  const asmOut = out.replace(/\.wasm$/, ".asc.wasm");
+  mkdirSync(dirname(out), { recursive: true });
   // __heap_base/__data_end exported for the C hosts (host-shim/ABI.md)
-  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release"], "firmware release", [heapExports]);
-  wasmOpt("build/firmware.asc.wasm", "build/firmware.wasm");
+  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release", "-o", asmOut, ...profileUseFlags(profile)],
+    `firmware release (${profile})`, [heapExports]);
+  wasmOpt(asmOut, out);
 }
 
 export async function buildFirmware() {
-  await buildFirmwareRelease();
+  for (const p of profileNames()) await buildFirmwareRelease(p);
   await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "debug"], "firmware debug");
   await buildProbe();
 }
@@ -77,9 +87,10 @@ export async function buildProbe(outFile = "build/probe.wasm") {
   wasmOpt(asmOut, outFile);
 }
 
-/** The release build again with a name section (same code), for size reports. */
-export async function compileFirmwareWithNames(outFile) {
-  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release", "--debug", "-o", outFile], "firmware names");
+/** The release build of a profile again with a name section (same code), for size reports. */
+export async function compileFirmwareWithNames(outFile, profile = DEFAULT_PROFILE) {
+  await compile(["assembly/firmware/main.ts", "--config", "asconfig.json", "--target", "release", "--debug", "-o", outFile, ...profileUseFlags(profile)],
+    `firmware names (${profile})`);
 }
 
 /** Test entries keep asserts (a trap is a finding) but are optimised like shipped code. */
@@ -105,11 +116,12 @@ async function cli() {
   const onlyIdx = process.argv.indexOf("--only");
   const only = onlyIdx > 0 ? process.argv[onlyIdx + 1] : null;
   if (what === "firmware" || what === "all") await buildFirmware();
-  if (what === "release") await buildFirmwareRelease();
+  const profIdx = process.argv.indexOf("--profile");
+  if (what === "release") await buildFirmwareRelease(profIdx > 0 ? process.argv[profIdx + 1] : DEFAULT_PROFILE);
   if (what === "probe") await buildProbe();
   if (what === "tests" || what === "all") {
     for (const t of testEntries()) if (!only || only === t) await buildTest(t);
   }
-  for (const f of ["build/firmware.wasm", "build/probe.wasm"]) if (existsSync(f)) console.log(`${f} ${statSync(f).size} bytes`);
+  for (const f of [...profileNames().map(profileOutput), "build/probe.wasm"]) if (existsSync(f)) console.log(`${f} ${statSync(f).size} bytes`);
 }
 if (isMain) cli().catch((e) => { console.error(e.message); process.exit(1); });

@@ -95,3 +95,90 @@ test("DTLS handshake buffers shared by the connections: two handshakes in overla
     }
   }
 });
+
+// REPR (lwm2m/client/conn.ts) is the representation buffer of every Read, Discover and
+// notification, and — since issue 11 — also the write engine's scratch: the instance being
+// written and the decoded-string room live in it while a Write / Create runs (a write answers
+// with no payload). The Block1 upload buffer stays separate (an upload spans requests).
+// In overlap: server A uploads a Create block by block (32-byte blocks) and writes, while
+// server B reads /3/0 block by block (each block rebuilds the representation in REPR, cut at
+// the ETag'd offset) and writes; the device's received datagrams alternate between the two.
+// Back to back: A's Create is read back at once, B's Write is read back at once. A write
+// that left its instance in REPR while a representation was cut from it, or a read that
+// overwrote an instance being written, breaks the values or the ETag of the blocks here.
+test("REPR shared by representations and the write scratch: block-wise reads, Block1 Creates and Writes of two servers in overlap and back to back", async () => {
+  const servers: { server: LwM2MServer; transport: DtlsTransport; port: number }[] = [];
+  let dev: Device | undefined;
+  let net: UdpNet | undefined;
+  const arrivals: number[] = []; // the peer handle of each datagram the device received
+  try {
+    for (const a of ACCOUNTS) {
+      const transport = new DtlsTransport({ psk: { lookup: (id) => (id === a.identity ? new Uint8Array(Buffer.from(a.key, "hex")) : undefined) } });
+      const server = new LwM2MServer({ coap: { blockSzx: 1 } }); // 32-byte blocks: every upload and read goes block-wise
+      const { port } = await transport.bind(0, "127.0.0.1");
+      server.addTransport(transport);
+      servers.push({ server, transport, port });
+    }
+    net = new UdpNet((peer, d) => { arrivals.push(peer); dev!.deliver(peer, d); });
+    dev = new Device({ net });
+    const registered = servers.map((s) => within(once(s.server, "registered"), 15_000, "Register"));
+    dev.start();
+    dev.provision({
+      endpoint: "footprint-repr",
+      servers: ACCOUNTS.map((a, i) => ({
+        uri: `coaps://127.0.0.1:${servers[i].port}`, securityMode: "psk" as const, pskIdentity: a.identity, pskKey: a.key,
+        shortServerId: a.ssid, lifetime: 300,
+      })),
+    });
+    await Promise.all(registered);
+    const ep = "footprint-repr";
+    const [A, B] = servers.map((s) => s.server);
+    const reference = await B.read(ep, "/3/0", { format: "senml-cbor", blockSzx: 1 });
+    assert.equal(reference.code, "2.05");
+    assert.ok(reference.payload.length > 64, `a representation of three or more 32-byte blocks (${reference.payload.length} B)`);
+    const firstArrival = arrivals.length;
+
+    const ids = [1, 2, 3];
+    // Portfolio strings (32 B max) with JSON escapes: the SenML-JSON Create decodes them into the
+    // write's decoded-string room in REPR, right after the instance being written
+    const names = (k: number) => [`id-"${k}"-of\\the-device-\u00e9t\u00e9`, `second-${k}-${"x".repeat(20)}`];
+    const aSide = (async () => {
+      for (const k of ids) {
+        const c = await A.create(ep, "/16", { id: 1, resources: { 0: names(k) } }, { format: "senml-json" });
+        assert.equal(c.code, "2.01", `Create /16/1 (Block1), round ${k}: ${c.code}`);
+        const back = await A.read(ep, "/16/1/0", { format: "senml-cbor", blockSzx: 1 }); // back to back with the Create
+        assert.deepEqual(back.content!.map((e) => e.value), names(k), `/16/1/0 read back, round ${k}`);
+        assert.equal((await A.write(ep, "/1/0/1", 300 + k)).code, "2.04");
+        if (k !== ids[ids.length - 1]) assert.equal((await A.delete(ep, "/16/1")).code, "2.02");
+      }
+    })();
+    const bSide = (async () => {
+      for (let k = 0; k < 6; k++) {
+        const r = await B.read(ep, "/3/0", { format: "senml-cbor", blockSzx: 1 });
+        assert.equal(r.code, "2.05");
+        assert.deepEqual(Buffer.from(r.payload), Buffer.from(reference.payload), `block-wise read ${k} of /3/0 equals the reference`);
+        assert.equal((await B.write(ep, "/1/1/1", 400 + k)).code, "2.04");
+        const l = await B.read(ep, "/1/1/1", { format: "text" }); // back to back with the Write
+        assert.equal(l.content![0].value, 400 + k);
+      }
+    })();
+    await Promise.all([aSide, bSide]);
+
+    // overlap: the datagrams of the two servers interleaved at the device
+    const window = arrivals.slice(firstArrival);
+    let switches = 0;
+    for (let i = 1; i < window.length; i++) if (window[i] !== window[i - 1]) switches++;
+    assert.ok(switches >= 10, `the two servers' requests interleaved (${switches} switches in ${window.length} datagrams)`);
+    const last = await B.read(ep, "/16/1/0", { format: "senml-cbor" });
+    assert.deepEqual(last.content!.map((e) => e.value), names(ids[ids.length - 1]), "/16/1/0 after the overlap");
+    assert.equal(dev.state(101), ClientState.Registered);
+    assert.equal(dev.state(102), ClientState.Registered);
+  } finally {
+    dev?.stop();
+    net?.closeAll();
+    for (const s of servers) {
+      await s.server.close();
+      await s.transport.close();
+    }
+  }
+});

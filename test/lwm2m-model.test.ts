@@ -334,6 +334,24 @@ test("SEC-3: a key written as SenML JSON base64 does not linger in the decode sc
   t.E.abortSession();
 });
 
+test("write scratch (issue 11): the instance being written lives in the response buffer; one too small for it, or overlapping the payload, is 5.00 and nothing changes", () => {
+  const t = fresh();
+  factory(t, true);
+  assert.equal(t.create(SRV, "/33000", inst(0, rInt(0, 1))), C.CREATED);
+  assert.equal(t.writeText(SRV, "/33000/0/1", "first"), C.CHANGED);
+  const payload = enc.encode("second");
+  t.m.write(payload, t.OUT);
+  // the payload inside the scratch area: refused, not decoded over itself
+  assert.equal(t.E.write(SRV, 33000, 0, 1, NONE, 0, F.TEXT, t.OUT, payload.length, t.OUT, 8192), C.INTERNAL);
+  // a scratch smaller than the instance: refused
+  t.m.write(payload, t.BUF);
+  assert.equal(t.E.write(SRV, 33000, 0, 1, NONE, 0, F.TEXT, t.BUF, payload.length, t.OUT, 16), C.INTERNAL);
+  assert.equal(t.text(SRV, "/33000/0/1"), "first", "nothing changed");
+  // room enough, apart from the payload: written
+  assert.equal(t.E.write(SRV, 33000, 0, 1, NONE, 0, F.TEXT, t.BUF, payload.length, t.OUT, 8192), C.CHANGED);
+  assert.equal(t.text(SRV, "/33000/0/1"), "second");
+});
+
 test("BS-5: incomplete or inconsistent bootstrap refused with 4.06, previous configuration intact", () => {
   const bad: Array<[string, (t: Api) => void, number]> = [
     ["Server Object without its account", (t) => { t.del(BS, "/"); t.write(BS, "/1/0", serverInstance(0, 202)); }, ConfigError.OrphanServerObject],

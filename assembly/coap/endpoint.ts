@@ -93,6 +93,10 @@ const CTLBUF_OFF: i32 = CTL_OFF + CTL_QUEUE * 4;
 const EV_OFF: i32 = CTLBUF_OFF + 8;
 const DEDUP_OFF: i32 = EV_OFF + EVENT_RING * 4;
 
+/** The fixed part of an endpoint and one transmit slot's header: callers that size a
+ *  static area at compile time use them (coapEndpointSize checks it at run time). */
+export const COAP_ENDPOINT_FIXED: i32 = DEDUP_OFF + RESP_HISTORY * HIST_STRIDE;
+export const COAP_SLOT_HDR: i32 = SLOT_HDR;
 /** Bytes of caller memory for an endpoint (8-byte aligned). */
 export function coapEndpointSize(msgCap: i32, slots: i32, dedup: i32): i32 {
   return DEDUP_OFF + dedup * 16 + align8(msgCap) + RESP_HISTORY * HIST_STRIDE + slots * (SLOT_HDR + align8(msgCap));

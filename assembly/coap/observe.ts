@@ -30,7 +30,8 @@ export const OBS_PATH_MAX: i32 = 24;
   // path bytes follow (OBS_PATH_MAX)
 }
 const ENTRY_HDR: i32 = 48;
-const ENTRY_SIZE: i32 = ENTRY_HDR + OBS_PATH_MAX;
+export const COAP_OBSERVE_ENTRY_SIZE: i32 = ENTRY_HDR + OBS_PATH_MAX;
+const ENTRY_SIZE: i32 = COAP_OBSERVE_ENTRY_SIZE;
 
 @unmanaged export class CoapObserveTable {
   count: i32;
@@ -39,7 +40,8 @@ const ENTRY_SIZE: i32 = ENTRY_HDR + OBS_PATH_MAX;
   /** RFC 7641 §4.5: a CON at least every 24 h (ms). */
   conInterval: i64;
 }
-const TABLE_HDR: i32 = 16;
+export const COAP_OBSERVE_HDR: i32 = 16;
+const TABLE_HDR: i32 = COAP_OBSERVE_HDR;
 
 export function coapObserveSize(n: i32): i32 { return TABLE_HDR + n * ENTRY_SIZE; }
 

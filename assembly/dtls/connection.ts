@@ -42,6 +42,7 @@ import {
 } from "./messages";
 import { pskPremaster, deriveMasterSecret, deriveKeyBlock, finishedVerifyData, keyLogLine, VERIFY_DATA_LEN, KEY_LOG_LINE_LEN } from "./keys";
 import { DtlsConfig, Role, mflBytes, MAX_PSK_LEN, DTLS_SERVER_ROLE } from "./config";
+import { HAS_ECDSA } from "../profile";
 import { DtlsSession, DtlsSessionCache, MAX_SESSION_ID_LEN } from "./session";
 import { ConnState, suiteClass, nextState, CHANGE_CIPHER_SPEC } from "./order";
 import { serverMessage } from "./server";
@@ -417,7 +418,7 @@ export class DtlsConnection {
     const c = this.config;
     let suites = c.suites & SuiteBit.All;
     if (c.pskLen <= 0 || c.pskIdentity == 0 && c.pskIdentityLen > 0) suites &= ~SuiteBit.AnyPsk;
-    if (c.ownPublicKey == 0) suites &= ~SuiteBit.Ecdsa;
+    if (c.ownPublicKey == 0 || !HAS_ECDSA) suites &= ~SuiteBit.Ecdsa; // !HAS_ECDSA: no RPK / X.509 in this build profile
     if (c.certificateType == CertificateType.RawPublicKey ? c.serverPublicKey == 0 : c.trust == 0) suites &= ~SuiteBit.Ecdsa;
     // DTLS-3: a low-entropy secret only with ECDHE-PSK; refuse a config that enables more.
     if (c.pskLowEntropy && (suites & SuiteBit.PlainPsk) != 0) return this.refuse(DtlsError.LowEntropyPsk);
@@ -1215,9 +1216,10 @@ export class DtlsConnection {
   private clientMessage(type: u8, body: usize, len: i32, seq: i32, now: i64): i32 {
     if (type == HandshakeType.hello_verify_request) return this.onHelloVerifyRequest(body, len, now);
     if (type == HandshakeType.server_hello) return this.onServerHello(body, len);
-    if (type == HandshakeType.certificate) return this.onCertificate(body, len);
+    // (never reached without ECDSA suites, order.ts; HAS_ECDSA folds the paths away in a PSK-only build profile)
+    if (type == HandshakeType.certificate) return HAS_ECDSA ? this.onCertificate(body, len) : DtlsError.UnexpectedMessage;
     if (type == HandshakeType.server_key_exchange) return this.onServerKeyExchange(body, len);
-    if (type == HandshakeType.certificate_request) return this.onCertificateRequest(body, len);
+    if (type == HandshakeType.certificate_request) return HAS_ECDSA ? this.onCertificateRequest(body, len) : DtlsError.UnexpectedMessage;
     if (type == HandshakeType.server_hello_done) {
       if (len != 0) return DtlsError.Decode;
       this.peerLastSeq = seq;
@@ -1331,7 +1333,7 @@ export class DtlsConnection {
       const params = rdPos;
       const e = readEcdhParams(this.peerEph);
       if (e != 0) return e;
-      if (s & SuiteBit.Ecdsa) {
+      if (HAS_ECDSA && (s & SuiteBit.Ecdsa) != 0) {
         ecdhParamsDigest(this.clientRandom, this.serverRandom, params, <i32>(rdPos - params), DIGEST);
         return verifySignature(this.peerKey, DIGEST);
       }
@@ -1364,8 +1366,8 @@ export class DtlsConnection {
     this.startFlight();
     // RFC 5246 7.4.6: without a certificate of our own, an empty list and no CertificateVerify
     const rpk = c.certificateType == CertificateType.RawPublicKey;
-    const signs = this.certRequested && (rpk || ownCertificateListLen(c) > 0);
-    if (this.certRequested) {
+    const signs = HAS_ECDSA && this.certRequested && (rpk || ownCertificateListLen(c) > 0);
+    if (HAS_ECDSA && this.certRequested) {
       const n = certificateBodyLen(rpk, ownCertificateListLen(c));
       if (this.hsRoom() < n) return DtlsError.BufferTooSmall;
       wrPos = this.hsBody();
@@ -1392,7 +1394,7 @@ export class DtlsConnection {
     }
     this.addHandshake(HandshakeType.client_key_exchange, <i32>(wrPos - body));
     let pmsLen: i32;
-    if (s & SuiteBit.Ecdsa) {
+    if (HAS_ECDSA && (s & SuiteBit.Ecdsa) != 0) {
       memory.copy(SECRET, ZZ, 32);
       pmsLen = 32;
     } else {

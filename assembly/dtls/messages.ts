@@ -10,6 +10,7 @@ import { generateKeyPair } from "../se/keys";
 import { Cert, X509Error, x509ParseSpki } from "../x509/cert";
 import { X509_WORK_SIZE, VerifyFlag, ecdsaSigToRaw, ecdsaRawToDer, x509VerifyChain, listPtr, listLen } from "../x509/verify";
 import { TrustConfig, lwm2mVerifyServer, rpkVerify, x509KeyNotOwn } from "../x509/trust";
+import { HAS_X509 } from "../profile";
 import { sha256Init, sha256Update, sha256Final } from "../crypto/sha256";
 import { rdStart, rd8, rd16, rdVec, rdDone, rdLeft, rdFail, rdPos, vecPtr, wr8, wr16, wr24, wrBytes, wrPos } from "./codec";
 import { NAMED_CURVE_SECP256R1, SIG_ECDSA_SECP256R1_SHA256 } from "./extensions";
@@ -33,7 +34,8 @@ export const MAX_CHAIN_ENTRIES: i32 = 4;
 
 const SIG = memory.data(64, 8);
 const HASH = memory.data(112, 8);
-const X509_WORK = memory.data(X509_WORK_SIZE, 8);
+// @ts-ignore: decorator
+@lazy const X509_WORK = memory.data(X509_WORK_SIZE, 8); // @lazy: none in a build profile without X.509
 const CHAIN = memory.data(8 * MAX_CHAIN_ENTRIES, 8);
 
 // ---- Certificate ----
@@ -83,7 +85,7 @@ export function verifyCertificate(
 ): i32 {
   rdStart(body, len);
   let r: i32;
-  if (rpk) {
+  if (rpk || !HAS_X509) { // !HAS_X509: no certificate chains in this build profile
     const n = rdVec(3, 1, 0xffffff);
     if (!rdDone()) return DtlsError.Decode;
     if (clientAuth && expected == 0) {

@@ -4,7 +4,6 @@
 // key from the SE, the X.509 trust inputs), made here and nowhere else.
 // firmware/transport.ts owns the channels (DtlsConnection, datagrams, events).
 import { clock_wall_seconds, se_public_key, HostStatus } from "../host/abi";
-import { conn } from "../lwm2m/client/conn";
 import { SECURITY_OID, Sec, SecurityMode, securityKeyHandle, securitySecret, securitySecretLen } from "../lwm2m/objects/security";
 import { findObject, instFind, resIndex, riCount, riIdAt, getInt, getBytes, found, valueLen } from "../lwm2m/model";
 import { bsEntropyHigh } from "../lwm2m/bootstrap-config";
@@ -23,13 +22,15 @@ import { estCredSlot } from "../est/credential";
 import { EST_ENABLED, estCredCert, estCredLen, estCaLoad } from "./est-state";
 import { SESSION_TICKET_CAP } from "./session-store";
 import { MAX_CID_LEN } from "../dtls/record";
+import { HAS_ECDSA, HAS_X509, HAS_EST } from "../profile";
+import { conn, MAX_CONNS } from "../lwm2m/client/conn";
 
 // Per-connection credential copies the DTLS config points at (the rest points
 // into the Security Object, our certificate too): the PSK (wiped once the key
 // schedule consumed it, SEC-3), our public key, the x509 trust decision inputs.
-const PSK = memory.data(64 * 3, 8);
-const OWN_PUB = memory.data(72 * 3, 8);
-const TRUST = memory.data(TRUST_CONFIG_SIZE * 3, 8);
+const PSK = memory.data(64 * MAX_CONNS, 8);
+const OWN_PUB = memory.data(72 * MAX_CONNS, 8);
+const TRUST = memory.data(TRUST_CONFIG_SIZE * MAX_CONNS, 8);
 
 /** Largest datagram we send (DtlsConfig.mtu). */
 export const MTU: i32 = 1152;
@@ -64,8 +65,8 @@ export function pskBuf(ci: i32): usize { return PSK + <usize>(ci * MAX_PSK_LEN);
 // config and session here, the DtlsConnection with its handshake buffers in
 // transport.ts at the first handshake.
 // (pointer tables in static memory, 0 = not made yet: the stub runtime never frees)
-const CONFIGS = memory.data(4 * 3, 4);
-const SESSIONS = memory.data(4 * 3, 4);
+const CONFIGS = memory.data(4 * MAX_CONNS, 4);
+const SESSIONS = memory.data(4 * MAX_CONNS, 4);
 @inline function slot(table: usize, i: i32): usize { return table + (<usize>i << 2); }
 
 export function cfgOf(ci: i32): DtlsConfig {
@@ -174,7 +175,7 @@ export function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen:
     } else {
       suites &= SuiteBit.AnyPsk;
     }
-  } else {
+  } else if (HAS_ECDSA) { // (profiles.json: a PSK-only build has neither RPK nor X.509)
     // RPK / X.509: our private key stays in its SE slot; its public key from the SE
     // (mode 4: the enrolled key's slot and certificate, EST-6)
     const est = EST_ENABLED && mode == SecurityMode.CertificateWithEst;
@@ -190,7 +191,7 @@ export function configure(ci: i32, secIid: u32, mode: i32, host: usize, hostLen:
     c.identitySlot = slot;
     c.ownPublicKey = pub;
     suites &= SuiteBit.Ecdsa;
-    if (mode == SecurityMode.RPK) {
+    if (!HAS_X509 || mode == SecurityMode.RPK) {
       // DTLS-4: the server's key must equal resource 4 exactly
       c.certificateType = CertificateType.RawPublicKey;
       c.serverPublicKey = srv;

@@ -11,8 +11,9 @@
 /** The build has Security Mode 4 (EST). The one seam of the EST code: with false, every EST
  *  path in firmware/ is dead code the compiler drops, and a mode-4 account is refused
  *  (TransportError.SecureUnavailable); bench/est.ts measures the code EST adds this way. */
-export const EST_ENABLED: bool = true;
+export const EST_ENABLED: bool = HAS_EST; // profiles.json PROFILE_NO_EST
 
+import { HAS_EST } from "../profile";
 import { estCredentialLoad, estCredSlot, estCredCertLen, estRenewAt } from "../est/credential";
 import { Cert, CERT_SIZE, x509Parse } from "../x509/cert";
 import { storeGet, storePut, storeDelete, RecordId } from "../storage/store";

@@ -13,7 +13,7 @@ import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
 import { mountFlash, MountResult } from "../storage/flash";
 import { storeMount, storeFormat, storeRecordCount, StoreStatus } from "../storage/store";
 import { LwPath, ContentFormat } from "../lwm2m/formats/entry";
-import { setText, setInt } from "../lwm2m/model";
+import { setText, setInt, arenaBytes } from "../lwm2m/model";
 import { lwHandle, lwDelete, Caller, Method, Code, NO_FORMAT } from "../lwm2m/operations";
 import { provisionFinish, sessionAbort, lastConfigError } from "../lwm2m/bootstrap-config";
 import { DEVICE_OID, Dev, setDeviceClock } from "../lwm2m/objects/device";
@@ -65,6 +65,7 @@ function wallClock(): i64 { return clock_wall_seconds(); }
 function setupClient(): bool {
   if (clientReady) return true;
   if (clientInit() < 0 || portfolioDefine() < 0) return false;
+  logNum(LogLevel.Info, "model: Object arena bytes used (profiles.json CAP_MODEL_ARENA): ", arenaBytes());
   transportInit();
   persistInit();
   setClientHooks(persistNow, wipeConfig);
@@ -266,7 +267,9 @@ export function provision_write(oid: i32, iid: i32, format: i32, len: i32): i32 
   const p = changetype<LwPath>(PATH);
   p.clear();
   p.set(<u32>oid & 0xffff, <u32>iid & 0xffff, 0xffff, 0xffff);
-  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, rxBuffer, RX_CAPACITY).code;
+  // the write's scratch (the instance being written, issue 11) is the part of REPR after the payload
+  const used = (len + 7) & ~7;
+  return lwHandle(Caller.Factory, Method.PUT, p, format, NO_FORMAT, 0, 0, REPR, len, REPR + <usize>used, REPR_CAP - used).code;
 }
 
 /**

@@ -36,6 +36,7 @@ import { clientDatagram, clientTransportUp, clientTransportFailed } from "../lwm
 import { SecurityMode, securityKeyHandle, securityFind, SECURITY_OID, Sec } from "../lwm2m/objects/security";
 import { getBytes, found, valueLen } from "../lwm2m/model";
 import { emit, ClientEvent, lb, ls, lbytes, lnum, lcode, linfo, lwarn, lerror, lineText, lineLen } from "../lwm2m/client/events";
+import { HAS_RPK, HAS_X509, HAS_EST } from "../profile";
 import { DtlsConnection, ConnState, handshakeBlockSize, helloEntryMax } from "../dtls/connection";
 import { beforeKeyExchange } from "../dtls/order";
 import { DtlsEvent, DtlsError } from "../dtls/alert";
@@ -55,7 +56,7 @@ import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop,
 import { cfgOf, sessionOf, configure, configureEst, loadPsk, wipePsk, MTU } from "./dtls-account";
 
 export namespace TransportError {
-  /** Security Mode 4 (Certificate with EST): enrolment is not available in this build. */
+  /** The Security Mode is not built into this firmware (profiles.json: RPK, X.509 or EST compiled out). */
   export const SecureUnavailable: i32 = -100;
   /** net_open refused the peer (bad host, no socket). */
   export const Open: i32 = -101;
@@ -73,7 +74,7 @@ const KIND_DTLS: i32 = 2;
 
 
 // per connection: kind i32, peer i32
-const T = memory.data(8 * 3, 4);
+const T = memory.data(8 * MAX_CONNS, 4);
 function kindOf(ci: i32): i32 { return load<i32>(T + <usize>(ci << 3)); }
 function peerOf(ci: i32): i32 { return load<i32>(T + <usize>(ci << 3), 4); }
 function setT(ci: i32, kind: i32, peer: i32): void {
@@ -94,10 +95,10 @@ const CERT_FLIGHT_BUFFER: i32 = 1024;
 
 const HEX = memory.data(4);
 /** Connection state before the last input (why a handshake ended). */
-const PREV = memory.data(4 * 3, 4);
+const PREV = memory.data(4 * MAX_CONNS, 4);
 
 // The DtlsConnection of a connection: made at its first handshake (dtls-account.ts has its config and session).
-const DTLS = memory.data(4 * 3, 4);
+const DTLS = memory.data(4 * MAX_CONNS, 4);
 @inline function slot(table: usize, i: i32): usize { return table + (<usize>i << 2); }
 /** Monotonic ms of the latest call into the transport (send() has no clock of its own). */
 let lastNow: i64 = 0;
@@ -121,7 +122,7 @@ function dtlsOf(ci: i32): DtlsConnection {
 // (handshakes running at the same time): at most one per connection and size.
 const POOL: i32 = 2 * MAX_CONNS;
 /** Per block: usize block (0 none), i32 holder (connection index, -1 none), i32 size class (BLOCK_*). */
-const POOL_INFO = memory.data(12 * 2 * 3, 4); // 12 * POOL (checked in transportInit)
+const POOL_INFO = memory.data(12 * POOL, 4);
 function blockAt(k: i32): ArrayBuffer | null { return changetype<ArrayBuffer | null>(load<usize>(POOL_INFO + <usize>(k * 12))); }
 function holderOf(k: i32): i32 { return load<i32>(POOL_INFO + <usize>(k * 12), 4); }
 function setHolder(k: i32, ci: i32): void { store<i32>(POOL_INFO + <usize>(k * 12), ci, 4); }
@@ -266,8 +267,11 @@ function startHandshake(ci: i32, now: i64): i32 {
 
 function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: i32, now: i64): i32 {
   lastNow = now;
-  if (!EST_ENABLED && mode == SecurityMode.CertificateWithEst) {
-    lb("transport: refused, Security Mode 4 (EST) is not in this build");
+  // a Security Mode compiled out of this build profile (profiles.json): refused and logged
+  if (mode == SecurityMode.RPK && !HAS_RPK || mode == SecurityMode.Certificate && !HAS_X509 || mode == SecurityMode.CertificateWithEst && !HAS_EST) {
+    lb("transport: refused, Security Mode ");
+    lnum(mode);
+    ls(" is not built into this firmware (build profile)");
     lerror();
     return TransportError.SecureUnavailable;
   }
@@ -341,7 +345,7 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
 }
 
 // Queue Mode (LwM2M 1.1 Transport §6.5): monotonic ms of each connection's last datagram in or out
-const ACTIVITY = memory.data(8 * 3, 8);
+const ACTIVITY = memory.data(8 * MAX_CONNS, 8);
 /** The last datagram sent or received on connection ci (0 none yet). */
 export function transportLastActivity(ci: i32): i64 { return load<i64>(ACTIVITY + <usize>(ci << 3)); }
 
@@ -476,7 +480,7 @@ function events(ci: i32, now: i64): void {
 }
 
 export function transportInit(): void {
-  if (MTU > STORE_SCRATCH_SIZE || POOL > 2 * 3) unreachable(); // a build bug, not an input
+  if (MTU > STORE_SCRATCH_SIZE) unreachable(); // a build bug, not an input
   for (let i = 0; i < MAX_CONNS; i++) setT(i, KIND_NONE, -1);
   setTransport(open, send, close);
 }
@@ -572,7 +576,8 @@ let m4Ci: i32 = -1;
 let m4Sec: u32 = 0;
 let m4Port: i32 = 0;
 let m4HostLen: i32 = 0;
-const M4_HOST = memory.data(256);
+// @ts-ignore: decorator
+@lazy const M4_HOST = memory.data(256); // @lazy: none without EST (profiles.json)
 /** Per connection: opened for a Security Mode 4 account. */
 const MODE4 = memory.data(4);
 /** The connection running an enrolment (-1 none; one at a time: the EST client is one). */

@@ -6,15 +6,16 @@
 // Resources (Resource or Resource Instance level); "lt" < "gt"; "lt" + 2*"st"
 // < "gt" when all three are set (4.00 otherwise). A query parameter without a
 // value removes that attribute.
+import { Cap } from "../profile";
 import { LwPath, ID_NONE } from "./formats/entry";
 import { parseAttribute, attrHasValue, attrInt, attrFloat, Attr, LinkWriter } from "./formats/link";
 
-export const MAX_ATTR_ENTRIES: i32 = 16;
+export const MAX_ATTR_ENTRIES: i32 = Cap.ATTRIBUTES; // profiles.json
 
 // Entry (56 bytes): ssid u16 @0, path (oid, iid, rid, riid u16) @2, mask u16 @10 (bit = Attr id),
 // pmin u32 @12, pmax @16, epmin @20, epmax @24, pad, gt f64 @32, lt @40, st @48.
 const ENTRY: i32 = 56;
-const table = memory.data(56 * 16, 8);
+const table = memory.data(56 * MAX_ATTR_ENTRIES, 8);
 const cand = memory.data(56, 8);
 
 function entryAt(i: i32): usize { return table + <usize>(i * ENTRY); }

@@ -33,6 +33,7 @@ import { LwType, LwPath } from "./formats/entry";
 import { attrRemove } from "./attributes";
 import { sha256 } from "../crypto/sha256";
 import { ctEqual } from "../crypto/ct";
+import { HAS_RPK, HAS_X509, HAS_EST } from "../profile";
 
 // ---------------------------------------------------------------------------
 // Hooks
@@ -124,6 +125,7 @@ export namespace ConfigError {
   export const Persist: i32 = -12; // the image did not fit or the persist hook failed
   export const Custody: i32 = -13; // the custody hook failed
   export const Image: i32 = -14; // configLoad: not a valid image
+  export const ModeNotBuilt: i32 = -15; // a Security Mode this build profile does not carry (profiles.json)
 }
 export let lastConfigError: i32 = 0;
 
@@ -218,6 +220,9 @@ export function validateConfig(requireServer: bool, skipSecIid: i32 = -1): i32 {
     const srvKey = bytesLen(SECURITY_OID, iid, Sec.ServerPublicKey) > 0;
     const key = hasSecret(iid);
     let ok = true;
+    if (mode == SecurityMode.RPK && !HAS_RPK || mode == SecurityMode.Certificate && !HAS_X509 || mode == SecurityMode.CertificateWithEst && !HAS_EST) {
+      return ConfigError.ModeNotBuilt;
+    }
     if (mode == SecurityMode.PSK) ok = id && key;
     else if (mode == SecurityMode.RPK || mode == SecurityMode.Certificate) ok = id && srvKey && key;
     else if (mode == SecurityMode.CertificateWithEst) ok = srvKey;

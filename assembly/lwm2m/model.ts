@@ -19,6 +19,7 @@
 // Configuration Objects (OBJ_CONFIG: Security, Server) have a second pool,
 // the bootstrap STAGING copy (BS-5, see bootstrap-config.ts); `viewStaging`
 // selects which copy the accessors see.
+import { Cap } from "../profile";
 import { LwType, ID_NONE } from "./formats/entry";
 
 // ---------------------------------------------------------------------------
@@ -61,7 +62,7 @@ export const MAX_OBJECTS: i32 = 8;
  *  firmware's Objects take 11,191 (Security 9,960 with its staging copy, Server
  *  424, Device 313, Portfolio 494); the model tests' Object instead of Portfolio
  *  makes 11,365. A new Object needs room here first. */
-export const ARENA_CAP: i32 = 11392;
+export const ARENA_CAP: i32 = Cap.MODEL_ARENA; // profiles.json
 /** Largest instance slot (the write engine works on one scratch slot). */
 export const SLOT_CAP: i32 = 1664;
 export const MAX_RESOURCES: i32 = 32; // per Object (presence bitmap)

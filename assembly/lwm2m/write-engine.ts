@@ -3,16 +3,24 @@
 // Create (§6.3 "Create") decode the payload into a scratch copy of one
 // instance at a time. It runs twice over the payload: a check pass that
 // changes nothing, then the apply pass (so a refused request changes nothing).
+//
+// Memory (issue 11 §2): a write needs the payload (the request, or the Block1
+// upload buffer), the instance being written and room for one decoded string
+// (base64, JSON escapes). The last two live in the caller's response buffer
+// (`scratch`, REPR in the client): a Write, Bootstrap-Write or Create answers
+// with no payload, so that buffer is free while it runs; the instance at its
+// head (8-aligned), the decoded string after it. No static slot of its own.
 import { LwDecoder, LwPath, LwType, EntryKind, ID_NONE, formatErrorToCoap, LW_DECODER_SIZE } from "./formats/entry";
 import {
   ObjectDef, CheckHook, WrittenHook, instFind, instAlloc, instCount, resIndex, desc0, resId, resType, resCap, isBytesType,
   valueSlot, clearRes, isPresent, setPresent, mandatoryMissing, notifyChange, postAction, Action, viewStaging, RES_W, RES_E,
-  RES_MANDATORY, RES_MULTIPLE, RES_INTERNAL, OBJ_CONFIG, SLOT_CAP,
+  RES_MANDATORY, RES_MULTIPLE, RES_INTERNAL, OBJ_CONFIG,
 } from "./model";
 import { Code } from "./response";
 
 const DEC = memory.data(LW_DECODER_SIZE, 8);
-const SCR = memory.data(SLOT_CAP, 8); // the instance being written (wiped after use: it may hold keys)
+/** The instance being written, at the head of the caller's scratch (wiped after use: it may hold keys). */
+let SCR: usize = 0;
 const SEEN = memory.data(32, 2);
 
 export const WM_REPLACE_INSTANCE: i32 = 1; // PUT /o/i: optional writable Resources not in the payload are removed
@@ -196,7 +204,12 @@ function writePass(dec: LwDecoder, commit: bool): i32 {
 export function writeRun(caller: i32, o: ObjectDef, p: LwPath, mode: i32, createIid: u32, format: i32, payload: usize, len: i32, scratch: usize, scap: i32): i32 {
   const dec = changetype<LwDecoder>(DEC);
   dec.rawNames = false;
-  const e = dec.init(<u32>format, payload, len, p, scratch, scap); // NO_FORMAT -> Unsupported -> 4.15
+  // the instance slot, then the decoded-string room (the scratch must not overlap the payload)
+  const slot = (<i32>o.instSize + 7) & ~7;
+  if (scap < slot || scratch < payload + <usize>len && payload < scratch + <usize>scap) return Code.INTERNAL_SERVER_ERROR;
+  SCR = scratch;
+  memory.fill(SCR, 0, o.instSize);
+  const e = dec.init(<u32>format, payload, len, p, scratch + <usize>slot, scap - slot); // NO_FORMAT -> Unsupported -> 4.15
   if (e) return <i32>formatErrorToCoap(e, true);
   wObj = changetype<usize>(o);
   wCreateIid = createIid;

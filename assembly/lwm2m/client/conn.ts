@@ -7,38 +7,37 @@
 // says (SEC-2). The bytes go through a transport the firmware glue provides
 // (plain UDP for NoSec, a DTLS connection for the secure modes): see
 // setTransport below.
-import { CoapEndpoint, coapEndpointInit, coapEndpointSize } from "../../coap/endpoint";
-import { CoapObserveTable, coapObserveSize, obsInit } from "../../coap/observe";
+import { CoapEndpoint, coapEndpointInit, coapEndpointSize, COAP_ENDPOINT_FIXED, COAP_SLOT_HDR } from "../../coap/endpoint";
+import { CoapObserveTable, coapObserveSize, obsInit, COAP_OBSERVE_HDR, COAP_OBSERVE_ENTRY_SIZE } from "../../coap/observe";
+import { Cap } from "../../profile";
 import { LwPath } from "../formats/entry";
 
-/** One Bootstrap-Server + two LwM2M Server accounts (MAX_SECURITY_INSTANCES; at most
- *  MAX_SERVER_INSTANCES = 2 server accounts, BS-5). Connection 0 is the Bootstrap-Server
- *  account's, 1..2 are the LwM2M Servers' (connAlloc). */
-export const MAX_CONNS: i32 = 3;
+/** One Bootstrap-Server + Cap.SERVERS LwM2M Server accounts (MAX_SECURITY_INSTANCES; at most
+ *  MAX_SERVER_INSTANCES server accounts, BS-5; profiles.json). Connection 0 is the Bootstrap-Server
+ *  account's, 1.. are the LwM2M Servers' (connAlloc). */
+export const MAX_CONNS: i32 = 1 + Cap.SERVERS;
 /** The Bootstrap-Server connection's index. */
 export const BS_CONN: i32 = 0;
-/** Largest CoAP message we build: a 512-byte block (SZX 5) plus header, token and options. */
-export const MSG_CAP: i32 = 640;
-export const EP_SLOTS: i32 = 3; // slot 0 our requests, 1..2 notifications
+/** Largest CoAP message we build: a 2^(MAX_SZX+4)-byte block plus header, token and options (profiles.json). */
+export const MSG_CAP: i32 = Cap.COAP_MSG;
+export const EP_SLOTS: i32 = Cap.COAP_EXCHANGES; // slot 0 our requests, the others notifications
 /** The Bootstrap-Server connection sends our requests only (Bootstrap-Request): nobody observes the client there. */
 export const BS_EP_SLOTS: i32 = 1;
-export const EP_DEDUP: i32 = 8;
-export const OBS_PER_CONN: i32 = 4;
+export const EP_DEDUP: i32 = Cap.COAP_DEDUP;
+export const OBS_PER_CONN: i32 = Cap.OBSERVATIONS;
 export const LOC_CAP: i32 = 48; // Location-Path of a registration, as (len, bytes)*
-/** Block size we serve and accept: 2^(5+4) = 512 bytes (RFC 7959 §2.2). */
-export const MAX_SZX: i32 = 5;
+/** Block size we serve and accept: 2^(MAX_SZX+4) bytes, 512 in `full` (RFC 7959 §2.2). */
+export const MAX_SZX: i32 = Cap.COAP_SZX;
 
-// @ts-ignore: decorator
-@inline const EP_SIZE: i32 = 3200; // >= coapEndpointSize(MSG_CAP, EP_SLOTS, EP_DEDUP), checked in connsInit
-// @ts-ignore: decorator
-@inline const BS_EP_SIZE: i32 = 1856; // >= coapEndpointSize(MSG_CAP, BS_EP_SLOTS, EP_DEDUP)
-// @ts-ignore: decorator
-@inline const OBS_SIZE: i32 = 304; // >= coapObserveSize(OBS_PER_CONN)
-// @ts-ignore: decorator
-@inline const BS_OBS_SIZE: i32 = 16; // >= coapObserveSize(0)
-// Connection 0 (Bootstrap-Server) first, then 1..2 (LwM2M Servers).
-const EP_AREA = memory.data(1856 + 3200 * 2, 8);
-const OBS_AREA = memory.data(16 + 304 * 2, 8);
+// Static sizes (coapEndpointSize / coapObserveSize as compile-time constants; connsInit checks them)
+const MSG_ALIGNED: i32 = (MSG_CAP + 7) & ~7;
+const EP_SIZE: i32 = COAP_ENDPOINT_FIXED + EP_DEDUP * 16 + MSG_ALIGNED + EP_SLOTS * (COAP_SLOT_HDR + MSG_ALIGNED);
+const BS_EP_SIZE: i32 = COAP_ENDPOINT_FIXED + EP_DEDUP * 16 + MSG_ALIGNED + BS_EP_SLOTS * (COAP_SLOT_HDR + MSG_ALIGNED);
+const OBS_SIZE: i32 = COAP_OBSERVE_HDR + OBS_PER_CONN * COAP_OBSERVE_ENTRY_SIZE;
+const BS_OBS_SIZE: i32 = COAP_OBSERVE_HDR;
+// Connection 0 (Bootstrap-Server) first, then the LwM2M Servers'.
+const EP_AREA = memory.data(BS_EP_SIZE + EP_SIZE * Cap.SERVERS, 8);
+const OBS_AREA = memory.data(BS_OBS_SIZE + OBS_SIZE * Cap.SERVERS, 8);
 
 /** Which account a connection belongs to. */
 export namespace Role {
@@ -101,8 +100,8 @@ export const U_TRIGGER: i32 = 8; // Registration Update Trigger: an Update even 
 }
 // @ts-ignore: decorator
 @inline const CONN_SIZE: i32 = 80;
-const CONNS = memory.data(80 * 3, 8);
-const LOCS = memory.data(48 * 3);
+const CONNS = memory.data(80 * MAX_CONNS, 8);
+const LOCS = memory.data(48 * MAX_CONNS);
 
 export function conn(i: i32): Conn { return changetype<Conn>(CONNS + <usize>(i * CONN_SIZE)); }
 export function connEp(i: i32): CoapEndpoint {
@@ -141,7 +140,7 @@ export function connLoc(i: i32): usize { return LOCS + <usize>(i * LOC_CAP); }
 }
 // @ts-ignore: decorator
 @inline const OBS_STATE_SIZE: i32 = 40;
-const OBS_STATES = memory.data(40 * 4 * 2, 8);
+const OBS_STATES = memory.data(40 * OBS_PER_CONN * Cap.SERVERS, 8);
 /** Only for an observation of connObs(ci) (ci >= 1: connection 0's table has none). */
 export function obsState(ci: i32, k: i32): ObsState {
   return changetype<ObsState>(OBS_STATES + <usize>(((ci - 1) * OBS_PER_CONN + k) * OBS_STATE_SIZE));
@@ -243,8 +242,8 @@ export function connOfRole(role: i32): i32 {
 /** Full representations (Read, Discover, notifications) are built here, then
  *  served in blocks; also the decoding scratch of writes and the image buffer
  *  of the configuration (Bootstrap-Finish, persistence). */
-export const REPR_CAP: i32 = 4096;
-export const REPR = memory.data(4096, 8);
+export const REPR_CAP: i32 = Cap.REPR;
+export const REPR = memory.data(REPR_CAP, 8);
 
 /** min over deadlines, -1 = none. */
 // @ts-ignore: decorator

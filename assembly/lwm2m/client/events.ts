@@ -1,6 +1,7 @@
 // Client events for the host (the simulator prints them, tests wait on them)
 // and log lines built without allocation. Events and logs never carry key
 // material (SE-3): only ids, codes, paths, locations and URIs.
+import { Cap } from "../../profile";
 import { log_write, LogLevel } from "../../host/abi";
 import { textLength, textCharAt } from "../../util/log";
 
@@ -41,12 +42,12 @@ export namespace AttemptFail {
   export const NotSent: i32 = -4; // the request could not be sent
 }
 
-const RING: i32 = 16;
+const RING: i32 = Cap.EVENTS; // a power of two (profiles.json)
 const TEXT_CAP: i32 = 64;
 // entry: kind i32, ssid i32, arg i32, len i32, text
 // @ts-ignore: decorator
 @inline const ENTRY: i32 = 80;
-const ring = memory.data(80 * 16, 4);
+const ring = memory.data(80 * RING, 4);
 let head: i32 = 0;
 let count: i32 = 0;
 

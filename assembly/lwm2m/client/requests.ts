@@ -20,6 +20,7 @@ import { crc32 } from "../../util/crc32";
 import { LwPath, pathAppendSegment, formatId } from "../formats/entry";
 import { lwHandle, Caller, Method } from "../operations";
 import { securityFind } from "../objects/security";
+import { Cap } from "../../profile";
 import { conn, connEp, connObs, Role, REPR, REPR_CAP, MAX_SZX } from "./conn";
 import { bsActivity, bsFinish } from "./bootstrap";
 import { reportStarted, reportEnded } from "./reporting";
@@ -31,8 +32,8 @@ const QBUF = memory.data(128);
 const TMP = memory.data(8, 8);
 
 // Block1 uploads: one at a time for the whole client, owned by a connection and a request target.
-export const UPLOAD_CAP: i32 = 2048;
-const UPLOAD = memory.data(2048, 8);
+export const UPLOAD_CAP: i32 = Cap.UPLOAD;
+const UPLOAD = memory.data(UPLOAD_CAP, 8);
 const B1 = memory.data(COAP_BLOCK1_RX_SIZE, 8);
 let b1Owner: i32 = -1;
 let b1Target: u64 = 0;

@@ -26,6 +26,7 @@ import { sjBegin, sjWrite, sjFinish, sjInit, sjNext } from "./senml_json";
 import { scBegin, scWrite, scFinish, scInit, scStart, scNext } from "./senml_cbor";
 import { senmlInteger, senmlFloat, senmlObjlnk, senmlString, senmlOpaque } from "./senml";
 import { validUtf8 } from "./numbers";
+import { HAS_SENML_JSON } from "../../profile";
 
 export {
   ContentFormat, LwType, FormatError, formatErrorToCoap, ID_NONE, ID_MAX, LwPath, LWPATH_SIZE, pathAppendSegment, pathParse,
@@ -61,7 +62,7 @@ export class LwEncoder extends LwEncoderCore {
     this.baseTime = NaN;
     this.base.clear();
     this.err = format == ContentFormat.TLV || format == ContentFormat.TEXT || format == ContentFormat.OPAQUE ||
-      format == ContentFormat.SENML_JSON || format == ContentFormat.SENML_CBOR ? 0 : FormatError.NotAcceptable;
+      HAS_SENML_JSON && format == ContentFormat.SENML_JSON || format == ContentFormat.SENML_CBOR ? 0 : FormatError.NotAcceptable; // HAS_SENML_JSON: profiles.json
     return this.err;
   }
 
@@ -75,7 +76,7 @@ export class LwEncoder extends LwEncoderCore {
     const lvl = base.level();
     if ((f == ContentFormat.TEXT || f == ContentFormat.OPAQUE) && lvl < 3) return this.fail(FormatError.NotAcceptable);
     if (f == ContentFormat.TLV && lvl == 0) return this.fail(FormatError.NotAcceptable);
-    if (f == ContentFormat.SENML_JSON) sjBegin(this);
+    if (HAS_SENML_JSON && f == ContentFormat.SENML_JSON) sjBegin(this);
     else if (f == ContentFormat.SENML_CBOR) scBegin(this);
     return this.err;
   }
@@ -115,7 +116,7 @@ export class LwEncoder extends LwEncoderCore {
     if (this.err) return this.err;
     const f = this.format;
     if (f == ContentFormat.TLV) tlvFinish(this);
-    else if (f == ContentFormat.SENML_JSON) sjFinish(this);
+    else if (HAS_SENML_JSON && f == ContentFormat.SENML_JSON) sjFinish(this);
     else if (f == ContentFormat.SENML_CBOR) scFinish(this);
     else textFinish(this);
     return this.err ? this.err : <i32>this.pos;
@@ -131,7 +132,7 @@ export class LwEncoder extends LwEncoderCore {
     if (len < 0) return this.fail(FormatError.Range);
     const f = this.format;
     if (f == ContentFormat.TLV) tlvWrite(this, p, type, iv, fv, ptr, len);
-    else if (f == ContentFormat.SENML_JSON) sjWrite(this, p, type, iv, fv, ptr, len);
+    else if (HAS_SENML_JSON && f == ContentFormat.SENML_JSON) sjWrite(this, p, type, iv, fv, ptr, len);
     else if (f == ContentFormat.SENML_CBOR) scWrite(this, p, type, iv, fv, ptr, len);
     else textWrite(this, p, type, iv, fv, ptr, len);
     this.time = NaN;
@@ -181,7 +182,7 @@ export class LwDecoder extends LwDecoderCore {
     let e: i32 = 0;
     if (format == ContentFormat.TLV) e = tlvDecoderInit(this);
     else if (format == ContentFormat.TEXT || format == ContentFormat.OPAQUE) e = base.level() < 3 ? FormatError.Unsupported : 0;
-    else if (format == ContentFormat.SENML_JSON) e = sjInit(this);
+    else if (HAS_SENML_JSON && format == ContentFormat.SENML_JSON) e = sjInit(this);
     else if (format == ContentFormat.SENML_CBOR) e = scInit(this);
     else e = FormatError.Unsupported;
     if (e) { this.state = -1; this.err = e; return e; }
@@ -203,7 +204,7 @@ export class LwDecoder extends LwDecoderCore {
     this.bt = NaN;
     this.bnLen = 0;
     this.err = 0;
-    if (this.format == ContentFormat.SENML_JSON) sjInit(this);
+    if (HAS_SENML_JSON && this.format == ContentFormat.SENML_JSON) sjInit(this);
     else if (this.format == ContentFormat.SENML_CBOR) scStart(this);
   }
 
@@ -219,7 +220,7 @@ export class LwDecoder extends LwDecoderCore {
     const f = this.format;
     let r: i32;
     if (f == ContentFormat.TLV) r = tlvNext(this);
-    else if (f == ContentFormat.SENML_JSON) r = sjNext(this);
+    else if (HAS_SENML_JSON && f == ContentFormat.SENML_JSON) r = sjNext(this);
     else if (f == ContentFormat.SENML_CBOR) r = scNext(this);
     else r = textNext(this);
     if (r < 0) { this.state = -1; this.err = r; }

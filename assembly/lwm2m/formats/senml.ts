@@ -12,6 +12,7 @@ import {
   scanNumber, setDecimal, numErr, decimalToI64, decimalToU64, decimalToF64, base64Decode, formatI64, formatF64,
 } from "./numbers";
 import { parseObjlnk } from "./text";
+import { HAS_SENML_JSON } from "../../profile";
 
 /**
  * A text field to dst: JSON string contents (escaped when esc), or a CBOR
@@ -24,7 +25,7 @@ export function copyText(dec: LwDecoderCore, ptr: usize, len: i32, esc: bool, ds
     memory.copy(dst, ptr, len);
     return len;
   }
-  if (dec.format == ContentFormat.SENML_JSON) return jsonUnescape(ptr, ptr + <usize>len, dst, cap);
+  if (HAS_SENML_JSON && dec.format == ContentFormat.SENML_JSON) return jsonUnescape(ptr, ptr + <usize>len, dst, cap);
   const it = changetype<CborValue>(dec.cbor1); // free outside record parsing
   let n = cborParserInit(it, ptr, <i32>(dec.end - ptr), 1);
   if (!n) n = it.copyString(dst, cap);

@@ -5,6 +5,7 @@
 // OBJ_HIDDEN and no Resource carries RES_W. Resource 5 is RES_SECRET (SEC-3).
 // Capacities below are the RAM knobs (each instance exists twice: active and
 // bootstrap staging copy).
+import { Cap } from "../../profile";
 import {
   defineObject, setObjectHooks, findObject, instNext, slotIid, getInt, getBytes, found, valueLen,
   RES_R, RES_MANDATORY, RES_MULTIPLE, RES_SECRET, RES_INTERNAL, T_STRING, T_INT, T_UINT, T_BOOL, T_OPAQUE,
@@ -12,11 +13,12 @@ import {
 } from "../model";
 
 export const SECURITY_OID: u32 = 0;
-export const MAX_SECURITY_INSTANCES: i32 = 3; // one Bootstrap-Server account + two LwM2M Server accounts
-export const URI_CAP: u32 = 255; // "0-255 bytes"
-export const PUBLIC_KEY_CAP: u32 = 512; // PSK identity (>= 128, SEC-4), RPK public key, DER certificate
-export const SERVER_KEY_CAP: u32 = 512; // server RPK, certificate or trust anchor
-export const SECRET_KEY_CAP: u32 = 160; // PSK, or P-256 private key (raw 32 or DER SEC1 / PKCS#8)
+// Capacities per build profile (profiles.json, with the floor each may not go below)
+export const MAX_SECURITY_INSTANCES: i32 = 1 + Cap.SERVERS; // one Bootstrap-Server account + the LwM2M Server accounts
+export const URI_CAP: u32 = <u32>Cap.URI; // "0-255 bytes"
+export const PUBLIC_KEY_CAP: u32 = <u32>Cap.PUBLIC_KEY; // PSK identity (>= 128, SEC-4), RPK public key, DER certificate
+export const SERVER_KEY_CAP: u32 = <u32>Cap.SERVER_KEY; // server RPK, certificate or trust anchor
+export const SECRET_KEY_CAP: u32 = <u32>Cap.SECRET_KEY; // PSK, or P-256 private key (raw 32 or DER SEC1 / PKCS#8)
 export const SNI_CAP: u32 = 64;
 export const MAX_CIPHERSUITES: u32 = 4;
 export const DIGEST_LEN: i32 = 32;

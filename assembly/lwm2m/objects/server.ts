@@ -3,6 +3,7 @@
 // are optional in 1.1), 4 Disable, 5 Disable Timeout, 9 Bootstrap-Request
 // Trigger, 12 Last Bootstrapped and the communication retry Resources 17-20
 // (§6.2.1.2 "Registration Procedures" uses them for registration retries).
+import { Cap } from "../../profile";
 import {
   defineObject, setObjectHooks, findObject, instNext, slotIid, getInt, getBytes, found, valueLen, postAction, Action,
   RES_R, RES_W, RES_E, RES_MANDATORY, T_STRING, T_INT, T_UINT, T_BOOL, T_TIME,
@@ -10,7 +11,7 @@ import {
 } from "../model";
 
 export const SERVER_OID: u32 = 1;
-export const MAX_SERVER_INSTANCES: i32 = 2;
+export const MAX_SERVER_INSTANCES: i32 = Cap.SERVERS; // profiles.json
 
 export namespace Srv {
   export const ShortServerId: u32 = 0;

@@ -1,0 +1,48 @@
+// Build profiles (issue 11): reads profiles.json (the one file that lists the
+// profiles, every flag with what it removes, and every capacity with its
+// default, floor and reason) and turns a profile into asc flags. Used by
+// scripts/build.mjs, scripts/size.mjs, bench/ and test/profiles.test.ts
+// (plain Node: no asc import here).
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** profiles.json: flags (what each removes), capacities (default, floor, reason), profiles. */
+export function readProfiles() {
+  return JSON.parse(readFileSync(join(root, "profiles.json"), "utf8"));
+}
+export const DEFAULT_PROFILE = "full";
+export function profileNames() { return Object.keys(readProfiles().profiles); }
+
+/** A profile's asc flags: `--use FLAG=1` per flag, `--use CAP=value` per capacity (its
+ *  value or the default). Refuses an unknown flag or capacity and one below its floor. */
+export function profileUseFlags(name) {
+  return checkProfile(readProfiles(), name);
+}
+/** profileUseFlags on a given profiles.json content (the test checks the refusals). */
+export function checkProfile(cfg, name) {
+  const p = cfg.profiles[name];
+  if (!p) throw new Error(`unknown build profile ${name} (profiles.json: ${Object.keys(cfg.profiles).join(", ")})`);
+  const out = [];
+  for (const f of p.flags) {
+    if (!(f in cfg.flags)) throw new Error(`profile ${name}: flag ${f} is not described in profiles.json "flags"`);
+    out.push("--use", `${f}=1`);
+  }
+  for (const k of Object.keys(p.capacities)) if (!(k in cfg.capacities)) throw new Error(`profile ${name}: unknown capacity ${k}`);
+  for (const [k, c] of Object.entries(cfg.capacities)) {
+    const v = p.capacities[k] ?? c.default;
+    if (!Number.isInteger(v) || v < c.min) throw new Error(`profile ${name}: ${k} = ${v} is below its floor ${c.min} (${c.why})`);
+    out.push("--use", `${k}=${v}`);
+  }
+  // a block (RFC 7959 2.2) plus header, token and options must fit one message
+  const cap = (k) => p.capacities[k] ?? cfg.capacities[k]?.default;
+  if (cap("CAP_COAP_SZX") !== undefined && cap("CAP_COAP_MSG") < 2 ** (cap("CAP_COAP_SZX") + 4) + 64) {
+    throw new Error(`profile ${name}: CAP_COAP_MSG ${cap("CAP_COAP_MSG")} cannot hold a 2^(CAP_COAP_SZX+4)-byte block with its options`);
+  }
+  return out;
+}
+/** Where a profile's release goes (profiles.json "output"). */
+export function profileOutput(name) { return readProfiles().profiles[name].output; }
+
