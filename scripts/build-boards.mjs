@@ -25,7 +25,8 @@ const WAMR_TAR = join(root, "..", "shared", "vendor", "wamr-2.4.5-core.tar.gz");
 const WAMR_DIR = "build/wamr";
 // Explicit bounds checks in the wasm2c output (no guard-page trick): the same code as on an MCU.
 const W2C_FLAGS = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
-const CFLAGS = ["-O2", "-std=gnu11", "-g0", `-I${HOST}`, `-I${WASM2C_RT}`];
+// the C hosts print log lines decoded with the log dictionary built beside the module (scripts/log-dictionary.mjs)
+const CFLAGS = ["-O2", "-std=gnu11", "-g0", `-I${HOST}`, `-I${WASM2C_RT}`, `-DLWM2M_LOG_DICT_DEFAULT="${join(process.cwd(), "build/firmware.wasm.logdict")}"`];
 const WARN = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"];
 
 const ifAvailable = process.argv.includes("--if-available");

@@ -9,6 +9,7 @@ import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
 import heapExports from "./asc-transforms/heap-exports.mjs";
+import { splitLogDictionary } from "./log-dictionary.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -32,6 +33,7 @@ function wasmOpt(input, output, level = "-Oz") {
   const bin = join(root, "node_modules/.bin/wasm-opt");
   execFileSync(bin, [input, level, "--converge", "--strip-debug", "--strip-producers", ...WASM_FEATURES, "-o", output], { stdio: "inherit" });
   writeFileSync(output, mergeDataSegments(readFileSync(output)));
+  splitLogDictionary(output);
 }
 
 /** build/firmware.wasm only (scripts/mutate.mjs rebuilds just this). */

@@ -16,6 +16,7 @@
 //   device), spread over loopback source addresses 127.0.0.x when the server
 //   is on loopback so the ephemeral port range (about 28,000 per address) is
 //   no limit. The bench measures what a socket costs.
+import { LogDictionary } from "./log-dictionary";
 import { EventEmitter } from "node:events";
 import dgram from "node:dgram";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -176,6 +177,7 @@ export class Fleet extends EventEmitter {
   readonly devices: FleetDevice[] = [];
   readonly net: FleetNet;
   readonly module: WebAssembly.Module;
+  readonly logDictionary: LogDictionary | null;
   readonly failuresByReason = new Map<string, number>();
   /** process.memoryUsage() after the module was compiled, before the first device. */
   readonly baseline: NodeJS.MemoryUsage;
@@ -194,7 +196,10 @@ export class Fleet extends EventEmitter {
       this.devices.push({ index: i, endpoint: `${options.endpointPrefix}${first + i}`, status: "waiting", registrations: 0, updates: 0, notifications: 0, deregistered: false, failures: [] });
     }
     this.net = new FleetNet(options.sourceAddresses ?? Math.max(1, Math.ceil(options.count / 20000)));
-    this.module = new WebAssembly.Module(readFileSync(options.firmware ?? FIRMWARE_PATH));
+    const path = options.firmware ?? FIRMWARE_PATH;
+    const bytes = readFileSync(path);
+    this.module = new WebAssembly.Module(bytes);
+    this.logDictionary = LogDictionary.forModule(path, bytes);
     this.baseline = process.memoryUsage();
   }
 
@@ -253,6 +258,7 @@ export class Fleet extends EventEmitter {
     try {
       dev = new Device({
         module: this.module,
+        logDictionary: this.logDictionary,
         rng: new DeviceRng(),
         se: new SimulatedSecureElement(dir ? join(dir, "se-keystore.json") : undefined),
         flash: new SparseNorFlash(dir ? { path: join(dir, "flash.img") } : {}),
