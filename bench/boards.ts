@@ -31,29 +31,46 @@ function sizeOf(tool: string, files: string[]): Sizes {
   return { text, data, bss };
 }
 const fmt = (s: Sizes) => `${s.text.toLocaleString("en")} / ${s.data.toLocaleString("en")} / ${s.bss.toLocaleString("en")}`;
+const WASM_STACK_DEFAULT = 8192; // boards/wamr/main.c --wasm-stack
 const OURS = ["abi", "device", "drbg", "flash", "net", "provision", "se", "main"];
 
-/** Cortex-M4 text of the wasm2c output (stock, fixed-size memory checks, unchecked), cached by the source's hash. */
+/** The Cortex-M4 text variants of the wasm2c output (-Os unless named): stock wasm2c, the board's fixed-memory
+ *  32-bit checks, toolchain levers on the board's source, and no checks; cached by the sources' hash. */
+const M4_VARIANTS: [string, "stock" | "board" | "unchecked", string[]][] = [
+  ["stock", "stock", []],
+  ["board", "board", []],
+  ["boardOz", "board", ["-Oz"]],
+  ["boardO2", "board", ["-O2"]],
+  ["boardNoInlineSmall", "board", ["-fno-inline-small-functions"]],
+  ["unchecked", "unchecked", ["-UWASM_RT_MEMCHECK_SIGNAL_HANDLER", "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1"]],
+];
 function m4Sizes(): Record<string, number> | null {
   if (!have("arm-none-eabi-gcc")) return null;
   const dir = join(B, "m4");
   const src = readFileSync(join(B, "w2c", "firmware.c"), "utf8");
-  const hash = createHash("sha256").update(src).digest("hex").slice(0, 16);
+  const board = fixedMemorySource(src);
+  const hash = createHash("sha256").update(src).update(board).update(JSON.stringify(M4_VARIANTS)).digest("hex").slice(0, 16);
   const cacheFile = join(dir, `sizes-${hash}.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8"));
-  const cc = (name: string, text: string, extra: string[]) => {
-    const file = join(dir, `size-${name}.c`), obj = join(dir, `size-${name}.o`);
-    writeFileSync(file, text);
+  const r: Record<string, number> = {};
+  for (const [name, which, extra] of M4_VARIANTS) {
+    const file = join(dir, `size-${which}.c`), obj = join(dir, `size-${name}.o`);
+    writeFileSync(file, which === "board" ? board : src);
     execFileSync("arm-none-eabi-gcc", [...M4_FLAGS, "-w", `-I${join(dir, "inc")}`, `-I${join(B, "w2c")}`, ...extra, "-c", file, "-o", obj]);
-    return sizeOf("arm-none-eabi-size", [obj]).text;
-  };
-  const r = {
-    stock: cc("stock", src, []),
-    fixed: cc("fixed", fixedMemorySource(src), []),
-    unchecked: cc("unchecked", src, ["-UWASM_RT_MEMCHECK_SIGNAL_HANDLER", "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1"]),
-  };
+    r[name] = sizeOf("arm-none-eabi-size", [obj]).text;
+  }
   writeFileSync(cacheFile, JSON.stringify(r));
   return r;
+}
+
+/** The module's text in the linked board image (lwm2m-m4.elf, --gc-sections): its functions as the ELF keeps them. */
+function m4LinkedModuleText(): number | null {
+  const elf = join(B, "lwm2m-m4.elf"), obj = join(B, "m4", "firmware-fixed.o");
+  if (!existsSync(elf) || !existsSync(obj) || !have("arm-none-eabi-nm")) return null;
+  const syms = (f: string) => execFileSync("arm-none-eabi-nm", ["-S", "--defined-only", f], { encoding: "utf8" }).trim().split("\n")
+    .map((l) => l.trim().split(/\s+/)).filter((p) => p.length === 4 && /^[tT]$/.test(p[2]));
+  const names = new Set(syms(obj).map((p) => p[3]));
+  return syms(elf).filter((p) => names.has(p[3])).reduce((n, p) => n + parseInt(p[1], 16), 0);
 }
 
 /** The emulated board's boot: SysTick ticks (25 MHz; x40 = instructions under -icount shift=0) and stack high-water. */
@@ -67,7 +84,7 @@ function emulatedBoard(): { firstBootTicks: number; secondBootTicks: number; sta
   return { firstBootTicks: Number(m[1]), secondBootTicks: Number(m[2]), stackBytes: Number(st[1]), text: sizeOf("arm-none-eabi-size", [elf]) };
 }
 
-interface RunStats { poolPeak?: number; poolSize?: number; wasmStack?: number; cStack?: number; rssKiB?: number; registered: boolean }
+interface RunStats { poolPeak?: number; poolSize?: number; poolLoaded?: number; poolRunning?: number; wasmStack?: number; cStack?: number; rssKiB?: number; registered: boolean }
 
 /** One DTLS-PSK registration with --stats; SIGINT after the Read. */
 async function runHost(argv: string[]): Promise<RunStats> {
@@ -97,6 +114,7 @@ async function runHost(argv: string[]): Promise<RunStats> {
     return {
       registered, rssKiB,
       poolSize: num(/WAMR pool: (\d+) bytes/), poolPeak: num(/peak used (\d+) bytes/),
+      poolLoaded: num(/in use after load (\d+) bytes/), poolRunning: num(/after instantiation (\d+) bytes/),
       wasmStack: num(/Total interpreter stack used: (\d+)/), cStack: num(/C stack high-water: (\d+)/),
     };
   } finally {
@@ -120,25 +138,43 @@ async function main() {
     const ours = existsSync(dir) ? sizeOf("size", execFileSync("sh", ["-c", `find ${dir} -name '*.o'`], { encoding: "utf8" }).trim().split("\n")) : { text: 0, data: 0, bss: 0 };
     hosts.push({ name: `WAMR ${interp} (x86-64)`, argv: [join(B, "lwm2m-wamr"), "--interp", interp], ours, runtime: sizeOf("size", [join(B, `wamr-${interp}`, "libvmlib.a")]), runtimeWhat: "libvmlib.a (WAMR 2.4.5)" });
   }
+  if (have("qemu-arm") && have("arm-linux-gnueabihf-size")) {
+    for (const interp of ["classic", "aot"]) {
+      if (!existsSync(join(B, `lwm2m-wamr-${interp}-armhf`))) continue; // aot: opt-in, as above
+      const dir = join(B, `wamr-${interp}-armhf`, "CMakeFiles", `lwm2m-wamr-${interp}.dir`);
+      const ours = sizeOf("arm-linux-gnueabihf-size", execFileSync("sh", ["-c", `find ${dir} -name '*.o'`], { encoding: "utf8" }).trim().split("\n"));
+      hosts.push({ name: `WAMR ${interp} (32-bit ARM, qemu-arm)`, argv: ["qemu-arm", join(B, `lwm2m-wamr-${interp}-armhf`)], ours,
+        runtime: sizeOf("arm-linux-gnueabihf-size", [join(B, `wamr-${interp}-armhf`, "libvmlib.a")]), runtimeWhat: "libvmlib.a (WAMR 2.4.5)" });
+    }
+  }
   hosts.push({ name: "wasm2c (x86-64)", argv: [join(B, "lwm2m-wasm2c")], ours: sizeOf("size", obj("obj-x86_64", OURS)), runtime: sizeOf("size", obj("obj-x86_64", ["firmware", "wasm-rt-impl"])), runtimeWhat: "firmware.c (wasm2c) + wasm-rt-impl" });
   if (existsSync(join(B, "lwm2m-wasm2c-armhf")) && have("arm-linux-gnueabihf-size")) {
     hosts.push({ name: "wasm2c (32-bit ARM, qemu-arm)", argv: ["qemu-arm", join(B, "lwm2m-wasm2c-armhf")], ours: sizeOf("arm-linux-gnueabihf-size", obj("obj-armhf", OURS)), runtime: sizeOf("arm-linux-gnueabihf-size", obj("obj-armhf", ["firmware", "wasm-rt-impl"])), runtimeWhat: "firmware.c (wasm2c) + wasm-rt-impl" });
   }
   const runs: Record<string, RunStats> = {};
+  const sized: Record<string, { stack?: number; poolSized?: number }> = {};
   for (const h of hosts) {
     const r = await runHost(h.argv);
     runs[h.name] = r;
     const wamr = h.name.startsWith("WAMR");
-    // RAM a board needs: linear memory (64 KiB, 1 page) + the runtime's pool peak (WAMR) + the module kept in RAM (WAMR
-    // interpreters run from the loaded buffer; AOT code would be XIP from flash) + the wasm/C stack; host buffers and
-    // Mbed TLS contexts not counted.
     const aot = h.name.includes("aot");
-    const total = 65536 + (wamr ? (r.poolPeak ?? 0) + (aot ? 0 : fw) : 0) + (r.cStack ?? 0);
+    // The interpreters' wasm stack is allocated from the pool (the hosts' default: 8 KiB). Sized to the measured
+    // high-water mark + 1 KiB (rounded up to 1 KiB), the pool is smaller by the difference, as long as the peak is
+    // the running instance (not a loader transient, as with AOT): result.hosts[].poolSized.
+    const stack = r.wasmStack && !aot ? Math.ceil((r.wasmStack + 1024) / 1024) * 1024 : undefined;
+    const poolSized = stack && r.poolPeak && r.poolPeak === r.poolRunning ? r.poolPeak - (WASM_STACK_DEFAULT - stack) : undefined;
+    sized[h.name] = { stack, poolSized };
+    // RAM a board needs: linear memory (64 KiB, 1 page) + the runtime's pool (WAMR; with the stack sized if known) +
+    // the module kept in RAM (WAMR interpreters run from the loaded, rewritten buffer; AOT code would be XIP from
+    // flash) + the C stack (wasm2c); host buffers and Mbed TLS contexts not counted.
+    const total = 65536 + (wamr ? (poolSized ?? r.poolPeak ?? 0) + (aot ? 0 : fw) : 0) + (r.cStack ?? 0);
     rows.push([h.name, r.registered ? "yes" : "NO", fmt(h.ours), `${fmt(h.runtime)} (${h.runtimeWhat})`,
-      wamr ? `${kib(r.poolPeak)} of ${kib(r.poolSize)}` : "–", wamr ? `${r.wasmStack ?? "–"} B (wasm)` : `${r.cStack ?? "–"} B (C, incl. host)`,
+      wamr ? `${kib(r.poolPeak)} (in use: ${kib(r.poolLoaded)} after load, ${kib(r.poolRunning)} running)` : "–",
+      poolSized ? `${kib(poolSized)} (${stack} B stack)` : "–",
+      wamr ? `${r.wasmStack ? `${r.wasmStack} B (wasm)` : "native (not measured)"}` : `${r.cStack ?? "–"} B (C, incl. host)`,
       r.rssKiB ? `${r.rssKiB} KiB` : "–", kib(total)]);
   }
-  result.hosts = hosts.map((h) => ({ name: h.name, ours: h.ours, runtime: h.runtime, run: runs[h.name] }));
+  result.hosts = hosts.map((h) => ({ name: h.name, ours: h.ours, runtime: h.runtime, run: runs[h.name], ...sized[h.name] }));
   const m4 = m4Sizes();
   result.cortexM4 = m4;
   const board = emulatedBoard();
@@ -146,25 +182,45 @@ async function main() {
   mkdirSync(B, { recursive: true });
   writeFileSync(join(B, "size.json"), JSON.stringify(result, null, 2) + "\n");
 
-  console.log(`\nbuild/firmware.wasm: ${fw.toLocaleString("en")} B\n`);
-  console.log("| host | DTLS-PSK registered | our code text / data / bss (B) | runtime text / data / bss (B) | WAMR pool peak | stack used | peak RSS (Linux) | RAM a board needs (est.) |");
-  console.log("|---|---|---|---|---|---|---|---|");
-  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  const md: string[] = [];
+  const say = (line: string) => { md.push(line); console.log(line); };
+  say(`Measured on build/firmware.wasm of ${fw.toLocaleString("en")} B (sha256 ${createHash("sha256").update(readFileSync(join(ROOT, "build", "firmware.wasm"))).digest("hex").slice(0, 12)}), one DTLS-PSK registration per host.\n`);
+  say("| host | DTLS-PSK registered | our code text / data / bss (B) | runtime text / data / bss (B) | WAMR pool peak (8 KiB wasm stack) | WAMR pool, stack sized to use + 1 KiB | stack used | peak RSS (Linux) | RAM a board needs (est.) |");
+  say("|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) say(`| ${r.join(" | ")} |`);
   if (m4) {
-    console.log(`\nwasm2c for Cortex-M4 (arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os), text of the translated module (target <= 120 kB):`);
-    console.log(`| variant | text (B) |\n|---|---|`);
-    console.log(`| stock wasm2c 1.0.32, bounds checks on | ${m4.stock.toLocaleString("en")} |`);
-    console.log(`| fixed-size memory checks (1 page min = max), udf traps, static linear memory | ${m4.fixed.toLocaleString("en")} |`);
-    console.log(`| no bounds checks (reference only) | ${m4.unchecked.toLocaleString("en")} |`);
-  } else console.log("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
+    const linked = m4LinkedModuleText();
+    result.cortexM4Linked = linked;
+    const b = (n: number) => n.toLocaleString("en");
+    say(`\nwasm2c for Cortex-M4 (arm-none-eabi-gcc 12 -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections, -Os unless named), text of the translated module (target <= 120 kB, bounds checks on):\n`);
+    say(`| variant | text (B) |\n|---|---|`);
+    say(`| stock wasm2c 1.0.32 (64-bit check against the memory's size) | ${b(m4.stock)} |`);
+    say(`| the board's: 1 page min = max, 32-bit checks (base, constant offset), udf traps, static linear memory | ${b(m4.board)} |`);
+    say(`| the board's, -Oz | ${b(m4.boardOz)} |`);
+    say(`| the board's, -O2 | ${b(m4.boardO2)} |`);
+    say(`| the board's, -Os -fno-inline-small-functions | ${b(m4.boardNoInlineSmall)} |`);
+    if (linked) say(`| the board's as linked in lwm2m-m4.elf (--gc-sections; the 1-page copy of the module) | ${b(linked)} |`);
+    say(`| no bounds checks (reference only) | ${b(m4.unchecked)} |`);
+  } else say("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
   const aotObjs = [["XIP (--xip)", "firmware-m4-aot-xip.o"], ["not XIP", "firmware-m4-aot.o"]].filter(([, f]) => existsSync(join(B, f)));
   if (aotObjs.length && have("arm-none-eabi-size")) {
     result.cortexM4Aot = Object.fromEntries(aotObjs.map(([k, f]) => [k, sizeOf("arm-none-eabi-size", [join(B, f)])]));
-    console.log(`\nWAMR AOT for Cortex-M4 (wamrc --target=thumbv7em --cpu=cortex-m4 --size-level=3): ${aotObjs.map(([k, f]) => `${k} text ${sizeOf("arm-none-eabi-size", [join(B, f)]).text.toLocaleString("en")} B`).join(", ")}`);
+    say(`\nWAMR AOT for Cortex-M4 (wamrc --target=thumbv7em --cpu=cortex-m4 --size-level=3): ${aotObjs.map(([k, f]) => `${k} text ${sizeOf("arm-none-eabi-size", [join(B, f)]).text.toLocaleString("en")} B`).join(", ")}`);
   }
   if (board) {
-    console.log(`\nemulated board (qemu-system-arm -M mps2-an386, -icount shift=0): image text/data/bss ${fmt(board.text)} B; first boot (DRBG instantiation, SE self-test, flash format + mount) ${board.firstBootTicks.toLocaleString("en")} SysTick ticks = ${(board.firstBootTicks * 40).toLocaleString("en")} instructions; boot from formatted flash ${board.secondBootTicks.toLocaleString("en")} ticks = ${(board.secondBootTicks * 40).toLocaleString("en")} instructions; stack high-water ${board.stackBytes} B`);
+    say(`\nemulated board (qemu-system-arm -M mps2-an386, -icount shift=0): image text/data/bss ${fmt(board.text)} B; first boot (DRBG instantiation, SE self-test, flash format + mount) ${board.firstBootTicks.toLocaleString("en")} SysTick ticks = ${(board.firstBootTicks * 40).toLocaleString("en")} instructions; boot from formatted flash ${board.secondBootTicks.toLocaleString("en")} ticks = ${(board.secondBootTicks * 40).toLocaleString("en")} instructions; stack high-water ${board.stackBytes} B`);
   }
   console.log(`\nbuild times (s): ${Object.entries(result.builds as Record<string, number>).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(", ")}`);
+  if (process.argv.includes("--update-docs")) {
+    // boards/README.md's measured tables are this output, between the markers (npm run size:boards -- --update-docs)
+    const readme = join(ROOT, "boards", "README.md");
+    const text = readFileSync(readme, "utf8");
+    const begin = "<!-- size:boards begin -->", end = "<!-- size:boards end -->";
+    const i = text.indexOf(begin), j = text.indexOf(end);
+    if (i < 0 || j < i) throw new Error(`${readme}: markers ${begin} / ${end} not found`);
+    writeFileSync(readme, text.slice(0, i + begin.length) + "\n" + md.join("\n").trim() + "\n" + text.slice(j));
+    console.log(`\n${readme} updated`);
+  }
 }
+
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -3,16 +3,18 @@
 //   lwm2m-wasm2c-armhf    the same for 32-bit ARM (arm-linux-gnueabihf-gcc, static; run under qemu-arm)
 //   lwm2m-wamr            launcher: --interp classic|fast picks lwm2m-wamr-classic / lwm2m-wamr-fast
 //                         (WAMR 2.4.5 from ../shared/vendor, cmake; the interpreter is a build-time choice)
+//   lwm2m-wamr-classic-armhf  WAMR classic for 32-bit ARM (static; run under qemu-arm)
 //   lwm2m-host-test       the host's own test driver (boards/host-c/host_test.c)
 //   lwm2m-m4.elf          the emulated board: wasm2c for Cortex-M4 with boards/m4 (qemu-system-arm -M mps2-an386)
 // Everything is cached: wasm2c output and its object by the firmware's hash, the
 // host objects by their sources, WAMR by cmake/make in build/boards/wamr-*.
-//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test: slow to build)
+//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test: slow to build),
+//                         and lwm2m-wamr-aot-armhf with build/boards/firmware-armv7.aot
 // Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|m4|wamr|host-test|aot]
 //   --if-available: a missing toolchain skips that host loudly (npm test's pretest) instead of failing.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
 import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +25,7 @@ const HOST_SOURCES = ["abi.c", "device.c", "drbg.c", "flash.c", "net.c", "provis
 const WASM2C_RT = "/usr/share/wabt/wasm2c";
 const WAMR_TAR = join(root, "..", "shared", "vendor", "wamr-2.4.5-core.tar.gz");
 const WAMR_DIR = "build/wamr";
+const ARMHF_MBED = "/usr/lib/arm-linux-gnueabihf/libmbedcrypto.a";
 // Explicit bounds checks in the wasm2c output (no guard-page trick): the same code as on an MCU.
 const W2C_FLAGS = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
 // the C hosts print log lines decoded with the log dictionary built beside the module (scripts/log-dictionary.mjs)
@@ -72,7 +75,7 @@ function buildWasm2c(target) {
   const name = arm ? "lwm2m-wasm2c-armhf" : "lwm2m-wasm2c";
   if (!have("wasm2c")) return missing(name, "wasm2c (Debian wabt) not found");
   if (!have(cc)) return missing(name, `${cc} not found (Debian ${arm ? "gcc-arm-linux-gnueabihf" : "build-essential"})`);
-  const mbedLib = arm ? "/usr/lib/arm-linux-gnueabihf/libmbedcrypto.a" : null;
+  const mbedLib = arm ? ARMHF_MBED : null;
   if (arm && !existsSync(mbedLib)) return missing(name, `${mbedLib} not found (Debian libmbedtls-dev:armhf, multiarch)`);
   if (!existsSync("/usr/include/mbedtls/ecdsa.h")) return missing(name, "Mbed TLS headers not found (Debian libmbedtls-dev)");
   const t0 = Date.now();
@@ -107,16 +110,33 @@ function unpackWamr() {
   return true;
 }
 
-/** One WAMR host: cmake + make in build/boards/wamr-<mode>, the binary copied beside the launcher. */
-function buildWamrHost(mode) {
+/**
+ * One WAMR host: cmake + make in build/boards/wamr-<mode>[-armhf], the binary copied beside the
+ * launcher. armhf: 32-bit ARM, static, run under qemu-arm: the pointer size of a Cortex-M, so
+ * its pool figures are the ones a 32-bit board has (x86-64's structures are about 1.4x larger).
+ */
+function buildWamrHost(mode, target = "x86_64") {
   const t0 = Date.now();
-  const dir = join(OUT, `wamr-${mode}`);
+  const arm = target === "armhf";
+  const name = `lwm2m-wamr-${mode}${arm ? "-armhf" : ""}`;
+  const dir = join(OUT, `wamr-${mode}${arm ? "-armhf" : ""}`);
+  if (arm) {
+    if (!have("arm-linux-gnueabihf-gcc")) return missing(name, "arm-linux-gnueabihf-gcc not found (Debian gcc-arm-linux-gnueabihf)");
+    if (!existsSync(ARMHF_MBED)) return missing(name, `${ARMHF_MBED} not found (Debian libmbedtls-dev:armhf, multiarch)`);
+  }
+  // a build directory configured from another checkout (build/ copied from one worktree to another) is redone
+  const cache = join(dir, "CMakeCache.txt");
+  if (existsSync(cache) && !readFileSync(cache, "utf8").includes(`CMAKE_HOME_DIRECTORY:INTERNAL=${join(root, "boards", "wamr")}\n`)) {
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (!existsSync(join(dir, "Makefile"))) {
-    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`], { stdio: ["ignore", "ignore", "inherit"] });
+    const cross = arm ? ["-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=arm", "-DCMAKE_C_COMPILER=arm-linux-gnueabihf-gcc",
+      "-DCMAKE_ASM_COMPILER=arm-linux-gnueabihf-gcc", "-DLWM2M_WAMR_TARGET=ARMV7_VFP", `-DLWM2M_MBEDCRYPTO=${ARMHF_MBED}`] : [];
+    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`, ...cross], { stdio: ["ignore", "ignore", "inherit"] });
   }
   run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
-  copyFileSync(join(dir, `lwm2m-wamr-${mode}`), join(OUT, `lwm2m-wamr-${mode}`));
-  times[`lwm2m-wamr-${mode}`] = Date.now() - t0;
+  copyFileSync(join(dir, `lwm2m-wamr-${mode}`), join(OUT, name));
+  times[name] = Date.now() - t0;
 }
 
 /**
@@ -143,12 +163,16 @@ function buildAot() {
     run(wamrc, ["--disable-simd", "--target=thumbv7em", "--cpu=cortex-m4", "--size-level=3", "--format=object", ...extra, "-o", join(OUT, name), "build/firmware.wasm"], quiet);
   }
   buildWamrHost("aot");
+  // the same on 32-bit ARM Linux (qemu-arm): the AOT runtime's RAM with a Cortex-M's pointer size
+  run(wamrc, ["--disable-simd", "--target=armv7", "--target-abi=gnueabihf", "--cpu=cortex-a7", "--size-level=3", "-o", join(OUT, "firmware-armv7.aot"), "build/firmware.wasm"], quiet);
+  buildWamrHost("aot", "armhf");
 }
 
 function buildWamr() {
   if (!have("cmake")) return missing("lwm2m-wamr", "cmake not found");
   if (!unpackWamr()) return;
   for (const interp of ["classic", "fast"]) buildWamrHost(interp);
+  buildWamrHost("classic", "armhf");
   const launcher = join(OUT, "lwm2m-wamr");
   writeFileSync(launcher, `#!/bin/sh
 # lwm2m-wamr [--interp classic|fast] <command> ...: WAMR's interpreter is chosen at build time,
@@ -166,18 +190,38 @@ exec "$(dirname "$0")/lwm2m-wamr-$interp" "$@"
 /**
  * The wasm2c output for a board whose linear memory is exactly the module's one page (declared
  * min = max = 1, so it can never grow): each bounds check compares with the constant 65536
- * instead of the memory's run-time size (no 64-bit arithmetic on a 32-bit core), a trap is
- * `udf` (the board's fault handler reports it) and linear memory sits at a fixed address.
+ * instead of the memory's run-time size, a trap is `udf` (the board's fault handler reports it)
+ * and linear memory sits at a fixed address.
+ *
+ * Every load and store also gets its address as the i32 base and the instruction's constant
+ * offset, and checks `off > 65536 - n || base > 65536 - n - off` in 32 bits: wasm2c adds them
+ * in 64 bits (`(u64)base + off + n > size`, exact but on a 32-bit core an add with carry and a
+ * 64-bit compare, ~18 bytes a site); with `off` and `n` constants the new check folds to one
+ * `cmp base, #K` and a branch. The same trap set: an access traps exactly when
+ * base + off + n > 65536 (test/boards-memcheck.test.ts runs each edge).
  */
 export function fixedMemorySource(src) {
+  let sites = 0;
   const out = src
     .replace("if (UNLIKELY(offset + (uint64_t)len > mem->size))", "if (UNLIKELY(offset + (uint64_t)len > 65536u))")
     .replace("#define TRAP(x) (wasm_rt_trap(WASM_RT_TRAP_##x), 0)", "#define TRAP(x) (__builtin_trap(), 0)")
-    .replace(/&mem->data\[addr\]/g, "&lwm2m_linear_memory[addr]");
-  for (const needle of ["65536u))", "__builtin_trap(), 0)", "&lwm2m_linear_memory[addr]"]) {
+    .replace(/&mem->data\[addr\]/g, "&lwm2m_linear_memory[addr]")
+    // little-endian load/store helpers: (base, off) in 32 bits
+    .replace("static inline t3 name(wasm_rt_memory_t* mem, u64 addr) { \\\n    MEMCHECK(mem, addr, t1);",
+      "static inline t3 name(wasm_rt_memory_t* mem, u32 base, u32 off) { \\\n    MEMCHECK32(base, off, t1);")
+    .replace("static inline void name(wasm_rt_memory_t* mem, u64 addr, t2 value) { \\\n    MEMCHECK(mem, addr, t1);",
+      "static inline void name(wasm_rt_memory_t* mem, u32 base, u32 off, t2 value) { \\\n    MEMCHECK32(base, off, t1);")
+    .replace(/(wasm_rt_memcpy\([^\n]*)&lwm2m_linear_memory\[addr\]/g, "$1&lwm2m_linear_memory[base + off]")
+    // every call site: `(u64)(w2c_x) + N` -> `w2c_x, Nu`
+    .replace(/\b((?:i32|i64|f32|f64)_(?:load|store)[0-9a-z_]*)\(&instance->w2c_memory, \(u64\)\((w2c_[a-z0-9]+)\)(?: \+ (\d+)u?)?([,)])/g,
+      (_m, f, v, off, end) => { sites++; return `${f}(&instance->w2c_memory, ${v}, ${off ?? 0}u${end}`; });
+  const calls = (out.match(/\b(?:i32|i64|f32|f64)_(?:load|store)[0-9a-z_]*\(&instance->w2c_memory, /g) ?? []).length;
+  for (const needle of ["65536u))", "__builtin_trap(), 0)", "u32 base, u32 off) {", "u32 base, u32 off, t2 value) {", "&lwm2m_linear_memory[base + off], &wrapped"]) {
     if (!out.includes(needle)) throw new Error(`wasm2c output changed: the fixed-memory rewrite found no place for ${needle}`);
   }
-  return "extern unsigned char lwm2m_linear_memory[];\n" + out;
+  if (calls !== sites) throw new Error(`wasm2c output changed: ${calls - sites} of ${calls} loads/stores not in the form (u64)(w2c_x) + N`);
+  return "extern unsigned char lwm2m_linear_memory[];\n" +
+    "#define MEMCHECK32(base, off, t) if (UNLIKELY((off) > 65536u - sizeof(t) || (base) > 65536u - sizeof(t) - (off))) TRAP(OOB);\n" + out;
 }
 
 const uleb = (n) => { const b = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; b.push(x); } while (n); return b; };
@@ -227,7 +271,8 @@ function buildM4() {
   if (!have("wasm2c")) return missing("lwm2m-m4.elf", "wasm2c (Debian wabt) not found");
   const t0 = Date.now();
   const { dir: w2c } = wasm2cSource(onePageModule(), "w2c-1page");
-  const changed = mtime(join(OUT, "m4", "firmware-fixed.o")) <= mtime(join(w2c, "firmware.c"));
+  // the rewrite lives in this script: a change to it rebuilds the module's object too
+  const changed = mtime(join(OUT, "m4", "firmware-fixed.o")) <= Math.max(mtime(join(w2c, "firmware.c")), mtime(fileURLToPath(import.meta.url)));
   const dir = join(OUT, "m4");
   mkdirSync(join(dir, "inc"), { recursive: true });
   // wasm-rt.h only (the rest of /usr/include is the host's libc)
@@ -278,7 +323,10 @@ async function main() {
   for (const [name, fn] of Object.entries(steps)) if (!only || only === name) fn();
   if (only === "aot") buildAot(); // opt-in: see buildAot
   for (const [name, ms] of Object.entries(times)) console.log(`${OUT}/${name}: ${(ms / 1000).toFixed(1)} s`);
-  writeFileSync(join(OUT, "build-times.json"), JSON.stringify(times, null, 2) + "\n");
+  // merged with earlier runs' (a run with --only times just that host)
+  const timesFile = join(OUT, "build-times.json");
+  const earlier = existsSync(timesFile) ? JSON.parse(readFileSync(timesFile, "utf8")) : {};
+  writeFileSync(timesFile, JSON.stringify({ ...earlier, ...times }, null, 2) + "\n");
 }
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) main().catch((e) => { console.error(e.message); process.exit(1); });

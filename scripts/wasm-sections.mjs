@@ -100,12 +100,17 @@ function dataImage(segs) {
 
 /**
  * Merges active data segments that are adjacent or separated by a few zero
- * bytes (fewer than a segment header costs): AssemblyScript emits one segment
- * per static (each string, each memory.data) and wasm-opt's memory packing
- * only splits. The memory image is unchanged (checked); a module with other
- * kinds of segments (passive, another memory, a non-constant offset) or
+ * bytes: AssemblyScript emits one segment per static (each string, each
+ * memory.data) and wasm-opt's memory packing only splits. Zeros are kept in
+ * place of a gap below MERGE_GAP bytes: besides its header in the file, a
+ * segment costs a runtime structure (WAMR: 52 B on 32-bit, 64 B on x86-64,
+ * plus the allocator's header; wasm2c: a copy call), so 64 B of zeros are the
+ * cheaper of the two (boards/README.md: 119 -> 18 segments, +496 B of module,
+ * -6 KB of WAMR pool). The memory image is unchanged (checked); a module with
+ * other kinds of segments (passive, another memory, a non-constant offset) or
  * overlapping ones is returned as it is.
  */
+export const MERGE_GAP = 64;
 export function mergeDataSegments(buf) {
   const sections = [];
   const pos = { p: 8 };
@@ -136,7 +141,7 @@ export function mergeDataSegments(buf) {
     const last = merged[merged.length - 1];
     const gap = last ? s.offset - (last.offset + last.length) : Infinity;
     // a header: flags, i32.const, offset, end, length
-    if (gap < 3 + sleb32(s.offset).length + uleb(s.bytes.length).length) {
+    if (gap < Math.max(MERGE_GAP, 3 + sleb32(s.offset).length + uleb(s.bytes.length).length)) {
       last.parts.push(new Uint8Array(gap), s.bytes);
       last.length += gap + s.bytes.length;
     } else {

@@ -13,6 +13,10 @@
 #include "wasm_export.h"
 #include "lwm2m_host.h"
 
+#ifndef LWM2M_AOT_FILE
+#define LWM2M_AOT_FILE "build/boards/firmware.aot" /* wamrc's output for this machine (scripts/build-boards.mjs) */
+#endif
+
 static lwm2m_host g_host;
 static uint8_t *g_wasm;
 static uint32_t g_wasm_size;
@@ -21,6 +25,14 @@ static wasm_module_inst_t g_inst;
 static wasm_exec_env_t g_env;
 static wasm_function_inst_t g_funcs[FW_EXPORT_COUNT];
 static uint32_t g_stack_size = 8 * 1024;
+/* pool bytes in use after the module's load and after its (first) instantiation: what stays
+ * allocated while the firmware runs (the peak also holds the loader's temporaries) */
+static uint32_t g_pool_loaded, g_pool_running;
+
+static uint32_t pool_in_use(void) {
+  mem_alloc_info_t info;
+  return wasm_runtime_get_mem_alloc_info(&info) ? info.total_size - info.total_free_size : 0;
+}
 
 static lwm2m_mem mem_of(wasm_module_inst_t inst) {
   lwm2m_mem v = { NULL, 0 };
@@ -91,6 +103,7 @@ static int wamr_instantiate(lwm2m_fw *fw) {
     g_funcs[i] = wasm_runtime_lookup_function(g_inst, lwm2m_export_names[i]);
     if (!g_funcs[i]) { fprintf(stderr, "WAMR: the firmware has no export %s\n", lwm2m_export_names[i]); return -1; }
   }
+  if (!g_pool_running) g_pool_running = pool_in_use();
   return 0;
 }
 
@@ -137,7 +150,7 @@ static const char *opt(int argc, char **argv, const char *name, const char *fall
 int main(int argc, char **argv) {
   const char *interp = opt(argc, argv, "--interp", LWM2M_INTERP);
   if (strcmp(interp, LWM2M_INTERP) != 0) { fprintf(stderr, "this binary is WAMR %s; run build/boards/lwm2m-wamr --interp %s\n", LWM2M_INTERP, interp); return 2; }
-  const char *path = opt(argc, argv, "--firmware", strcmp(LWM2M_INTERP, "aot") ? "build/firmware.wasm" : "build/boards/firmware.aot");
+  const char *path = opt(argc, argv, "--firmware", strcmp(LWM2M_INTERP, "aot") ? "build/firmware.wasm" : LWM2M_AOT_FILE);
   uint32_t pool_kib = (uint32_t)atoi(opt(argc, argv, "--pool-kib", "768"));
   g_stack_size = (uint32_t)atoi(opt(argc, argv, "--wasm-stack", "8192"));
   static char *pool;
@@ -155,6 +168,7 @@ int main(int argc, char **argv) {
   char err[128];
   g_module = wasm_runtime_load(g_wasm, g_wasm_size, err, sizeof err);
   if (!g_module) { fprintf(stderr, "WAMR: %s\n", err); return 1; }
+  g_pool_loaded = pool_in_use();
   char name[32];
   snprintf(name, sizeof name, strcmp(LWM2M_INTERP, "aot") ? "WAMR %s-interp" : "WAMR %s", LWM2M_INTERP);
   lwm2m_fw fw = { name, wamr_instantiate, wamr_call, wamr_memory, NULL };
@@ -171,7 +185,8 @@ int main(int argc, char **argv) {
   if (stats) {
     mem_alloc_info_t info;
     if (wasm_runtime_get_mem_alloc_info(&info))
-      printf("WAMR pool: %u bytes, peak used %u bytes\n", info.total_size, info.highmark_size);
+      printf("WAMR pool: %u bytes, peak used %u bytes, in use after load %u bytes, after instantiation %u bytes\n",
+             info.total_size, info.highmark_size, g_pool_loaded, g_pool_running);
     if (g_env) wasm_runtime_dump_mem_consumption(g_env);
   }
   free(args);

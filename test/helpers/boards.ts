@@ -23,6 +23,9 @@ export const HOSTS: BoardHost[] = [
   { name: "WAMR fast interpreter", binary: join(BOARDS, "lwm2m-wamr-fast"), argv: [join(BOARDS, "lwm2m-wamr"), "--interp", "fast"] },
   { name: "WAMR AOT (wamrc, x86-64)", binary: join(BOARDS, "lwm2m-wamr-aot"), argv: [join(BOARDS, "lwm2m-wamr"), "--interp", "aot"],
     optIn: "WAMR AOT is built only by 'node scripts/build-boards.mjs --only aot' (wamrc took 13 min to build here; out of CI)" },
+  { name: "WAMR classic interpreter, 32-bit ARM under qemu-arm", binary: join(BOARDS, "lwm2m-wamr-classic-armhf"), argv: ["qemu-arm", join(BOARDS, "lwm2m-wamr-classic-armhf")], emulator: "qemu-arm" },
+  { name: "WAMR AOT (wamrc, armv7), 32-bit ARM under qemu-arm", binary: join(BOARDS, "lwm2m-wamr-aot-armhf"), argv: ["qemu-arm", join(BOARDS, "lwm2m-wamr-aot-armhf")], emulator: "qemu-arm",
+    optIn: "WAMR AOT is built only by 'node scripts/build-boards.mjs --only aot' (wamrc took 13 min to build here; out of CI)" },
   { name: "wasm2c x86-64", binary: join(BOARDS, "lwm2m-wasm2c"), argv: [join(BOARDS, "lwm2m-wasm2c")] },
   { name: "wasm2c 32-bit ARM under qemu-arm", binary: join(BOARDS, "lwm2m-wasm2c-armhf"), argv: ["qemu-arm", join(BOARDS, "lwm2m-wasm2c-armhf")], emulator: "qemu-arm" },
 ];
