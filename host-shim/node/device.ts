@@ -319,7 +319,7 @@ export class Device extends EventEmitter {
       const path = typeof opts.firmware === "object" ? null : opts.firmware ?? FIRMWARE_PATH;
       const bytes = (path === null ? opts.firmware : readFileSync(path)) as Uint8Array<ArrayBuffer>;
       this.module = new WebAssembly.Module(bytes);
-      this.logDictionary = path === null ? opts.logDictionary ?? null : LogDictionary.forModule(path, bytes);
+      this.logDictionary = path !== null ? LogDictionary.forModule(path, bytes) : opts.logDictionary ?? LogDictionary.matching(bytes, [FIRMWARE_PATH]);
     }
     this.instantiate();
   }

@@ -33,6 +33,14 @@ export class LogDictionary {
     return new LogDictionary(texts);
   }
 
+  /** For module bytes given without their file: the dictionary beside one of `paths` built with them, or null. */
+  static matching(moduleBytes: Uint8Array, paths: string[]): LogDictionary | null {
+    for (const p of paths) {
+      try { const d = LogDictionary.forModule(p, moduleBytes); if (d) return d; } catch { /* another build */ }
+    }
+    return null;
+  }
+
   /** Text a board printed with "<#id>" for each token (boards/m4 put_text), with the tokens' texts. */
   static decodeMarkers(text: string, dict: LogDictionary | null): string {
     return text.replace(/<#(\d+)>/g, (m, id) => dict?.texts[Number(id)] ?? m);
