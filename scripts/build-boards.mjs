@@ -28,7 +28,8 @@ const WAMR_DIR = "build/wamr";
 const ARMHF_MBED = "/usr/lib/arm-linux-gnueabihf/libmbedcrypto.a";
 // Explicit bounds checks in the wasm2c output (no guard-page trick): the same code as on an MCU.
 const W2C_FLAGS = ["-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0", "-DWASM_RT_USE_STACK_DEPTH_COUNT=1"];
-const CFLAGS = ["-O2", "-std=gnu11", "-g0", `-I${HOST}`, `-I${WASM2C_RT}`];
+// the C hosts print log lines decoded with the log dictionary built beside the module (scripts/log-dictionary.mjs)
+const CFLAGS = ["-O2", "-std=gnu11", "-g0", `-I${HOST}`, `-I${WASM2C_RT}`, `-DLWM2M_LOG_DICT_DEFAULT="${join(process.cwd(), "build/firmware.wasm.logdict")}"`];
 const WARN = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror"];
 
 const ifAvailable = process.argv.includes("--if-available");
@@ -123,15 +124,17 @@ function buildWamrHost(mode, target = "x86_64") {
     if (!have("arm-linux-gnueabihf-gcc")) return missing(name, "arm-linux-gnueabihf-gcc not found (Debian gcc-arm-linux-gnueabihf)");
     if (!existsSync(ARMHF_MBED)) return missing(name, `${ARMHF_MBED} not found (Debian libmbedtls-dev:armhf, multiarch)`);
   }
-  // a build directory configured from another checkout (build/ copied from one worktree to another) is redone
+  // a build directory configured from another checkout (build/ copied from one worktree to another),
+  // or before the log dictionary, is redone
   const cache = join(dir, "CMakeCache.txt");
-  if (existsSync(cache) && !readFileSync(cache, "utf8").includes(`CMAKE_HOME_DIRECTORY:INTERNAL=${join(root, "boards", "wamr")}\n`)) {
+  if (existsSync(cache) && (!readFileSync(cache, "utf8").includes(`CMAKE_HOME_DIRECTORY:INTERNAL=${join(root, "boards", "wamr")}\n`) ||
+      !readFileSync(cache, "utf8").includes("LWM2M_LOG_DICT_DEFAULT"))) {
     rmSync(dir, { recursive: true, force: true });
   }
   if (!existsSync(join(dir, "Makefile"))) {
     const cross = arm ? ["-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=arm", "-DCMAKE_C_COMPILER=arm-linux-gnueabihf-gcc",
       "-DCMAKE_ASM_COMPILER=arm-linux-gnueabihf-gcc", "-DLWM2M_WAMR_TARGET=ARMV7_VFP", `-DLWM2M_MBEDCRYPTO=${ARMHF_MBED}`] : [];
-    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`, ...cross], { stdio: ["ignore", "ignore", "inherit"] });
+    run("cmake", ["-S", "boards/wamr", "-B", dir, `-DWAMR_ROOT_DIR=${join(root, WAMR_DIR)}`, `-DLWM2M_INTERP=${mode}`, `-DLWM2M_LOG_DICT_DEFAULT=${join(root, "build/firmware.wasm.logdict")}`, ...cross], { stdio: ["ignore", "ignore", "inherit"] });
   }
   run("make", ["-C", dir, "-j2", "--no-print-directory", "-s"], { stdio: ["ignore", "ignore", "inherit"] });
   copyFileSync(join(dir, `lwm2m-wamr-${mode}`), join(OUT, name));

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
 import heapExports from "./asc-transforms/heap-exports.mjs";
 import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput } from "./profiles.mjs";
+import { splitLogDictionary } from "./log-dictionary.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -35,6 +36,7 @@ function wasmOpt(input, output, level = "-Oz") {
   const bin = join(root, "node_modules/.bin/wasm-opt");
   execFileSync(bin, [input, level, "--converge", "--strip-debug", "--strip-producers", ...WASM_FEATURES, "-o", output], { stdio: "inherit" });
   writeFileSync(output, mergeDataSegments(readFileSync(output)));
+  splitLogDictionary(output);
 }
 
 // ---- build profiles: scripts/profiles.mjs reads profiles.json (issue 11) ----

@@ -9,11 +9,12 @@
 // network, so its datagrams go to a file and the server's answers come from
 // a recording made against the development server, extended one datagram per
 // run (the board is deterministic: fixed entropy, -icount).
+import { LogDictionary } from "../host-shim/node/log-dictionary";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import dgram from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServers } from "../server/index";
@@ -21,11 +22,17 @@ import { BOARDS, requireBoard } from "./helpers/boards";
 
 const ELF = join(BOARDS, "lwm2m-m4.elf");
 
+/** The board's UART text with its log-dictionary markers ("<#id>") decoded, as a developer's PC does. */
+function uart(text: string): string {
+  const file = join(__dirname, "..", "build", "firmware.wasm.logdict");
+  return LogDictionary.decodeMarkers(text, existsSync(file) ? LogDictionary.read(file) : null);
+}
+
 test("emulated Cortex-M4 board (mps2-an386): the firmware boots, DRBG healthy, stub SE reported, flash formatted then mounted again, no trap", (t) => {
   if (!requireBoard(t, ELF, "qemu-system-arm")) return;
   const r = spawnSync("qemu-system-arm", ["-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
     "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", ELF], { encoding: "utf8", timeout: 120_000 });
-  const out = r.stdout + r.stderr;
+  const out = uart(r.stdout + r.stderr);
   assert.equal(r.status, 0, out);
   assert.doesNotMatch(out, /TRAP|FATAL/);
   assert.match(out, /entropy is a fixed xorshift .* the SE is a stub/, "the board says what is simulated");
@@ -55,7 +62,7 @@ test("emulated board: a full DTLS-PSK handshake and the LwM2M Register against s
       const r = spawnSync("qemu-system-arm", ["-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
         "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", ELF,
         "-append", `dtls ${dev.secureServerUri} ${answersFile} ${sentFile}`], { encoding: "utf8", timeout: 120_000 });
-      out = r.stdout + r.stderr;
+      out = uart(r.stdout + r.stderr);
       assert.doesNotMatch(out, /TRAP|FATAL|bad recording/, out);
       if (r.status === 0) break; // registered
       assert.equal(r.status, 3, out);

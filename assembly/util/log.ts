@@ -38,7 +38,8 @@ function putAscii<T>(s: T, at: i32): i32 {
   const n = textLength<T>(s);
   for (let i = 0; i < n && at < LINE_CAP; i++) {
     const c = textCharAt<T>(s, i);
-    store<u8>(line + <usize>at, c < 0x80 ? <u8>c : <u8>0x3f);
+    // a string's non-ASCII char is '?'; an ASCII literal's bytes are copied (a log-dictionary token is >= 0x80)
+    store<u8>(line + <usize>at, isString<T>() && c >= 0x80 ? <u8>0x3f : <u8>c);
     at++;
   }
   return at;

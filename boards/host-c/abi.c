@@ -154,12 +154,64 @@ int32_t lwm2m_abi_flash_erase_sector(lwm2m_host *h, lwm2m_mem m, uint32_t addr) 
 
 static const char *const LEVELS[] = { "error", "warn", "info", "debug" };
 
+int lwm2m_log_dictionary_load(lwm2m_host *h, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) { perror(path); return -1; }
+  uint8_t *b = NULL;
+  size_t n = 0, cap = 0;
+  for (;;) {
+    if (n == cap && !(b = realloc(b, cap = cap ? 2 * cap : 8192))) { fclose(f); return -1; }
+    size_t r = fread(b + n, 1, cap - n, f);
+    if (r == 0) break;
+    n += r;
+  }
+  fclose(f);
+  if (n < 39 || memcmp(b, "LWLD", 4) != 0 || b[4] != 1) { fprintf(stderr, "%s: not a log dictionary (version 1)\n", path); free(b); return -1; }
+  uint16_t count = (uint16_t)(b[37] << 8 | b[38]);
+  const uint8_t **text = calloc(count ? count : 1, sizeof *text);
+  size_t at = 39;
+  for (uint16_t i = 0; text && i < count; i++) {
+    if (at >= n || at + 1 + b[at] > n) { fprintf(stderr, "%s: truncated at text %u\n", path, (unsigned)i); free(text); text = NULL; break; }
+    text[i] = b + at;
+    at += 1 + (size_t)b[at];
+  }
+  if (!text) { free(b); return -1; }
+  h->logdict = b;
+  h->logdict_text = text;
+  h->logdict_count = count;
+  return 0;
+}
+
+size_t lwm2m_log_decode(const lwm2m_host *h, const uint8_t *v, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  if (cap == 0) return 0;
+  for (size_t i = 0; i < n && o + 1 < cap; i++) {
+    if (v[i] < 0x80) { out[o++] = (char)v[i]; continue; }
+    if (i + 1 >= n) { o += (size_t)snprintf(out + o, cap - o, "<#?>"); break; }
+    unsigned id = (unsigned)(v[i] & 0x7f) << 8 | v[i + 1];
+    i++;
+    if (id < h->logdict_count) {
+      size_t t = h->logdict_text[id][0];
+      if (t > cap - 1 - o) t = cap - 1 - o;
+      memcpy(out + o, h->logdict_text[id] + 1, t);
+      o += t;
+    } else {
+      o += (size_t)snprintf(out + o, cap - o, "<#%u>", id);
+    }
+  }
+  if (o >= cap) o = cap - 1;
+  out[o] = 0;
+  return o;
+}
+
 void lwm2m_abi_log_write(lwm2m_host *h, lwm2m_mem m, uint32_t level, uint32_t ptr, uint32_t len) {
   uint8_t *v = view(h, m, ptr, len);
   if (!v || (int)level > h->log_level_max) return;
   char tag[16];
   if (level < 4) snprintf(tag, sizeof tag, "[%s]", LEVELS[level]); else snprintf(tag, sizeof tag, "[%u]", level);
-  printf("%-8s %.*s\n", tag, (int)len, (const char *)v);
+  char line[2048];
+  lwm2m_log_decode(h, v, len, line, sizeof line);
+  printf("%-8s %s\n", tag, line);
 }
 
 void lwm2m_abi_fatal(lwm2m_host *h, lwm2m_mem m, uint32_t code, uint32_t line) {

@@ -102,7 +102,7 @@ static void drain(device *d) {
     uint32_t tp = (uint32_t)call(d, FW_EVENT_TEXT, 0, 0, 0, 0), tl = (uint32_t)call(d, FW_EVENT_TEXT_LEN, 0, 0, 0, 0);
     lwm2m_mem m = d->fw->memory(d->fw);
     char text[512] = "";
-    if ((uint64_t)tp + tl <= m.size && tl < sizeof text) { memcpy(text, m.base + tp, tl); text[tl] = 0; }
+    if ((uint64_t)tp + tl <= m.size) lwm2m_log_decode(d->h, m.base + tp, tl, text, sizeof text);
     char line[700];
     describe(line, sizeof line, k, ssid, arg, text);
     out_line("event", line);
@@ -241,7 +241,7 @@ static const char USAGE[] =
   "  device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]\n"
   "         [--ssid N] [--hold-off S] [--reprovision] [--psk-identity ID --psk-key HEX [--low-entropy]]\n"
   "                        run the LwM2M device: coap:// = NoSec, coaps:// = DTLS-PSK; Ctrl-C de-registers\n"
-  "  common: [--interp classic|fast] (WAMR) [--log-level 0-3] [--power-cut-after N] [--entropy stuck:BYTE]\n"
+  "  common: [--interp classic|fast] (WAMR) [--log-level 0-3] [--log-dict FILE] [--power-cut-after N] [--entropy stuck:BYTE]\n"
   "          [--provision-only] (exit once the configuration is committed) [--stats]\n";
 
 static int setup(lwm2m_host *h, const char *state, int argc, char **argv) {
@@ -260,6 +260,12 @@ static int setup(lwm2m_host *h, const char *state, int argc, char **argv) {
   if (cut) lwm2m_flash_cut_power_after(&h->flash, (uint32_t)strtoul(cut, NULL, 10), strtoull(option(argc, argv, "--cut-seed", "1"), NULL, 0));
   lwm2m_net_init(&h->net);
   h->log_level_max = atoi(option(argc, argv, "--log-level", "3"));
+  /* the firmware's log dictionary: --log-dict FILE, else $LWM2M_LOG_DICT, else the one built beside the module */
+  const char *dict = option(argc, argv, "--log-dict", getenv("LWM2M_LOG_DICT"));
+#ifdef LWM2M_LOG_DICT_DEFAULT
+  if (!dict && access(LWM2M_LOG_DICT_DEFAULT, R_OK) == 0) dict = LWM2M_LOG_DICT_DEFAULT;
+#endif
+  if (dict && lwm2m_log_dictionary_load(h, dict) != 0) return 1;
   return 0;
 }
 

@@ -139,7 +139,18 @@ typedef struct lwm2m_host {
   int log_level_max; /* lines above this level are not printed */
   int fatal_code, fatal_line, fatal; /* set by the fatal import */
   uint64_t abi_invalid; /* imports answered Invalid (bad pointer/length) */
+  /* the firmware's log dictionary (scripts/log-dictionary.mjs): texts by token, none loaded = count 0 */
+  uint8_t *logdict;
+  const uint8_t **logdict_text;
+  uint16_t logdict_count;
 } lwm2m_host;
+
+/* Loads `<module>.logdict` (version 1); 0, or -1 with the reason on stderr. The module hash in
+ * the file is not checked here (a wasm2c build has no module bytes at run time). */
+int lwm2m_log_dictionary_load(lwm2m_host *h, const char *path);
+/* A log line or event text as a C string in out[cap]: ASCII as is, a token (byte 0x80-0xFF and
+ * the next) as its text, or "<#id>" without a dictionary (decoded later with the .logdict file). */
+size_t lwm2m_log_decode(const lwm2m_host *h, const uint8_t *v, size_t n, char *out, size_t cap);
 
 int64_t lwm2m_monotonic_ms(void);
 

@@ -243,10 +243,22 @@ u32 Z_lwm2m_v1Z_flash_erase_sector(I, u32 addr) {
   flash_ops++;
   return OK;
 }
+/* A log text over the UART as a real board sends it: ASCII, and each log-dictionary token
+ * (byte 0x80-0xFF and the next) as "<#id>", decoded on the PC with build/firmware.wasm.logdict. */
+static void put_text(const uint8_t *v, u32 n) {
+  for (u32 i = 0; v && i < n; i++) {
+    if (v[i] < 0x80) putchar(v[i]);
+    else if (i + 1 < n) { printf("<#%u>", (unsigned)(v[i] & 0x7f) << 8 | v[i + 1]); i++; }
+    else printf("<#?>");
+  }
+}
 void Z_lwm2m_v1Z_log_write(I, u32 level, u32 p, u32 n) {
   static const char *const L[] = { "[error]", "[warn]", "[info]", "[debug]" };
   uint8_t *v = view(p, n);
-  if (v) printf("%-8s %.*s\n", level < 4 ? L[level] : "[?]", (int)n, (const char *)v);
+  if (!v) return;
+  printf("%-8s ", level < 4 ? L[level] : "[?]");
+  put_text(v, n);
+  putchar('\n');
 }
 void Z_lwm2m_v1Z_fatal(I, u32 code, u32 line) { printf("FATAL: firmware fatal error %u at line %u\n", (unsigned)code, (unsigned)line); }
 
@@ -283,7 +295,12 @@ static void drain_events(void) {
   static const char *const names[] = { "", "bootstrapRequested", "bootstrapped", "bootstrapFailed", "registered", "registrationFailed" };
   for (int k; (k = (int)Z_firmwareZ_event_next(&fw)) != 0;) {
     uint8_t *t = view(Z_firmwareZ_event_text(&fw), Z_firmwareZ_event_text_len(&fw));
-    if (k == 4) { registered = 1; printf("[event]  registered (ssid %d) at %.*s, lifetime %d s\n", (int)Z_firmwareZ_event_ssid(&fw), t ? (int)Z_firmwareZ_event_text_len(&fw) : 0, t ? (const char *)t : "", (int)Z_firmwareZ_event_arg(&fw)); }
+    if (k == 4) {
+      registered = 1;
+      printf("[event]  registered (ssid %d) at ", (int)Z_firmwareZ_event_ssid(&fw));
+      put_text(t, Z_firmwareZ_event_text_len(&fw));
+      printf(", lifetime %d s\n", (int)Z_firmwareZ_event_arg(&fw));
+    }
     else printf("[event]  %s %d\n", k < 6 ? names[k] : "event", (int)Z_firmwareZ_event_arg(&fw));
   }
 }

@@ -8,6 +8,7 @@
 // sealed store, so later boots come back without it. Each client step is an
 // event (see DeviceEvents). A server's Execute of Reboot / Factory Reset
 // restarts the module with the same flash and SE.
+import { LogDictionary } from "./log-dictionary";
 import { EventEmitter } from "node:events";
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -64,6 +65,8 @@ export interface DeviceOptions {
   firmware?: string | Uint8Array;
   /** The compiled firmware (a fleet compiles it once for all its devices); `firmware` is not read when given. */
   module?: WebAssembly.Module;
+  /** With `module`: its log dictionary (LogDictionary.forModule). */
+  logDictionary?: LogDictionary | null;
   /** Keep only the last N log lines and client events (a ring; default: all of them). */
   logLimit?: number;
   /** Folder for the flash image and the SE key store; in memory when absent. */
@@ -300,6 +303,7 @@ export class Device extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly module: WebAssembly.Module;
+  private readonly logDictionary: LogDictionary | null;
   private readonly manualTimers: boolean;
   private readonly logLimit: number;
   private readonly connectionId: number;
@@ -319,15 +323,22 @@ export class Device extends EventEmitter {
     if (!Number.isInteger(this.connectionId) || this.connectionId < -1 || this.connectionId > 32) {
       throw new RangeError(`connectionId: -1 (off) or a CID length 0..32, not ${opts.connectionId}`);
     }
-    this.module = opts.module ?? new WebAssembly.Module(
-      (typeof opts.firmware === "object" ? opts.firmware : readFileSync(opts.firmware ?? FIRMWARE_PATH)) as Uint8Array<ArrayBuffer>);
+    if (opts.module) {
+      this.module = opts.module;
+      this.logDictionary = opts.logDictionary ?? null;
+    } else {
+      const path = typeof opts.firmware === "object" ? null : opts.firmware ?? FIRMWARE_PATH;
+      const bytes = (path === null ? opts.firmware : readFileSync(path)) as Uint8Array<ArrayBuffer>;
+      this.module = new WebAssembly.Module(bytes);
+      this.logDictionary = path !== null ? LogDictionary.forModule(path, bytes) : opts.logDictionary ?? LogDictionary.matching(bytes, [FIRMWARE_PATH]);
+    }
     this.instantiate();
   }
 
   private instantiate() {
     let memory!: WebAssembly.Memory;
     const imports = createHostImports({
-      rng: this.rng, se: this.se, flash: this.flash, net: this.net, clock: this.clock,
+      rng: this.rng, se: this.se, flash: this.flash, net: this.net, clock: this.clock, logDictionary: this.logDictionary,
       log: (level, text) => {
         const ev = { level, levelName: LOG_LEVEL_NAMES[level] ?? String(level), text };
         this.logs.push(ev);
@@ -520,7 +531,7 @@ export class Device extends EventEmitter {
     for (let k; (k = ex.event_next()) !== 0;) {
       const name = CLIENT_EVENTS[k];
       if (!name) continue;
-      const text = Buffer.from(new Uint8Array(this.memory.buffer, ex.event_text(), ex.event_text_len())).toString("latin1");
+      const text = LogDictionary.decode(new Uint8Array(this.memory.buffer, ex.event_text(), ex.event_text_len()), this.logDictionary);
       const ev: ClientEvent = { name, ssid: ex.event_ssid(), arg: ex.event_arg(), text };
       this.events.push(ev);
       if (this.events.length > this.logLimit) this.events.shift();

@@ -24,6 +24,7 @@
 // - sleep (`--sleep S --sleep-share F`): a sleeper's firmware instance is
 //   dropped at each power-down and a new one boots on the same flash, SE and
 //   RNG at the wake (an abbreviated handshake, an Update).
+import { LogDictionary } from "./log-dictionary";
 import { EventEmitter } from "node:events";
 import dgram from "node:dgram";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -443,6 +444,7 @@ export class Fleet extends EventEmitter {
   readonly devices: FleetDevice[] = [];
   readonly net: FleetNet;
   readonly module: WebAssembly.Module;
+  readonly logDictionary: LogDictionary | null;
   readonly failuresByReason = new Map<string, number>();
   /** process.memoryUsage() after the module was compiled, before the first device. */
   readonly baseline: NodeJS.MemoryUsage;
@@ -467,7 +469,10 @@ export class Fleet extends EventEmitter {
       });
     }
     this.net = new FleetNet(options.sourceAddresses ?? Math.max(1, Math.ceil(options.count / 20000)), options.sharedSockets ?? 0);
-    this.module = new WebAssembly.Module(readFileSync(options.firmware ?? FIRMWARE_PATH));
+    const path = options.firmware ?? FIRMWARE_PATH;
+    const bytes = readFileSync(path);
+    this.module = new WebAssembly.Module(bytes);
+    this.logDictionary = LogDictionary.forModule(path, bytes);
     this.baseline = process.memoryUsage();
   }
 
@@ -556,6 +561,7 @@ export class Fleet extends EventEmitter {
     try {
       dev = new Device({
         module: this.module,
+        logDictionary: this.logDictionary,
         rng: d.hw!.rng, se: d.hw!.se, flash: d.hw!.flash,
         net: this.net.forDevice(d.index, (peer, data) => dev.deliver(peer, data), (kind) => this.onHandshake(d, kind)),
         logLimit: this.options.logLines ?? 40,

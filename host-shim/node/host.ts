@@ -1,6 +1,7 @@
 // Builds the WebAssembly import object of host ABI v1 (host-shim/ABI.md) from
 // the Node services. Every pointer + length is bounds-checked: a bad one is
 // answered with HostStatus.Invalid, never a host exception.
+import { LogDictionary } from "./log-dictionary";
 import { HostStatus, P256_PUBLIC_KEY_LEN, P256_SIGNATURE_LEN, P256_SHARED_SECRET_LEN } from "./status";
 import type { DeviceRng } from "./drbg";
 import type { SimulatedSecureElement } from "./se";
@@ -36,6 +37,8 @@ export interface HostServices {
   clock: Clock;
   log(level: number, text: string): void;
   fatal(code: number, line: number): void;
+  /** The texts of a firmware built with a log dictionary (its tokens are decoded in log lines). */
+  logDictionary?: LogDictionary | null;
 }
 
 export class FirmwareFatal extends Error {
@@ -147,7 +150,7 @@ export function createHostImports(services: HostServices, memory: () => WebAssem
     flash_erase_sector: (addr: number) => flash.eraseSector(addr),
     log_write(level: number, ptr: number, len: number) {
       const v = view(ptr, len);
-      if (v) services.log(level, Buffer.from(v).toString("utf8"));
+      if (v) services.log(level, LogDictionary.decode(v, services.logDictionary));
     },
     fatal(code: number, line: number) { services.fatal(code, line); },
   };

@@ -4,6 +4,7 @@
 // services: one DTLS 1.2 handshake and one CoAP GET, then prints the
 // negotiated suite, the response and the bytes on the wire. Any failure exits
 // non-zero with the precise reason (see EXIT below).
+import { LogDictionary } from "./log-dictionary";
 import { readFileSync, writeFileSync, appendFileSync, existsSync } from "node:fs";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
 import { join } from "node:path";
@@ -271,7 +272,9 @@ type Exports = Record<string, any> & { memory: WebAssembly.Memory };
 export async function probe(a: ProbeArgs, print: (line: string) => void = () => {}): Promise<ProbeResult> {
   const file = a.wasm ?? process.env.LWM2M_PROBE_WASM ?? PROBE_WASM;
   if (!existsSync(file)) return { exitCode: EXIT.Other, reason: `no firmware at ${file}: run 'npm run build' first` };
-  const module = new WebAssembly.Module(readFileSync(file));
+  const bytes = readFileSync(file);
+  const module = new WebAssembly.Module(bytes);
+  const logDictionary = LogDictionary.forModule(file, bytes);
   const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   const missing = PROBE_EXPORTS.filter((n) => !exported.has(n));
   if (missing.length) {
@@ -291,7 +294,7 @@ export async function probe(a: ProbeArgs, print: (line: string) => void = () => 
   });
   const se = new SimulatedSecureElement();
   const imports = createHostImports({
-    rng: new DeviceRng(), se, flash: new NorFlash(), net, clock: systemClock,
+    rng: new DeviceRng(), se, flash: new NorFlash(), net, clock: systemClock, logDictionary,
     log: (level, text) => { if (a.verbose) print(`[${["error", "warn", "info", "debug"][level] ?? level}] ${text}`); },
     fatal: (code, line) => { throw new FirmwareFatal(code, line); },
   }, () => memory);

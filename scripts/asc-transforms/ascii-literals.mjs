@@ -5,10 +5,20 @@
 // twice their length and more. For a string literal passed straight to one of
 // the log-line functions below (also both arms of `c ? "a" : "b"`), this
 // replaces the literal with `memory.data<u8>([n, ...bytes])`: a length byte
-// and the ASCII bytes. Those functions are generic (`<T>`: a string or such a
+// and the ASCII bytes, one copy per distinct text and source file (a
+// top-level const added to the source). Those functions are generic (`<T>`: a string or such a
 // usize) and write the same bytes either way, so a build without the transform
 // behaves the same, only larger. A literal that is not ASCII or longer than
 // 255 bytes fails the build (the two encodings would differ).
+//
+// Log dictionary (defmt / Zephyr dictionary logging), in a build that defines
+// LOG_DICTIONARY (asc `--use LOG_DICTIONARY=1`: the firmware's release
+// builds, asconfig.json): each distinct text becomes a 2-byte token instead,
+// `memory.data<u8>([2, 0x80 | id >> 8, id & 0xff])`, and the texts go into a
+// custom section `lwm2m.logdict` that the build moves out of the module into a
+// file beside it (scripts/log-dictionary.mjs). Log lines never hold a byte
+// >= 0x80 otherwise (literals are ASCII; lbytes/putAscii write '?'), so a host
+// with the dictionary prints the same line, and one without prints `<#id>`.
 import { Node } from "assemblyscript";
 
 /** Module (internal path suffix) -> functions whose string-literal arguments become ASCII bytes. */
@@ -60,16 +70,47 @@ function asciiBytes(e) {
   return out;
 }
 
-function convert(e) {
+/** memory.data<u8>([n, b0, b1, ...]) for a literal; with a dictionary, [2, token]. */
+function dataCall(e, dict) {
   const r = e.range;
-  if (e.kind === K.Parenthesized) return Node.createParenthesizedExpression(convert(e.expression), r);
-  if (e.kind === K.Ternary) return Node.createTernaryExpression(e.condition, convert(e.ifThen), convert(e.ifElse), r);
-  // memory.data<u8>([n, b0, b1, ...])
-  const bytes = asciiBytes(e).map((b) => Node.createIntegerLiteralExpression(globalThis.i64_new(b, 0), r));
+  let bytes = asciiBytes(e);
+  if (dict) {
+    let id = dict.ids.get(e.value);
+    if (id === undefined) {
+      id = dict.texts.length;
+      if (id >= 0x8000) throw new Error("ascii-literals: more than 32,768 log texts");
+      dict.ids.set(e.value, id);
+      dict.texts.push(e.value);
+    }
+    bytes = [2, 0x80 | (id >> 8), id & 0xff];
+  }
+  bytes = bytes.map((b) => Node.createIntegerLiteralExpression(globalThis.i64_new(b, 0), r));
   return Node.createCallExpression(
     Node.createPropertyAccessExpression(Node.createIdentifierExpression("memory", r), Node.createIdentifierExpression("data", r), r),
     [Node.createNamedType(Node.createSimpleTypeName("u8", r), null, false, r)],
     [Node.createArrayLiteralExpression(bytes, r)], r);
+}
+
+const CONST = 8; // CommonFlags.Const
+
+/**
+ * The literal as an identifier of a top-level `const __asciiN = memory.data<u8>([...])`
+ * of its source: one copy of each distinct text per source file (memory.data is
+ * never shared by asc; several log lines of a file often begin alike, "DTLS: ssid=").
+ */
+function convert(e, pool) {
+  const r = e.range;
+  if (e.kind === K.Parenthesized) return Node.createParenthesizedExpression(convert(e.expression, pool), r);
+  if (e.kind === K.Ternary) return Node.createTernaryExpression(e.condition, convert(e.ifThen, pool), convert(e.ifElse, pool), r);
+  let name = pool.names.get(e.value);
+  if (!name) {
+    name = `__ascii${pool.names.size}`;
+    pool.names.set(e.value, name);
+    pool.decls.push(Node.createVariableStatement(null, [
+      Node.createVariableDeclaration(Node.createIdentifierExpression(name, r), null, CONST, null, dataCall(e, pool.dict), r),
+    ], r));
+  }
+  return Node.createIdentifierExpression(name, r);
 }
 
 /** Every AST node below `node` (properties holding nodes or arrays of nodes; not ranges). */
@@ -82,18 +123,34 @@ function walk(node, visit, seen = new Set()) {
   for (const [k, v] of Object.entries(node)) if (k !== "range" && v && typeof v === "object") walk(v, visit, seen);
 }
 
-export default {
+/** The dictionary as the custom section's bytes: "LWLD", version 1, u16 count, then per text a length byte and the bytes. */
+export function encodeDictionary(texts) {
+  const out = [0x4c, 0x57, 0x4c, 0x44, 1, texts.length >> 8, texts.length & 0xff];
+  for (const t of texts) out.push(t.length, ...Buffer.from(t, "latin1"));
+  return Uint8Array.from(out);
+}
+export const DICTIONARY_SECTION = "lwm2m.logdict";
+
+export default class AsciiLiterals {
   afterParse(parser) {
-    let count = 0;
+    const aliases = this.program?.options?.globalAliases;
+    this.dict = aliases && aliases.has("LOG_DICTIONARY") ? { ids: new Map(), texts: [] } : null;
+    let count = 0, distinct = 0;
     for (const source of parser.sources) {
       if (source.internalPath.startsWith("~lib/")) continue;
       const names = localTargets(source);
       if (names.size === 0) continue;
+      const pool = { names: new Map(), decls: [], dict: this.dict };
       walk(source.statements, (n) => {
         if (n.kind !== K.Call || n.expression.kind !== K.Identifier || !names.has(n.expression.text)) return;
-        for (let i = 0; i < n.args.length; i++) if (convertible(n.args[i])) { n.args[i] = convert(n.args[i]); count++; }
+        for (let i = 0; i < n.args.length; i++) if (convertible(n.args[i])) { n.args[i] = convert(n.args[i], pool); count++; }
       });
+      source.statements.push(...pool.decls);
+      distinct += pool.decls.length;
     }
-    if (process.env.ASCII_LITERALS_VERBOSE) console.error(`ascii-literals: ${count} literals`);
-  },
-};
+    if (process.env.ASCII_LITERALS_VERBOSE) console.error(`ascii-literals: ${count} literals, ${distinct} distinct per source${this.dict ? `, ${this.dict.texts.length} in the log dictionary` : ""}`);
+  }
+  afterCompile(module) {
+    if (this.dict && this.dict.texts.length > 0) module.addCustomSection(DICTIONARY_SECTION, encodeDictionary(this.dict.texts));
+  }
+}
