@@ -50,7 +50,7 @@ export function sizeRows(log: (s: string) => void): Row[] {
   // the baseline: this tree with the EST seam closed (firmware/est-state.ts EST_ENABLED = false:
   // every EST path is dead code the compiler drops, a mode-4 account is refused)
   const seam = "assembly/firmware/est-state.ts";
-  const flag = "export const EST_ENABLED: bool = HAS_EST;";
+  const flag = "export const EST_ENABLED: bool = !isDefined(PROFILE_NO_EST);";
   if (!readFileSync(join(ROOT, seam), "utf8").includes(flag)) throw new Error(`${seam} has no '${flag}': no EST-free baseline`);
   const tmp = mkdtempSync(join(tmpdir(), "lwm2m-bench-noest-"));
   try {

@@ -11,9 +11,8 @@
 /** The build has Security Mode 4 (EST). The one seam of the EST code: with false, every EST
  *  path in firmware/ is dead code the compiler drops, and a mode-4 account is refused
  *  (TransportError.SecureUnavailable); bench/est.ts measures the code EST adds this way. */
-export const EST_ENABLED: bool = HAS_EST; // profiles.json PROFILE_NO_EST
+export const EST_ENABLED: bool = !isDefined(PROFILE_NO_EST); // profile.ts HAS_EST (profiles.json PROFILE_NO_EST), a compile-time constant
 
-import { HAS_EST } from "../profile";
 import { estCredentialLoad, estCredSlot, estCredCertLen, estRenewAt } from "../est/credential";
 import { Cert, CERT_SIZE, x509Parse } from "../x509/cert";
 import { storeGet, storePut, storeDelete, RecordId } from "../storage/store";
