@@ -5,7 +5,8 @@
 // twice their length and more. For a string literal passed straight to one of
 // the log-line functions below (also both arms of `c ? "a" : "b"`), this
 // replaces the literal with `memory.data<u8>([n, ...bytes])`: a length byte
-// and the ASCII bytes. Those functions are generic (`<T>`: a string or such a
+// and the ASCII bytes, one copy per distinct text and source file (a
+// top-level const added to the source). Those functions are generic (`<T>`: a string or such a
 // usize) and write the same bytes either way, so a build without the transform
 // behaves the same, only larger. A literal that is not ASCII or longer than
 // 255 bytes fails the build (the two encodings would differ).
@@ -60,16 +61,36 @@ function asciiBytes(e) {
   return out;
 }
 
-function convert(e) {
+/** memory.data<u8>([n, b0, b1, ...]) for a literal. */
+function dataCall(e) {
   const r = e.range;
-  if (e.kind === K.Parenthesized) return Node.createParenthesizedExpression(convert(e.expression), r);
-  if (e.kind === K.Ternary) return Node.createTernaryExpression(e.condition, convert(e.ifThen), convert(e.ifElse), r);
-  // memory.data<u8>([n, b0, b1, ...])
   const bytes = asciiBytes(e).map((b) => Node.createIntegerLiteralExpression(globalThis.i64_new(b, 0), r));
   return Node.createCallExpression(
     Node.createPropertyAccessExpression(Node.createIdentifierExpression("memory", r), Node.createIdentifierExpression("data", r), r),
     [Node.createNamedType(Node.createSimpleTypeName("u8", r), null, false, r)],
     [Node.createArrayLiteralExpression(bytes, r)], r);
+}
+
+const CONST = 8; // CommonFlags.Const
+
+/**
+ * The literal as an identifier of a top-level `const __asciiN = memory.data<u8>([...])`
+ * of its source: one copy of each distinct text per source file (memory.data is
+ * never shared by asc; several log lines of a file often begin alike, "DTLS: ssid=").
+ */
+function convert(e, pool) {
+  const r = e.range;
+  if (e.kind === K.Parenthesized) return Node.createParenthesizedExpression(convert(e.expression, pool), r);
+  if (e.kind === K.Ternary) return Node.createTernaryExpression(e.condition, convert(e.ifThen, pool), convert(e.ifElse, pool), r);
+  let name = pool.names.get(e.value);
+  if (!name) {
+    name = `__ascii${pool.names.size}`;
+    pool.names.set(e.value, name);
+    pool.decls.push(Node.createVariableStatement(null, [
+      Node.createVariableDeclaration(Node.createIdentifierExpression(name, r), null, CONST, null, dataCall(e), r),
+    ], r));
+  }
+  return Node.createIdentifierExpression(name, r);
 }
 
 /** Every AST node below `node` (properties holding nodes or arrays of nodes; not ranges). */
@@ -84,16 +105,19 @@ function walk(node, visit, seen = new Set()) {
 
 export default {
   afterParse(parser) {
-    let count = 0;
+    let count = 0, distinct = 0;
     for (const source of parser.sources) {
       if (source.internalPath.startsWith("~lib/")) continue;
       const names = localTargets(source);
       if (names.size === 0) continue;
+      const pool = { names: new Map(), decls: [] };
       walk(source.statements, (n) => {
         if (n.kind !== K.Call || n.expression.kind !== K.Identifier || !names.has(n.expression.text)) return;
-        for (let i = 0; i < n.args.length; i++) if (convertible(n.args[i])) { n.args[i] = convert(n.args[i]); count++; }
+        for (let i = 0; i < n.args.length; i++) if (convertible(n.args[i])) { n.args[i] = convert(n.args[i], pool); count++; }
       });
+      source.statements.push(...pool.decls);
+      distinct += pool.decls.length;
     }
-    if (process.env.ASCII_LITERALS_VERBOSE) console.error(`ascii-literals: ${count} literals`);
+    if (process.env.ASCII_LITERALS_VERBOSE) console.error(`ascii-literals: ${count} literals, ${distinct} distinct per source`);
   },
 };
