@@ -45,12 +45,14 @@ function putAscii<T>(s: T, at: i32): i32 {
   return at;
 }
 
-function putDecimal(v: i64, at: i32): i32 {
-  if (v < 0) { if (at < LINE_CAP) { store<u8>(line + <usize>at, 0x2d); at++; } v = -v; }
+/** Optional '-' and the decimal digits of v into buf[at..cap): the new end. The
+ *  digits go in whole or not at all (shared with the client's line builder). */
+export function putDecimalAt(buf: usize, cap: i32, v: i64, at: i32): i32 {
+  if (v < 0) { if (at < cap) { store<u8>(buf + <usize>at, 0x2d); at++; } v = -v; }
   let digits: i32 = 1;
   for (let t = v; t >= 10; t /= 10) digits++;
-  if (at + digits > LINE_CAP) return at;
-  for (let i = digits - 1; i >= 0; i--) { store<u8>(line + <usize>(at + i), <u8>(0x30 + <i32>(v % 10))); v /= 10; }
+  if (at + digits > cap) return at;
+  for (let i = digits - 1; i >= 0; i--) { store<u8>(buf + <usize>(at + i), <u8>(0x30 + <i32>(v % 10))); v /= 10; }
   return at + digits;
 }
 
@@ -60,7 +62,7 @@ export function log<T>(level: i32, msg: T): void {
 
 /** `msg` followed by a decimal number, e.g. ("flash sectors: ", 16). */
 export function logNum<T>(level: i32, msg: T, n: i64): void {
-  log_write(level, line, putDecimal(n, putAscii<T>(msg, 0)));
+  log_write(level, line, putDecimalAt(line, LINE_CAP, n, putAscii<T>(msg, 0)));
 }
 
 export function info<T>(msg: T): void { log<T>(LogLevel.Info, msg); }

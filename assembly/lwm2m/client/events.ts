@@ -3,7 +3,7 @@
 // material (SE-3): only ids, codes, paths, locations and URIs.
 import { Cap } from "../../profile";
 import { log_write, LogLevel } from "../../host/abi";
-import { textLength, textCharAt } from "../../util/log";
+import { textLength, textCharAt, putDecimalAt } from "../../util/log";
 
 export namespace ClientEvent {
   export const None: i32 = 0;
@@ -103,14 +103,7 @@ export function lbytes(p: usize, n: i32): void {
     store<u8>(line + <usize>(pos++), <u8>(c >= 0x20 && c < 0x7f ? c : 0x3f));
   }
 }
-export function lnum(v: i64): void {
-  if (v < 0) { ls("-"); v = -v; }
-  let d: i32 = 1;
-  for (let t = v; t >= 10; t /= 10) d++;
-  if (pos + d > LINE_CAP) return;
-  for (let i = d - 1; i >= 0; i--) { store<u8>(line + <usize>(pos + i), <u8>(0x30 + <i32>(v % 10))); v /= 10; }
-  pos += d;
-}
+export function lnum(v: i64): void { pos = putDecimalAt(line, LINE_CAP, v, pos); }
 /** CoAP code as c.dd. */
 export function lcode(code: i32): void {
   lnum(code >> 5);
