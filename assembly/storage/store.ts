@@ -47,6 +47,7 @@ export namespace RecordId {
   export const DtlsSessionLast: i32 = 8;
   export const EstCredential: i32 = 9; // EST-enrolled certificate + its SE key slot (assembly/est/credential.ts)
   export const EstConfig: i32 = 10; // EST server URI, EST trust anchor, renewal point (firmware/est-state.ts)
+  export const DtlsKeptFirst: i32 = 11; // a DTLS connection kept across deep sleep per server, 11..13 (firmware/keep.ts)
 }
 
 export const MAX_VALUE_LEN: i32 = 2048;
