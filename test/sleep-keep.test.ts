@@ -26,6 +26,7 @@ import { startDevServers, type DevServers } from "../server/index";
 import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/node/device";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
+import type { Clock } from "../host-shim/node/host";
 
 const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
@@ -54,7 +55,7 @@ function waitEvent(dev: Device, names: string[], ms = 15000): Promise<string> {
   });
 }
 
-interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode: SleepModeName } }
+interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode: SleepModeName; clock?: Clock } }
 
 function config(port: number, endpoint: string): FactoryConfig {
   return {
@@ -165,6 +166,11 @@ test("sleep mode keep with a CID: the wake (new firmware instance, new source po
     assert.ok(after.length > 0 && after.every((x) => x.cid === before[0].cid), JSON.stringify(after));
     assert.ok(Math.min(...after.map((x) => x.seq)) > Math.max(...before.map((x) => x.seq)));
     assert.equal(mem().indexOf(key) >= 0, true, "control: restored in RAM while awake");
+    // the server's answer confirmed the kept connection: it stays (no "no answer" fallback later)
+    const h = srv.serverTransports.secure!.stats.handshakes;
+    await new Promise((res) => setTimeout(res, 3500));
+    assert.doesNotMatch(logText(r.dev, mark), /no answer on the kept connection/);
+    assert.equal(srv.serverTransports.secure!.stats.handshakes, h);
   });
 });
 
@@ -190,6 +196,35 @@ test("a tampered kept record (one bit): dropped with a log line, the sealed sess
     assert.match(log, /kept connection dropped, the record failed authentication \(tampered or corrupt\): resuming the sealed session/);
     assert.match(log, /DTLS: established ssid=1, suite 0xc0a8, resumed/);
     assert.equal(handshakes, 1);
+  });
+});
+
+/** A wake whose kept record must be refused: the reason logged, then the sealed session resumes (or a full handshake). */
+async function refusedAtWake(r: Rig, why: RegExp, change: () => void): Promise<string> {
+  await r.dev.prepareSleep();
+  change();
+  const mark = wake(r);
+  await waitEvent(r.dev, ["updated", "registered"], 20000);
+  const log = logText(r.dev, mark);
+  assert.match(log, why);
+  assert.doesNotMatch(log, /connection kept across sleep/);
+  assert.match(log, /DTLS: established ssid=1/);
+  return log;
+}
+
+test("a kept connection older than the session-age limit (24 h, DTLS-10) at the wake: dropped", async () => {
+  await rig("keep-old-ep", { connectionId: 4, sleepMode: "keep" }, async (r) => {
+    await refusedAtWake(r, /kept connection dropped, older than the session-age limit \(DTLS-10\)/, () => {
+      const clock = r.dev.clock as { wallSeconds(): number };
+      const wall = clock.wallSeconds.bind(clock);
+      r.opts = { ...r.opts, clock: { monotonicMs: () => Math.floor(performance.now()), wallSeconds: () => wall() + 86400 + 5 } };
+    });
+  });
+});
+
+test("the CID setting turned off across the sleep: the kept record (with a CID) is refused, never restored into a connection without room for it", async () => {
+  await rig("keep-cidoff-ep", { connectionId: 4, sleepMode: "keep" }, async (r) => {
+    await refusedAtWake(r, /kept connection dropped, malformed record/, () => { r.opts = { sleepMode: "keep" }; });
   });
 });
 
