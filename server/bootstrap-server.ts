@@ -17,7 +17,7 @@ import {
   FormatName, Link, LwM2MEntry, LwM2MValue, TypeResolver, builtinTypes, decodeContent, encodeContent, formatNumber,
   parseLinkFormat, splitPath,
 } from "./formats";
-import { BoundAddress, PeerInfo, ServerTransport, UdpTransport, parsePeerKey } from "./transport";
+import { BoundAddress, PeerInfo, ServerTransport, listenUdp, parsePeerKey } from "./transport";
 import { DEV_KDF, devPsk } from "./dev-psk";
 
 // ---- configuration ----------------------------------------------------------------------------
@@ -322,12 +322,8 @@ export class BootstrapServer extends EventEmitter {
     for (const w of warnings) setImmediate(() => this.emit("warning", w));
   }
 
-  async listen(port = 5783, address = "127.0.0.1"): Promise<BoundAddress> {
-    const t = new UdpTransport(address.includes(":") ? "udp6" : "udp4");
-    const bound = await t.bind(port, address);
-    this.owned.push(t);
-    this.addTransport(t);
-    return bound;
+  listen(port = 5783, address = "127.0.0.1"): Promise<BoundAddress> {
+    return listenUdp(this.owned, (t) => this.addTransport(t), port, address);
   }
 
   addTransport(transport: ServerTransport): CoapEndpoint {

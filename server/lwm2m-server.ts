@@ -13,7 +13,7 @@ import {
   FormatError, FormatName, Link, LwM2MEntry, LwM2MValue, TypeResolver, builtinTypes, decodeContent, encodeContent,
   formatNumber, parseLinkFormat, splitPath,
 } from "./formats";
-import { BoundAddress, PeerIdentity, PeerInfo, ServerTransport, UdpTransport } from "./transport";
+import { BoundAddress, PeerIdentity, PeerInfo, ServerTransport, listenUdp } from "./transport";
 
 export interface Registration {
   id: string;
@@ -136,12 +136,8 @@ export class LwM2MServer extends EventEmitter {
   }
 
   /** Listens on plain CoAP (UDP) at port/address. */
-  async listen(port = 5683, address = "127.0.0.1"): Promise<BoundAddress> {
-    const t = new UdpTransport(address.includes(":") ? "udp6" : "udp4");
-    const bound = await t.bind(port, address);
-    this.owned.push(t);
-    this.addTransport(t);
-    return bound;
+  listen(port = 5683, address = "127.0.0.1"): Promise<BoundAddress> {
+    return listenUdp(this.owned, (t) => this.addTransport(t), port, address);
   }
 
   /** Serves on an already bound transport (e.g. a DtlsTransport). */

@@ -59,6 +59,27 @@ export function parsePeerKey(peerKey: string): { address: string; port: number }
 }
 
 /** Plain CoAP over UDP (NoSec). */
+/** Binds a plain UDP transport at address:port for a server: kept in `owned` (closed with the
+ *  server) and handed to `serve` (the server's addTransport). */
+export async function listenUdp(owned: ServerTransport[], serve: (t: ServerTransport) => unknown, port: number, address: string): Promise<BoundAddress> {
+  const t = new UdpTransport(address.includes(":") ? "udp6" : "udp4");
+  const bound = await t.bind(port, address);
+  owned.push(t);
+  serve(t);
+  return bound;
+}
+
+/** A UDP socket bound at address:port; its later errors go to `owner`'s "error" event. */
+async function bindSocket(family: "udp4" | "udp6", port: number, address: string, owner: EventEmitter, recvBufferSize?: number): Promise<dgram.Socket> {
+  const sock = dgram.createSocket(recvBufferSize ? { type: family, recvBufferSize } : { type: family });
+  await new Promise<void>((resolve, reject) => {
+    sock.once("error", reject);
+    sock.bind(port, address, () => { sock.off("error", reject); resolve(); });
+  });
+  sock.on("error", (err) => owner.emit("error", err));
+  return sock;
+}
+
 export class UdpTransport extends EventEmitter implements ServerTransport {
   readonly scheme = "coap" as const;
   private sock: dgram.Socket | null = null;
@@ -72,13 +93,8 @@ export class UdpTransport extends EventEmitter implements ServerTransport {
 
   async bind(port = 0, address = this.family === "udp6" ? "::1" : "127.0.0.1"): Promise<BoundAddress> {
     if (this.sock) throw new Error("UdpTransport is already bound");
-    const sock = dgram.createSocket(this.family);
+    const sock = await bindSocket(this.family, port, address, this);
     this.sock = sock;
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(port, address, () => { sock.off("error", reject); resolve(); });
-    });
-    sock.on("error", (err) => this.emit("error", err));
     sock.on("message", (msg, rinfo) => {
       this.stats.receivedDatagrams++;
       this.stats.receivedBytes += msg.length;
@@ -292,13 +308,8 @@ export class DtlsTransport extends EventEmitter implements ServerTransport {
     this.rpkInst = rpkInst;
     this.x509Inst = x509Inst;
     // thousands of clients handshaking at once: a receive buffer larger than the 208 KiB default (capped by net.core.rmem_max)
-    const sock = dgram.createSocket({ type: this.family, recvBufferSize: 4 << 20 });
+    const sock = await bindSocket(this.family, port, address, this, 4 << 20);
     this.sock = sock;
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(port, address, () => { sock.off("error", reject); resolve(); });
-    });
-    sock.on("error", (err) => this.emit("error", err));
     sock.on("message", (msg, rinfo) => {
       this.stats.receivedDatagrams++;
       this.stats.receivedBytes += msg.length;

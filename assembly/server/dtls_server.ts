@@ -1,5 +1,6 @@
 // Entry of the DTLS server role (assembly/dtls/server.ts) for the development
-// servers: one server config (credentials copied into static buffers),
+// servers: one server config (credentials copied into static buffers; the setters
+// shared with the client test entry are in dtls-config-api.ts),
 // connections by handle (new / free, so that the entry built with a GC runtime
 // serves many clients: server/dtls-module.ts), a session cache shared by them,
 // and the host side of the PSK identity lookup. The tests build the same entry
@@ -10,6 +11,7 @@ import { DtlsConnection } from "../dtls/connection";
 import { serverAccept, serverSupplyPsk } from "../dtls/server";
 import { DtlsSessionCache } from "../dtls/session";
 import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
+import { config, useConfig } from "./dtls-config-api";
 
 export function abiVersion(): i32 { return ABI_VERSION; }
 
@@ -20,17 +22,13 @@ export function scratch(): usize { return SCRATCH; }
 export function scratchSize(): i32 { return SCRATCH_SIZE; }
 
 // ---- configuration (what the server presents and accepts) -------------------
-const PSK_IDENTITY = memory.data(1024);
-const PSK = memory.data(64);
-const OWN_PUB = memory.data(65);
 const CLIENT_KEY = memory.data(256);
-const OWN_CERTS = memory.data(4096);
 const TRUST = memory.data(TRUST_CONFIG_SIZE, 8);
 const MAX_ANCHORS: i32 = 4;
 const ANCHORS = memory.data(4 * 2048);
 const ANCHOR_LIST = memory.data(8 * MAX_ANCHORS, 8);
 
-let config = newConfig();
+useConfig(newConfig());
 let cache: DtlsSessionCache | null = null;
 
 function newConfig(): DtlsConfig {
@@ -42,53 +40,24 @@ function newConfig(): DtlsConfig {
 }
 
 /** A fresh server config (connections made before keep theirs). */
-export function scfgReset(): void { config = newConfig(); }
-export function scfgSuites(mask: u32): void { config.suites = mask; }
-/** One fixed PSK identity + key (without: every identity is asked of the host). */
-export function scfgPsk(id: usize, idLen: i32, key: usize, keyLen: i32): void {
-  memory.copy(PSK_IDENTITY, id, <usize>idLen);
-  memory.copy(PSK, key, <usize>keyLen);
-  config.pskIdentity = PSK_IDENTITY;
-  config.pskIdentityLen = idLen;
-  config.psk = PSK;
-  config.pskLen = keyLen;
-}
-export function scfgMfl(code: i32): void { config.maxFragmentLength = code; }
-export function scfgMtu(mtu: i32): void { config.mtu = mtu; }
+export function scfgReset(): void { useConfig(newConfig()); }
+export {
+  cfgSuites as scfgSuites, cfgPsk as scfgPsk, cfgMfl as scfgMfl, cfgMtu as scfgMtu, cfgTimers as scfgTimers,
+  cfgKeyLog as scfgKeyLog, cfgConnectionId as scfgConnectionId, cfgIdentity as scfgIdentity,
+  cfgCertificateType as scfgCertificateType, cfgOwnCertificates as scfgOwnCertificates,
+} from "./dtls-config-api";
 export function scfgBuffers(handshake: i32, flight: i32): void {
   config.handshakeBufferSize = handshake;
   config.flightBufferSize = flight;
 }
-export function scfgTimers(initialMs: i64, maxMs: i64, count: i32): void {
-  config.retransmitInitialMs = initialMs;
-  config.retransmitMaxMs = maxMs;
-  config.maxRetransmissions = count;
-}
-export function scfgKeyLog(on: bool): void { config.keyLog = on; }
-/** RFC 9146: the length of our connection ID (-1: none offered / accepted). */
-export function scfgConnectionId(len: i32): void { config.connectionIdLength = len; }
 export function scfgVerifyPeer(on: bool): void { config.verifyPeer = on; }
 export function scfgHelloVerify(on: bool): void { config.helloVerify = on; }
 export function scfgPeerCertificateCapacity(n: i32): void { config.peerCertificateCapacity = n; }
-/** Our ECDSA identity: the key in SE `slot`, its 65-byte public key. */
-export function scfgIdentity(slot: i32, pub: usize, ephemeralSlot: i32): void {
-  memory.copy(OWN_PUB, pub, 65);
-  config.identitySlot = slot;
-  config.ownPublicKey = OWN_PUB;
-  config.ephemeralSlot = ephemeralSlot;
-}
-export function scfgCertificateType(t: u32): void { config.certificateType = t; }
 /** RPK: the one client key accepted (SPKI, point or X||Y); len 0 = any key, the host decides. */
 export function scfgClientKey(p: usize, len: i32): void {
   memory.copy(CLIENT_KEY, p, <usize>len);
   config.serverPublicKey = len > 0 ? CLIENT_KEY : 0;
   config.serverPublicKeyLen = len;
-}
-/** X.509: our chain as certificate_list contents (3-byte length + DER each). */
-export function scfgOwnCertificates(p: usize, len: i32): void {
-  memory.copy(OWN_CERTS, p, <usize>len);
-  config.ownCertificates = OWN_CERTS;
-  config.ownCertificatesLen = len;
 }
 /** X.509 client authentication: trust anchors as a certificate_list (3-byte length + DER each), VerifyFlag bits. */
 export function scfgTrustAnchors(p: usize, len: i32, flags: i32): i32 {
@@ -104,15 +73,9 @@ export function scfgTrustAnchors(p: usize, len: i32, flags: i32): i32 {
     off += 3 + l;
   }
   const t = changetype<TrustConfig>(TRUST);
-  t.usage = 0;
-  t.matching = 0;
-  t.serverKey = 0;
-  t.serverKeyLen = 0;
-  t.host = 0;
-  t.hostLen = 0;
+  t.clear();
   t.store = ANCHOR_LIST;
   t.storeCount = n;
-  t.ownPub = 0;
   t.flags = flags;
   config.trust = TRUST;
   return n;

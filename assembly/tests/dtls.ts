@@ -1,8 +1,8 @@
 // Test entry for assembly/dtls: config setters, one client connection and a
 // session for the JS side (interop, negative and fuzz tests, the bench), and
 // thin wrappers over the record layer, reassembly and key schedule for unit
-// tests. Credentials are copied into static buffers here (the firmware keeps
-// them in the Security object instead).
+// tests. The config setters it shares with the server role's entry are in
+// server/dtls-config-api.ts.
 export { scratch, scratchSize } from "./_scratch";
 import { ABI_VERSION } from "../host/abi";
 import { DtlsConfig } from "../dtls/config";
@@ -11,6 +11,7 @@ import { DtlsSession } from "../dtls/session";
 import { HandshakeReassembler } from "../dtls/handshake";
 import { parseHelloExtensions, extSeen, extMfl, extSniLen, extTicketLen } from "../dtls/extensions";
 import { TrustConfig, TRUST_CONFIG_SIZE } from "../x509/trust";
+import { config, useConfig, ownCertsBuffer } from "../server/dtls-config-api";
 export {
   RECORD_HEADER_LEN, CIPHER_STATE_SIZE, REPLAY_WINDOW_SIZE, installKeys, sealRecord, openRecord, replayFresh,
   replayMark, recordSize, payloadOffset,
@@ -24,83 +25,46 @@ export function abiVersion(): i32 { return ABI_VERSION; }
 export function heapProbe(): usize { return changetype<usize>(new ArrayBuffer(0)); }
 
 // ---- configuration ----------------------------------------------------------
-const PSK_IDENTITY = memory.data(1024);
-const PSK = memory.data(64);
 const SNI = memory.data(256);
-const OWN_PUB = memory.data(65);
 const SERVER_KEY = memory.data(256);
-const OWN_CERTS = memory.data(4096);
 const TRUST = memory.data(TRUST_CONFIG_SIZE, 8);
 const TRUST_KEY = memory.data(2048);
 const TRUST_HOST = memory.data(256);
 const TRUST_STORE = memory.data(2048);
 const TRUST_STORE_LIST = memory.data(64, 8);
 
-let config = new DtlsConfig();
-
-export function cfgReset(): void { config = new DtlsConfig(); }
-export function cfgSuites(mask: u32): void { config.suites = mask; }
-export function cfgPsk(id: usize, idLen: i32, key: usize, keyLen: i32, lowEntropy: bool): void {
-  memory.copy(PSK_IDENTITY, id, <usize>idLen);
-  memory.copy(PSK, key, <usize>keyLen);
-  config.pskIdentity = PSK_IDENTITY;
-  config.pskIdentityLen = idLen;
-  config.psk = PSK;
-  config.pskLen = keyLen;
-  config.pskLowEntropy = lowEntropy;
-}
-export function cfgMfl(code: i32): void { config.maxFragmentLength = code; }
+export function cfgReset(): void { useConfig(new DtlsConfig()); }
+export {
+  cfgSuites, cfgPsk, cfgMfl, cfgMtu, cfgTimers, cfgKeyLog, cfgConnectionId, cfgIdentity, cfgCertificateType, cfgOwnCertificates,
+} from "../server/dtls-config-api";
 export function cfgSni(p: usize, len: i32): void {
   memory.copy(SNI, p, <usize>len);
   config.serverName = len > 0 ? SNI : 0;
   config.serverNameLen = len;
 }
 export function cfgTickets(on: bool): void { config.sessionTickets = on; }
-export function cfgKeyLog(on: bool): void { config.keyLog = on; }
-/** RFC 9146: the length of our connection ID (-1: none offered / accepted). */
-export function cfgConnectionId(len: i32): void { config.connectionIdLength = len; }
-export function cfgMtu(mtu: i32): void { config.mtu = mtu; }
 export function cfgBuffers(handshake: i32, flight: i32, ticket: i32): void {
   config.handshakeBufferSize = handshake;
   config.flightBufferSize = flight;
   config.ticketCapacity = ticket;
-}
-export function cfgTimers(initialMs: i64, maxMs: i64, count: i32): void {
-  config.retransmitInitialMs = initialMs;
-  config.retransmitMaxMs = maxMs;
-  config.maxRetransmissions = count;
 }
 export function cfgLimits(maxSeq: u64, maxAgeMs: i64, maxAuthFailures: i32): void {
   config.maxRecordSequence = maxSeq;
   config.maxSessionAgeMs = maxAgeMs;
   config.maxAuthFailures = maxAuthFailures;
 }
-/** Our ECDSA identity: the key in SE `slot`, its 65-byte public key. */
-export function cfgIdentity(slot: i32, pub: usize, ephemeralSlot: i32): void {
-  memory.copy(OWN_PUB, pub, 65);
-  config.identitySlot = slot;
-  config.ownPublicKey = OWN_PUB;
-  config.ephemeralSlot = ephemeralSlot;
-}
-export function cfgCertificateType(t: u32): void { config.certificateType = t; }
 /** RPK mode: the server's key (SPKI, 65-byte point or X||Y). */
 export function cfgServerKey(p: usize, len: i32): void {
   memory.copy(SERVER_KEY, p, <usize>len);
   config.serverPublicKey = SERVER_KEY;
   config.serverPublicKeyLen = len;
 }
-/** X.509: our chain as certificate_list contents (3-byte length + DER each). */
-export function cfgOwnCertificates(p: usize, len: i32): void {
-  memory.copy(OWN_CERTS, p, <usize>len);
-  config.ownCertificates = OWN_CERTS;
-  config.ownCertificatesLen = len;
-}
 /** X.509: our one certificate as plain DER (config.ownCertificateDer), in place of a list. */
 export function cfgOwnCertificateDer(p: usize, len: i32): void {
-  memory.copy(OWN_CERTS, p, <usize>len);
+  memory.copy(ownCertsBuffer(), p, <usize>len);
   config.ownCertificates = 0;
   config.ownCertificatesLen = 0;
-  config.ownCertificateDer = OWN_CERTS;
+  config.ownCertificateDer = ownCertsBuffer();
   config.ownCertificateDerLen = len;
 }
 /** X.509 trust (x509 TrustConfig): resource 4, usage, matching type, host,
@@ -113,6 +77,7 @@ export function cfgTrust(key: usize, keyLen: i32, usage: i32, matching: i32, hos
   store<u32>(TRUST_STORE_LIST, <u32>TRUST_STORE);
   store<i32>(TRUST_STORE_LIST, storeLen, 4);
   const t = changetype<TrustConfig>(TRUST);
+  t.clear();
   t.usage = usage;
   t.matching = matching;
   t.serverKey = TRUST_KEY;
@@ -121,7 +86,6 @@ export function cfgTrust(key: usize, keyLen: i32, usage: i32, matching: i32, hos
   t.hostLen = hostLen;
   t.store = TRUST_STORE_LIST;
   t.storeCount = storeLen > 0 ? 1 : 0;
-  t.ownPub = 0;
   t.flags = flags;
   config.trust = TRUST;
 }

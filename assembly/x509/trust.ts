@@ -47,6 +47,9 @@ export class TrustConfig {
   store: usize; storeCount: i32; // PKIX trust store for usages 0/1: (u32 ptr, i32 len) pairs of anchor DER
   ownPub: usize; // our own 65-byte public key (DTLS-8); 0 = unknown
   flags: i32; // VerifyFlag.* (e.g. ALLOW_TIME_LOWER_BOUND)
+
+  /** Every field zero (usage 0, no key, no host, no store, no flags): set what applies after. */
+  clear(): void { memory.fill(changetype<usize>(this), 0, offsetof<TrustConfig>()); }
 }
 export const TRUST_CONFIG_SIZE: i32 = <i32>offsetof<TrustConfig>();
 

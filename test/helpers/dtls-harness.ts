@@ -529,7 +529,7 @@ export class DtlsServer {
     if (o.psk && "lookup" in o.psk) this.pskLookup = o.psk.lookup.bind(o.psk);
     else if (o.psk) {
       const id = bytes(o.psk.identity);
-      x.scfgPsk(this.put(id, 0), id.length, this.put(o.psk.key, 4096), o.psk.key.length);
+      x.scfgPsk(this.put(id, 0), id.length, this.put(o.psk.key, 4096), o.psk.key.length, 0);
     }
     if (o.mfl) x.scfgMfl(o.mfl);
     if (o.mtu) x.scfgMtu(o.mtu);
