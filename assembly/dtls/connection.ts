@@ -438,6 +438,14 @@ export class DtlsConnection {
     if (c.pskLen > MAX_PSK_LEN || c.pskIdentityLen > 0xffff || c.serverNameLen > 255) return this.refuse(DtlsError.Config);
     if (suites == 0) return this.refuse(DtlsError.NoSuites);
     if (rng_fill(this.clientRandom, 32) != HostStatus.Ok) return this.refuse(DtlsError.Rng);
+    // Resumption (RFC 5246 7.4.1.2: the hello offers at least the session's suite): only that
+    // suite, so that it carries only the extensions that suite needs (no supported_groups /
+    // ec_point_formats for a PSK session, RFC 8422 5.1); a refused resumption is a full
+    // handshake with the suite this server chose before
+    const s = this.session;
+    const resume = s != null && s.valid && (s.suite & suites) != 0 &&
+      (c.maxSessionAgeMs <= 0 || now - s.createdAt < c.maxSessionAgeMs) && (c.sessionTickets && s.ticketLen > 0 || s.idLen > 0);
+    if (resume) suites = s!.suite & suites;
     this.offered = suites;
     let ext = ExtBit.ExtendedMasterSecret;
     if (c.maxFragmentLength != 0) {
@@ -461,16 +469,14 @@ export class DtlsConnection {
     this.extOffered = ext | ExtBit.RenegotiationInfo;
     // Resumption (RFC 5246 7.4.1.2, RFC 5077 3.4): the session ID, or with a
     // ticket a fresh 8-byte ID the server echoes when it accepts the ticket.
-    const s = this.session;
-    if (s != null && s.valid && (s.suite & suites) != 0 &&
-        (c.maxSessionAgeMs <= 0 || now - s.createdAt < c.maxSessionAgeMs)) {
-      if (c.sessionTickets && s.ticketLen > 0) {
+    if (resume) {
+      if (c.sessionTickets && s!.ticketLen > 0) {
         this.sidLen = 8;
         if (rng_fill(this.sid, 8) != HostStatus.Ok) return this.refuse(DtlsError.Rng);
         this.offeredResume = true;
-      } else if (s.idLen > 0) {
-        this.sidLen = s.idLen;
-        memory.copy(this.sid, s.id(), <usize>s.idLen);
+      } else {
+        this.sidLen = s!.idLen;
+        memory.copy(this.sid, s!.id(), <usize>s!.idLen);
         this.offeredResume = true;
       }
     }
