@@ -238,6 +238,8 @@ export const mutations = [
     build: DTLS_BOTH, tests: [DTLS_KEEP] },
   { id: "dtls-kept-cid-room", area: "dtls", file: "assembly/dtls/connection.ts",
     find: "        cid == 1 && !this.cidRoom || ", replace: "        ", build: DTLS_BOTH, tests: [DTLS_KEEP] },
+  { id: "dtls-resume-hello-session-suite", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "    if (resume) suites = s!.suite & suites;", replace: "", build: DTLS_BOTH, tests: ["test/dtls-resume-hello.test.ts"] },
   { id: "dtls-kept-nothing-reserved", area: "dtls", file: "assembly/dtls/connection.ts",
     find: " || writeSeq >= seqLimit ||", replace: " ||", build: DTLS_BOTH, tests: [DTLS_KEEP] },
 ];
