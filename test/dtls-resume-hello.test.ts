@@ -51,3 +51,19 @@ test("a resumption ClientHello offers only the session's suite and no ECC extens
   // 2 suites (4 B) and the two ECC extensions (8 + 6 B) fewer; the 32-byte session ID more
   assert.equal(log[0].d.length, full[0].d.length + 32 - 18, `${log[0].d.length} B vs ${full[0].d.length} B`);
 });
+
+test("a client that asks for tickets: a server that issued none is not asked again when its session is resumed by ID (RFC 5077 3.1)", () => {
+  const c = new DtlsClient().configure({ suites: Suite.PskCcm8, psk: { identity: ID, key: PSK }, tickets: true }, true);
+  const s = new DtlsServer().configure({ suites: Suite.All, psk: { lookup: (id: Uint8Array) => (Buffer.from(id).toString("utf8") === ID ? PSK : undefined) }, sessionCache: 4 });
+  const full = pairHandshake(c, s);
+  assert.equal(c.state, ConnState.Established, c.describe());
+  assert.ok(helloOf(full[0].d).exts.includes(35), "the full hello asks for a ticket (empty SessionTicket)");
+  assert.equal(c.x.sessionTicketLen(), 0, "our server role issues none");
+  c.reset();
+  const log = pairHandshake(c, s, { key: "10.0.0.1:5686" });
+  assert.ok(c.resumed, "resumed by session ID");
+  const h = helloOf(log[0].d);
+  assert.equal(h.sidLen, 32);
+  assert.ok(!h.exts.includes(35), `no SessionTicket: ${h.exts}`);
+  assert.equal(log[0].d.length, full[0].d.length + 32 - 4);
+});

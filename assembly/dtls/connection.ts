@@ -458,7 +458,9 @@ export class DtlsConnection {
       ext |= ExtBit.SignatureAlgorithms;
       if (c.certificateType == CertificateType.RawPublicKey) ext |= ExtBit.ClientCertificateType | ExtBit.ServerCertificateType;
     }
-    if (c.sessionTickets) ext |= ExtBit.SessionTicket;
+    // RFC 5077 3.1: the empty SessionTicket extension asks for a ticket; resuming a session this
+    // server gave no ticket for (by its session ID: the sealed session remembers) does not ask again
+    if (c.sessionTickets && !(resume && s!.ticketLen == 0)) ext |= ExtBit.SessionTicket;
     // RFC 9146 3: our CID, offered with CCM_8 suites only (record.ts sealCidRecord)
     if (c.connectionIdLength >= 0 && this.cidRoom && (suites & ~SuiteBit.Ccm8) == 0) {
       const n = min(c.connectionIdLength, MAX_CID_LEN);

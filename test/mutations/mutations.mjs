@@ -240,6 +240,9 @@ export const mutations = [
     find: "        cid == 1 && !this.cidRoom || ", replace: "        ", build: DTLS_BOTH, tests: [DTLS_KEEP] },
   { id: "dtls-resume-hello-session-suite", area: "dtls", file: "assembly/dtls/connection.ts",
     find: "    if (resume) suites = s!.suite & suites;", replace: "", build: DTLS_BOTH, tests: ["test/dtls-resume-hello.test.ts"] },
+  { id: "dtls-resume-hello-no-ticket-ask", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "if (c.sessionTickets && !(resume && s!.ticketLen == 0)) ext |= ExtBit.SessionTicket;", replace: "if (c.sessionTickets) ext |= ExtBit.SessionTicket;",
+    build: DTLS_BOTH, tests: ["test/dtls-resume-hello.test.ts"] },
   { id: "dtls-kept-nothing-reserved", area: "dtls", file: "assembly/dtls/connection.ts",
     find: " || writeSeq >= seqLimit ||", replace: " ||", build: DTLS_BOTH, tests: [DTLS_KEEP] },
 ];
