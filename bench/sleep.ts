@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { Device } from "../host-shim/node/device";
+import { Device, type DeviceOptions } from "../host-shim/node/device";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import { UdpNet } from "../host-shim/node/net";
@@ -48,7 +48,8 @@ async function boot(dev: Device, net: PhaseNet, provision: (() => void) | null, 
   net.reset();
   let established = "";
   let onEstablished = () => {};
-  const onLog = (l: { text: string }) => { if (/^DTLS: established/.test(l.text)) { established = l.text; net.phase = "exchange"; onEstablished(); } };
+  // the handshake ends at "established"; a connection kept across sleep has none (firmware/keep.ts)
+  const onLog = (l: { text: string }) => { if (/^DTLS: established|connection kept across sleep, no handshake/.test(l.text)) { established = l.text; net.phase = "exchange"; onEstablished(); } };
   dev.on("log", onLog);
   // firmware time: every export call of this boot, timed; init's self-tests (SE keygen/sign/verify/ECDH
   // in the host) are timed apart through the SE
@@ -80,28 +81,28 @@ async function boot(dev: Device, net: PhaseNet, provision: (() => void) | null, 
   await done;
   dev.off("log", onLog);
   for (const k of Object.keys(seOrig)) se[k] = seOrig[k];
-  return { handshake: { ...net.c.handshake }, exchange: { ...net.c.exchange }, resumed: /resumed/.test(established), callMs, initMs, selfTestMs };
+  return { handshake: { ...net.c.handshake }, exchange: { ...net.c.exchange }, resumed: /resumed|connection kept/.test(established), callMs, initMs, selfTestMs };
 }
 
 /** Power cycle like `device --sleep`: prepare_sleep, then a new module instance on the same flash and SE. */
-function wakeDevice(flash: NorFlash, se: SimulatedSecureElement, net: PhaseNet): Device {
-  const dev = new Device({ flash, se, net });
+function wakeDevice(flash: NorFlash, se: SimulatedSecureElement, net: PhaseNet, opts: DeviceOptions = {}): Device {
+  const dev = new Device({ flash, se, net, ...opts });
   net.dev = dev;
   return dev;
 }
 
-async function cycle(uri: string, identity: string, keyHex: string, endpoint: string, wakes: number, untilEstablished = false) {
+async function cycle(uri: string, identity: string, keyHex: string, endpoint: string, wakes: number, untilEstablished = false, opts: DeviceOptions = {}) {
   const flash = new NorFlash();
   const se = new SimulatedSecureElement();
   const net = new PhaseNet();
-  let dev = wakeDevice(flash, se, net);
+  let dev = wakeDevice(flash, se, net, opts);
   const first = await boot(dev, net, () => dev.provision({ endpoint, servers: [{ uri, shortServerId: 1, lifetime: 300, securityMode: "psk", pskIdentity: identity, pskKey: keyHex }] }), untilEstablished);
   const after: Wake[] = [];
   /** prepare_sleep; its close_notify counted with the wake before it */
   const sleep = async (w: Wake) => { net.phase = "close"; await dev.prepareSleep(); w.close = { ...net.c.close }; };
   await sleep(first);
   for (let i = 0; i < wakes; i++) {
-    dev = wakeDevice(flash, se, net);
+    dev = wakeDevice(flash, se, net, opts);
     const w = await boot(dev, net, null, untilEstablished);
     after.push(w);
     await sleep(w);
@@ -136,6 +137,8 @@ export async function sleepRows(o: { rounds: number; log: (s: string) => void })
   }
   // 2. against our development LwM2M Server (DTLS server role, session cache)
   let ours: Awaited<ReturnType<typeof cycle>> | null = null;
+  let cid: Awaited<ReturnType<typeof cycle>> | null = null;
+  let kept: Awaited<ReturnType<typeof cycle>> | null = null;
   try {
     o.log("sleep: reboot + resumption against the development LwM2M Server");
     const pkiDir = mkdtempSync(join(tmpdir(), "lwm2m-bench-sleep-"));
@@ -144,6 +147,10 @@ export async function sleepRows(o: { rounds: number; log: (s: string) => void })
       const e = exampleDevices(servers, null, pkiDir).find((x) => x.mode === "psk")!;
       const opt = (n: string) => e.args[e.args.indexOf(n) + 1];
       ours = await cycle(opt("--server"), opt("--psk-identity"), opt("--psk-key"), e.endpoint, wakes);
+      // the same with a Connection ID (4 bytes ours, the server's 8), resumed at each wake; then kept across sleep
+      o.log("sleep: with a Connection ID (resumption), and the connection kept across sleep");
+      cid = await cycle(opt("--server"), opt("--psk-identity"), opt("--psk-key"), e.endpoint, wakes, false, { connectionId: 4 });
+      kept = await cycle(opt("--server"), opt("--psk-identity"), opt("--psk-key"), e.endpoint, wakes, false, { connectionId: 4, sleepMode: "keep" });
     } finally { await servers.close(); rmSync(pkiDir, { recursive: true, force: true }); }
   } catch (e) {
     rows.push({ id: "sleep.abbr.ours", section: SECTION, metric: "abbreviated handshake after a reboot, our client ↔ our server", unit: "B", ours: null, peer: null, budget: null, status: "error", note: (e as Error).message.split("\n")[0] });
@@ -165,18 +172,23 @@ export async function sleepRows(o: { rounds: number; log: (s: string) => void })
       note: `median of ${ours.after.length} wakes; time inside the module's exports (init without the SE self-test, the handshake, the Update and its 2.04); self-tests ${median(ours.after.map((w) => w.selfTestMs)).toFixed(1)} ms apart. the wake's request is an Update of the registration sealed at prepare_sleep`,
     });
     // 3. bytes per day, a wake every 15 minutes
-    const ex = median(ours.after.map((w) => w.exchange.bytes + (w.close?.bytes ?? 0)));
-    const perDay = (hs: number) => WAKES_PER_DAY * (hs + ex);
-    const add = (id: string, metric: string, hs: number | null, note: string) => rows.push({
+    const exOf = (c: NonNullable<typeof ours>) => median(c.after.map((w) => w.exchange.bytes + (w.close?.bytes ?? 0)));
+    const ex0 = exOf(ours);
+    const add = (id: string, metric: string, hs: number | null, note: string, ex = ex0, what = "Update, 2.04 and close_notify") => rows.push({
       id: `sleep.day.${id}`, section: SECTION, metric, unit: "B/day",
-      ours: hs === null ? null : { value: perDay(hs), text: `${perDay(hs)} B/day (${hs} B handshake + ${ex} B Update, 2.04 and close_notify per wake)` },
+      ours: hs === null ? null : { value: WAKES_PER_DAY * (hs + ex), text: `${WAKES_PER_DAY * (hs + ex)} B/day (${hs} B handshake + ${ex} B ${what} per wake)` },
       peer: null, budget: null, status: hs === null ? "not yet measured" : "info", note,
     });
     add("tinydtls-full", "bytes per day, 96 wakes: tinydtls-style full handshake every wake (reference)", TINYDTLS_FULL, "472 B reference handshake (DESIGN.md) + our measured exchange");
     add("full", "bytes per day, 96 wakes: our full handshake every wake", ours.first.handshake.bytes, "our client ↔ our development server");
     add("resumed", "bytes per day, 96 wakes: resumption from the sealed session", a.handshake.bytes, "our client ↔ our development server");
-    add("cid", "bytes per day, 96 wakes: Connection ID (RFC 9146)", null, "after CID lands (branch dtls)");
-    add("kept", "bytes per day, 96 wakes: connection kept across sleep (no handshake)", null, "not built: epoch keys and the reserved sequence number are not sealed yet");
+    const resumedAll = (c: typeof cid) => !!c && c.after.every((w) => w.resumed);
+    add("cid", "bytes per day, 96 wakes: resumption with a Connection ID (RFC 9146, device --cid 4)", resumedAll(cid) ? cid!.after[0].handshake.bytes : null,
+      resumedAll(cid) ? `our client ↔ our development server; CID 4 B ours, 8 B the server's; full handshake at first boot ${cid!.first.handshake.bytes} B` : "a wake did NOT resume", cid ? exOf(cid) : ex0);
+    const keptAll = !!kept && kept.after.every((w) => w.resumed && w.handshake.bytes === 0);
+    add("kept", "bytes per day, 96 wakes: connection kept across sleep (no handshake, device --sleep-mode keep --cid 4)", keptAll ? 0 : null,
+      keptAll ? "our client ↔ our development server; the server finds the connection by its CID from the wake's new port; no close_notify at prepare_sleep" : "a wake did NOT keep the connection",
+      kept ? exOf(kept) : ex0, "Update and 2.04");
   }
   return rows;
 }

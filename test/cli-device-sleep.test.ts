@@ -73,3 +73,32 @@ test("device --sleep 1 over DTLS-PSK: powers down after the Register, wakes as a
     await exited;
   }
 });
+
+test("device --sleep 1 --sleep-mode keep --cid 4: each wake carries the DTLS connection on with no handshake (the server finds it by its CID from the new port) and Updates", async () => {
+  const e = exampleDevices(dev, null, stateRoot).find((x) => x.mode === "psk");
+  assert.ok(e);
+  const args = e.args.map((a, i) => (e.args[i - 1] === "--state" ? `${a}-keep` : a)); // a state folder of its own
+  const t = dev.serverTransports.secure!;
+  const proc = spawn(process.execPath, [BIN, "device", ...args, "--sleep", "1", "--sleep-mode", "keep", "--cid", "4"],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d) => { out += d; });
+  proc.stderr!.on("data", (d) => { out += d; });
+  const exited = new Promise((res) => proc.once("exit", res));
+  try {
+    const t0 = Date.now();
+    let handshakesAtFirstWake = -1;
+    while ((out.match(/connection kept across sleep, no handshake/g) ?? []).length < 2) {
+      if (handshakesAtFirstWake < 0 && /connection kept across sleep/.test(out)) handshakesAtFirstWake = t.stats.handshakes;
+      if (Date.now() - t0 > 20000) throw new Error(`no two kept wakes in 20 s\n--- device ---\n${out}\n--- server ---\n${lines.join("\n")}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(out, /DTLS: established ssid=\d+, suite 0xc0a8, connection ID 4\/8/);
+    assert.match(out, /power-down for 1 s \(deep sleep\): DTLS connection kept in the sealed store/);
+    assert.equal((out.match(/DTLS: established/g) ?? []).length, 1, "one handshake: at the first boot only");
+    assert.equal(t.stats.handshakes, handshakesAtFirstWake, "the server saw no handshake at the second wake");
+  } finally {
+    proc.kill("SIGKILL");
+    await exited;
+  }
+});

@@ -80,3 +80,28 @@ for (const [name, bit, prio] of [["EcdsaCcm8", Suite.EcdsaCcm8, GnutlsPriority.R
     });
   });
 }
+
+test("gnutls-serv resumption by session ID with every PSK suite allowed: the resumption hello offers only the session's suite and no ECC extension, and GnuTLS resumes", async (t) => {
+  const pskFile = writePskFile(join(dir, "resume.psk"), IDENTITY, PSK);
+  await withServer(t, ["--pskpasswd", pskFile, "--priority", GnutlsPriority.PskCcm8], async (srv) => {
+    const opts: ClientOptions = { suites: Suite.PskCcm8 | Suite.PskCbc | Suite.EcdhePskCbc, psk: { identity: IDENTITY, key: PSK }, timers: { initialMs: 1500, maxMs: 3000, count: 3 } };
+    const c = new DtlsClient().configure(opts, true);
+    await c.udpHandshake(srv.port);
+    assert.equal(c.state, ConnState.Established, c.describe());
+    assert.equal(c.suite, SuiteCode.PskCcm8);
+    await c.udpClose();
+    assert.ok(c.x.sessionValid(), "session kept");
+    const firstHello = Buffer.from(c.sent[0]);
+    c.reset();
+    const n0 = c.sent.length;
+    await c.udpHandshake(srv.port);
+    assert.equal(c.state, ConnState.Established, c.describe());
+    assert.ok(c.resumed, "GnuTLS resumed the session");
+    const hello = Buffer.from(c.sent[n0]);
+    // RFC 5246 7.4.1.2: the session's suite (and the SCSV) only: 2 suites fewer; no supported_groups / ec_point_formats
+    const suitesLen = (b: Buffer) => { let o = 13 + 12 + 2 + 32; o += 1 + b[o]; o += 1 + b[o]; return b.readUInt16BE(o); };
+    assert.equal(suitesLen(hello), suitesLen(firstHello) - 4);
+    assert.equal(hello.length, firstHello.length + 32 - 18, "session ID in, 2 suites and the ECC extensions out");
+    await c.udpClose();
+  });
+});

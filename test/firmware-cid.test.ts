@@ -12,11 +12,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import dgram from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requirePeer } from "./helpers/peers";
+import { Nat, natPcap } from "./helpers/nat";
 import { startDevServers, type DevServers } from "../server/index";
 import { Device, type FactoryConfig } from "../host-shim/node/device";
 
@@ -37,48 +37,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A NAT between the device and the server: the device talks to `port`; the server sees the
- *  NAT's outer socket, whose source port changes at rebind(). Every datagram is logged. */
-class Nat {
-  readonly log: { up: boolean; outerPort: number; d: Buffer }[] = [];
-  private inner = dgram.createSocket("udp4");
-  private outer!: dgram.Socket;
-  private device: { address: string; port: number } | null = null;
-  outerPort = 0;
-  port = 0;
-  constructor(private serverPort: number) {}
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.inner.bind(0, "127.0.0.1", () => r()));
-    this.port = this.inner.address().port;
-    this.inner.on("message", (m, rinfo) => {
-      this.device = { address: rinfo.address, port: rinfo.port };
-      this.log.push({ up: true, outerPort: this.outerPort, d: m });
-      this.outer.send(m, this.serverPort, "127.0.0.1");
-    });
-    await this.openOuter();
-  }
-  private async openOuter(): Promise<void> {
-    const s = dgram.createSocket("udp4");
-    await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-    const port = s.address().port;
-    s.on("message", (m) => {
-      if (s !== this.outer || !this.device) return; // the old binding is gone
-      this.log.push({ up: false, outerPort: port, d: m });
-      this.inner.send(m, this.device.port, this.device.address);
-    });
-    this.outer = s;
-    this.outerPort = port;
-  }
-  /** The NAT forgets the binding: the device's next datagram leaves from a new source port. */
-  async rebind(): Promise<number> {
-    const old = this.outer;
-    await this.openOuter();
-    old.close();
-    return this.outerPort;
-  }
-  close() { this.inner.close(); this.outer.close(); }
-}
-
 function config(port: number, endpoint: string, extra: Record<string, unknown> = {}): FactoryConfig {
   return {
     endpoint,
@@ -95,29 +53,6 @@ const waitEvent = (dev: Device, name: string, ms = 10000) => new Promise<void>((
   const on = () => { clearTimeout(t); dev.off(name, on); res(); };
   dev.on(name, on);
 });
-
-/** A pcap (LINKTYPE_RAW, IPv4/UDP) of the NAT's outer side: device 10.0.0.1:<outer port>, server 10.0.0.2:5684. */
-function pcap(log: Nat["log"]): Buffer {
-  const gh = Buffer.alloc(24);
-  gh.writeUInt32LE(0xa1b2c3d4, 0); gh.writeUInt16LE(2, 4); gh.writeUInt16LE(4, 6); gh.writeUInt32LE(65535, 16); gh.writeUInt32LE(101, 20);
-  const out = [gh];
-  log.forEach(({ up, outerPort, d }, i) => {
-    const udp = Buffer.alloc(8);
-    udp.writeUInt16BE(up ? outerPort : 5684, 0); udp.writeUInt16BE(up ? 5684 : outerPort, 2); udp.writeUInt16BE(8 + d.length, 4);
-    const ip = Buffer.alloc(20);
-    ip[0] = 0x45; ip.writeUInt16BE(28 + d.length, 2); ip[8] = 64; ip[9] = 17;
-    Buffer.from(up ? [10, 0, 0, 1, 10, 0, 0, 2] : [10, 0, 0, 2, 10, 0, 0, 1]).copy(ip, 12);
-    let sum = 0;
-    for (let j = 0; j < 20; j += 2) sum += ip.readUInt16BE(j);
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    ip.writeUInt16BE(~sum & 0xffff, 10);
-    const pkt = Buffer.concat([ip, udp, d]);
-    const ph = Buffer.alloc(16);
-    ph.writeUInt32LE(i + 1, 0); ph.writeUInt32LE(pkt.length, 8); ph.writeUInt32LE(pkt.length, 12);
-    out.push(ph, pkt);
-  });
-  return Buffer.concat(out);
-}
 
 async function run(endpoint: string, connectionId: number | undefined, extra = {}, body: (dev: Device, nat: Nat) => Promise<void>) {
   srv.clients.server.psk.set(endpoint, PSK);
@@ -171,7 +106,7 @@ test("device connectionId 4: the firmware negotiates a CID with the development 
     const line = keyLog.find((l) => nat.log.some((e) => e.up && e.d[0] === 22 && e.d.includes(Buffer.from(l.split(" ")[1], "hex"))));
     assert.ok(line, "the server's key log line of this session");
     const cap = join(dir, "fw-cid.pcap"), kl = join(dir, "fw-cid-keylog.txt");
-    writeFileSync(cap, pcap(nat.log));
+    writeFileSync(cap, natPcap(nat.log));
     writeFileSync(kl, line + "\n");
     const rows = execFileSync("tshark", ["-r", cap, "-o", `tls.keylog_file:${kl}`, "-d", "udp.port==5684,dtls",
       "-T", "fields", "-E", "separator=|", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "dtls.record.content_type",

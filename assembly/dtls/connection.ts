@@ -71,6 +71,16 @@ export const EPH_PUB = memory.data(65, 8);
  *  (ChangeCipherSpec + Finished after a ClientKeyExchange). */
 const PENDING_CAP: i32 = 256;
 
+// The connection kept across deep sleep (keepState / restoreKept): suite u32, 0 u8, cidOn u8,
+// ownCidLen u8, peerCidLen u8, maxPlaintextIn i32, maxPlaintextOut i32, 0 u32, replay window,
+// our CID, the peer's CID, the read and the write cipher state (keys, salts: secret).
+const K_WINDOW: usize = 24;
+const K_OWN_CID: usize = K_WINDOW + <usize>REPLAY_WINDOW_SIZE;
+const K_PEER_CID: usize = K_OWN_CID + <usize>MAX_CID_LEN;
+const K_READ: usize = K_PEER_CID + <usize>MAX_CID_LEN;
+const K_WRITE: usize = K_READ + <usize>align8(CIPHER_STATE_SIZE);
+export const KEPT_STATE_SIZE: i32 = <i32>K_WRITE + align8(CIPHER_STATE_SIZE);
+
 // @ts-ignore: decorator
 @inline function align8(n: i32): i32 {
   return (n + 7) & ~7;
@@ -197,6 +207,9 @@ export class DtlsConnection {
   private timeoutMs: i64;
   private retransmits: i32;
   sessionStart: i64;
+  /** No record of epoch 1 is sealed with a sequence number at or above this (restoreKept: the
+   *  numbers the caller reserved in its store, so that a nonce is never used twice). */
+  writeSeqLimit: u64;
 
   // events
   private evHead: i32;
@@ -405,6 +418,7 @@ export class DtlsConnection {
     this.maxPlaintextOut = MAX_PLAINTEXT;
     this.retransmitAt = -1;
     this.alertReceived = -1;
+    this.writeSeqLimit = u64.MAX_VALUE;
   }
 
   // =====================================================================
@@ -425,6 +439,14 @@ export class DtlsConnection {
     if (c.pskLen > MAX_PSK_LEN || c.pskIdentityLen > 0xffff || c.serverNameLen > 255) return this.refuse(DtlsError.Config);
     if (suites == 0) return this.refuse(DtlsError.NoSuites);
     if (rng_fill(this.clientRandom, 32) != HostStatus.Ok) return this.refuse(DtlsError.Rng);
+    // Resumption (RFC 5246 7.4.1.2: the hello offers at least the session's suite): only that
+    // suite, so that it carries only the extensions that suite needs (no supported_groups /
+    // ec_point_formats for a PSK session, RFC 8422 5.1); a refused resumption is a full
+    // handshake with the suite this server chose before
+    const s = this.session;
+    const resume = s != null && s.valid && (s.suite & suites) != 0 &&
+      (c.maxSessionAgeMs <= 0 || now - s.createdAt < c.maxSessionAgeMs) && (c.sessionTickets && s.ticketLen > 0 || s.idLen > 0);
+    if (resume) suites = s!.suite & suites;
     this.offered = suites;
     let ext = ExtBit.ExtendedMasterSecret;
     if (c.maxFragmentLength != 0) {
@@ -437,7 +459,9 @@ export class DtlsConnection {
       ext |= ExtBit.SignatureAlgorithms;
       if (c.certificateType == CertificateType.RawPublicKey) ext |= ExtBit.ClientCertificateType | ExtBit.ServerCertificateType;
     }
-    if (c.sessionTickets) ext |= ExtBit.SessionTicket;
+    // RFC 5077 3.1: the empty SessionTicket extension asks for a ticket; resuming a session this
+    // server gave no ticket for (by its session ID: the sealed session remembers) does not ask again
+    if (c.sessionTickets && !(resume && s!.ticketLen == 0)) ext |= ExtBit.SessionTicket;
     // RFC 9146 3: our CID, offered with CCM_8 suites only (record.ts sealCidRecord)
     if (c.connectionIdLength >= 0 && this.cidRoom && (suites & ~SuiteBit.Ccm8) == 0) {
       const n = min(c.connectionIdLength, MAX_CID_LEN);
@@ -448,16 +472,14 @@ export class DtlsConnection {
     this.extOffered = ext | ExtBit.RenegotiationInfo;
     // Resumption (RFC 5246 7.4.1.2, RFC 5077 3.4): the session ID, or with a
     // ticket a fresh 8-byte ID the server echoes when it accepts the ticket.
-    const s = this.session;
-    if (s != null && s.valid && (s.suite & suites) != 0 &&
-        (c.maxSessionAgeMs <= 0 || now - s.createdAt < c.maxSessionAgeMs)) {
-      if (c.sessionTickets && s.ticketLen > 0) {
+    if (resume) {
+      if (c.sessionTickets && s!.ticketLen > 0) {
         this.sidLen = 8;
         if (rng_fill(this.sid, 8) != HostStatus.Ok) return this.refuse(DtlsError.Rng);
         this.offeredResume = true;
-      } else if (s.idLen > 0) {
-        this.sidLen = s.idLen;
-        memory.copy(this.sid, s.id(), <usize>s.idLen);
+      } else {
+        this.sidLen = s!.idLen;
+        memory.copy(this.sid, s!.id(), <usize>s!.idLen);
         this.offeredResume = true;
       }
     }
@@ -585,6 +607,72 @@ export class DtlsConnection {
     return this.appendRecord(ContentType.ApplicationData, ptr, len);
   }
 
+  // ---- the connection kept across deep sleep (issue 10 §2, LPWA-1) ----
+
+  /** Client, Established: what carries the connection on with no handshake (suite, CIDs,
+   *  replay window, both cipher states: secret) into out, KEPT_STATE_SIZE bytes; the size,
+   *  or BadState. The caller seals it, with the next write sequence number (writeSequence). */
+  keepState(out: usize): i32 {
+    if (this.state != ConnState.Established || this.isServer || this.readEpoch != 1 || this.writeEpoch != 1) return DtlsError.BadState;
+    memory.fill(out, 0, <usize>KEPT_STATE_SIZE);
+    store<u32>(out, this.suite);
+    store<u8>(out, this.cidOn ? 1 : 0, 5);
+    store<u8>(out, <u8>this.ownCidLen, 6);
+    store<u8>(out, <u8>this.peerCidLen, 7);
+    store<i32>(out, this.maxPlaintextIn, 8);
+    store<i32>(out, this.maxPlaintextOut, 12);
+    memory.copy(out + K_WINDOW, this.window, <usize>REPLAY_WINDOW_SIZE);
+    if (this.cidOn) {
+      memory.copy(out + K_OWN_CID, this.ownCid, <usize>this.ownCidLen);
+      memory.copy(out + K_PEER_CID, this.peerCid, <usize>this.peerCidLen);
+    }
+    memory.copy(out + K_READ, this.readState, <usize>CIPHER_STATE_SIZE);
+    memory.copy(out + K_WRITE, this.writeState, <usize>CIPHER_STATE_SIZE);
+    return KEPT_STATE_SIZE;
+  }
+
+  /** Client, Idle: Established again from keepState's bytes, no handshake. Records go out
+   *  with sequence numbers writeSeq .. seqLimit - 1 only (the caller reserved them in its
+   *  store first); sessionStart (monotonic ms of the full handshake) keeps DTLS-10's age.
+   *  0, BadState, or Config for bytes that are not a kept state (nothing changed then). */
+  restoreKept(src: usize, writeSeq: u64, seqLimit: u64, sessionStart: i64): i32 {
+    if (this.state != ConnState.Idle || this.isServer) return DtlsError.BadState;
+    const suite = load<u32>(src);
+    const cid = load<u8>(src, 5);
+    const ownLen = <i32>load<u8>(src, 6), peerLen = <i32>load<u8>(src, 7);
+    const inMax = load<i32>(src, 8), outMax = load<i32>(src, 12);
+    if (popcnt(suite) != 1 || (suite & this.config.suites & SuiteBit.All) != suite || cid > 1 ||
+        cid == 1 && !this.cidRoom || ownLen > MAX_CID_LEN || peerLen > MAX_CID_LEN || cid == 0 && ownLen + peerLen != 0 ||
+        inMax < 1 || inMax > MAX_PLAINTEXT || outMax < 1 || outMax > MAX_PLAINTEXT || writeSeq >= seqLimit ||
+        seqLimit > this.config.maxRecordSequence) {
+      return DtlsError.Config;
+    }
+    this.suite = suite;
+    this.protection = suiteProtection(suite);
+    this.cidOn = cid == 1;
+    this.ownCidLen = ownLen;
+    this.peerCidLen = peerLen;
+    if (this.cidOn) {
+      memory.copy(this.ownCid, src + K_OWN_CID, <usize>ownLen);
+      memory.copy(this.peerCid, src + K_PEER_CID, <usize>peerLen);
+    }
+    this.maxPlaintextIn = inMax;
+    this.maxPlaintextOut = outMax;
+    memory.copy(this.window, src + K_WINDOW, <usize>REPLAY_WINDOW_SIZE);
+    memory.copy(this.readState, src + K_READ, <usize>CIPHER_STATE_SIZE);
+    memory.copy(this.writeState, src + K_WRITE, <usize>CIPHER_STATE_SIZE);
+    this.readEpoch = 1;
+    this.writeEpoch = 1;
+    this.writeSeq1 = writeSeq;
+    this.writeSeqLimit = seqLimit;
+    this.sessionStart = sessionStart;
+    this.state = ConnState.Established;
+    return 0;
+  }
+
+  /** The sequence number of our next record of epoch 1. */
+  writeSequence(): u64 { return this.writeSeq1; }
+
   /** Send close_notify and close (RFC 5246 7.2.1). */
   close(now: i64): void {
     if (this.state == ConnState.Idle || this.state == ConnState.Closed) return;
@@ -677,6 +765,8 @@ export class DtlsConnection {
   private appendRecord(type: u8, src: usize, len: i32): i32 {
     const prot = this.writeEpoch == 0 ? Protection.Null : this.protection;
     if (!this.txFree()) return DtlsError.Busy;
+    // a nonce is never used twice: not past the sequence numbers reserved (restoreKept)
+    if (this.writeEpoch > 0 && this.writeSeq1 >= this.writeSeqLimit) return DtlsError.RecordLimit;
     const cid = this.cidOut(this.writeEpoch);
     const size = cid ? cidRecordSize(this.peerCidLen, len) : recordSize(prot, len);
     if (this.txPending + size > this.txCap) return this.txPending > 0 ? DtlsError.Busy : DtlsError.BufferTooSmall;

@@ -51,7 +51,7 @@ const TX: usize = STORE_SCRATCH;
  *  changes under a session (NAT rebinding, RFC 9146 1; several devices behind one socket). */
 let cidLength: i32 = -1;
 /** set_connection_id: -1..MAX_CID_LEN; false (unchanged) otherwise. Read when a connection's
- *  config is made (the CID buffers exist only then) and at each configure. */
+ *  connection's configure, before the connection is made (its CID buffers exist only then). */
 export function setConnectionIdLength(n: i32): bool {
   if (n < -1 || n > MAX_CID_LEN) return false;
   cidLength = n;
@@ -81,7 +81,6 @@ export function cfgOf(ci: i32): DtlsConfig {
     c.ticketCapacity = SESSION_TICKET_CAP;
     c.sessionTickets = true;
     c.ephemeralSlot = SeSlot.FirstEphemeral + ci; // our ephemeral ECDHE slot, one per connection (se/keys.ts plan)
-    c.connectionIdLength = cidLength; // RFC 9146: the connection's CID room is sized from this at construction
     store<usize>(slot(CONFIGS, ci), changetype<usize>(c));
     store<usize>(slot(SESSIONS, ci), changetype<usize>(new DtlsSession(SESSION_TICKET_CAP)));
   }

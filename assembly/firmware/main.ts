@@ -30,6 +30,7 @@ import { conn, MAX_CONNS, Role } from "../lwm2m/client/conn";
 import { queueModeOf, setRegistrationKeeper, isRegistered } from "../lwm2m/client/registration";
 import { registrationKeep, registrationRestore } from "./session-store";
 import { setConnectionIdLength } from "./dtls-account";
+import { setSleepMode } from "./keep";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
 import { portfolioDefine } from "./portfolio";
 import { estConfigure, EST_ENABLED } from "./est-state";
@@ -170,6 +171,12 @@ export function shutdown(now_ms: i64): i64 {
  *  send with the server's CID only); 0 accepted, -1 out of range (unchanged).
  *  Offered with the CCM_8 suites only (firmware/dtls-account.ts configure). */
 export function set_connection_id(len: i32): i32 { return setConnectionIdLength(len) ? 0 : -1; }
+
+/** What prepare_sleep does with the DTLS connections (a device setting, before prepare_sleep):
+ *  0 resume (default: close_notify, the sealed session resumes at wake), 1 keep (the connection
+ *  sealed, no handshake at wake: firmware/keep.ts), 2 full (the session dropped too: a full
+ *  handshake at wake). 0 accepted, -1 unknown mode (unchanged). */
+export function set_sleep_mode(mode: i32): i32 { return setSleepMode(mode) ? 0 : -1; }
 
 // ---- Queue Mode (LwM2M 1.1 Transport §6.5) ----------------------------------------------
 

@@ -27,6 +27,11 @@ import { SECURITY_OID, Sec } from "../lwm2m/objects/security";
 import { EP_NAME, epNameLen } from "../lwm2m/client/registration";
 import { lb, ls, lnum, linfo, lwarn } from "../lwm2m/client/events";
 import { conn, connLoc, LOC_CAP } from "../lwm2m/client/conn";
+import { KEPT_STATE_SIZE } from "../dtls/connection";
+
+/** A kept connection's record (keep.ts): 56-byte header and the DTLS state. */
+export const KEEP_HEADER: i32 = 56;
+export const KEEP_RECORD_SIZE: i32 = KEEP_HEADER + KEPT_STATE_SIZE;
 
 /** Largest RFC 5077 ticket kept (OpenSSL 3 issues ~200 bytes for a PSK session). */
 export const SESSION_TICKET_CAP: i32 = 384;
@@ -45,9 +50,12 @@ const O_BIND: i32 = 28;
 const O_ID: i32 = 60;
 const O_MS: i32 = O_ID + MAX_SESSION_ID_LEN;
 const O_TICKET: i32 = O_MS + MASTER_SECRET_LEN;
-const REC_CAP: i32 = O_TICKET + SESSION_TICKET_CAP;
+/** The record buffer, shared with the connection kept across sleep (keep.ts): the larger of a
+ *  session (O_TICKET + SESSION_TICKET_CAP = 524) and a kept connection (KEEP_RECORD_SIZE = 592;
+ *  keep.ts checks it). */
+export const REC_CAP: i32 = 600;
 
-const REC = memory.data(REC_CAP, 8);
+export const REC = memory.data(REC_CAP, 8);
 const BIND = memory.data(32, 8);
 const CTX = memory.data(128, 8);
 
@@ -85,6 +93,12 @@ function binding(secIid: u32): void {
   const srv = getBytes(SECURITY_OID, secIid, Sec.ServerPublicKey);
   hashField(srv, found ? valueLen : 0);
   sha256Final(CTX, BIND);
+}
+
+/** The account binding of Security instance secIid (32 bytes, valid until the next call). */
+export function accountBinding(secIid: u32): usize {
+  binding(secIid);
+  return BIND;
 }
 
 function logDrop(ssid: i32, why: i32, detail: i64): void {

@@ -54,6 +54,7 @@ import {
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
 import { cfgOf, sessionOf, configure, configureEst, loadPsk, wipePsk, MTU } from "./dtls-account";
+import { keepRestore, keepSave, keepReserve, keepSent, keepConfirmed, keepDeadline, keepDrop, sleepMode, SleepMode } from "./keep";
 
 export namespace TransportError {
   /** The Security Mode is not built into this firmware (profiles.json: RPK, X.509 or EST compiled out). */
@@ -314,6 +315,10 @@ function open(ci: i32, secIid: u32, mode: i32, host: usize, hostLen: i32, port: 
   }
   if (secure) {
     setT(ci, KIND_DTLS, peer);
+    // LPWA-1: the connection kept across deep sleep carries on with no handshake
+    const d = dtlsOf(ci);
+    d.reset();
+    if (keepRestore(ci, conn(ci).ssid, secIid, d, cfgOf(ci), now)) return Channel.Up;
     lb("DTLS: handshake with ");
     lbytes(host, hostLen);
     ls(":");
@@ -355,12 +360,15 @@ function send(ci: i32, p: usize, n: i32): i32 {
   if (k == KIND_NOSEC) return net_send(peerOf(ci), p, n);
   if (k != KIND_DTLS) return -1;
   const d = dtlsOf(ci);
+  // a kept connection: the sequence numbers reserved in the store before they are used (keep.ts)
+  keepReserve(ci, d, <u32>conn(ci).secIid);
   let r = d.sendApplicationData(p, n, lastNow);
   if (r == DtlsError.Busy) {
     flush(ci);
     r = d.sendApplicationData(p, n, lastNow);
   }
   flush(ci);
+  if (r == 0) keepSent(ci, lastNow);
   if (d.state == ConnState.Closed) events(ci, lastNow); // DTLS-10 limit reached while sending
   return r;
 }
@@ -376,6 +384,7 @@ function close(ci: i32): void {
     d.reset();
     sessionOf(ci).clear();
     wipePsk(ci);
+    keepDrop(ci);
   }
   if (k != KIND_NONE) net_close(peerOf(ci));
   setT(ci, KIND_NONE, -1);
@@ -384,6 +393,7 @@ function close(ci: i32): void {
 /** Ends a DTLS channel that failed (the client reopens it on its next attempt). */
 function failed(ci: i32, now: i64): void {
   wipePsk(ci);
+  keepDrop(ci);
   sessionOf(ci).clear();
   net_close(peerOf(ci));
   setT(ci, KIND_NONE, -1);
@@ -407,6 +417,7 @@ function events(ci: i32, now: i64): void {
   let e: i32;
   while (kindOf(ci) == KIND_DTLS && (e = d.pollEvent()) != DtlsEvent.None) {
     if (e == DtlsEvent.ApplicationData) {
+      keepConfirmed(ci);
       if (estOn(ci)) {
         const ap = d.appDataPtr(), al = d.appDataLen();
         connEp(ci).handleDatagram(ap, al, now);
@@ -515,6 +526,20 @@ export function transportStep(now: i64): void {
   for (let i = 0; i < MAX_CONNS; i++) {
     if (kindOf(i) != KIND_DTLS) continue;
     const d = dtlsOf(i);
+    const k = keepDeadline(i);
+    if (k >= 0 && k <= now) {
+      // a kept connection the server does not answer (it lost it, or a new address without a
+      // CID): dropped once; the next handshake resumes the sealed session (then a full one)
+      lb("DTLS: ssid=");
+      lnum(conn(i).ssid);
+      ls(": no answer on the kept connection, new handshake");
+      lwarn();
+      keepDrop(i);
+      d.reset();
+      conn(i).transport = Channel.Pending;
+      if (startHandshake(i, now) < 0) failed(i, now);
+      continue;
+    }
     const t = d.nextDeadline();
     if (t < 0 || t > now) continue;
     store<i32>(PREV + <usize>(i << 2), d.state);
@@ -565,7 +590,7 @@ export function transportStep(now: i64): void {
 /** The earliest DTLS deadline (and EST's CoAP / 5.03 timers), -1 none. */
 export function transportDeadline(): i64 {
   let t: i64 = -1;
-  for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(t, dtlsOf(i).nextDeadline());
+  for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) t = earliest(earliest(t, dtlsOf(i).nextDeadline()), keepDeadline(i));
   if (EST_ENABLED && estCi >= 0 && estRunning) t = earliest(earliest(t, connEp(estCi).nextDeadline()), estDeadline());
   return t;
 }
@@ -885,5 +910,31 @@ function estFailed(ci: i32, now: i64, code: i32): void {
  */
 export function transportSleep(now: i64): void {
   lastNow = now;
-  for (let i = 0; i < MAX_CONNS; i++) if (kindOf(i) == KIND_DTLS) close(i);
+  for (let i = 0; i < MAX_CONNS; i++) {
+    if (kindOf(i) != KIND_DTLS) continue;
+    const d = dtlsOf(i);
+    if (sleepMode == SleepMode.Keep && estCi != i && d.state == ConnState.Established) {
+      // LPWA-1: the connection sealed (keys wiped from RAM), no close_notify: the wake sends with no handshake
+      const r = keepSave(i, d, <u32>conn(i).secIid, now);
+      if (r >= 0) {
+        lb("DTLS: ssid=");
+        lnum(conn(i).ssid);
+        ls(": connection kept in the sealed store for the wake");
+        linfo();
+        d.reset();
+        sessionOf(i).clear();
+        wipePsk(i);
+        net_close(peerOf(i));
+        setT(i, KIND_NONE, -1);
+        continue;
+      }
+      lb("DTLS: ssid=");
+      lnum(conn(i).ssid);
+      ls(": connection not kept, status ");
+      lnum(r);
+      lwarn();
+    }
+    close(i);
+    if (sleepMode == SleepMode.Full) sessionDiscard(i); // a full handshake at wake
+  }
 }

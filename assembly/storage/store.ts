@@ -48,6 +48,7 @@ export namespace RecordId {
   export const EstCredential: i32 = 9; // EST-enrolled certificate + its SE key slot (assembly/est/credential.ts)
   export const EstConfig: i32 = 10; // EST server URI, renewal point (firmware/est-state.ts)
   export const EstTrust: i32 = 11; // the explicit EST trust anchor, DER (firmware/est-state.ts)
+  export const DtlsKeptFirst: i32 = 12; // a DTLS connection kept across deep sleep per connection, 12..14 (firmware/keep.ts)
 }
 
 export const MAX_VALUE_LEN: i32 = 2048;

@@ -172,3 +172,11 @@ export function connOwnCidPtr(): usize { return conn!.ownCid; }
 export function connOwnCidLen(): i32 { return conn!.cidOn ? conn!.ownCidLen : -1; }
 export function connPeerCidPtr(): usize { return conn!.peerCid; }
 export function connPeerCidLen(): i32 { return conn!.cidOn ? conn!.peerCidLen : -1; }
+/** The connection kept across deep sleep (issue 10 §2): its state out, and back into the
+ *  connection after a reset (everything wiped, as after a reboot). */
+export function connKeepState(out: usize): i32 { return conn!.keepState(out); }
+export function connRestoreKept(src: usize, seq: u64, limit: u64, sessionStart: i64): i32 {
+  conn!.reset();
+  return conn!.restoreKept(src, seq, limit, sessionStart);
+}
+export function connWriteSequence(): u64 { return conn!.writeSequence(); }

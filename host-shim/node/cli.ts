@@ -3,7 +3,7 @@
 //   device ...             run a simulated LwM2M device against a server (see USAGE)
 import { existsSync, readFileSync } from "node:fs";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { Device, FIRMWARE_PATH, type FactoryConfig, type AccountConfig, type ClientEvent, ProvisionError } from "./device";
+import { Device, FIRMWARE_PATH, type FactoryConfig, type AccountConfig, type ClientEvent, ProvisionError, SLEEP_MODES, type SleepModeName } from "./device";
 import { join } from "node:path";
 import { BootStatus, StoreStatus, DeviceStateError, storeStatusMessage } from "./status";
 import { runFleet } from "./fleet";
@@ -12,9 +12,9 @@ import { runFleet } from "./fleet";
 const EXIT_STATE = 3;
 
 /** The Device on a state folder, or null (message printed) when a state file is refused. */
-function openDevice(stateDir: string, connectionId?: number): Device | null {
+function openDevice(stateDir: string, connectionId?: number, sleepMode?: SleepModeName): Device | null {
   try {
-    return new Device({ stateDir, connectionId });
+    return new Device({ stateDir, connectionId, sleepMode });
   } catch (e) {
     if (!(e instanceof DeviceStateError)) throw e;
     console.error(`lwm2m-wasm: ${e.message}`);
@@ -214,7 +214,12 @@ function device(args: string[]): number {
     console.error(`--cid ${cid}: the length of the connection ID the server is asked to use, 0..32`);
     return 2;
   }
-  const dev = openDevice(stateDir, cid === undefined ? undefined : Number(cid));
+  const sleepMode = option(args, "--sleep-mode", "resume")!;
+  if (!(sleepMode in SLEEP_MODES)) {
+    console.error(`--sleep-mode ${sleepMode}: keep (the DTLS connection kept, no handshake at wake), resume or full`);
+    return 2;
+  }
+  const dev = openDevice(stateDir, cid === undefined ? undefined : Number(cid), sleepMode as SleepModeName);
   if (!dev) return EXIT_STATE;
   dev.on("log", (e) => printLog(e.levelName, e.text));
   dev.on("event", (e: ClientEvent) => printLog("event", describe(e)));
@@ -252,7 +257,7 @@ function device(args: string[]): number {
   const sleepS = option(args, "--sleep");
   if (sleepS !== undefined) {
     if (!(Number(sleepS) > 0)) { console.error(`--sleep: not a positive number of seconds: ${sleepS}`); dev.stop(); return 2; }
-    sleepCycle(dev, Number(sleepS) * 1000);
+    sleepCycle(dev, Number(sleepS) * 1000, sleepMode as SleepModeName);
   }
   const quit = () => {
     printLog("info", "shutting down: de-registering");
@@ -270,13 +275,13 @@ function device(args: string[]): number {
  * on the same flash and SE: the wake resumes the stored session with an
  * abbreviated handshake before its first request.
  */
-function sleepCycle(dev: Device, ms: number): void {
+function sleepCycle(dev: Device, ms: number, mode: SleepModeName): void {
   let sleeping = false;
   dev.on("event", (e: ClientEvent) => {
     if (sleeping || (e.name !== "registered" && e.name !== "updated")) return;
     sleeping = true;
     setImmediate(async () => {
-      printLog("info", `power-down for ${ms / 1000} s (deep sleep): DTLS session kept in the sealed store`);
+      printLog("info", `power-down for ${ms / 1000} s (deep sleep): DTLS ${mode === "keep" ? "connection" : mode === "full" ? "session dropped" : "session"}${mode === "full" ? "" : " kept in the sealed store"}`);
       await dev.prepareSleep();
       setTimeout(() => {
         printLog("info", "wake: power-up (new firmware instance, same flash and SE)");
@@ -295,7 +300,7 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
   fleet --count N --endpoint-prefix P (--bootstrap URI | --server URI) [...]
                         many simulated devices in one process: 'lwm2m-wasm fleet --help'
   device --endpoint EP (--bootstrap URI | --server URI) [--lifetime S] [--state DIR]
-         [--ssid N] [--hold-off S] [--reprovision] [--factory-reset] [--sleep S] [--cid N]
+         [--ssid N] [--hold-off S] [--reprovision] [--factory-reset] [--sleep S [--sleep-mode keep|resume|full]] [--cid N]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
          [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
          [--server-cert FILE --idevid-cert FILE --idevid-key FILE [--est coaps://HOST:PORT[/path]]
@@ -309,6 +314,8 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
                         past a refused store); without --endpoint it only erases; --sleep S: after each
                         Register/Update the device powers down for S s and wakes as a new instance on the
                         same --state DIR, resuming its sealed DTLS session (abbreviated handshake);
+                        --sleep-mode keep: the DTLS connection itself is sealed and the wake sends with no
+                        handshake (with --cid the server finds it from a new port); full: a full handshake;
                         --cid N: DTLS Connection ID (RFC 9146, CCM_8 suites only), N = the length of the
                         CID the server is asked to use towards the device (0: only the server's CID is
                         used); the session then survives a new source address (NAT rebinding)`;

@@ -57,6 +57,7 @@ export interface FirmwareExports {
   prepare_sleep(nowMs: bigint): bigint;
   set_queue_window(ms: bigint): void;
   set_connection_id?(len: number): number;
+  set_sleep_mode?(mode: number): number;
   queue_awake_until(): bigint;
   [name: string]: unknown;
 }
@@ -82,7 +83,14 @@ export interface DeviceOptions {
    *  we ask the server to use towards us (0: we send with the server's CID only); absent or -1: off.
    *  Offered with the CCM_8 suites only. */
   connectionId?: number;
+  /** What prepareSleep() does with the DTLS connections (a device setting, applied at every boot):
+   *  "resume" (default: close_notify, the sealed session resumes at wake), "keep" (the connection
+   *  itself sealed: the wake sends with no handshake), "full" (a full handshake at wake). */
+  sleepMode?: SleepModeName;
 }
+
+export type SleepModeName = "resume" | "keep" | "full";
+export const SLEEP_MODES: Record<SleepModeName, number> = { resume: 0, keep: 1, full: 2 };
 
 export interface LogEvent { level: number; levelName: string; text: string }
 
@@ -307,6 +315,7 @@ export class Device extends EventEmitter {
   private readonly manualTimers: boolean;
   private readonly logLimit: number;
   private readonly connectionId: number;
+  private readonly sleepMode: SleepModeName;
   droppedOversize = 0;
 
   constructor(opts: DeviceOptions = {}) {
@@ -320,6 +329,8 @@ export class Device extends EventEmitter {
     this.net = opts.net ?? new UdpNet((peer, data) => this.deliver(peer, data));
     this.logLimit = opts.logLimit ?? Infinity;
     this.connectionId = opts.connectionId ?? -1;
+    this.sleepMode = opts.sleepMode ?? "resume";
+    if (!(this.sleepMode in SLEEP_MODES)) throw new RangeError(`sleepMode: resume, keep or full, not ${opts.sleepMode}`);
     if (!Number.isInteger(this.connectionId) || this.connectionId < -1 || this.connectionId > 32) {
       throw new RangeError(`connectionId: -1 (off) or a CID length 0..32, not ${opts.connectionId}`);
     }
@@ -355,6 +366,9 @@ export class Device extends EventEmitter {
     // device settings, before init (the first connection's CID room is sized from it)
     if (this.connectionId >= 0 && this.exports.set_connection_id?.(this.connectionId) !== 0) {
       throw new Error(`the firmware refused connection ID length ${this.connectionId}`);
+    }
+    if (this.sleepMode !== "resume" && this.exports.set_sleep_mode?.(SLEEP_MODES[this.sleepMode]) !== 0) {
+      throw new Error(`the firmware refused sleep mode ${this.sleepMode}`);
     }
   }
 

@@ -18,6 +18,9 @@ const DTLS_BOTH = ["test:dtls", "test:dtls_server"];
 const WIPE = "test/dtls-wipe.test.ts";
 const CID = "test/dtls-cid.test.ts";
 const SEC = "test/security-checks.test.ts";
+const FW_CID = "test/firmware-cid.test.ts";
+const KEEP = "test/sleep-keep.test.ts";
+const DTLS_KEEP = "test/dtls-keep.test.ts";
 
 export const mutations = [
   // ---- DTLS: ServerKeyExchange, certificates, hello checks (client role) ----
@@ -224,6 +227,33 @@ export const mutations = [
     find: "return fail(StoreStatus.RolledBack);", replace: "return StoreStatus.Ok;", build: ["test:storage"], tests: ["test/storage.test.ts"] },
   { id: "storage-generation-binding", area: "storage", file: "assembly/storage/store.ts",
     find: "want = c >= 0 && load<u32>(entryAt(committed, c), 4) == gen;", replace: "want = c >= 0;", build: ["test:storage"], tests: ["test/storage.test.ts"] },
+  // ---- the firmware's CID setting and the connection kept across deep sleep (issue 10 §2/§3) ----
+  { id: "firmware-cid-length-range", area: "transport", file: "assembly/firmware/dtls-account.ts",
+    find: "  if (n < -1 || n > MAX_CID_LEN) return false;", replace: "", build: ["firmware"], tests: [FW_CID] },
+  { id: "firmware-cid-ccm8-only", area: "transport", file: "assembly/firmware/dtls-account.ts",
+    find: "      suites &= SuiteBit.Ccm8;", replace: "", build: ["firmware"], tests: [FW_CID] },
+  { id: "keep-reservation-before-use", area: "transport", file: "assembly/firmware/keep.ts",
+    find: "  const r = storePut(recordId(ci), REC, KEEP_RECORD_SIZE);\n  const e = r < 0", replace: "  const r = 0;\n  const e = r < 0",
+    build: ["firmware"], tests: [KEEP] },
+  { id: "keep-reserve-next-block", area: "transport", file: "assembly/firmware/keep.ts",
+    find: "  if (limit == 0 || d.writeSequence() + 2 < limit) return true;", replace: "  if (true) return true;", build: ["firmware"], tests: [KEEP] },
+  { id: "keep-session-age", area: "transport", file: "assembly/firmware/keep.ts",
+    find: "else if (wall < created || cfg.maxSessionAgeMs > 0 && (wall - created) * 1000 >= cfg.maxSessionAgeMs) why =",
+    replace: "else if (false) why =", build: ["firmware"], tests: [KEEP] },
+  { id: "keep-no-answer-fallback", area: "transport", file: "assembly/firmware/transport.ts",
+    find: "    if (k >= 0 && k <= now) {", replace: "    if (false) {", build: ["firmware"], tests: [KEEP] },
+  { id: "dtls-kept-seq-limit", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "if (this.writeEpoch > 0 && this.writeSeq1 >= this.writeSeqLimit) return DtlsError.RecordLimit;", replace: "// no limit",
+    build: DTLS_BOTH, tests: [DTLS_KEEP] },
+  { id: "dtls-kept-cid-room", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "        cid == 1 && !this.cidRoom || ", replace: "        ", build: DTLS_BOTH, tests: [DTLS_KEEP] },
+  { id: "dtls-resume-hello-session-suite", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "    if (resume) suites = s!.suite & suites;", replace: "", build: DTLS_BOTH, tests: ["test/dtls-resume-hello.test.ts"] },
+  { id: "dtls-resume-hello-no-ticket-ask", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "if (c.sessionTickets && !(resume && s!.ticketLen == 0)) ext |= ExtBit.SessionTicket;", replace: "if (c.sessionTickets) ext |= ExtBit.SessionTicket;",
+    build: DTLS_BOTH, tests: ["test/dtls-resume-hello.test.ts"] },
+  { id: "dtls-kept-nothing-reserved", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: " || writeSeq >= seqLimit ||", replace: " ||", build: DTLS_BOTH, tests: [DTLS_KEEP] },
 ];
 
 // Taken out as equivalent:

@@ -1,0 +1,308 @@
+// The DTLS connection kept across deep sleep (issue 10 §2 "Beyond resumption",
+// LPWA-1; firmware/keep.ts): with sleep mode "keep" prepare_sleep seals the
+// connection (both directions' keys, CIDs, replay window) in the store and
+// wipes it from RAM; the wake (a new firmware instance on the same flash and
+// SE) sends its Update with no handshake at all. The real firmware (Device,
+// real UDP) against the development LwM2M Server through a NAT (test/helpers/
+// nat.ts), which also records what goes over the wire.
+// - with a CID the server finds the connection from the new source port;
+// - the kept keys are never in the flash image in clear and are gone from
+//   linear memory after prepare_sleep (the client write key computed from the
+//   server's key log with the RFC 5246 PRF in node:crypto);
+// - the nonce rule: sequence numbers are reserved in the store in blocks before
+//   use; a power loss while awake, a second block after 64 records, and a power
+//   cut at every flash operation of the wake never make a sequence number (so a
+//   CCM nonce) repeat under the kept keys;
+// - fallbacks, once: no answer (no CID: the server cannot find the connection
+//   from a new port), a tampered record -> the sealed session resumes.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Nat } from "./helpers/nat";
+import { startDevServers, type DevServers } from "../server/index";
+import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/node/device";
+import { NorFlash } from "../host-shim/node/flash";
+import { SimulatedSecureElement } from "../host-shim/node/se";
+import type { Clock } from "../host-shim/node/host";
+
+const CONFIG = join(__dirname, "..", "server", "dev-config.json");
+const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
+const KEPT_RECORD = 13; // storage/store.ts RecordId.DtlsKeptFirst (12) + connection 1 (the first LwM2M Server)
+const TLS12_CID = 25;
+let srv: DevServers;
+let dir: string;
+const keyLog: string[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "lwm2m-keep-"));
+  srv = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: CONFIG, secure: { pkiDir: join(dir, "pki"), est: false }, log: false });
+  srv.serverTransports.secure!.enableKeyLog((l) => keyLog.push(l));
+});
+after(async () => {
+  await srv?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const logText = (dev: Device, from = 0) => dev.logs.slice(from).map((l) => l.text).join("\n");
+function waitEvent(dev: Device, names: string[], ms = 15000): Promise<string> {
+  return new Promise((res, rej) => {
+    const t = setTimeout(() => { dev.off("event", on); rej(new Error(`no ${names.join("/")} in ${ms} ms`)); }, ms);
+    const on = (e: { name: string }) => { if (names.includes(e.name)) { clearTimeout(t); dev.off("event", on); res(e.name); } };
+    dev.on("event", on);
+  });
+}
+
+interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode: SleepModeName; clock?: Clock } }
+
+function config(port: number, endpoint: string): FactoryConfig {
+  return {
+    endpoint,
+    servers: [{ uri: `coaps://127.0.0.1:${port}`, shortServerId: 1, lifetime: 300, securityMode: "psk", pskIdentity: endpoint,
+      pskKey: PSK.toString("hex"), communicationRetryCount: 1, communicationSequenceRetryCount: 1 }],
+  };
+}
+
+async function rig(endpoint: string, opts: Rig["opts"], body: (r: Rig) => Promise<void>): Promise<void> {
+  srv.clients.server.psk.set(endpoint, PSK);
+  const nat = new Nat(Number(new URL(srv.secureServerUri!).port));
+  await nat.start();
+  const flash = new NorFlash(), se = new SimulatedSecureElement();
+  const r: Rig = { dev: new Device({ flash, se, ...opts }), nat, flash, se, endpoint, opts };
+  try {
+    r.dev.start();
+    const reg = waitEvent(r.dev, ["registered"]);
+    r.dev.provision(config(nat.port, endpoint));
+    await reg;
+    await body(r);
+  } catch (e) {
+    (e as Error).message += `\n--- device log:\n${logText(r.dev)}`;
+    throw e;
+  } finally {
+    r.dev.stop();
+    nat.close();
+  }
+}
+
+/** Power-up: a new firmware instance on the same flash and SE (a new socket: a new source port). */
+function wake(r: Rig): number {
+  r.dev.stop();
+  r.dev = new Device({ flash: r.flash, se: r.se, ...r.opts });
+  const mark = r.dev.logs.length;
+  r.dev.start();
+  return mark;
+}
+
+/** The wake after deep sleep (the NAT forgot the device meanwhile: a new outer port): its Update,
+ *  acknowledged; the server's handshake count before and after. */
+async function wakeAndUpdate(r: Rig): Promise<{ mark: number; handshakes: number }> {
+  const t = srv.serverTransports.secure!;
+  const h0 = t.stats.handshakes;
+  const upd = new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error("the server saw no Update")), 20000);
+    const on = (reg: { endpoint: string }) => { if (reg.endpoint === r.endpoint) { clearTimeout(timer); srv.server.off("updated", on); res(); } };
+    srv.server.on("updated", on);
+  });
+  await r.nat.rebind();
+  const mark = wake(r);
+  assert.equal(await waitEvent(r.dev, ["updated", "registered"], 20000), "updated");
+  await upd;
+  return { mark, handshakes: t.stats.handshakes - h0 };
+}
+
+/** TLS 1.2 PRF (RFC 5246 5) with HMAC-SHA256. */
+function prf(secret: Buffer, label: string, seed: Buffer, n: number): Buffer {
+  const s = Buffer.concat([Buffer.from(label, "latin1"), seed]);
+  const out: Buffer[] = [];
+  let a = s, len = 0;
+  while (len < n) {
+    a = createHmac("sha256", secret).update(a).digest();
+    const p = createHmac("sha256", secret).update(Buffer.concat([a, s])).digest();
+    out.push(p);
+    len += p.length;
+  }
+  return Buffer.concat(out).subarray(0, n);
+}
+
+/** The client_write_key of the device's session (TLS_PSK_WITH_AES_128_CCM_8: key block = client key,
+ *  server key, client IV, server IV), from the server's key log and the ServerHello's random. */
+function clientWriteKey(nat: Nat): Buffer {
+  const hello = nat.log.find((e) => !e.up && e.d[0] === 22 && e.d[13] === 2)!.d; // ServerHello (RFC 6347 4.2.2)
+  const serverRandom = hello.subarray(27, 59);
+  const clientHello = nat.log.filter((e) => e.up && e.d[0] === 22 && e.d[13] === 1).at(-1)!.d;
+  const clientRandom = clientHello.subarray(27, 59);
+  const line = keyLog.find((l) => l.split(" ")[1] === clientRandom.toString("hex"));
+  assert.ok(line, "the server's key log line of this session");
+  const ms = Buffer.from(line.split(" ")[2], "hex");
+  return prf(ms, "key expansion", Buffer.concat([serverRandom, clientRandom]), 40).subarray(0, 16);
+}
+
+/** (CID hex, sequence number) of the device's tls12_cid records (RFC 9146 4: type, version, epoch, seq48, cid). */
+function cidRecords(nat: Nat, cidLen = 8): { cid: string; seq: number; port: number }[] {
+  return nat.log.filter((e) => e.up && e.d[0] === TLS12_CID && e.d.readUInt16BE(3) === 1)
+    .map((e) => ({ cid: e.d.subarray(11, 11 + cidLen).toString("hex"), seq: e.d.readUIntBE(5, 6), port: e.outerPort }));
+}
+
+test("sleep mode keep with a CID: the wake (new firmware instance, new source port) sends its Update with no handshake; the kept keys are sealed, never in the flash image or RAM in clear", async () => {
+  await rig("keep-cid-ep", { connectionId: 4, sleepMode: "keep" }, async (r) => {
+    const key = clientWriteKey(r.nat);
+    const mem = () => Buffer.from(r.dev.memory.buffer);
+    assert.ok(mem().indexOf(key) >= 0, "control: the client write key is found in linear memory while the connection is up");
+    const rebinds = srv.serverTransports.secure!.stats.cidRebinds;
+    await r.dev.prepareSleep();
+    assert.match(logText(r.dev), /connection kept in the sealed store for the wake/);
+    assert.equal(mem().indexOf(key), -1, "the client write key left in linear memory after prepare_sleep");
+    assert.equal(Buffer.from(r.flash.read(0, r.flash.size) as Uint8Array).indexOf(key), -1, "the client write key in the flash image in clear");
+    const before = cidRecords(r.nat);
+    const { mark, handshakes } = await wakeAndUpdate(r);
+    assert.equal(handshakes, 0, "no handshake at the wake");
+    assert.match(logText(r.dev, mark), /connection kept across sleep, no handshake \(sequence numbers \d+ to \d+ reserved\)/);
+    assert.doesNotMatch(logText(r.dev, mark), /DTLS: handshake with|DTLS: established/);
+    assert.equal(srv.serverTransports.secure!.stats.cidRebinds, rebinds + 1, "the server found the connection by its CID from the new port");
+    // the wake's records carry the same server CID, with sequence numbers above the ones used before the sleep
+    const after = cidRecords(r.nat).slice(before.length);
+    assert.ok(after.length > 0 && after.every((x) => x.cid === before[0].cid), JSON.stringify(after));
+    assert.ok(Math.min(...after.map((x) => x.seq)) > Math.max(...before.map((x) => x.seq)));
+    assert.equal(mem().indexOf(key) >= 0, true, "control: restored in RAM while awake");
+    // the server's answer confirmed the kept connection: it stays (no "no answer" fallback later)
+    const h = srv.serverTransports.secure!.stats.handshakes;
+    await new Promise((res) => setTimeout(res, 3500));
+    assert.doesNotMatch(logText(r.dev, mark), /no answer on the kept connection/);
+    assert.equal(srv.serverTransports.secure!.stats.handshakes, h);
+  });
+});
+
+test("sleep mode keep without a CID: the server cannot find the connection from the new port, no answer: dropped once, the sealed session resumes, the Update is acknowledged", async () => {
+  await rig("keep-nocid-ep", { sleepMode: "keep" }, async (r) => {
+    await r.dev.prepareSleep();
+    const { mark, handshakes } = await wakeAndUpdate(r);
+    const log = logText(r.dev, mark);
+    assert.match(log, /connection kept across sleep, no handshake/);
+    assert.match(log, /no answer on the kept connection, new handshake/);
+    assert.match(log, /DTLS: established ssid=1, suite 0xc0a8, resumed/);
+    assert.equal(handshakes, 1, "one abbreviated handshake, no loop");
+    assert.equal((log.match(/no answer on the kept connection/g) ?? []).length, 1);
+  });
+});
+
+test("a tampered kept record (one bit): dropped with a log line, the sealed session resumes", async () => {
+  await rig("keep-tamper-ep", { connectionId: 4, sleepMode: "keep" }, async (r) => {
+    await r.dev.prepareSleep();
+    assert.ok(flipDataRecord(r.flash, KEPT_RECORD) >= 1, "the kept record was found in the flash image");
+    const { mark, handshakes } = await wakeAndUpdate(r);
+    const log = logText(r.dev, mark);
+    assert.match(log, /kept connection dropped, the record failed authentication \(tampered or corrupt\): resuming the sealed session/);
+    assert.match(log, /DTLS: established ssid=1, suite 0xc0a8, resumed/);
+    assert.equal(handshakes, 1);
+  });
+});
+
+/** A wake whose kept record must be refused: the reason logged, then the sealed session resumes (or a full handshake). */
+async function refusedAtWake(r: Rig, why: RegExp, change: () => void): Promise<string> {
+  await r.dev.prepareSleep();
+  change();
+  const mark = wake(r);
+  await waitEvent(r.dev, ["updated", "registered"], 20000);
+  const log = logText(r.dev, mark);
+  assert.match(log, why);
+  assert.doesNotMatch(log, /connection kept across sleep/);
+  assert.match(log, /DTLS: established ssid=1/);
+  return log;
+}
+
+test("a kept connection older than the session-age limit (24 h, DTLS-10) at the wake: dropped", async () => {
+  await rig("keep-old-ep", { connectionId: 4, sleepMode: "keep" }, async (r) => {
+    await refusedAtWake(r, /kept connection dropped, older than the session-age limit \(DTLS-10\)/, () => {
+      const clock = r.dev.clock as { wallSeconds(): number };
+      const wall = clock.wallSeconds.bind(clock);
+      r.opts = { ...r.opts, clock: { monotonicMs: () => Math.floor(performance.now()), wallSeconds: () => wall() + 86400 + 5 } };
+    });
+  });
+});
+
+test("the CID setting turned off across the sleep: the kept record (with a CID) is refused, never restored into a connection without room for it", async () => {
+  await rig("keep-cidoff-ep", { connectionId: 4, sleepMode: "keep" }, async (r) => {
+    await refusedAtWake(r, /kept connection dropped, malformed record/, () => { r.opts = { sleepMode: "keep" }; });
+  });
+});
+
+test("sleep mode resume (the default) and full: no kept connection; full drops the sealed session too", async () => {
+  await rig("keep-full-ep", { sleepMode: "full" }, async (r) => {
+    await r.dev.prepareSleep();
+    const { mark, handshakes } = await wakeAndUpdate(r);
+    const log = logText(r.dev, mark);
+    assert.doesNotMatch(log, /connection kept|offering the stored session/);
+    assert.match(log, /DTLS: established ssid=1, suite 0xc0a8(?!, resumed)/);
+    assert.equal(handshakes, 1);
+  });
+  assert.throws(() => new Device({ sleepMode: "nap" as SleepModeName }), /sleepMode/);
+});
+
+test("the nonce rule across a second block and a power loss while awake: 70 records on a kept connection reserve another block, and after the power loss the next wake starts above every sequence number used", async () => {
+  await rig("keep-block-ep", { connectionId: 4, sleepMode: "keep" }, async (r) => {
+    await r.dev.prepareSleep();
+    let { mark } = await wakeAndUpdate(r);
+    for (let i = 0; i < 70; i++) {
+      const res = await srv.server.read(r.endpoint, "/3/0/0");
+      assert.equal(res.code, "2.05", `read ${i}`);
+    }
+    assert.match(logText(r.dev, mark), /kept connection: sequence numbers reserved up to \d+/);
+    const used = cidRecords(r.nat);
+    const cid = used.at(-1)!.cid;
+    const maxUsed = Math.max(...used.filter((x) => x.cid === cid).map((x) => x.seq));
+    assert.ok(maxUsed >= 70);
+    // power loss while awake: no prepare_sleep; the store holds the last reservation (the
+    // registration was not kept either: the wake registers again, inside the kept connection)
+    const n0 = used.length;
+    mark = wake(r);
+    await waitEvent(r.dev, ["registered", "updated"]);
+    assert.match(logText(r.dev, mark), /connection kept across sleep, no handshake/);
+    const next = cidRecords(r.nat).slice(n0).filter((x) => x.cid === cid);
+    assert.ok(next.length > 0);
+    assert.ok(Math.min(...next.map((x) => x.seq)) > maxUsed, `the wake reused a sequence number: ${next[0].seq} <= ${maxUsed}`);
+  });
+});
+
+test("a power cut at every flash operation of a wake's reservation, then a power loss while awake: a sequence number is never used twice under the kept keys", async (t) => {
+  const run = async (cut: number): Promise<number> => {
+    let ops = 0;
+    await rig(`keep-cut-${cut}-ep`, { connectionId: 4, sleepMode: "keep" }, async (r) => {
+      await r.dev.prepareSleep();
+      const cid = cidRecords(r.nat).at(-1)!.cid;
+      // wake B, the flash losing power after `cut` operations (0: never)
+      const ops0 = r.flash.stats.programs + r.flash.stats.erases;
+      wake(r);
+      if (cut) r.flash.cutPowerAfter(cut);
+      await waitEvent(r.dev, ["updated"], 2500).catch(() => {});
+      ops = r.flash.stats.programs + r.flash.stats.erases - ops0;
+      // the power goes while awake (no prepare_sleep); wake C with power
+      r.flash.restorePower();
+      const mark = wake(r);
+      await waitEvent(r.dev, ["updated", "registered"], 20000);
+      const seqs = cidRecords(r.nat).filter((x) => x.cid === cid).map((x) => x.seq);
+      assert.equal(new Set(seqs).size, seqs.length, `cut at op ${cut}: a sequence number sent twice under the same keys: ${seqs.join(",")}`);
+      if (cut === 0) assert.match(logText(r.dev, mark), /connection kept across sleep/, "wake C restored the kept connection");
+    });
+    return ops;
+  };
+  const n = await run(0);
+  assert.ok(n >= 2, `the wake writes the flash (${n} operations)`);
+  t.diagnostic(`a wake with a kept connection: ${n} flash program/erase operations, a power cut at each`);
+  for (let cut = 1; cut <= n; cut++) await run(cut);
+});
+
+/** Clears one bit in the body of every stored data record `id` (store.ts: header 'D', version 1, id u16; 16-byte header). */
+function flipDataRecord(flash: NorFlash, id: number): number {
+  const img = flash.read(0, flash.size) as Uint8Array;
+  let n = 0;
+  for (let a = flash.sectorSize; a + 20 < flash.size; a += 4) {
+    if (img[a] === 0x44 && img[a + 1] === 1 && img[a + 2] === (id & 255) && img[a + 3] === id >> 8) {
+      const at = a + 16 + 3;
+      const b = img[at] || 0;
+      if (b && flash.program(at, Uint8Array.of(b & (b - 1))) === 0) n++;
+    }
+  }
+  return n;
+}
