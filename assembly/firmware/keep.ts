@@ -126,7 +126,7 @@ export function keepRestore(ci: i32, ssid: i32, secIid: u32, d: DtlsConnection, 
   // the reservation is committed before anything is sent with these keys
   const limit = seq + SEQ_BLOCK;
   store<u64>(REC + O_SEQ, limit);
-  const r = storePut(recordId(ci), REC, KEEP_RECORD_SIZE);
+  const r = storePut(recordId(ci), REC, KEEP_RECORD_SIZE); // the reservation, committed before any record is sealed
   const e = r < 0 ? r : d.restoreKept(REC + O_STATE, seq, limit, now - (wall - created) * 1000);
   wipe(REC, REC_CAP);
   if (e != 0) return drop(ci, ssid, r < 0 ? "the sequence numbers could not be reserved" : "malformed record");
