@@ -15,6 +15,9 @@ import { createHostImports, FirmwareFatal } from "../host-shim/node/host";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import { DeviceRng } from "../host-shim/node/drbg";
+import { Device } from "../host-shim/node/device";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const S = { Ok: 0, Formatted: 1, Invalid: -1, Io: -6, RolledBack: -17 } as const;
 const CAP = 1152;
@@ -141,5 +144,40 @@ test("capacity 1152: a commit that fails (SE counter, then flash) and a power cy
     const got = s.state();
     assert.ok(JSON.stringify(got) === JSON.stringify(before) || JSON.stringify(got) === JSON.stringify(afterState), `${how}: state is before or after`);
     assert.equal(s.put(4, V(8, 4)), S.Ok, `${how}: writable again`);
+  }
+});
+
+// The shipped psk-lpwa firmware (build/firmware-psk-lpwa.wasm, CAP_STORE_VALUE 1152 in profiles.json):
+// provisioned (the factory configuration goes into the sealed store), then power-cycled twice
+// (prepare_sleep / stop, a new module instance on the same flash and SE): the store mounts each time
+// with the configuration, never "REFUSED ... (rollback)".
+test("psk-lpwa firmware: the store mounts after power cycles (prepare_sleep and a plain stop), configuration loaded", async () => {
+  const PROFILES = JSON.parse(readFileSync(join(__dirname, "..", "profiles.json"), "utf8"));
+  assert.equal(PROFILES.profiles["psk-lpwa"].capacities.CAP_STORE_VALUE, CAP, "the profile this test is about");
+  const firmware = new Uint8Array(readFileSync(join(__dirname, "..", PROFILES.profiles["psk-lpwa"].output)));
+  const net = { open: () => 1, send: () => 0, close: () => {} } as any; // nothing answers: no server needed
+  const d1 = new Device({ firmware, net });
+  const FLASH_MOUNTED = 4;
+  try {
+    assert.ok(d1.start() & FLASH_MOUNTED, "first boot mounts (formats) the store");
+    d1.provision({ endpoint: "storefix-lpwa", bootstrap: { uri: "coaps://127.0.0.1:9", securityMode: "psk", pskIdentity: "storefix-bs", pskKey: "00112233445566778899aabbccddeeff" } });
+    await d1.prepareSleep();
+    let prev = d1;
+    for (let cycle = 1; cycle <= 2; cycle++) {
+      const d = new Device({ firmware, net, flash: prev.flash, se: prev.se, rng: prev.rng });
+      try {
+        const status = d.start();
+        const text = d.logs.map((l) => l.text).join("\n");
+        assert.doesNotMatch(text, /REFUSED/, `power cycle ${cycle}: ${text}`);
+        assert.ok(status & FLASH_MOUNTED, `power cycle ${cycle}: boot status ${status}`);
+        assert.match(text, /store: mounted, records: [1-9]/);
+        assert.match(text, /config: configuration loaded from the sealed store/);
+      } finally {
+        if (cycle === 1) await d.prepareSleep(); else d.stop();
+      }
+      prev = d;
+    }
+  } finally {
+    d1.stop();
   }
 });
