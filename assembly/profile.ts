@@ -59,6 +59,9 @@ export namespace Cap {
   /** Observations per LwM2M Server. */
   // @ts-ignore: compile-time builtin
   export const OBSERVATIONS: i32 = isDefined(CAP_OBSERVATIONS) ? CAP_OBSERVATIONS : 4;
+  /** Largest value of a store record; its buffer is also the DTLS transmit buffer (storage/store.ts). */
+  // @ts-ignore: compile-time builtin
+  export const STORE_VALUE: i32 = isDefined(CAP_STORE_VALUE) ? CAP_STORE_VALUE : 2048;
   /** Write-Attributes entries (lwm2m/attributes.ts), all servers together. */
   // @ts-ignore: compile-time builtin
   export const ATTRIBUTES: i32 = isDefined(CAP_ATTRIBUTES) ? CAP_ATTRIBUTES : 16;

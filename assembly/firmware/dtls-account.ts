@@ -35,7 +35,7 @@ const TRUST = memory.data(TRUST_CONFIG_SIZE * MAX_CONNS, 8);
 /** Largest datagram we send (DtlsConfig.mtu). */
 export const MTU: i32 = 1152;
 /** The transmit buffer the connections share: the record store's buffer
- *  (storage/store.ts STORE_SCRATCH, 2,100 bytes), free between store calls.
+ *  (storage/store.ts STORE_SCRATCH: 2,100 bytes, 1,204 with psk-lpwa's CAP_STORE_VALUE), free between store calls.
  *  A datagram lives there from the DTLS call that builds it to the flush()
  *  right after that call, and no store call runs in between: the store is
  *  called (the PSK from its sealed record, persistence) only with every

@@ -16,6 +16,7 @@ import {
   se_seal, se_open, se_counter, HostStatus, SE_SEAL_OVERHEAD,
 } from "../host/abi";
 import { crc32 } from "../util/crc32";
+import { Cap } from "../profile";
 
 /** Results: a length or Ok/Formatted (>= 0), or an error (< 0). */
 export namespace StoreStatus {
@@ -51,7 +52,7 @@ export namespace RecordId {
   export const DtlsKeptFirst: i32 = 12; // a DTLS connection kept across deep sleep per connection, 12..14 (firmware/keep.ts)
 }
 
-export const MAX_VALUE_LEN: i32 = 2048;
+export const MAX_VALUE_LEN: i32 = Cap.STORE_VALUE; // profiles.json (2048 in `full`)
 export const MAX_RECORDS: i32 = 32; // live ids
 export const MAX_TXN_RECORDS: i32 = 12; // ids changed in one transaction
 
@@ -66,7 +67,11 @@ const HDR: i32 = 16; // sector header and record header size
 const ENTRY: i32 = 6; // manifest entry: id u16, generation u32
 const COMMIT_MIN: i32 = 4 + SE_SEAL_OVERHEAD; // epoch + tag
 const MAX_DATA_BODY: i32 = MAX_VALUE_LEN + SE_SEAL_OVERHEAD;
-const REC_MAX: i32 = HDR + MAX_DATA_BODY + 4; // MAX_DATA_BODY is a multiple of 4
+// The record buffer holds the largest data record (any MAX_VALUE_LEN a profile sets, padded
+// to 4) and the largest commit record; every flash read into it stays within REC_MAX.
+const REC_DATA_MAX: i32 = HDR + ((MAX_DATA_BODY + 3) & ~3) + 4;
+const REC_COMMIT_MAX: i32 = HDR + ((COMMIT_MIN + MAX_RECORDS * ENTRY + 3) & ~3) + 4;
+const REC_MAX: i32 = REC_DATA_MAX > REC_COMMIT_MAX ? REC_DATA_MAX : REC_COMMIT_MAX;
 const MAX_COUNTER: i64 = 0xfffffff0; // generations are u32 on flash
 const NO_ADDR: i32 = -1; // manifest entry whose record was not found (tampered)
 const DELETED: i32 = -2; // pending entry: delete
@@ -148,7 +153,7 @@ function fail(st: i32): i32 {
 function usedExtent(i: i32): i32 {
   let end = secSize;
   while (end > 0) {
-    const n = end < 2048 ? end : 2048;
+    const n = end < REC_MAX ? end : REC_MAX; // `rec` holds REC_MAX bytes: fewer than 2048 when a profile sets a smaller MAX_VALUE_LEN
     const start = end - n;
     if (flash_read(sectorAddr(i) + start, rec, n) != HostStatus.Ok) return -1;
     for (let j = n - 1; j >= 0; j--) if (load<u8>(rec + <usize>j) != 0xff) return start + j + 1;
