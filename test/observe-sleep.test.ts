@@ -26,6 +26,7 @@ import type { Notification } from "../server/lwm2m-server";
 import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/node/device";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
+import type { Clock } from "../host-shim/node/host";
 
 const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
@@ -57,17 +58,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Seen { seq: number; value: unknown; at: number; code: string }
 function valueOf(n: Notification): unknown { return n.content?.[0]?.value; }
 
-interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode?: SleepModeName } }
+interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode?: SleepModeName; clock?: Clock } }
 
-function config(uri: string, endpoint: string, secure: boolean): FactoryConfig {
+function config(uri: string, endpoint: string, secure: boolean, lifetime = 300): FactoryConfig {
   return {
     endpoint,
-    servers: [{ uri, shortServerId: 1, lifetime: 300, ...(secure ? { securityMode: "psk" as const, pskIdentity: endpoint, pskKey: PSK.toString("hex") } : {}),
+    servers: [{ uri, shortServerId: 1, lifetime, ...(secure ? { securityMode: "psk" as const, pskIdentity: endpoint, pskKey: PSK.toString("hex") } : {}),
       communicationRetryCount: 1, communicationSequenceRetryCount: 1 }],
   };
 }
 
-async function rig(endpoint: string, secure: boolean, opts: Rig["opts"], body: (r: Rig) => Promise<void>): Promise<void> {
+async function rig(endpoint: string, secure: boolean, opts: Rig["opts"], body: (r: Rig) => Promise<void>, lifetime = 300): Promise<void> {
   if (secure) srv.clients.server.psk.set(endpoint, PSK);
   const port = Number(new URL(secure ? srv.secureServerUri! : srv.serverUri).port);
   const nat = new Nat(port);
@@ -77,7 +78,7 @@ async function rig(endpoint: string, secure: boolean, opts: Rig["opts"], body: (
   try {
     r.dev.start();
     const reg = waitEvent(r.dev, ["registered"]);
-    r.dev.provision(config(`${secure ? "coaps" : "coap"}://127.0.0.1:${nat.port}`, endpoint, secure));
+    r.dev.provision(config(`${secure ? "coaps" : "coap"}://127.0.0.1:${nat.port}`, endpoint, secure, lifetime));
     await reg;
     await body(r);
   } catch (e) {
@@ -266,4 +267,57 @@ test("a power cut at every flash operation of prepare_sleep's write: the wake co
   for (let cut = 1; cut <= n; cut++) outcomes.push((await run(cut)).outcome);
   t.diagnostic(`prepare_sleep (NoSec, one observation): ${n} flash program/erase operations; wake after a cut at each: ${outcomes.join(", ")}`);
   assert.ok(outcomes.includes("registered"), "some cut lands before the commit");
+});
+
+class MovableClock implements Clock {
+  wallOffset = 0;
+  monotonicMs() { return Math.floor(performance.now()); }
+  wallSeconds() { return Math.floor(Date.now() / 1000) + this.wallOffset; }
+}
+
+/** CoAP header of a NoSec datagram: type (0 CON, 1 NON, 2 ACK), code, and the Observe option when it is the first option. */
+function coapHead(d: Buffer): { type: number; code: number; observe?: number } {
+  const type = (d[0] >> 4) & 3, code = d[1], tkl = d[0] & 15;
+  const o = 4 + tkl;
+  if (o >= d.length || d[o] === 0xff || d[o] >> 4 !== 6) return { type, code };
+  const n = d[o] & 15;
+  let v = 0;
+  for (let i = 1; i <= n; i++) v = v * 256 + d[o + i];
+  return { type, code, observe: v };
+}
+
+test("a CON notification not acknowledged at power-off is sent again at wake with the next Observe number (never a duplicate); the 24 h CON rule (RFC 7641 4.5) runs across the sleep", async () => {
+  const clock = new MovableClock();
+  await rig("obs-unacked-ep", false, { clock }, async (r) => {
+    const PATH = "/1/0/3";
+    assert.equal((await srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
+    const seen = await observeAt(r, PATH, 0, 0);
+    // sleep 1 lasts a day (wall clock): at wake 1 the observer's last confirmation is 24 h old, so the
+    // next notification is confirmable; the NAT loses the empty ACKs to the device
+    await r.dev.prepareSleep();
+    clock.wallOffset += 86400 + 60;
+    r.nat.dropDown = (d) => d.length === 4 && coapHead(d).type === 2 && d[1] === 0;
+    const w1 = await wake(r);
+    assert.equal(w1.first, "updated", logText(r.dev, w1.mark));
+    const n0 = seen.length;
+    assert.equal((await srv.server.write(r.endpoint, PATH, 41)).code, "2.04");
+    await until(() => seen.length > n0, 5000, "the notification of 41");
+    const up = () => r.nat.log.filter((e) => e.up).map((e) => coapHead(e.d)).filter((h) => h.code === 69 && h.observe !== undefined);
+    const con = up().filter((h) => h.type === 0);
+    assert.equal(con.length, 1, "the notification after a day is confirmable");
+    const unacked = con[0].observe!;
+    // power-off while it waits for its ACK (before the first retransmission, 2-3 s)
+    await r.dev.prepareSleep();
+    r.nat.dropDown = null;
+    const sent = up().length;
+    const w2 = await wake(r);
+    assert.equal(w2.first, "updated", logText(r.dev, w2.mark));
+    // nothing changed since, yet the unacknowledged value goes again, with the next number
+    await until(() => up().length > sent, 5000, "the unacknowledged notification again at wake 2");
+    const again = up().slice(sent);
+    assert.ok(again[0].observe! > unacked, `Observe ${again[0].observe} after the unacknowledged ${unacked}`);
+    const all = up().map((h) => h.observe!);
+    assert.equal(new Set(all).size, all.length, `an Observe number sent twice: ${all.join(",")}`);
+    assert.equal(seen.at(-1)!.value, 41);
+  }, 100000);
 });

@@ -11,6 +11,8 @@ export class Nat {
   private device: { address: string; port: number } | null = null;
   outerPort = 0;
   port = 0;
+  /** Tests: a datagram to the device for which this answers true is lost (after it is logged). */
+  dropDown: ((d: Buffer) => boolean) | null = null;
   constructor(private serverPort: number) {}
   async start(): Promise<void> {
     await new Promise<void>((r) => this.inner.bind(0, "127.0.0.1", () => r()));
@@ -29,6 +31,7 @@ export class Nat {
     s.on("message", (m) => {
       if (s !== this.outer || !this.device) return; // the old binding is gone
       this.log.push({ up: false, outerPort: port, d: m });
+      if (this.dropDown?.(m)) return;
       this.inner.send(m, this.device.port, this.device.address);
     });
     this.outer = s;
