@@ -226,7 +226,7 @@ export function prepare_sleep(now_ms: i64): i64 {
   // LPWA-1: each registration sealed too: the wake's first request is an Update to it (no Register),
   // with its observations (Core §6.4): both in one store transaction, so a power cut leaves both
   // records or neither (then the wake registers again and the server observes anew)
-  const txn = storeBegin() == StoreStatus.Ok;
+  const txn = storeBegin() == StoreStatus.Ok; // both records of a server, or neither
   for (let i = 0; i < MAX_CONNS; i++) {
     const c = conn(i);
     if (c.role != Role.Server) continue;
