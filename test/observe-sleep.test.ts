@@ -321,3 +321,28 @@ test("a CON notification not acknowledged at power-off is sent again at wake wit
     assert.equal(seen.at(-1)!.value, 41);
   }, 100000);
 });
+
+test("the wake's Update lost once: no notification goes before the Update's 2.04 (the server would not know the new address), then the one due goes on the same observation", async () => {
+  await rig("obs-held-ep", false, {}, async (r) => {
+    const PATH = "/1/0/3";
+    assert.equal((await srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
+    const seen = await observeAt(r, PATH, 1, 0);
+    assert.equal((await srv.server.write(r.endpoint, PATH, 41)).code, "2.04"); // within pmin: held back
+    await r.dev.prepareSleep();
+    const n = seen.length;
+    let lost = 0;
+    r.nat.dropUp = (d) => coapHead(d).type === 0 && coapHead(d).code === 2 && lost++ === 0; // the first CON POST: the Update
+    const from = r.nat.log.length;
+    const { first } = await wake(r);
+    assert.equal(first, "updated");
+    assert.equal(lost, 2, "the Update was lost once, then retransmitted");
+    await until(() => seen.length > n, 5000, "the notification of 41 after the Update");
+    assert.equal(seen.at(-1)!.value, 41);
+    assert.ok(seen.at(-1)!.seq > seen[n - 1].seq);
+    // on the wire: the first notification after the Update's 2.04 (68), none before it
+    const wire = r.nat.log.slice(from).map((e) => ({ up: e.up, ...coapHead(e.d) }));
+    const changed = wire.findIndex((h) => !h.up && h.code === 68);
+    const note = wire.findIndex((h) => h.up && h.code === 69);
+    assert.ok(changed >= 0 && note > changed, `a notification before the Update's 2.04: ${JSON.stringify(wire)}`);
+  });
+});

@@ -11,8 +11,10 @@ export class Nat {
   private device: { address: string; port: number } | null = null;
   outerPort = 0;
   port = 0;
-  /** Tests: a datagram to the device for which this answers true is lost (after it is logged). */
+  /** Tests: a datagram to the device (dropDown) or from it (dropUp) for which this answers true is
+   *  lost (after it is logged). */
   dropDown: ((d: Buffer) => boolean) | null = null;
+  dropUp: ((d: Buffer) => boolean) | null = null;
   constructor(private serverPort: number) {}
   async start(): Promise<void> {
     await new Promise<void>((r) => this.inner.bind(0, "127.0.0.1", () => r()));
@@ -20,6 +22,7 @@ export class Nat {
     this.inner.on("message", (m, rinfo) => {
       this.device = { address: rinfo.address, port: rinfo.port };
       this.log.push({ up: true, outerPort: this.outerPort, d: m });
+      if (this.dropUp?.(m)) return;
       this.outer.send(m, this.serverPort, "127.0.0.1");
     });
     await this.openOuter();
