@@ -63,7 +63,8 @@ function dropRecord(ci: i32): void {
  * is not kept or there is nothing to keep. The store status (0 ok) or a negative error.
  */
 export function observationsKeep(ci: i32, registered: bool, now: i64): i32 {
-  if (OBS_RECORD_MAX > MAX_VALUE_LEN || OBS_RECORD_MAX > REPR_CAP) unreachable(); // a build bug (profiles.json)
+  if (OBS_RECORD_MAX > MAX_VALUE_LEN || OBS_RECORD_MAX > REPR_CAP
+      || RecordId.ObservationsFirst + MAX_CONNS - 1 > RecordId.ObservationsLast) unreachable(); // a build bug (profiles.json)
   if (ci <= 0 || ci >= MAX_CONNS) return 0;
   const c = conn(ci);
   const wall = clock_wall_seconds();
@@ -157,7 +158,7 @@ export function observationsRestore(ci: i32, registered: bool, now: i64): bool {
   if (len == StoreStatus.NotFound) return true; // nothing was observed
   if (len < 0) return refuse(ci, "the record failed authentication (tampered or corrupt)", len);
   const r = restore(ci, c.ssid, len, now);
-  memory.fill(p, 0, <usize>max(len, 0));
+  memory.fill(p, 0, <usize>len);
   if (r.length > 0) return refuse(ci, r, 0);
   storeDelete(id);
   return true;
