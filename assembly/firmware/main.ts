@@ -81,12 +81,16 @@ function setupClient(): bool {
 }
 
 /** The wake's first request on server connection ci: the registration kept across sleep and its
- *  observations, both records used once (deleted in one store transaction). True: Update. */
+ *  observations, both records used once (deleted in one store transaction, committed before anything
+ *  is sent: a record that could not be deleted would bring back Observe numbers this wake then
+ *  uses, so then Register). True: Update. */
 function wakeRestore(ci: i32, now: i64): bool {
-  const txn = storeBegin() == StoreStatus.Ok;
+  if (storeBegin() != StoreStatus.Ok) return false;
   const ok = observationsRestore(ci, registrationRestore(ci), now);
-  if (txn) storeCommit();
-  return ok;
+  const r = storeCommit();
+  if (r >= 0 || !ok) return ok;
+  logNum(LogLevel.Warn, "registration: the records kept across sleep could not be deleted (store status), Register instead of Update: ", r);
+  return false;
 }
 
 function step(now: i64): i64 {
