@@ -346,3 +346,30 @@ test("the wake's Update lost once: no notification goes before the Update's 2.04
     assert.ok(changed >= 0 && note > changed, `a notification before the Update's 2.04: ${JSON.stringify(wire)}`);
   });
 });
+
+test("the wake cannot delete the kept records (flash dead at its first operation): Register, not Update; after a later power loss the old table never comes back to reuse Observe numbers", async () => {
+  await rig("obs-nodelete-ep", false, {}, async (r) => {
+    const PATH = "/1/0/3";
+    assert.equal((await srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
+    await observeAt(r, PATH, 0, 0);
+    await r.dev.prepareSleep();
+    // wake A: the flash loses power at its first program / erase (the deletion of the kept records)
+    await r.nat.rebind();
+    r.dev.stop();
+    r.dev = new Device({ flash: r.flash, se: r.se, ...r.opts });
+    const mark = r.dev.logs.length;
+    r.flash.cutPowerAfter(1);
+    const first = waitEvent(r.dev, ["updated", "registered"], 20000);
+    r.dev.start();
+    assert.equal(await first, "registered", logText(r.dev, mark));
+    assert.match(logText(r.dev, mark), /the records kept across sleep could not be deleted .*Register instead of Update/);
+    // wake B after a power loss while awake (no prepare_sleep): whatever the flash holds, the wake's
+    // Observe numbers on the wire never repeat one sent before under the same token
+    r.flash.restorePower();
+    const w = await wake(r);
+    assert.ok(w.first === "registered" || w.first === "updated");
+    const notes = r.nat.log.filter((e) => e.up).map((e) => ({ h: coapHead(e.d), tok: e.d.subarray(4, 4 + (e.d[0] & 15)).toString("hex") }))
+      .filter((x) => x.h.code === 69 && x.h.observe !== undefined).map((x) => `${x.tok}/${x.h.observe}`);
+    assert.equal(new Set(notes).size, notes.length, notes.join(","));
+  });
+});

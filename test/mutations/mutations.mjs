@@ -264,6 +264,8 @@ export const mutations = [
     find: "|| !isRegistered(c) || c.obsHeld != 0) return;", replace: "|| !isRegistered(c)) return;", build: ["firmware"], tests: [OBS_SLEEP] },
   { id: "obs-sleep-unacked-again", area: "firmware", file: "assembly/firmware/observe-store.ts",
     find: "store<u8>(q, s.dirty != 0 || unacked ? 1 : 0, 2);", replace: "store<u8>(q, s.dirty != 0 ? 1 : 0, 2);", build: ["firmware"], tests: [OBS_SLEEP] },
+  { id: "obs-sleep-records-deleted-first", area: "firmware", file: "assembly/firmware/main.ts",
+    find: "  if (r >= 0 || !ok) return ok;", replace: "  return ok;", build: ["firmware"], tests: [OBS_SLEEP] },
   { id: "obs-sleep-sequence-kept", area: "firmware", file: "assembly/firmware/observe-store.ts",
     find: "load<u64>(q, 8), <i32>load<u32>(q, 4),", replace: "load<u64>(q, 8), 0,", build: ["firmware"], tests: [OBS_SLEEP] },
 ];
