@@ -11,8 +11,13 @@
 //   check of the token and the Observe option;
 // - a tampered observation record: Register instead of Update, with a log line;
 // - a power cut at every flash operation of prepare_sleep's write: the wake
-//   either continues the observations (new table) or registers again (none);
-//   never an Update without its observations.
+//   either continues the observations (new table) or registers again (none:
+//   the previous table was used once, at the previous wake); never an Update
+//   without its observations;
+// - a CON notification unacknowledged at power-off goes again at wake with the
+//   next Observe number; nothing is notified before the wake's Update is
+//   acknowledged (its first copy lost); a wake that cannot delete the kept
+//   records registers instead (they could bring back used Observe numbers).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
