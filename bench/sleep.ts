@@ -10,7 +10,8 @@
 //   - bytes per day for a device that wakes every 15 minutes.
 // Bytes are UDP payload, both directions, counted at the device's socket.
 import { join } from "node:path";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { Device, type DeviceOptions } from "../host-shim/node/device";
 import { NorFlash } from "../host-shim/node/flash";
@@ -20,6 +21,8 @@ import { startOpensslServer } from "../test/helpers/openssl-peer";
 import { startDevServers } from "../server/index";
 import { exampleDevices } from "../server/cli";
 import { type Row, verdict, median } from "./report";
+import { parseRecords } from "./relay";
+import { natPcap } from "../test/helpers/nat";
 
 const ROOT = join(__dirname, "..");
 const SECTION = "Sessions across sleep (issue 10)";
@@ -32,16 +35,68 @@ class PhaseNet {
   phase: "handshake" | "exchange" | "close" | "off" = "off";
   c = { handshake: { bytes: 0, dgs: 0 }, exchange: { bytes: 0, dgs: 0 }, close: { bytes: 0, dgs: 0 } };
   dev!: Device;
-  constructor() { this.udp = new UdpNet((peer, d) => { this.count(d.length); this.dev.deliver(peer, d); }); }
-  private count(n: number) { if (this.phase !== "off") { this.c[this.phase].bytes += n; this.c[this.phase].dgs++; } }
-  reset() { this.c = { handshake: { bytes: 0, dgs: 0 }, exchange: { bytes: 0, dgs: 0 }, close: { bytes: 0, dgs: 0 } }; this.phase = "handshake"; }
+  /** The handshake phase's datagrams (dir, bytes), for the per-message breakdown. */
+  hsLog: { up: boolean; d: Uint8Array }[] = [];
+  constructor() { this.udp = new UdpNet((peer, d) => { this.count(d, false); this.dev.deliver(peer, d); }); }
+  private count(d: Uint8Array, up: boolean) {
+    if (this.phase === "off") return;
+    this.c[this.phase].bytes += d.length;
+    this.c[this.phase].dgs++;
+    if (this.phase === "handshake") this.hsLog.push({ up, d: Uint8Array.from(d) });
+  }
+  reset() { this.c = { handshake: { bytes: 0, dgs: 0 }, exchange: { bytes: 0, dgs: 0 }, close: { bytes: 0, dgs: 0 } }; this.hsLog = []; this.phase = "handshake"; }
   open(host: string, port: number) { return this.udp.open(host, port); }
-  send(peer: number, data: Uint8Array) { this.count(data.length); return this.udp.send(peer, data); }
+  send(peer: number, data: Uint8Array) { this.count(data, true); return this.udp.send(peer, data); }
   close(peer: number) { this.udp.close(peer); }
   closeAll() { this.udp.closeAll(); }
 }
 
-interface Wake { handshake: { bytes: number; dgs: number }; exchange: { bytes: number; dgs: number }; close?: { bytes: number; dgs: number }; resumed: boolean; callMs: number; initMs: number; selfTestMs: number }
+/** One line per DTLS record of a handshake (RFC 6347 4.1: 13-byte record header; plaintext handshake
+ *  messages by type), e.g. "c2s 120 B: ClientHello 120 B". */
+const HS_NAMES: Record<number, string> = { 1: "ClientHello", 2: "ServerHello", 3: "HelloVerifyRequest", 4: "NewSessionTicket", 11: "Certificate", 12: "ServerKeyExchange", 14: "ServerHelloDone", 16: "ClientKeyExchange" };
+export function recordBreakdown(log: { up: boolean; d: Uint8Array }[]): string[] {
+  const out: string[] = [];
+  for (const { up, d } of log) {
+    const parts: string[] = [];
+    for (const r of parseRecords(d)) {
+      const name = r.type === 20 ? "ChangeCipherSpec" : r.type === 21 ? "Alert" : r.type === 23 ? "ApplicationData"
+        : r.type === 22 && r.epoch === 0 ? (HS_NAMES[r.hsType ?? -1] ?? `handshake ${r.hsType}`) : r.type === 22 ? "Finished (encrypted)" : `type ${r.type}`;
+      parts.push(`${name} ${13 + r.length} B`);
+    }
+    out.push(`${up ? "c2s" : "s2c"} ${d.length} B: ${parts.join(" + ")}`);
+  }
+  return out;
+}
+
+const sumDir = (log: { up: boolean; d: Uint8Array }[] | undefined, up: boolean) => (log ?? []).filter((x) => x.up === up).reduce((n, x) => n + x.d.length, 0);
+
+/** tshark's dissection of a handshake (the independent check of the breakdown): per DTLS record,
+ *  direction, content type, handshake type, record length, and for the hellos the session ID,
+ *  cookie, cipher suites and extensions; null when tshark is not installed. */
+export function tsharkBreakdown(log: { up: boolean; d: Uint8Array }[]): string[] | null {
+  const dir = mkdtempSync(join(tmpdir(), "lwm2m-bench-hs-"));
+  try {
+    const cap = join(dir, "hs.pcap");
+    writeFileSync(cap, natPcap(log.map(({ up, d }) => ({ up, outerPort: 40000, d: Buffer.from(d) }))));
+    const f = ["udp.srcport", "dtls.record.content_type", "dtls.handshake.type", "dtls.record.length", "dtls.handshake.session_id_length",
+      "dtls.handshake.cookie_length", "dtls.handshake.cipher_suites_length", "dtls.handshake.ciphersuite", "dtls.handshake.extensions_length", "dtls.handshake.extension.type"];
+    const out = execFileSync("tshark", ["-r", cap, "-d", "udp.port==5684,dtls", "-T", "fields", "-E", "separator=|", "-E", "aggregator=,", ...f.flatMap((x) => ["-e", x])],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return out.trim().split("\n").map((l) => {
+      const [port, ct, hs, len, sid, cookie, csl, cs, extl, ext] = l.split("|");
+      const dirName = port === "5684" ? "s2c" : "c2s";
+      const hello = sid ? ` session_id ${sid} B, cookie ${cookie || "-"} B, cipher_suites ${csl || "-"} B (${cs}), extensions ${extl || 0} B (types ${ext || "none"})` : "";
+      return `${dirName} content_type ${ct} handshake ${hs || "-"} record_length ${len}${hello}`;
+    });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Wake { hsLog?: { up: boolean; d: Uint8Array }[]; handshake: { bytes: number; dgs: number }; exchange: { bytes: number; dgs: number }; close?: { bytes: number; dgs: number }; resumed: boolean; callMs: number; initMs: number; selfTestMs: number }
 
 /** One boot (first: provision) until the registration is acknowledged. */
 async function boot(dev: Device, net: PhaseNet, provision: (() => void) | null, untilEstablished: boolean): Promise<Wake> {
@@ -81,7 +136,7 @@ async function boot(dev: Device, net: PhaseNet, provision: (() => void) | null, 
   await done;
   dev.off("log", onLog);
   for (const k of Object.keys(seOrig)) se[k] = seOrig[k];
-  return { handshake: { ...net.c.handshake }, exchange: { ...net.c.exchange }, resumed: /resumed|connection kept/.test(established), callMs, initMs, selfTestMs };
+  return { hsLog: net.hsLog, handshake: { ...net.c.handshake }, exchange: { ...net.c.exchange }, resumed: /resumed|connection kept/.test(established), callMs, initMs, selfTestMs };
 }
 
 /** Power cycle like `device --sleep`: prepare_sleep, then a new module instance on the same flash and SE. */
@@ -129,10 +184,10 @@ export async function sleepRows(o: { rounds: number; log: (s: string) => void })
     const allResumed = ossl.after.every((w) => w.resumed);
     rows.push({
       id: "sleep.abbr.openssl", section: SECTION, metric: "abbreviated handshake after a reboot, vs openssl s_server -no_ticket (cookie exchange included)", unit: "B",
-      ours: { value: a.handshake.bytes, text: `${a.handshake.bytes} B / ${a.handshake.dgs} dg`, detail: { wakes: ossl.after.map((w) => w.handshake), full: ossl.first.handshake } },
+      ours: { value: a.handshake.bytes, text: `${a.handshake.bytes} B / ${a.handshake.dgs} dg`, detail: { wakes: ossl.after.map((w) => w.handshake), full: ossl.first.handshake, messages: recordBreakdown(a.hsLog ?? []), tshark: tsharkBreakdown(a.hsLog ?? []) } },
       peer: null, budget: { max: 450, text: "≤ 450 B" },
       status: allResumed ? verdict(a.handshake.bytes, { max: 450, text: "" }) : "error",
-      note: allResumed ? `full handshake at first boot ${ossl.first.handshake.bytes} B / ${ossl.first.handshake.dgs} dg; OpenSSL's own client resuming: the dtls rows (s_client -sess_in)` : "a wake did NOT resume",
+      note: allResumed ? `ours ${sumDir(a.hsLog, true)} B, s_server's ${sumDir(a.hsLog, false)} B (its cookie exchange: the ClientHello twice; per message in detail.messages / detail.tshark, the floor in docs/bench.md); full handshake at first boot ${ossl.first.handshake.bytes} B / ${ossl.first.handshake.dgs} dg; OpenSSL's own client resuming: the dtls rows (s_client -sess_in)` : "a wake did NOT resume",
     });
   }
   // 2. against our development LwM2M Server (DTLS server role, session cache)

@@ -602,28 +602,47 @@ export class CoapEndpoint extends EventEmitter {
       this.release(peerKey);
     }
     const token = tok!;
-    const okey = `${peerKey}|${hexOf(token)}`;
+    const okey = () => `${st.peerKey}|${hexOf(token)}`; // the peer may move (moveObservations)
     st.established = isSuccess(response.code) && getOption(response.message, Opt.OBSERVE) !== undefined;
     if (st.established) {
       if (st.lastSeq < 0) { st.lastSeq = response.observe ?? 0; st.lastTime = Date.now(); }
     } else {
-      this.observations.delete(okey);
+      this.observations.delete(okey());
     }
     return {
       response, established: st.established, token,
       cancel: async (mode: "active" | "passive" = "active") => {
-        const had = this.observations.delete(okey);
+        const had = this.observations.delete(okey());
         if (mode === "passive" || !had || this.closed) return;
         // Same token and options, Observe=1 (deregister)
-        await this.acquire(peerKey);
+        const peer = st.peerKey;
+        await this.acquire(peer);
         try {
-          const r = await this.exchange(peerKey, { code: Code.GET, options: [...this.baseOptions(req), uintOption(Opt.OBSERVE, 1)], payload: new Uint8Array(0) }, req.confirmable ?? true, token);
-          return this.finish(peerKey, req, r, req.confirmable ?? true);
+          const r = await this.exchange(peer, { code: Code.GET, options: [...this.baseOptions(req), uintOption(Opt.OBSERVE, 1)], payload: new Uint8Array(0) }, req.confirmable ?? true, token);
+          return this.finish(peer, req, r, req.confirmable ?? true);
         } finally {
-          this.release(peerKey);
+          this.release(peer);
         }
       },
     };
+  }
+
+  /**
+   * The observations made at peer `from` now belong to peer `to` (same tokens, same Observe
+   * freshness state): the LwM2M Server calls it when an authenticated Update of the registration
+   * comes from a new address (a wake from deep sleep, a NAT rebinding: LwM2M 1.1 Core §6.2.2,
+   * §6.4), so that the notifications from there are matched, not answered with RST.
+   */
+  moveObservations(from: string, to: string): number {
+    let n = 0;
+    for (const [k, st] of [...this.observations]) {
+      if (st.peerKey !== from || !k.startsWith(`${from}|`)) continue;
+      this.observations.delete(k);
+      st.peerKey = to;
+      this.observations.set(`${to}|${k.slice(from.length + 1)}`, st);
+      n++;
+    }
+    return n;
   }
 
   /** CoAP ping: an empty CON answered by RST (RFC 7252 §4.3). */

@@ -242,7 +242,12 @@ export class LwM2MServer extends EventEmitter {
       reg.rootPath = rootPathOf(links);
       changes.objectLinks = links;
     }
-    if (req.peerKey !== reg.peerKey) { changes.address = req.peerKey; reg.peerKey = req.peerKey; reg.address = req.peer.address; reg.port = req.peer.port; }
+    if (req.peerKey !== reg.peerKey) {
+      // the observations go with the registration to its new address (Core §6.4; sameClient checked the identity)
+      const moved = coap.moveObservations(reg.peerKey, req.peerKey);
+      if (moved) changes.observationsMoved = moved;
+      changes.address = req.peerKey; reg.peerKey = req.peerKey; reg.address = req.peer.address; reg.port = req.peer.port;
+    }
     reg.transport = coap.transport;
     reg.updatedAt = new Date();
     this.arm(reg);

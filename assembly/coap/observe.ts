@@ -141,6 +141,44 @@ export function obsPath(t: CoapObserveTable, i: i32): usize { return entryPath(t
 export function obsPathLen(t: CoapObserveTable, i: i32): i32 { return entry(t, i).pathLen; }
 export function obsCancel(t: CoapObserveTable, i: i32): void { if (<u32>i < <u32>t.count) entry(t, i).active = 0; }
 
+// ---- across deep sleep (firmware/observe-store.ts): the entry's fields out and back in ----
+
+export function obsTkl(t: CoapObserveTable, i: i32): i32 { return entry(t, i).tkl; }
+export function obsToken(t: CoapObserveTable, i: i32): u64 { return entry(t, i).token; }
+/** The last Observe sequence number sent (the next one is one more). */
+export function obsSeq(t: CoapObserveTable, i: i32): i32 { return entry(t, i).seq; }
+export function obsLastConAt(t: CoapObserveTable, i: i32): i64 { return entry(t, i).lastConAt; }
+/** A CON notification of observation i still waits for its ACK. */
+export function obsOutstanding(t: CoapObserveTable, ep: CoapEndpoint, i: i32): bool {
+  const e = entry(t, i);
+  return e.slot >= 0 && ep.slotBusy(e.slot) && ep.slotMid(e.slot) == e.lastMid;
+}
+
+/**
+ * Puts an observation back into free entry i (a wake that continues the registration):
+ * same token, Observe counter and target; nothing outstanding. False when a field is out
+ * of range (tkl > 8, a path longer than OBS_PATH_MAX, a sequence number over 24 bits) or
+ * the entry is in use: nothing is changed then.
+ */
+export function obsRestore(t: CoapObserveTable, i: i32, tkl: i32, token: u64, seq: i32, contentFormat: i32,
+  lastConAt: i64, path: usize, pathLen: i32): bool {
+  if (<u32>i >= <u32>t.count || entry(t, i).active != 0) return false;
+  if (<u32>tkl > 8 || <u32>pathLen > <u32>OBS_PATH_MAX || <u32>seq > 0xffffff || <u32>contentFormat > 0xffff) return false;
+  if (tkl < 8 && (token >> (<u64>tkl << 3)) != 0) return false; // bytes beyond the token length
+  const e = entry(t, i);
+  e.active = 1;
+  e.tkl = tkl;
+  e.token = token;
+  e.seq = seq;
+  e.lastMid = -1;
+  e.slot = -1;
+  e.contentFormat = contentFormat;
+  e.lastConAt = lastConAt;
+  e.pathLen = pathLen;
+  memory.copy(entryPath(t, i), path, <usize>pathLen);
+  return true;
+}
+
 /** Next sequence number of observation i (24 bits, increasing, §4.4). */
 export function obsNextSeq(t: CoapObserveTable, i: i32): i32 {
   const e = entry(t, i);

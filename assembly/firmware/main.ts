@@ -11,7 +11,7 @@ import { ABI_VERSION, LogLevel, HostStatus, clock_wall_seconds, se_destroy } fro
 import { info, error, logNum } from "../util/log";
 import { rngIsHealthy, seSelfTest, generateKeyPair } from "../se/keys";
 import { mountFlash, MountResult } from "../storage/flash";
-import { storeMount, storeFormat, storeRecordCount, StoreStatus } from "../storage/store";
+import { storeMount, storeFormat, storeRecordCount, storeBegin, storeCommit, StoreStatus } from "../storage/store";
 import { LwPath, ContentFormat } from "../lwm2m/formats/entry";
 import { setText, setInt, arenaBytes } from "../lwm2m/model";
 import { lwHandle, lwDelete, Caller, Method, Code, NO_FORMAT } from "../lwm2m/operations";
@@ -29,6 +29,7 @@ import { transportInit, transportDatagram, transportDeadline, transportStep, tra
 import { conn, MAX_CONNS, Role } from "../lwm2m/client/conn";
 import { queueModeOf, setRegistrationKeeper, isRegistered } from "../lwm2m/client/registration";
 import { registrationKeep, registrationRestore } from "./session-store";
+import { observationsKeep, observationsRestore } from "./observe-store";
 import { setConnectionIdLength } from "./dtls-account";
 import { setSleepMode } from "./keep";
 import { persistInit, configBoot, persistNow, wipeConfig } from "./persist";
@@ -70,13 +71,26 @@ function setupClient(): bool {
   transportInit();
   persistInit();
   setClientHooks(persistNow, wipeConfig);
-  setRegistrationKeeper(registrationRestore);
+  setRegistrationKeeper(wakeRestore);
   setDeviceClock(wallClock);
   setText(DEVICE_OID, 0, Dev.Manufacturer, "lwm2m-wasm");
   setText(DEVICE_OID, 0, Dev.ModelNumber, "wasm32 simulator");
   setText(DEVICE_OID, 0, Dev.FirmwareVersion, "0.1.0");
   clientReady = true;
   return true;
+}
+
+/** The wake's first request on server connection ci: the registration kept across sleep and its
+ *  observations, both records used once (deleted in one store transaction, committed before anything
+ *  is sent: a record that could not be deleted would bring back Observe numbers this wake then
+ *  uses, so then Register). True: Update. */
+function wakeRestore(ci: i32, now: i64): bool {
+  if (storeBegin() != StoreStatus.Ok) return false;
+  const ok = observationsRestore(ci, registrationRestore(ci), now);
+  const r = storeCommit();
+  if (r >= 0 || !ok) return ok;
+  logNum(LogLevel.Warn, "registration: the records kept across sleep could not be deleted (store status), Register instead of Update: ", r);
+  return false;
 }
 
 function step(now: i64): i64 {
@@ -213,11 +227,17 @@ export function queue_awake_until(): i64 {
  */
 export function prepare_sleep(now_ms: i64): i64 {
   if (!clientReady) return -1;
-  // LPWA-1: each registration sealed too: the wake's first request is an Update to it (no Register)
+  // LPWA-1: each registration sealed too: the wake's first request is an Update to it (no Register),
+  // with its observations (Core §6.4): both in one store transaction, so a power cut leaves both
+  // records or neither (then the wake registers again and the server observes anew)
+  const txn = storeBegin() == StoreStatus.Ok; // both records of a server, or neither
   for (let i = 0; i < MAX_CONNS; i++) {
     const c = conn(i);
-    if (c.role == Role.Server) registrationKeep(i, isRegistered(c), now_ms);
+    if (c.role != Role.Server) continue;
+    registrationKeep(i, isRegistered(c), now_ms);
+    observationsKeep(i, isRegistered(c), now_ms);
   }
+  if (txn && storeCommit() < 0) error("prepare_sleep: the registrations and observations could not be kept (store commit failed)");
   transportSleep(now_ms);
   return -1;
 }

@@ -246,6 +246,7 @@ export function wipeConfig(): void {
   }
   // the DTLS sessions and registrations kept across sleep (session-store.ts) are forgotten too
   for (let id = RecordId.DtlsSessionFirst; id <= RecordId.DtlsSessionLast; id++) if (storeSize(id) >= 0) storeDelete(id);
+  for (let id = RecordId.ObservationsFirst; id <= RecordId.ObservationsLast; id++) if (storeSize(id) >= 0) storeDelete(id);
   recUsed = 0;
   configReset();
   dropConfigChanged();

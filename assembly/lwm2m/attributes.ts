@@ -158,3 +158,38 @@ export function attrCount(): i32 {
   for (let i = 0; i < MAX_ATTR_ENTRIES; i++) if (load<u16>(entryAt(i) + 10)) n++;
   return n;
 }
+
+// ---- across deep sleep (firmware/observe-store.ts) ----
+
+/** Size of one attribute entry as attrExport writes it. */
+export const ATTR_ENTRY_SIZE: i32 = ENTRY;
+
+/** Copies server ssid's entries to out (room for `cap` entries); their number. */
+export function attrExport(ssid: u32, out: usize, cap: i32): i32 {
+  let n = 0;
+  for (let i = 0; i < MAX_ATTR_ENTRIES && n < cap; i++) {
+    const e = entryAt(i);
+    if (!load<u16>(e + 10) || <u32>load<u16>(e) != ssid) continue;
+    memory.copy(out + <usize>(n * ENTRY), e, ENTRY);
+    n++;
+  }
+  return n;
+}
+
+/** Puts back an entry of attrExport for server ssid: false when it is not one (another
+ *  server, an unknown attribute bit, an lt/gt/st rule broken) or there is no room. */
+export function attrImport(ssid: u32, src: usize): bool {
+  const mask = <u32>load<u16>(src + 10);
+  if (<u32>load<u16>(src) != ssid || mask == 0 || (mask & ~<u32>0xfe) != 0) return false;
+  if (attrEntry(ssid, changetype<LwPath>(src + 2))) return false; // one entry per path
+  const gtBit: u32 = 1 << Attr.Gt;
+  const ltBit: u32 = 1 << Attr.Lt;
+  if ((mask & gtBit) && (mask & ltBit) && !(load<f64>(src + 40) < load<f64>(src + 32))) return false;
+  for (let i = 0; i < MAX_ATTR_ENTRIES; i++) {
+    const e = entryAt(i);
+    if (load<u16>(e + 10)) continue;
+    memory.copy(e, src, ENTRY);
+    return true;
+  }
+  return false;
+}

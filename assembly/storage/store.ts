@@ -50,6 +50,8 @@ export namespace RecordId {
   export const EstConfig: i32 = 10; // EST server URI, renewal point (firmware/est-state.ts)
   export const EstTrust: i32 = 11; // the explicit EST trust anchor, DER (firmware/est-state.ts)
   export const DtlsKeptFirst: i32 = 12; // a DTLS connection kept across deep sleep per connection, 12..14 (firmware/keep.ts)
+  export const ObservationsFirst: i32 = 18; // observations kept across deep sleep per server connection (1..): 19.. (firmware/observe-store.ts)
+  export const ObservationsLast: i32 = 23; // (16, 17 and 24.. are firmware/persist.ts's)
 }
 
 export const MAX_VALUE_LEN: i32 = Cap.STORE_VALUE; // profiles.json (2048 in `full`)

@@ -11,6 +11,10 @@ export class Nat {
   private device: { address: string; port: number } | null = null;
   outerPort = 0;
   port = 0;
+  /** Tests: a datagram to the device (dropDown) or from it (dropUp) for which this answers true is
+   *  lost (after it is logged). */
+  dropDown: ((d: Buffer) => boolean) | null = null;
+  dropUp: ((d: Buffer) => boolean) | null = null;
   constructor(private serverPort: number) {}
   async start(): Promise<void> {
     await new Promise<void>((r) => this.inner.bind(0, "127.0.0.1", () => r()));
@@ -18,6 +22,7 @@ export class Nat {
     this.inner.on("message", (m, rinfo) => {
       this.device = { address: rinfo.address, port: rinfo.port };
       this.log.push({ up: true, outerPort: this.outerPort, d: m });
+      if (this.dropUp?.(m)) return;
       this.outer.send(m, this.serverPort, "127.0.0.1");
     });
     await this.openOuter();
@@ -29,6 +34,7 @@ export class Nat {
     s.on("message", (m) => {
       if (s !== this.outer || !this.device) return; // the old binding is gone
       this.log.push({ up: false, outerPort: port, d: m });
+      if (this.dropDown?.(m)) return;
       this.inner.send(m, this.device.port, this.device.address);
     });
     this.outer = s;

@@ -21,6 +21,7 @@ const SEC = "test/security-checks.test.ts";
 const FW_CID = "test/firmware-cid.test.ts";
 const KEEP = "test/sleep-keep.test.ts";
 const DTLS_KEEP = "test/dtls-keep.test.ts";
+const OBS_SLEEP = "test/observe-sleep.test.ts";
 
 export const mutations = [
   // ---- DTLS: ServerKeyExchange, certificates, hello checks (client role) ----
@@ -254,6 +255,19 @@ export const mutations = [
     build: DTLS_BOTH, tests: ["test/dtls-resume-hello.test.ts"] },
   { id: "dtls-kept-nothing-reserved", area: "dtls", file: "assembly/dtls/connection.ts",
     find: " || writeSeq >= seqLimit ||", replace: " ||", build: DTLS_BOTH, tests: [DTLS_KEEP] },
+  // observations across deep sleep (firmware/observe-store.ts)
+  { id: "obs-sleep-tampered-record", area: "firmware", file: "assembly/firmware/observe-store.ts",
+    find: "  if (len < 0) return refuse(", replace: "  if (len < 0) return true; if (false) return refuse(", build: ["firmware"], tests: [OBS_SLEEP] },
+  { id: "obs-sleep-one-transaction", area: "firmware", file: "assembly/firmware/main.ts",
+    find: "const txn = storeBegin() == StoreStatus.Ok; // both records of a server, or neither", replace: "const txn = false;", build: ["firmware"], tests: [OBS_SLEEP] },
+  { id: "obs-sleep-held-until-update", area: "lwm2m", file: "assembly/lwm2m/client/reporting.ts",
+    find: "|| !isRegistered(c) || c.obsHeld != 0) return;", replace: "|| !isRegistered(c)) return;", build: ["firmware"], tests: [OBS_SLEEP] },
+  { id: "obs-sleep-unacked-again", area: "firmware", file: "assembly/firmware/observe-store.ts",
+    find: "store<u8>(q, s.dirty != 0 || unacked ? 1 : 0, 2);", replace: "store<u8>(q, s.dirty != 0 ? 1 : 0, 2);", build: ["firmware"], tests: [OBS_SLEEP] },
+  { id: "obs-sleep-records-deleted-first", area: "firmware", file: "assembly/firmware/main.ts",
+    find: "  if (r >= 0 || !ok) return ok;", replace: "  return ok;", build: ["firmware"], tests: [OBS_SLEEP] },
+  { id: "obs-sleep-sequence-kept", area: "firmware", file: "assembly/firmware/observe-store.ts",
+    find: "load<u64>(q, 8), <i32>load<u32>(q, 4),", replace: "load<u64>(q, 8), 0,", build: ["firmware"], tests: [OBS_SLEEP] },
 ];
 
 // Taken out as equivalent:

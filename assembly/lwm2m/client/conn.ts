@@ -93,7 +93,9 @@ export const U_TRIGGER: i32 = 8; // Registration Update Trigger: an Update even 
   bindingLen: i32;
   /** After the De-register: 0 idle, 1 Disabled (Disable executed), 2 stay idle (shutdown, reset). */
   afterDereg: i32;
-  pad: i32;
+  /** Observations restored at a wake (firmware/observe-store.ts): no notification until the
+   *  wake's Update is acknowledged, so that the server has the new address first. */
+  obsHeld: i32;
   timer: i64; // state deadline (ms), -1 none
   since: i64; // registered / last updated at; bootstrap: last activity
   binding: u64; // registered binding (up to 8 letters)

@@ -297,16 +297,17 @@ export function takeFallbackCheck(): bool { const f = fallback; fallback = false
 // has not run out. The record is used once. A 4.04 (the server forgot the
 // registration) registers again, as for any failed Update.
 
-/** Restore the registration kept across sleep into conn(ci) (location, lifetime, binding); true when valid. */
-export type RegRestore = (ci: i32) => bool;
-function noRestore(ci: i32): bool { return false; }
+/** Restore the registration kept across sleep into conn(ci) (location, lifetime, binding), and the
+ *  observations that go with it (firmware/observe-store.ts); true when valid. */
+export type RegRestore = (ci: i32, now: i64) => bool;
+function noRestore(ci: i32, now: i64): bool { return false; }
 let regRestore: RegRestore = noRestore;
 export function setRegistrationKeeper(restore: RegRestore): void { regRestore = restore; }
 
 /** The first request of a channel: an Update of the registration kept across a reboot, else Register. */
 function registerOrUpdate(ci: i32, now: i64): bool {
   const c = conn(ci);
-  if (regRestore(ci)) {
+  if (regRestore(ci, now)) {
     c.update = 0;
     if (sendUpdate(ci, now)) {
       lb("registration: Update to ");
@@ -319,6 +320,8 @@ function registerOrUpdate(ci: i32, now: i64): bool {
     }
   }
   c.locLen = 0;
+  connObsClear(ci); // observations kept across sleep belong to the old registration (2.01 clears them too)
+  c.obsHeld = 0;
   return sendRegister(ci, now);
 }
 
@@ -443,6 +446,7 @@ export function regOnResponse(ci: i32, now: i64, code: i32): void {
       c.update = 0;
       scheduleUpdate(c, now);
       connObsClear(ci); // a new registration starts without observations
+      c.obsHeld = 0;
       lb("");
       logLocation(ci);
       emit(ClientEvent.Registered, c.ssid, c.lifetime, lineText(), lineLen());
@@ -452,6 +456,7 @@ export function regOnResponse(ci: i32, now: i64, code: i32): void {
   if (kind == Req.Update) {
     if (code == CoapCode.CHANGED) {
       c.state = St.Registered;
+      c.obsHeld = 0; // the server knows our address now: the observations kept across sleep go on
       scheduleUpdate(c, now);
       emit(ClientEvent.Updated, c.ssid, c.lifetime, 0, 0);
       if (c.update) sendUpdate(ci, now);

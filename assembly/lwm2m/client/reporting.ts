@@ -140,7 +140,7 @@ function notify(ci: i32, k: i32, now: i64): bool {
 /** Sends the notifications that are due on a server connection. */
 export function reportStep(ci: i32, now: i64): void {
   const c = conn(ci);
-  if (c.role != Role.Server || !isRegistered(c)) return;
+  if (c.role != Role.Server || !isRegistered(c) || c.obsHeld != 0) return;
   const t = connObs(ci);
   for (let k = 0; k < OBS_PER_CONN; k++) {
     if (!obsActive(t, k)) continue;
@@ -161,7 +161,7 @@ export function reportStep(ci: i32, now: i64): void {
 /** When reportStep has something to do next on this connection, -1 never. */
 export function reportDeadline(ci: i32): i64 {
   const c = conn(ci);
-  if (c.role != Role.Server || !isRegistered(c)) return -1;
+  if (c.role != Role.Server || !isRegistered(c) || c.obsHeld != 0) return -1;
   const t = connObs(ci);
   let d: i64 = -1;
   for (let k = 0; k < OBS_PER_CONN; k++) {
@@ -171,8 +171,9 @@ export function reportDeadline(ci: i32): i64 {
     const pmin = pminOf(c.ssid, p);
     const pmax = pmaxOf(c.ssid, p, pmin);
     let e: i64 = -1;
-    if (s.dirty) e = s.lastSent + pmin * 1000;
-    if (pmax > 0) e = earliest(e, s.lastSent + pmax * 1000);
+    // (after a wake, lastSent may lie before the boot: a deadline already past is "now", 0)
+    if (s.dirty) e = max<i64>(s.lastSent + pmin * 1000, 0);
+    if (pmax > 0) e = earliest(e, max<i64>(s.lastSent + pmax * 1000, 0));
     if (e >= 0 && e < s.holdUntil) e = s.holdUntil;
     d = earliest(d, e);
   }
