@@ -41,6 +41,7 @@ export namespace EstFormat {
   export const Pkcs10: i32 = 286; // application/pkcs10
   export const PkixCert: i32 = 287; // application/pkix-cert
   export const Pkcs8: i32 = 284; // application/pkcs8
+  export const LinkFormat: i32 = 40; // application/link-format (RFC 6690), /.well-known/core
 }
 
 /** Most certificates taken from one PKCS#7 (a leaf and a short chain). */
@@ -316,4 +317,104 @@ export function estReadPkcs8(p: usize, len: i32): i32 {
     r = readEcPrivateKey(ecStart, ecEnd, false);
   }
   return r < 0 ? r : <i32>(<usize>r - p);
+}
+
+// ---- discovery: RFC 9148 §4.1, RFC 6690 §2 link format -------------------------------
+
+/** The EST resources by EstOp (1..5): "crts" "sen" "sren" "skg" "att", at (offset, length) in EST_OP_NAMES. */
+// @ts-ignore: decorator
+@lazy export const EST_OP_NAMES = memory.data<u8>([0x63, 0x72, 0x74, 0x73, 0x73, 0x65, 0x6e, 0x73, 0x72, 0x65, 0x6e, 0x73, 0x6b, 0x67, 0x61, 0x74, 0x74]);
+// @ts-ignore: decorator
+@lazy export const EST_OP_INDEX = memory.data<u8>([0, 4, 4, 3, 7, 4, 11, 3, 14, 3]);
+// @ts-ignore: decorator
+@lazy const ACE_EST = memory.data<u8>([0x61, 0x63, 0x65, 0x2e, 0x65, 0x73, 0x74, 0x2e]); // "ace.est."
+/** One discovered path per EstOp: [length u8][the path without its leading '/'], EST_LINK_SLOT bytes each. */
+export const EST_LINK_SLOT: i32 = 24;
+export const EST_LINK_TABLE: i32 = 5 * EST_LINK_SLOT;
+
+// @ts-ignore: decorator
+@inline function at(p: usize, i: i32): i32 { return <i32>load<u8>(p + <usize>i); }
+
+/** Blank between link-values / link-params: space, tab, CR, LF (not in RFC 6690's grammar, but
+ *  examples are printed with them and servers copy that). */
+// @ts-ignore: decorator
+@inline function blank(c: i32): bool { return c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d; }
+
+/** The EstOp bits (1 << (op - 1)) named by an rt value: space-separated types (RFC 6690 §3.1), "ace.est.<op>" each. */
+function rtOps(p: usize, n: i32): i32 {
+  let mask = 0;
+  let i = 0;
+  while (i < n) {
+    while (i < n && at(p, i) == 0x20) i++;
+    const s = i;
+    while (i < n && at(p, i) != 0x20) i++;
+    const l = i - s;
+    if (l <= 8 || memory.compare(p + <usize>s, ACE_EST, 8) != 0) continue;
+    for (let k = 0; k < 5; k++) {
+      const nl = at(EST_OP_INDEX, (k << 1) + 1);
+      if (nl == l - 8 && memory.compare(p + <usize>(s + 8), EST_OP_NAMES + <usize>at(EST_OP_INDEX, k << 1), <usize>nl) == 0) mask |= 1 << k;
+    }
+  }
+  return mask;
+}
+
+/**
+ * A /.well-known/core answer (RFC 6690 §2: `<URI>;param=value;...` links separated by ','):
+ * the paths of the links whose rt names an EST resource (RFC 9148 §4.1, e.g.
+ * `</est/sen>;rt="ace.est.sen";ct="281 287"`) go into `table` (EST_LINK_TABLE bytes). Only
+ * absolute paths on the same server ("/..." but not "//host"), without query, fragment or
+ * percent-escapes, up to EST_LINK_SLOT - 1 bytes; other links are skipped. The number of
+ * EST resources found, or Malformed (and an empty table: nothing half-applied).
+ */
+export function estReadLinks(p: usize, len: i32, table: usize): i32 {
+  memory.fill(table, 0, <usize>EST_LINK_TABLE);
+  let q = 0;
+  let found = 0;
+  while (q < len) {
+    while (q < len && blank(at(p, q))) q++;
+    if (q >= len || at(p, q) != 0x3c) break; // '<'
+    const u = ++q;
+    while (q < len && at(p, q) != 0x3e) q++; // '>'
+    if (q >= len) { q = -1; break; }
+    const uEnd = q++;
+    let mask = 0;
+    while (q < len && blank(at(p, q))) q++;
+    while (q < len && at(p, q) == 0x3b) { // ';' link-param
+      q++;
+      while (q < len && blank(at(p, q))) q++;
+      const n = q;
+      while (q < len && at(p, q) != 0x3d && at(p, q) != 0x3b && at(p, q) != 0x2c) q++;
+      const nameLen = q - n;
+      let v = q, vEnd = q;
+      if (q < len && at(p, q) == 0x3d) {
+        q++;
+        if (q < len && at(p, q) == 0x22) { // quoted-string, '\' escapes the next character
+          v = ++q;
+          while (q < len && at(p, q) != 0x22) q += at(p, q) == 0x5c ? 2 : 1;
+          if (q >= len) { q = -1; break; }
+          vEnd = q++;
+        } else {
+          v = q;
+          while (q < len && at(p, q) != 0x3b && at(p, q) != 0x2c) q++;
+          vEnd = q;
+        }
+      }
+      if (nameLen == 2 && load<u16>(p + <usize>n) == 0x7472) mask |= rtOps(p + <usize>v, vEnd - v); // "rt"
+      while (q < len && blank(at(p, q))) q++;
+    }
+    if (q < 0) break;
+    if (q < len && at(p, q++) != 0x2c) { q = -1; break; } // ','
+    const pl = uEnd - u - 1;
+    let ok = mask != 0 && pl > 0 && pl < EST_LINK_SLOT && at(p, u) == 0x2f && at(p, u + 1) != 0x2f;
+    for (let i = u; ok && i < uEnd; i++) { const c = at(p, i); ok = c > 0x20 && c < 0x7f && c != 0x3f && c != 0x23 && c != 0x25; }
+    for (let k = 0; ok && k < 5; k++) {
+      if (!(mask & (1 << k))) continue;
+      const slot = table + <usize>(k * EST_LINK_SLOT);
+      if (load<u8>(slot) == 0) found++;
+      store<u8>(slot, <u8>pl);
+      memory.copy(slot + 1, p + <usize>(u + 1), <usize>pl);
+    }
+  }
+  if (q < len) { memory.fill(table, 0, <usize>EST_LINK_TABLE); return EstError.Malformed; }
+  return found;
 }
