@@ -332,30 +332,80 @@ export function estReadPkcs8(p: usize, len: i32): i32 {
 export const EST_LINK_SLOT: i32 = 24;
 export const EST_LINK_TABLE: i32 = 5 * EST_LINK_SLOT;
 
-// @ts-ignore: decorator
-@inline function at(p: usize, i: i32): i32 { return <i32>load<u8>(p + <usize>i); }
-
-/** Blank between link-values / link-params: space, tab, CR, LF (not in RFC 6690's grammar, but
- *  examples are printed with them and servers copy that). */
-// @ts-ignore: decorator
-@inline function blank(c: i32): bool { return c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d; }
+// the reader's cursor over [lp, lp + ln)
+let lp: usize = 0;
+let ln: i32 = 0;
+let lq: i32 = 0;
+/** The byte at the cursor, -1 at the end. */
+function peek(): i32 { return lq < ln ? <i32>load<u8>(lp + <usize>lq) : -1; }
+/** Past blanks: space, tab, CR, LF (not in RFC 6690's grammar, but examples are printed with them). */
+function skipBlank(): void { let c = peek(); while (c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d) { lq++; c = peek(); } }
+/** To the next a, b or c (returned), or the end (-1). */
+function until(a: i32, b: i32, c: i32): i32 {
+  let x = peek();
+  while (x >= 0 && x != a && x != b && x != c) { lq++; x = peek(); }
+  return x;
+}
 
 /** The EstOp bits (1 << (op - 1)) named by an rt value: space-separated types (RFC 6690 §3.1), "ace.est.<op>" each. */
 function rtOps(p: usize, n: i32): i32 {
   let mask = 0;
   let i = 0;
   while (i < n) {
-    while (i < n && at(p, i) == 0x20) i++;
     const s = i;
-    while (i < n && at(p, i) != 0x20) i++;
-    const l = i - s;
-    if (l <= 8 || memory.compare(p + <usize>s, ACE_EST, 8) != 0) continue;
+    while (i < n && load<u8>(p + <usize>i) != 0x20) i++;
+    const l = i++ - s - 8;
+    if (l <= 0 || memory.compare(p + <usize>s, ACE_EST, 8) != 0) continue;
     for (let k = 0; k < 5; k++) {
-      const nl = at(EST_OP_INDEX, (k << 1) + 1);
-      if (nl == l - 8 && memory.compare(p + <usize>(s + 8), EST_OP_NAMES + <usize>at(EST_OP_INDEX, k << 1), <usize>nl) == 0) mask |= 1 << k;
+      const at = EST_OP_INDEX + <usize>(k << 1);
+      if (<i32>load<u8>(at, 1) == l && memory.compare(p + <usize>(s + 8), EST_OP_NAMES + <usize>load<u8>(at), <usize>l) == 0) mask |= 1 << k;
     }
   }
   return mask;
+}
+
+/** One link-value at the cursor (`<URI>` then `;param[=value]`s): its EST paths into table;
+ *  the number of operations newly found, or -1 for bad syntax. */
+function readLink(table: usize): i32 {
+  if (peek() != 0x3c) return -1; // '<'
+  const u = ++lq;
+  if (until(0x3e, 0x3e, 0x3e) < 0) return -1; // '>'
+  const uEnd = lq++;
+  let mask = 0;
+  skipBlank();
+  while (peek() == 0x3b) { // ';' link-param
+    lq++;
+    skipBlank();
+    const n = lq;
+    let c = until(0x3d, 0x3b, 0x2c); // '=' ';' ','
+    const nameLen = lq - n;
+    let v = lq;
+    if (c == 0x3d) {
+      v = ++lq;
+      if (peek() == 0x22) { // quoted-string; '\' escapes the next byte
+        v = ++lq;
+        while ((c = until(0x22, 0x5c, 0x5c)) == 0x5c) lq += 2;
+        if (c < 0) return -1;
+      } else until(0x3b, 0x2c, 0x2c);
+    }
+    if (nameLen == 2 && load<u16>(lp + <usize>n) == 0x7472) mask |= rtOps(lp + <usize>v, lq - v); // "rt"
+    if (peek() == 0x22) lq++;
+    skipBlank();
+  }
+  // RFC 9148 §4.1: a path on this server ("/..." but not "//host"), no query, fragment or escapes
+  const pl = uEnd - u - 1;
+  const path = lp + <usize>u;
+  let ok = mask != 0 && pl > 0 && pl < EST_LINK_SLOT && load<u16>(path) != 0x2f2f && load<u8>(path) == 0x2f;
+  for (let i = 0; ok && i <= pl; i++) { const c = load<u8>(path + <usize>i); ok = c > 0x20 && c < 0x7f && c != 0x3f && c != 0x23 && c != 0x25; }
+  let found = 0;
+  for (let k = 0; ok && k < 5; k++) {
+    if (!(mask & (1 << k))) continue;
+    const slot = table + <usize>(k * EST_LINK_SLOT);
+    if (load<u8>(slot) == 0) found++;
+    store<u8>(slot, <u8>pl);
+    memory.copy(slot + 1, path + 1, <usize>pl);
+  }
+  return found;
 }
 
 /**
@@ -367,54 +417,17 @@ function rtOps(p: usize, n: i32): i32 {
  * EST resources found, or Malformed (and an empty table: nothing half-applied).
  */
 export function estReadLinks(p: usize, len: i32, table: usize): i32 {
+  lp = p; ln = len; lq = 0;
   memory.fill(table, 0, <usize>EST_LINK_TABLE);
-  let q = 0;
   let found = 0;
-  while (q < len) {
-    while (q < len && blank(at(p, q))) q++;
-    if (q >= len || at(p, q) != 0x3c) break; // '<'
-    const u = ++q;
-    while (q < len && at(p, q) != 0x3e) q++; // '>'
-    if (q >= len) { q = -1; break; }
-    const uEnd = q++;
-    let mask = 0;
-    while (q < len && blank(at(p, q))) q++;
-    while (q < len && at(p, q) == 0x3b) { // ';' link-param
-      q++;
-      while (q < len && blank(at(p, q))) q++;
-      const n = q;
-      while (q < len && at(p, q) != 0x3d && at(p, q) != 0x3b && at(p, q) != 0x2c) q++;
-      const nameLen = q - n;
-      let v = q, vEnd = q;
-      if (q < len && at(p, q) == 0x3d) {
-        q++;
-        if (q < len && at(p, q) == 0x22) { // quoted-string, '\' escapes the next character
-          v = ++q;
-          while (q < len && at(p, q) != 0x22) q += at(p, q) == 0x5c ? 2 : 1;
-          if (q >= len) { q = -1; break; }
-          vEnd = q++;
-        } else {
-          v = q;
-          while (q < len && at(p, q) != 0x3b && at(p, q) != 0x2c) q++;
-          vEnd = q;
-        }
-      }
-      if (nameLen == 2 && load<u16>(p + <usize>n) == 0x7472) mask |= rtOps(p + <usize>v, vEnd - v); // "rt"
-      while (q < len && blank(at(p, q))) q++;
-    }
-    if (q < 0) break;
-    if (q < len && at(p, q++) != 0x2c) { q = -1; break; } // ','
-    const pl = uEnd - u - 1;
-    let ok = mask != 0 && pl > 0 && pl < EST_LINK_SLOT && at(p, u) == 0x2f && at(p, u + 1) != 0x2f;
-    for (let i = u; ok && i < uEnd; i++) { const c = at(p, i); ok = c > 0x20 && c < 0x7f && c != 0x3f && c != 0x23 && c != 0x25; }
-    for (let k = 0; ok && k < 5; k++) {
-      if (!(mask & (1 << k))) continue;
-      const slot = table + <usize>(k * EST_LINK_SLOT);
-      if (load<u8>(slot) == 0) found++;
-      store<u8>(slot, <u8>pl);
-      memory.copy(slot + 1, p + <usize>(u + 1), <usize>pl);
-    }
+  for (;;) {
+    skipBlank();
+    if (peek() < 0) return found;
+    const r = readLink(table);
+    if (r < 0 || (peek() >= 0 && peek() != 0x2c)) break; // ',' between links
+    found += r;
+    lq++;
   }
-  if (q < len) { memory.fill(table, 0, <usize>EST_LINK_TABLE); return EstError.Malformed; }
-  return found;
+  memory.fill(table, 0, <usize>EST_LINK_TABLE); // bad syntax: nothing half-applied
+  return EstError.Malformed;
 }
