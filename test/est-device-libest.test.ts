@@ -248,3 +248,21 @@ test("mode 4 with libest: a renewal that fails (libest answers 5.00) keeps the c
   assert.equal(logs.match(/DTLS: handshake with 127\.0\.0\.1:\d+ ssid=1 \(X\.509, EST-enrolled\)/g)?.length, 2, "back to the LwM2M Server with the old certificate");
 });
 void haveLibest;
+
+// libest's /.well-known/core (libcoap 4.2.0-rc3) lists its resources with rt="certificate", not RFC
+// 9148's ace.est.* types; a filter that matches nothing is answered 4.00 (net.c coap_wellknown_response:
+// "undefined resource"). The device takes that as "not answered" and uses the EST path.
+test("mode 4 with libest, discovery on (--est-discover): libest answers GET /.well-known/core?rt=ace.est* with 4.00 (no resource of that type), the device falls back to /.well-known/est and enrols", async (t) => {
+  if (!requireLibest(t)) return;
+  const { ca, est, lwm2m } = await setup(t);
+  const d = newDevice();
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const f = factory(ca, est, lwm2m, "urn:dev:mode4-disc");
+  d.provision({ ...f, est: { ...f.est, discover: true } });
+  assert.equal((await enrolled).arg, 0, "sen");
+  const logs = d.logs.map((l) => l.text).join("\n");
+  assert.match(logs, /EST: discovery not answered \(4\.00\); the EST path for the others/, "libest's 4.00 to the filtered discovery");
+  assert.ok(logs.indexOf("EST: discovery") < logs.indexOf("EST: enrolled"), "discovery before the enrolment");
+  await lwm2m.waitFor(/subject=.*CN ?= ?urn:dev:mode4-disc/, 15000);
+});

@@ -148,6 +148,32 @@ test("development servers alone: bootstrap over DTLS-PSK to a mode-4 account, ES
   await gone;
 });
 
+test("development servers, discovery on (--est-discover): GET /.well-known/core?rt=ace.est* at the RA, then /crts, /att and /sen at the short /est paths it lists; the renewal discovers again and uses /est/sren", async (t) => {
+  if (!requirePeer(t, "openssl")) return;
+  const dev = await devServers();
+  const ep = "lwm2m-wasm-est-idevid";
+  const bs = pskAccountsOf(DEV_CONFIG_FILE, ep).bootstrap!;
+  const paths: string[] = [];
+  dev.est!.intercept = (_op, req) => { paths.push(req.path); return null; };
+  const clock = new ShiftClock();
+  const d = newDevice(clock);
+  d.start();
+  const enrolled = waitEvent(d, "enrolled");
+  const registered = waitEvent(d, "registered");
+  d.provision({ endpoint: ep, bootstrap: { uri: dev.secureBootstrapUri!, securityMode: "psk", pskIdentity: bs.identity, pskKey: bs.key }, est: { discover: true } });
+  assert.equal((await enrolled).arg, 0, "sen");
+  await registered;
+  assert.match(d.logs.map((l) => l.text).join("\n"), /EST: discovery listed 5 EST resources/);
+  assert.deepEqual([...new Set(paths)], ["/est/crts", "/est/att", "/est/sen"], "only the discovered short paths");
+  paths.length = 0;
+  clock.offset = 300 * 86400;
+  const renewed = waitEvent(d, "enrolled", 30000, (e) => e.arg === 1);
+  d.poll();
+  await renewed;
+  assert.deepEqual([...new Set(paths)], ["/est/crts", "/est/att", "/est/sren"]);
+  assert.equal(d.logs.filter((l) => /EST: discovery listed 5/.test(l.text)).length, 2, "once per EST session");
+});
+
 // A low-entropy Bootstrap-Server account is purged once bootstrap is done (BS-4): with one, the
 // mode-4 account is factory-provisioned beside it (no bootstrap run) and enrols over ECDHE-PSK.
 for (const lowEntropy of [false, true]) test(`EST with the Bootstrap-Server account's PSK (issue 8 §5), ${lowEntropy ? "a low-entropy factory secret, mode-4 account provisioned at the factory: ECDHE-PSK only (BS-4, DTLS-3)" : "bootstrap over DTLS-PSK to the mode-4 account lwm2m-wasm-est (no IDevID)"}: enrolment at the Bootstrap-Server's RA authenticated by the Bootstrap-Server account's PSK, Register with the issued certificate, Read`, async (t) => {

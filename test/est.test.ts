@@ -13,6 +13,8 @@ import { generateKeyPairSync, X509Certificate, createPublicKey } from "node:cryp
 import { EstDevice, EstOp, EstErrorName } from "./helpers/est-device";
 import { Pki, asn1Date, type Issued } from "./helpers/certs";
 import { decodeMessage, encodeMessage, Type, Opt, getUintOption, getOption, uriPathOf, encodeUint, decodeBlock, type CoapMessage, type CoapOption } from "../server/coap";
+import { formatLinkFormat } from "../server/formats";
+import { EST_LINKS } from "../server/est";
 
 const E = Object.fromEntries(Object.entries(EstErrorName).map(([v, k]) => [k, Number(v)])) as Record<string, number>;
 const name = (r: number) => (r === 0 ? "ok" : r === 1 ? "pending" : EstErrorName[r] ?? String(r));
@@ -443,4 +445,70 @@ test("client: /att honours serialNumber for the next CSR and refuses RSA before 
   assert.match(new X509Certificate(Buffer.from(d.read(x.plainCertPtr(), x.plainCertLen()))).subject, /serialNumber=urn:dev:est-t/);
   const rsa = run(EstOp.Att, () => ({ code: 0x45, cf: 285, payload: seq(oid(OID.rsa)) }));
   assert.equal(name(rsa.result), "AttUnsupported");
+});
+
+// ---- discovery (RFC 9148 §4.1, RFC 6690 link format) ------------------------------------
+const OPS = ["crts", "sen", "sren", "skg", "att"];
+/** The paths estReadLinks found, by operation name ("" = none). */
+function readLinks(text: string | Uint8Array): { r: number; paths: Record<string, string> } {
+  const b = typeof text === "string" ? new TextEncoder().encode(text) : text;
+  const out = S + 65536;
+  const r = x.links(put(b), b.length, out);
+  const t = d.read(out, x.linkTableSize());
+  const paths: Record<string, string> = {};
+  OPS.forEach((o, k) => { const n = t[k * 24]; paths[o] = n ? "/" + Buffer.from(t.subarray(k * 24 + 1, k * 24 + 1 + n)).toString() : ""; });
+  return { r, paths };
+}
+
+test("discovery: the link-format reader takes the development RA's /.well-known/core answer and the RFC 9148 §4.1 style (blanks, line breaks, a root link)", () => {
+  const ra = formatLinkFormat(EST_LINKS);
+  assert.deepEqual(readLinks(ra), { r: 5, paths: { crts: "/est/crts", sen: "/est/sen", sren: "/est/sren", skg: "/est/skg", att: "/est/att" } });
+  const printed = '</est>; rt="ace.est.root",\n</est/crts>; rt="ace.est.crts";ct="281 287",\r\n </est/sen>; rt="ace.est.sen";ct="281 287",\n</est/att>; rt="ace.est.att";ct=285';
+  assert.deepEqual(readLinks(printed), { r: 3, paths: { crts: "/est/crts", sen: "/est/sen", sren: "", skg: "", att: "/est/att" } });
+  // one link with several resource types; unquoted rt; other links and parameters skipped; escapes in quoted strings
+  assert.deepEqual(readLinks('</sensors/temp>;rt="temperature-c";if="sensor",</e/x>;title="a \\" b";rt="ace.est.sen ace.est.sren",</c>;rt=ace.est.crts'),
+    { r: 3, paths: { crts: "/c", sen: "/e/x", sren: "/e/x", skg: "", att: "" } });
+  // libest's own listing (rt="certificate", /.well-known/est paths): no EST resource type, nothing found
+  assert.deepEqual(readLinks('</.well-known/est/sen>;ct=0;title="SimpleEnroll";rt="certificate";if="clock",</.well-known/est/crts>;rt="certificate"'),
+    { r: 0, paths: { crts: "", sen: "", sren: "", skg: "", att: "" } });
+  assert.equal(readLinks("").r, 0, "an empty answer lists nothing");
+});
+
+test("discovery: links the device cannot use are skipped (another host, relative, query, fragment, percent-escapes, too long, a prefix or suffix of an EST type); bad syntax is Malformed with nothing kept", () => {
+  const none = { crts: "", sen: "", sren: "", skg: "", att: "" };
+  for (const uri of ["coaps://evil.example/est/sen", "//evil.example/est/sen", "est/sen", "/est/sen?x=1", "/est/sen#f", "/est/s%65n", "/", `/${"a".repeat(24)}`, "/est/s n"]) {
+    assert.deepEqual(readLinks(`<${uri}>;rt="ace.est.sen"`), { r: 0, paths: none }, uri);
+  }
+  assert.deepEqual(readLinks(`</${"a".repeat(23)}>;rt="ace.est.sen"`).paths.sen, `/${"a".repeat(23)}`, "23 bytes fit");
+  for (const rt of ["ace.est.se", "ace.est.senx", "ace.est.", "xace.est.sen", "ACE.EST.SEN", "ace.est.root"]) assert.equal(readLinks(`</e>;rt="${rt}"`).r, 0, rt);
+  // syntax errors: after a good link, so a half-filled table would show
+  for (const bad of ["</est/crts>;rt=ace.est.crts,</est/sen", '</est/crts>;rt=ace.est.crts,</est/sen>;rt="ace.est.sen', "</est/crts>;rt=ace.est.crts,est/sen", '</est/crts>;rt="ace.est.crts"x', '</est/crts>;rt=ace.est.crts,</e>;rt="\\']) {
+    assert.deepEqual(readLinks(bad), { r: E.Malformed, paths: none }, bad);
+  }
+});
+
+test("client: discovery asks GET /.well-known/core?rt=ace.est* (Accept 40); the paths listed are used by the next operations, the EST path for the ones not listed; 4.04 and a wrong Content-Format are errors that leave the EST path", () => {
+  const listing = new TextEncoder().encode('</est/crts>;rt="ace.est.crts";ct="281 287",</est/sen>;rt="ace.est.sen";ct="281 287"');
+  const disc = run(EstOp.Discover, (req) => ({ code: 0x45, cf: 40, payload: listing }));
+  assert.equal(name(disc.result), "ok");
+  assert.equal(x.enrol_discovered(), 2);
+  const q = disc.requests[0];
+  assert.equal(q.code, 1, "GET");
+  assert.equal(uriPathOf(q), "/.well-known/core");
+  assert.deepEqual(q.options.filter((o) => o.number === Opt.URI_QUERY).map((o) => Buffer.from(o.value).toString()), ["rt=ace.est*"]);
+  assert.equal(getUintOption(q, Opt.ACCEPT), 40);
+  const c = more(EstOp.Crts, crtsHandler);
+  assert.equal(name(c.result), "ok");
+  assert.deepEqual(c.requests.map(uriPathOf), ["/est/crts"]);
+  const a = more(EstOp.Att, () => ({ code: 0x84 }));
+  assert.deepEqual(a.requests.map(uriPathOf), ["/.well-known/est/att"], "not listed: the EST path");
+  const s = more(EstOp.Sen, upload((req) => block2(req, pkcs7([issueFor(req, root)]), 281, 0x44, 6)));
+  assert.equal(name(s.result), "ok", `detail ${x.plainDetail()}`);
+  assert.ok(s.requests.length > 0 && s.requests.every((r) => uriPathOf(r) === "/est/sen"));
+  for (const [what, rep] of [["4.04", { code: 0x84 }], ["Content-Format 0", { code: 0x45, cf: 0, payload: listing }], ["no Content-Format", { code: 0x45, payload: listing }]] as const) {
+    const r = run(EstOp.Discover, () => rep);
+    assert.ok(r.result < 0, `${what}: ${name(r.result)}`);
+    const c2 = more(EstOp.Crts, crtsHandler);
+    assert.deepEqual(c2.requests.map(uriPathOf), ["/.well-known/est/crts"], what);
+  }
 });

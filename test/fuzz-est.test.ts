@@ -14,6 +14,8 @@ import { spawnSync } from "node:child_process";
 import { EstDevice, EstOp } from "./helpers/est-device";
 import { Pki } from "./helpers/certs";
 import { decodeMessage, encodeMessage, Type, Opt, encodeUint } from "../server/coap";
+import { formatLinkFormat } from "../server/formats";
+import { EST_LINKS } from "../server/est";
 
 const ITER = Number(process.env.FUZZ_ITERATIONS ?? 10000);
 const SEED = Number(process.env.FUZZ_SEED ?? (Date.now() & 0x7fffffff));
@@ -68,8 +70,25 @@ const sec1 = new Uint8Array(k.export({ format: "der", type: "sec1" }));
 const attrs = Uint8Array.from(Buffer.from("3026060355040506082a8648ce3d040302301506072a8648ce3d0201310a06082a8648ce3d030107", "hex"));
 const head = (major: number, n: number) => n < 24 ? [(major << 5) | n] : n < 256 ? [(major << 5) | 24, n] : [(major << 5) | 25, n >> 8, n & 255];
 const mp = Uint8Array.from([...head(4, 4), ...head(0, 284), ...head(2, pk8.length), ...pk8, ...head(0, 281), ...head(2, p7.length), ...p7]);
+const links = new TextEncoder().encode(formatLinkFormat(EST_LINKS) + ',</est>; rt="ace.est.root",\n</x>;title="a\\"b";rt=ace.est.sen');
+/** The link-format reader: a count or Malformed, and a table of well-formed slots (length < 24, a path of printable bytes). */
+function linksChecked(p: number, n: number): number {
+  const out = S + 65536;
+  const r = x.links(p, n, out);
+  const t = new Uint8Array(x.memory.buffer, out, x.linkTableSize());
+  let filled = 0;
+  for (let k = 0; k < 5; k++) {
+    const l = t[k * 24];
+    if (!l) continue;
+    filled++;
+    assert.ok(l < 24, `slot ${k} length ${l} (seed ${SEED})`);
+    for (let i = 1; i <= l; i++) assert.ok(t[k * 24 + i] > 0x20 && t[k * 24 + i] < 0x7f && t[k * 24 + i] !== 0x3f, `slot ${k} byte (seed ${SEED})`);
+  }
+  assert.equal(filled, r < 0 ? 0 : r, `found ${r}, filled ${filled} (seed ${SEED})`);
+  return r;
+}
 
-test("fuzz: EST payload readers (281, 287, 285, 62, 284) never trap and answer known codes", () => {
+test("fuzz: EST payload readers (281, 287, 285, 62, 284, link format 40) never trap and answer known codes", () => {
   const seeds: Array<[string, Uint8Array, (p: number, n: number) => number]> = [
     ["pkcs7", p7, (p, n) => x.pkcs7(p, n)],
     ["cert", leaf.der, (p, n) => x.cert(p, n, S)],
@@ -77,6 +96,7 @@ test("fuzz: EST payload readers (281, 287, 285, 62, 284) never trap and answer k
     ["multipart", mp, (p, n) => x.multipart(p, n, S)],
     ["pkcs8", pk8, (p, n) => x.pkcs8(p, n)],
     ["sec1", sec1, (p, n) => x.pkcs8(p, n)],
+    ["links", links, linksChecked],
   ];
   for (const [what, seed, f] of seeds) assert.ok(f(atEnd(seed), seed.length) >= 0, `${what} seed parses`);
   for (let i = 0; i < ITER; i++) {
@@ -88,8 +108,8 @@ test("fuzz: EST payload readers (281, 287, 285, 62, 284) never trap and answer k
 
 test("fuzz: the EST client fed mutated and random server answers never traps", () => {
   const nm = new TextEncoder().encode("urn:dev:fz"), path = new TextEncoder().encode("est");
-  const answers: Array<[number, number, Uint8Array]> = [[0x45, 281, p7], [0x44, 287, leaf.der], [0x45, 285, attrs], [0x44, 62, mp], [0x44, 281, p7]];
-  const ops = [EstOp.Crts, EstOp.Sen, EstOp.Att, EstOp.Skg, EstOp.Sren];
+  const answers: Array<[number, number, Uint8Array]> = [[0x45, 281, p7], [0x44, 287, leaf.der], [0x45, 285, attrs], [0x44, 62, mp], [0x44, 281, p7], [0x45, 40, links]];
+  const ops = [EstOp.Crts, EstOp.Sen, EstOp.Att, EstOp.Skg, EstOp.Sren, EstOp.Discover];
   const iters = Math.max(200, ITER / 20);
   for (let i = 0; i < iters; i++) {
     new Uint8Array(x.memory.buffer).set([...nm, ...path], S);

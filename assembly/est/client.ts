@@ -25,6 +25,7 @@ import { generateKeyPair } from "../se/keys";
 import {
   EstError, EstFormat, EST_MAX_CERTS, estReadPkcs7, estCerts, estReadCsrAttrs, estAttFlags,
   estReadMultipart, estPartKey, estPartKeyLen, estPartCert, estPartCertLen, estPartCertFormat, estReadPkcs8,
+  estReadLinks, EST_LINK_SLOT, EST_LINK_TABLE, EST_OP_NAMES, EST_OP_INDEX,
 } from "./codec";
 import { estWriteCsr, EST_MAX_CN } from "./csr";
 
@@ -34,6 +35,9 @@ export namespace EstOp {
   export const Sren: i32 = 3; // POST /sren (§4.2.2): over DTLS with the current certificate
   export const Skg: i32 = 4; // POST /skg (§4.4): server-side key generation
   export const Att: i32 = 5; // GET /att (§4.5)
+  /** GET /.well-known/core?rt=ace.est* (RFC 9148 §4.1): the paths of the operations above, used
+   *  by the next operations (until estInit) where the server lists one, else the EST path. */
+  export const Discover: i32 = 6;
 }
 
 export const EST_PENDING: i32 = 1;
@@ -64,7 +68,8 @@ const W_CERT: i32 = W_CSR + CSR_CAP;
 const W_X509: i32 = W_CERT + ((CERT_SIZE + 7) & ~7);
 const W_CHAIN: i32 = W_X509 + X509_WORK_SIZE;
 const W_ONE: i32 = W_CHAIN + EST_MAX_CERTS * 8;
-const W_RESP: i32 = W_ONE + 8;
+const W_LINKS: i32 = W_ONE + 8;
+const W_RESP: i32 = W_LINKS + ((EST_LINK_TABLE + 7) & ~7);
 /** Bytes of caller memory for the EST client (8-byte aligned). */
 export const EST_WORK_SIZE: i32 = W_RESP + EST_RESPONSE_CAP;
 
@@ -97,11 +102,13 @@ export let estCert: usize = 0;
 export let estCertLen: i32 = 0;
 /** CsrAttrs honoured for the next CSR (estReadCsrAttrs). */
 export let estCsrFlags: i32 = 0;
+/** EST resources /.well-known/core listed (EstOp.Discover). */
+export let estDiscovered: i32 = 0;
 
 // @ts-ignore: decorator
-@lazy const OP_NAMES = memory.data<u8>([0x63, 0x72, 0x74, 0x73, 0x73, 0x65, 0x6e, 0x73, 0x72, 0x65, 0x6e, 0x73, 0x6b, 0x67, 0x61, 0x74, 0x74]); // "crts" "sen" "sren" "skg" "att"
+@lazy const WELL_KNOWN_CORE = memory.data<u8>([0x2e, 0x77, 0x65, 0x6c, 0x6c, 0x2d, 0x6b, 0x6e, 0x6f, 0x77, 0x6e, 0x2f, 0x63, 0x6f, 0x72, 0x65]); // ".well-known/core"
 // @ts-ignore: decorator
-@lazy const OP_INDEX = memory.data<u8>([0, 4, 4, 3, 7, 4, 11, 3, 14, 3]);
+@lazy const RT_EST = memory.data<u8>([0x72, 0x74, 0x3d, 0x61, 0x63, 0x65, 0x2e, 0x65, 0x73, 0x74, 0x2a]); // "rt=ace.est*" (RFC 6690 §4.1: a prefix)
 
 function blk(): CoapBlockClient { return changetype<CoapBlockClient>(W + W_BLOCK); }
 
@@ -118,6 +125,7 @@ export function estInit(work: usize, path: usize, pLen: i32, endpoint: CoapEndpo
   op = 0;
   caLen = caCount = 0;
   estCsrFlags = 0;
+  estDiscovered = 0;
   return 0;
 }
 
@@ -128,21 +136,36 @@ export function estCaList(): usize { return W + W_CALIST; }
 export function estCaCount(): i32 { return caCount; }
 export function estBusy(): bool { return op != 0; }
 
-/** Request template: Uri-Path (the EST path's segments, then the operation), Content-Format, Accept. */
-function template(): i32 {
-  const w = changetype<CoapWriter>(W + W_WRITER);
-  w.begin(W + W_TMPL, TMPL_CAP, CoapType.CON, CoapCode.GET, 0, 0, 0);
-  const path = W + W_PATH;
+/** Uri-Path options, one per '/'-separated segment of [path, path + n). */
+function segments(w: CoapWriter, path: usize, n: i32): void {
   let s = 0;
-  for (let i = 0; i <= pathLen; i++) {
-    if (i == pathLen || load<u8>(path + <usize>i) == 0x2f) {
+  for (let i = 0; i <= n; i++) {
+    if (i == n || load<u8>(path + <usize>i) == 0x2f) {
       if (i > s) w.option(CoapOption.URI_PATH, path + <usize>s, i - s);
       s = i + 1;
     }
   }
-  // RFC 9148 §5 short names: op 1..5 at (offset, length) in OP_NAMES
+}
+
+/** Request template: Uri-Path (the discovered path, else the EST path's segments and the
+ *  operation), Content-Format, Uri-Query (discovery), Accept. */
+function template(): i32 {
+  const w = changetype<CoapWriter>(W + W_WRITER);
+  w.begin(W + W_TMPL, TMPL_CAP, CoapType.CON, CoapCode.GET, 0, 0, 0);
+  if (op == EstOp.Discover) {
+    segments(w, WELL_KNOWN_CORE, 16);
+    w.option(CoapOption.URI_QUERY, RT_EST, 11);
+    w.optionUint(CoapOption.ACCEPT, <u32>EstFormat.LinkFormat);
+    return w.finish();
+  }
   const k = <usize>((op - 1) << 1);
-  w.option(CoapOption.URI_PATH, OP_NAMES + <usize>load<u8>(OP_INDEX + k), <i32>load<u8>(OP_INDEX + k + 1));
+  const found = W + W_LINKS + <usize>((op - 1) * EST_LINK_SLOT);
+  if (load<u8>(found) != 0) segments(w, found + 1, <i32>load<u8>(found));
+  else {
+    segments(w, W + W_PATH, pathLen);
+    // RFC 9148 §5 short names: op 1..5 at (offset, length) in EST_OP_NAMES
+    w.option(CoapOption.URI_PATH, EST_OP_NAMES + <usize>load<u8>(EST_OP_INDEX + k), <i32>load<u8>(EST_OP_INDEX + k + 1));
+  }
   if (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) w.optionUint(CoapOption.CONTENT_FORMAT, <u32>estRequestFormat);
   const accept = op == EstOp.Crts ? EstFormat.Pkcs7CertsOnly : op == EstOp.Att ? EstFormat.CsrAttrs
     : op == EstOp.Skg ? EstFormat.MultipartCore : estAccept;
@@ -162,7 +185,7 @@ function send(now: i64): i32 {
   const t = template();
   if (t < 0) return fail(EstError.Transport);
   const up = (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) ? W + W_CSR : 0;
-  const r = blockClientStart(blk(), ep, CoapType.CON, (op == EstOp.Crts || op == EstOp.Att) ? CoapCode.GET : CoapCode.POST,
+  const r = blockClientStart(blk(), ep, CoapType.CON, (op == EstOp.Crts || op == EstOp.Att || op == EstOp.Discover) ? CoapCode.GET : CoapCode.POST,
     W + W_TMPL, t, up, up ? csrLen : 0, W + W_RESP + <usize>caLen, EST_RESPONSE_CAP - caLen, estSzx1, estSzx2, now);
   if (r < 0) { estLastDetail = r; return fail(EstError.Transport); }
   return EST_PENDING;
@@ -177,7 +200,7 @@ function send(now: i64): i32 {
  */
 export function estStart(operation: i32, slot: i32, wall: i64, now: i64): i32 {
   if (op != 0) return EstError.Busy;
-  if (operation < EstOp.Crts || operation > EstOp.Att) return EstError.Malformed;
+  if (operation < EstOp.Crts || operation > EstOp.Discover) return EstError.Malformed;
   op = operation;
   keySlot = -1;
   wallNow = wall;
@@ -302,7 +325,12 @@ export function estOnResponse(now: i64): i32 {
   const body = W + W_RESP + <usize>caLen;
   const len = b.downLen;
   let res: i32 = 0;
-  if (op == EstOp.Crts) {
+  if (op == EstOp.Discover) {
+    if (cf != EstFormat.LinkFormat) return fail(EstError.ContentFormat);
+    res = estReadLinks(body, len, W + W_LINKS);
+    if (res < 0) return fail(res);
+    estDiscovered = res;
+  } else if (op == EstOp.Crts) {
     if (cf != EstFormat.Pkcs7CertsOnly) return fail(EstError.ContentFormat);
     const n = estReadPkcs7(body, len);
     if (n < 0) return fail(n);

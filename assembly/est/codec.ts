@@ -41,6 +41,7 @@ export namespace EstFormat {
   export const Pkcs10: i32 = 286; // application/pkcs10
   export const PkixCert: i32 = 287; // application/pkix-cert
   export const Pkcs8: i32 = 284; // application/pkcs8
+  export const LinkFormat: i32 = 40; // application/link-format (RFC 6690), /.well-known/core
 }
 
 /** Most certificates taken from one PKCS#7 (a leaf and a short chain). */
@@ -316,4 +317,117 @@ export function estReadPkcs8(p: usize, len: i32): i32 {
     r = readEcPrivateKey(ecStart, ecEnd, false);
   }
   return r < 0 ? r : <i32>(<usize>r - p);
+}
+
+// ---- discovery: RFC 9148 §4.1, RFC 6690 §2 link format -------------------------------
+
+/** The EST resources by EstOp (1..5): "crts" "sen" "sren" "skg" "att", at (offset, length) in EST_OP_NAMES. */
+// @ts-ignore: decorator
+@lazy export const EST_OP_NAMES = memory.data<u8>([0x63, 0x72, 0x74, 0x73, 0x73, 0x65, 0x6e, 0x73, 0x72, 0x65, 0x6e, 0x73, 0x6b, 0x67, 0x61, 0x74, 0x74]);
+// @ts-ignore: decorator
+@lazy export const EST_OP_INDEX = memory.data<u8>([0, 4, 4, 3, 7, 4, 11, 3, 14, 3]);
+// @ts-ignore: decorator
+@lazy const ACE_EST = memory.data<u8>([0x61, 0x63, 0x65, 0x2e, 0x65, 0x73, 0x74, 0x2e]); // "ace.est."
+/** One discovered path per EstOp: [length u8][the path without its leading '/'], EST_LINK_SLOT bytes each. */
+export const EST_LINK_SLOT: i32 = 24;
+export const EST_LINK_TABLE: i32 = 5 * EST_LINK_SLOT;
+
+// the reader's cursor over [lp, lp + ln)
+let lp: usize = 0;
+let ln: i32 = 0;
+let lq: i32 = 0;
+/** The byte at the cursor, -1 at the end. */
+function peek(): i32 { return lq < ln ? <i32>load<u8>(lp + <usize>lq) : -1; }
+/** Past blanks: space, tab, CR, LF (not in RFC 6690's grammar, but examples are printed with them). */
+function skipBlank(): void { let c = peek(); while (c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d) { lq++; c = peek(); } }
+/** To the next a, b or c (returned), or the end (-1). */
+function until(a: i32, b: i32, c: i32): i32 {
+  let x = peek();
+  while (x >= 0 && x != a && x != b && x != c) { lq++; x = peek(); }
+  return x;
+}
+
+/** The EstOp bits (1 << (op - 1)) named by an rt value: space-separated types (RFC 6690 §3.1), "ace.est.<op>" each. */
+function rtOps(p: usize, n: i32): i32 {
+  let mask = 0;
+  let i = 0;
+  while (i < n) {
+    const s = i;
+    while (i < n && load<u8>(p + <usize>i) != 0x20) i++;
+    const l = i++ - s - 8;
+    if (l <= 0 || memory.compare(p + <usize>s, ACE_EST, 8) != 0) continue;
+    for (let k = 0; k < 5; k++) {
+      const at = EST_OP_INDEX + <usize>(k << 1);
+      if (<i32>load<u8>(at, 1) == l && memory.compare(p + <usize>(s + 8), EST_OP_NAMES + <usize>load<u8>(at), <usize>l) == 0) mask |= 1 << k;
+    }
+  }
+  return mask;
+}
+
+/** One link-value at the cursor (`<URI>` then `;param[=value]`s): its EST paths into table;
+ *  the number of operations newly found, or -1 for bad syntax. */
+function readLink(table: usize): i32 {
+  if (peek() != 0x3c) return -1; // '<'
+  const u = ++lq;
+  if (until(0x3e, 0x3e, 0x3e) < 0) return -1; // '>'
+  const uEnd = lq++;
+  let mask = 0;
+  skipBlank();
+  while (peek() == 0x3b) { // ';' link-param
+    lq++;
+    skipBlank();
+    const n = lq;
+    let c = until(0x3d, 0x3b, 0x2c); // '=' ';' ','
+    const nameLen = lq - n;
+    let v = lq;
+    if (c == 0x3d) {
+      v = ++lq;
+      if (peek() == 0x22) { // quoted-string; '\' escapes the next byte
+        v = ++lq;
+        while ((c = until(0x22, 0x5c, 0x5c)) == 0x5c) lq += 2;
+        if (c < 0) return -1;
+      } else until(0x3b, 0x2c, 0x2c);
+    }
+    if (nameLen == 2 && load<u16>(lp + <usize>n) == 0x7472) mask |= rtOps(lp + <usize>v, lq - v); // "rt"
+    if (peek() == 0x22) lq++;
+    skipBlank();
+  }
+  // RFC 9148 §4.1: a path on this server ("/..." but not "//host"), no query, fragment or escapes
+  const pl = uEnd - u - 1;
+  const path = lp + <usize>u;
+  let ok = mask != 0 && pl > 0 && pl < EST_LINK_SLOT && load<u16>(path) != 0x2f2f && load<u8>(path) == 0x2f;
+  for (let i = 0; ok && i <= pl; i++) { const c = load<u8>(path + <usize>i); ok = c > 0x20 && c < 0x7f && c != 0x3f && c != 0x23 && c != 0x25; }
+  let found = 0;
+  for (let k = 0; ok && k < 5; k++) {
+    if (!(mask & (1 << k))) continue;
+    const slot = table + <usize>(k * EST_LINK_SLOT);
+    if (load<u8>(slot) == 0) found++;
+    store<u8>(slot, <u8>pl);
+    memory.copy(slot + 1, path + 1, <usize>pl);
+  }
+  return found;
+}
+
+/**
+ * A /.well-known/core answer (RFC 6690 §2: `<URI>;param=value;...` links separated by ','):
+ * the paths of the links whose rt names an EST resource (RFC 9148 §4.1, e.g.
+ * `</est/sen>;rt="ace.est.sen";ct="281 287"`) go into `table` (EST_LINK_TABLE bytes). Only
+ * absolute paths on the same server ("/..." but not "//host"), without query, fragment or
+ * percent-escapes, up to EST_LINK_SLOT - 1 bytes; other links are skipped. The number of
+ * EST resources found, or Malformed (and an empty table: nothing half-applied).
+ */
+export function estReadLinks(p: usize, len: i32, table: usize): i32 {
+  lp = p; ln = len; lq = 0;
+  memory.fill(table, 0, <usize>EST_LINK_TABLE);
+  let found = 0;
+  for (;;) {
+    skipBlank();
+    if (peek() < 0) return found;
+    const r = readLink(table);
+    if (r < 0 || (peek() >= 0 && peek() != 0x2c)) break; // ',' between links
+    found += r;
+    lq++;
+  }
+  memory.fill(table, 0, <usize>EST_LINK_TABLE); // bad syntax: nothing half-applied
+  return EstError.Malformed;
 }

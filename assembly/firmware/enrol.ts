@@ -26,7 +26,7 @@ import { CoapEndpoint, CoapEvent, coapEndpointInit, coapEndpointSize } from "../
 import {
   EST_WORK_SIZE, EST_PENDING, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline,
   estCert, estCertLen, estLastCode, estLastDetail, estCsr, estCsrLen, estPublicKey, estRetries, estCaCount,
-  estSzx1, estSzx2, estAccept, estCsrFlags, estRequestFormat, estCaList, estSetWall,
+  estSzx1, estSzx2, estAccept, estCsrFlags, estRequestFormat, estCaList, estSetWall, estDiscovered,
 } from "../est/client";
 import { EstError } from "../est/codec";
 
@@ -333,6 +333,8 @@ export function enrol_code(): i32 { return estLastCode; }
 export function enrol_detail(): i32 { return estLastDetail; }
 export function enrol_retries(): i32 { return estRetries; }
 export function enrol_ca_count(): i32 { return estCaCount(); }
+/** EST resources the last EstOp.Discover found listed. */
+export function enrol_discovered(): i32 { return estDiscovered; }
 export function enrol_cert_ptr(): usize { return estCert; }
 export function enrol_cert_len(): i32 { return estCertLen; }
 export function enrol_csr_ptr(): usize { return estCsr(); }

@@ -41,7 +41,7 @@ function cfg(): usize { return estArea() + <usize>A_CFG; }
 
 // ---- configuration ---------------------------------------------------------------
 // RecordId.EstConfig: uriLen u16, uri, renew percent u8, flags u8 (1 = server-side key
-// generation, /skg); RecordId.EstTrust: the anchor's DER.
+// generation, /skg; 2 = discovery); RecordId.EstTrust: the anchor's DER.
 // In RAM: byte 0 = 0xff when no EstConfig is stored, the record from byte 2.
 
 function loadConfig(): void {
@@ -61,13 +61,16 @@ export function estRenewPercent(): i32 {
 }
 /** The device asks the EST server for its key (/skg, RFC 7030 §4.4) instead of generating one. */
 export function estServerKeygen(): bool { return (load<u8>(estUri() + <usize>estUriLen() + 1) & 1) != 0; }
+/** The device discovers the EST resources first (GET /.well-known/core?rt=ace.est*, RFC 9148 §4.1). */
+export function estDiscover(): bool { return (load<u8>(estUri() + <usize>estUriLen() + 1) & 2) != 0; }
 /** The explicit EST trust anchor into [buf, buf + EST_CA_MAX): its length, 0 when none is configured. */
 export function estCaLoad(buf: usize): i32 {
   const n = storeGet(RecordId.EstTrust, buf, EST_CA_MAX);
   return n > 0 ? n : 0;
 }
 /** est_configure: kind 1 the EST URI, 2 the EST trust anchor (DER; length 0 removes it), 3 the
- *  renewal percent, 4 server-side key generation on (1) or off (0) (3 and 4 travel as `len`).
+ *  renewal percent, 4 server-side key generation on (1) or off (0), 5 discovery on (1) or off (0)
+ *  (3, 4 and 5 travel as `len`).
  *  Stored at once; -1 for a bad value or a store status. */
 export function estConfigure(kind: i32, p: usize, len: i32): i32 {
   if (kind == 2) {
@@ -86,9 +89,11 @@ export function estConfigure(kind: i32, p: usize, len: i32): i32 {
   } else if (kind == 3) {
     if (len <= 0 || len > 100) return -1;
     store<u8>(c + 4 + <usize>uriLen, <u8>len);
-  } else if (kind == 4) {
+  } else if (kind == 4 || kind == 5) {
     if (len < 0 || len > 1) return -1;
-    store<u8>(c + 5 + <usize>uriLen, <u8>len);
+    const bit = kind == 4 ? 1 : 2;
+    const f = c + 5 + <usize>uriLen;
+    store<u8>(f, len ? load<u8>(f) | bit : load<u8>(f) & ~bit);
   } else return -1;
   store<u8>(c, 0);
   const r = storePut(RecordId.EstConfig, c + 2, 4 + estUriLen());

@@ -45,11 +45,12 @@ import { wipe } from "../crypto/ct";
 import { STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent } from "../coap/endpoint";
 import { CoapCode } from "../coap/message";
-import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall } from "../est/client";
+import { EstOp, EST_PENDING, EST_WORK_SIZE, estSzx1, estSzx2, estInit, estStart, estOnResponse, estOnTransportError, estTimer, estDeadline, estCert, estCertLen, estLastCode, estSetWall, estDiscovered } from "../est/client";
+import { EstError } from "../est/codec";
 import { estCredentialInstall, estCredSlot, estNextSlot } from "../est/credential";
 import { EP_NAME, epNameLen, isRegistered, regRestartPending } from "../lwm2m/client/registration";
 import {
-  EST_ENABLED, estUri, estUriLen, estServerKeygen, estCredential, estCredBuf, estCertWork,
+  EST_ENABLED, estUri, estUriLen, estServerKeygen, estDiscover, estCredential, estCredBuf, estCertWork,
   estCredLen, estRenewalDue, estCredValid,
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
@@ -764,8 +765,9 @@ function estBegin(ci: i32, now: i64): void {
   estSzx2 = MAX_SZX;
   if (estInit(changetype<usize>(blockAt(k)), uPath, uPathLen, connEp(ci), EP_NAME, epNameLen) != 0) { estFailed(ci, now, -1); return; }
   estRunning = true;
-  estOp = EstOp.Crts;
-  estDone(ci, estStart(EstOp.Crts, 0, clock_wall_seconds(), now), now);
+  // RFC 9148 §4.1: discovery when configured (est_configure kind 5), else the EST path at once
+  estOp = estDiscover() ? EstOp.Discover : EstOp.Crts;
+  estDone(ci, estStart(estOp, 0, clock_wall_seconds(), now), now);
   if (estCi == ci) estPump(ci, now);
 }
 
@@ -789,6 +791,17 @@ function estPump(ci: i32, now: i64): void {
 /** One EST operation's result: the next step. True when the enrolment ended (ci replaced or failed). */
 function estDone(ci: i32, r: i32, now: i64): bool {
   if (r == EST_PENDING) return false;
+  if (estOp == EstOp.Discover && r != EstError.Transport && r != EstError.GaveUp) {
+    // a server that does not answer discovery (4.04 ...), answers it badly or lists no EST
+    // resource: the EST path (/.well-known/est or the configured one) for every operation
+    lb("EST: discovery ");
+    if (r < 0) { ls("not answered ("); if (estLastCode >= 0 && (estLastCode >> 5) != 2) lcode(estLastCode); else lnum(r); ls(")"); }
+    else { ls("listed "); lnum(estDiscovered); ls(" EST resources"); }
+    ls("; the EST path for the others");
+    linfo();
+    estOp = EstOp.Crts;
+    return estDone(ci, estStart(EstOp.Crts, 0, clock_wall_seconds(), now), now);
+  }
   // RFC 9148 §5: /att is optional; a server without it (4.04) gets a CSR without attributes
   if (r < 0 && estOp == EstOp.Att && estLastCode == CoapCode.NOT_FOUND) r = 0;
   if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }

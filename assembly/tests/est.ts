@@ -118,3 +118,9 @@ export function credLoad(buf: usize, cap: i32, work: usize): i32 { return estCre
 export function credSlot(): i32 { return estCredSlot; }
 export function credNextSlot(): i32 { return estNextSlot(); }
 export function renewAt(nb: i64, na: i64, pct: i32): i64 { return estRenewAt(nb, na, pct); }
+
+// ---- discovery: the link-format reader (RFC 6690) ----
+import { estReadLinks, EST_LINK_TABLE } from "../est/codec";
+/** The EST resources found in [p, p+len), their paths in out (EST_LINK_TABLE bytes: 5 × [len u8][path]). */
+export function links(p: usize, len: i32, out: usize): i32 { return estReadLinks(p, len, out); }
+export function linkTableSize(): i32 { return EST_LINK_TABLE; }

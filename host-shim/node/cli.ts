@@ -174,7 +174,7 @@ function factoryConfig(args: string[]): FactoryConfig {
     servers: [{
       uri, ...creds, shortServerId: Number(option(args, "--ssid", "1")), lifetime: Number(option(args, "--lifetime", "300")),
     }],
-    ...(creds.securityMode === "est" ? { est: { uri: est, trustAnchor: estCa ? readCertificate(estCa) : undefined, renewPercent: renew ? Number(renew) : undefined, serverKeygen: args.includes("--est-skg") } } : {}),
+    ...(creds.securityMode === "est" ? { est: { uri: est, trustAnchor: estCa ? readCertificate(estCa) : undefined, renewPercent: renew ? Number(renew) : undefined, serverKeygen: args.includes("--est-skg"), discover: args.includes("--est-discover") } } : {}),
   };
 }
 
@@ -304,7 +304,7 @@ const USAGE = `usage: lwm2m-wasm <command> [options]
          [--psk-identity ID --psk-key HEX [--low-entropy]]
          [--rpk-key FILE --server-rpk FILE] [--cert FILE --key FILE --ca FILE [--cert-usage N]]
          [--server-cert FILE --idevid-cert FILE --idevid-key FILE [--est coaps://HOST:PORT[/path]]
-          [--est-ca FILE] [--renew-at PERCENT] [--est-skg]]
+          [--est-ca FILE] [--renew-at PERCENT] [--est-skg] [--est-discover]]
                         run a simulated LwM2M device: coap:// = NoSec, coaps:// = DTLS with PSK,
                         RPK (key files PEM or DER) or X.509 (--cert-usage 0-3, default 3 = domain-issued
                         certificate), or Security Mode 4: a certificate enrolled by EST-coaps (RFC 9148)

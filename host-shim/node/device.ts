@@ -177,9 +177,10 @@ export interface FactoryConfig {
   bootstrapPct?: number | null;
   /** Security Mode 4 (issue 8): the EST server (default: the account's own server at /.well-known/est),
    *  an explicit EST trust anchor (DER; default: resource 4), the renewal point (% of validity, default 75),
-   *  server-side key generation (/skg, RFC 7030 §4.4) instead of a key made in the SE (default false).
-   *  The IDevID certificate and key of a mode-4 account are its resources 3 and 5 (publicKey, secretKey). */
-  est?: { uri?: string; trustAnchor?: Uint8Array; renewPercent?: number; serverKeygen?: boolean };
+   *  server-side key generation (/skg, RFC 7030 §4.4) instead of a key made in the SE (default false),
+   *  discovery of the EST resources (GET /.well-known/core?rt=ace.est*, RFC 9148 §4.1) before each
+   *  enrolment and renewal (default false: the EST path at once). The IDevID certificate and key of a mode-4 account are its resources 3 and 5 (publicKey, secretKey). */
+  est?: { uri?: string; trustAnchor?: Uint8Array; renewPercent?: number; serverKeygen?: boolean; discover?: boolean };
   /** Device Object values (/3/0): manufacturer, model, serial number, firmware version. */
   device?: { manufacturer?: string; modelNumber?: string; serialNumber?: string; firmwareVersion?: string };
 }
@@ -453,6 +454,7 @@ export class Device extends EventEmitter {
       if (cfg.est.trustAnchor) put(2, cfg.est.trustAnchor);
       if (cfg.est.renewPercent !== undefined && ex.est_configure(3, cfg.est.renewPercent) !== 0) throw new ProvisionError("est", 0x80);
       if (cfg.est.serverKeygen && ex.est_configure(4, 1) !== 0) throw new ProvisionError("est", 0x80);
+      if (cfg.est.discover && ex.est_configure(5, 1) !== 0) throw new ProvisionError("est", 0x80);
     }
     const ep = enc.encode(cfg.endpoint);
     if (ep.length > ex.config_capacity()) throw new ProvisionError("endpoint", 0x80);

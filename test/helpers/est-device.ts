@@ -11,7 +11,7 @@ import { DeviceRng } from "../../host-shim/node/drbg";
 import { NorFlash } from "../../host-shim/node/flash";
 import { ROOT } from "./wasm";
 
-export const EstOp = { Crts: 1, Sen: 2, Sren: 3, Skg: 4, Att: 5 } as const;
+export const EstOp = { Crts: 1, Sen: 2, Sren: 3, Skg: 4, Att: 5, Discover: 6 } as const;
 export const EnrolState = { Idle: 0, Handshake: 1, Ready: 2, Busy: 3, Failed: 4 } as const;
 /** EstError (assembly/est/codec.ts) by value. */
 export const EstErrorName: Record<number, string> = Object.fromEntries(

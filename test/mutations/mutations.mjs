@@ -217,6 +217,22 @@ export const mutations = [
   { id: "est-att-before-csr", area: "transport", file: "assembly/firmware/transport.ts",
     find: "return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);", replace: "return estDone(ci, 0, now);",
     build: ["firmware"], tests: ["test/est-device-libest.test.ts"] },
+  // ---- EST discovery (RFC 9148 §4.1): the link-format reader and its use ----
+  { id: "est-discovery-same-server", area: "transport", file: "assembly/est/codec.ts",
+    find: "load<u16>(path) != 0x2f2f && ", replace: "",
+    build: ["test:est"], tests: ["test/est.test.ts"] },
+  { id: "est-discovery-path-bytes", area: "transport", file: "assembly/est/codec.ts",
+    find: "ok = c > 0x20 && c < 0x7f && c != 0x3f && c != 0x23 && c != 0x25;", replace: "ok = true;",
+    build: ["test:est"], tests: ["test/est.test.ts"] },
+  { id: "est-discovery-nothing-half-applied", area: "transport", file: "assembly/est/codec.ts",
+    find: "memory.fill(table, 0, <usize>EST_LINK_TABLE); // bad syntax: nothing half-applied", replace: "",
+    build: ["test:est"], tests: ["test/est.test.ts"] },
+  { id: "est-discovery-content-format", area: "transport", file: "assembly/est/client.ts",
+    find: "if (cf != EstFormat.LinkFormat) return fail(EstError.ContentFormat);", replace: "if (false) return fail(EstError.ContentFormat);",
+    build: ["test:est"], tests: ["test/est.test.ts"] },
+  { id: "est-discovery-falls-back", area: "transport", file: "assembly/firmware/transport.ts",
+    find: "if (estOp == EstOp.Discover && r != EstError.Transport && r != EstError.GaveUp) {", replace: "if (estOp == EstOp.Discover && r >= 0) {",
+    build: ["firmware"], tests: ["test/est-device-libest.test.ts"] },
 
   // ---- storage: seal/open, rollback, generation and epoch binding ----
   { id: "storage-commit-tag", area: "storage", file: "assembly/storage/store.ts",
