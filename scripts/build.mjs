@@ -11,7 +11,7 @@ import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
 import heapExports from "./asc-transforms/heap-exports.mjs";
-import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput } from "./profiles.mjs";
+import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput, readProfiles } from "./profiles.mjs";
 import { splitLogDictionary } from "./log-dictionary.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -100,7 +100,49 @@ export function testEntries() {
   return readdirSync("assembly/tests").filter((f) => f.endsWith(".ts") && !f.startsWith("_")).map((f) => basename(f, ".ts"));
 }
 
-export async function buildTest(name, outDir = "build/test", release = false) {
+/** A test entry is profile-sensitive when it imports assembly/profile.ts (directly or
+ *  through the layers it imports): its code changes with a profile's flags and capacities. */
+export function profileSensitive(name) {
+  const target = join(root, "assembly/profile.ts");
+  const seen = new Set();
+  const reaches = (file) => {
+    if (file === target) return true;
+    if (seen.has(file)) return false;
+    seen.add(file);
+    for (const m of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+)"/g)) {
+      const base = join(dirname(file), m[1]);
+      const f = existsSync(`${base}.ts`) ? `${base}.ts` : join(base, "index.ts");
+      if (existsSync(f) && reaches(f)) return true;
+    }
+    return false;
+  };
+  const entry = join(root, "assembly/tests", `${name}.ts`);
+  // an entry that fixes a capacity or flag itself (storage-small) is its own profile
+  if (/@global\s+const\s+(CAP_|PROFILE_|DTLS_CLIENT_ONLY)/.test(readFileSync(entry, "utf8"))) return false;
+  return reaches(entry);
+}
+
+/** Where a profile's test entries go: build/test for the default profile, build/test/<profile>
+ *  for the others (only the profile-sensitive entries; test/helpers/wasm.ts falls back). */
+export function testOutDir(profile = DEFAULT_PROFILE) {
+  return profile === DEFAULT_PROFILE ? "build/test" : `build/test/${profile}`;
+}
+
+/** The asc flags of a profile's test entries. The default profile's entries are built without
+ *  flags (every layer in, the DTLS server role too: the suite tests the layers, not just the
+ *  firmware); another profile's get its capacities and the flags the default profile does not
+ *  set, so each test runs against the layers that profile ships. */
+export function testProfileFlags(profile) {
+  if (profile === DEFAULT_PROFILE) return [];
+  const cfg = readProfiles();
+  const dflt = new Set(cfg.profiles[DEFAULT_PROFILE].flags);
+  const flags = profileUseFlags(profile);
+  const out = [];
+  for (let i = 0; i < flags.length; i += 2) if (!dflt.has(flags[i + 1].split("=")[0])) out.push(flags[i], flags[i + 1]);
+  return out;
+}
+
+export async function buildTest(name, outDir = "build/test", release = false, profile = DEFAULT_PROFILE) {
   mkdirSync(outDir, { recursive: true });
   // An entry-less config: otherwise asc reads ./asconfig.json and adds the firmware entry.
   const args = [`assembly/tests/${name}.ts`, "--config", "assembly/tests/asconfig.json", "-o", `${outDir}/${name}.wasm`, "--runtime", "stub", "--exportStart", "_initialize",
@@ -109,7 +151,8 @@ export async function buildTest(name, outDir = "build/test", release = false) {
   // Module sizes: like the release (no asserts, aborts become plain traps, no messages).
   if (release) args.push("-Oz", "--converge", "--noAssert", "--use", "abort=");
   else args.push("-O3", "--debug");
-  await compile(args, `test ${name}`);
+  args.push(...testProfileFlags(profile));
+  await compile(args, `test ${name}${profile === DEFAULT_PROFILE ? "" : ` (${profile})`}`);
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
@@ -123,6 +166,10 @@ async function cli() {
   if (what === "probe") await buildProbe();
   if (what === "tests" || what === "all") {
     for (const t of testEntries()) if (!only || only === t) await buildTest(t);
+    // every other profile's variant of the profile-sensitive entries (LWM2M_PROFILE runs load them)
+    for (const p of profileNames()) if (p !== DEFAULT_PROFILE) {
+      for (const t of testEntries()) if ((!only || only === t) && profileSensitive(t)) await buildTest(t, testOutDir(p), false, p);
+    }
   }
   for (const f of [...profileNames().map(profileOutput), "build/probe.wasm"]) if (existsSync(f)) console.log(`${f} ${statSync(f).size} bytes`);
 }

@@ -46,3 +46,30 @@ export function checkProfile(cfg, name) {
 /** Where a profile's release goes (profiles.json "output"). */
 export function profileOutput(name) { return readProfiles().profiles[name].output; }
 
+
+// ---- features, for the tests (scripts/run-tests.mjs, test/helpers/profile.ts) ----
+/** The feature a flag removes, named after the flag: PROFILE_NO_X509 "x509",
+ *  PROFILE_NO_SENML_JSON "senml-json", DTLS_CLIENT_ONLY "dtls-server". */
+export function featureOf(flag) {
+  if (flag === "DTLS_CLIENT_ONLY") return "dtls-server";
+  return flag.replace(/^PROFILE_NO_/, "").toLowerCase().replace(/_/g, "-");
+}
+/** The flag that removes a feature; an unknown feature name throws (a typo must not skip a test). */
+export function flagOf(feature, cfg = readProfiles()) {
+  const flag = Object.keys(cfg.flags).find((f) => featureOf(f) === feature);
+  if (!flag) throw new Error(`unknown feature "${feature}": profiles.json's flags give ${Object.keys(cfg.flags).map(featureOf).join(", ")}`);
+  return flag;
+}
+/** The features a profile's tests lack: its flags the default profile does not set (the default
+ *  profile's test entries are built without flags, every layer in: scripts/build.mjs testProfileFlags). */
+export function lackedFeatures(profile, cfg = readProfiles()) {
+  if (!cfg.profiles[profile]) throw new Error(`unknown build profile ${profile} (profiles.json: ${Object.keys(cfg.profiles).join(", ")})`);
+  const dflt = new Set(cfg.profiles[DEFAULT_PROFILE].flags);
+  return cfg.profiles[profile].flags.filter((f) => !dflt.has(f)).map(featureOf);
+}
+/** A test file's `// @needs FEATURE [FEATURE...]` header lines (features it needs as a whole). */
+export function fileNeeds(source, cfg = readProfiles()) {
+  const out = [];
+  for (const m of source.matchAll(/^\/\/ @needs ([a-z0-9 -]+)$/gm)) for (const f of m[1].trim().split(/\s+/)) { flagOf(f, cfg); out.push(f); }
+  return out;
+}
