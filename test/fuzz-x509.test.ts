@@ -3,6 +3,7 @@
 // X.509 parser, path validation, the LwM2M trust decision and the RPK check.
 // Zero traps allowed, and every result is 0/positive or a known error code.
 // FUZZ_ITERATIONS (default 10000), FUZZ_SEED to reproduce.
+// @needs x509
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";

@@ -4,6 +4,7 @@
 // parsed fields are cross-checked against node:crypto's X509Certificate and
 // `openssl x509 -text`; chain results against `openssl verify`. Signatures are
 // verified through the se_verify_digest import, implemented here with @noble/curves.
+// @needs x509
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, verify as nodeVerify, X509Certificate, generateKeyPairSync } from "node:crypto";
