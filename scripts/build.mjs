@@ -116,10 +116,13 @@ export function profileSensitive(name) {
     }
     return false;
   };
-  const entry = join(root, "assembly/tests", `${name}.ts`);
-  // an entry that fixes a capacity or flag itself (storage-small) is its own profile
-  if (/@global\s+const\s+(CAP_|PROFILE_|DTLS_CLIENT_ONLY)/.test(readFileSync(entry, "utf8"))) return false;
-  return reaches(entry);
+  return reaches(join(root, "assembly/tests", `${name}.ts`));
+}
+
+/** The capacities a test entry fixes itself (`@global const CAP_X`: storage-small's record size,
+ *  the model entry's arena with room for its test Object); a profile's value does not replace them. */
+function entryFixed(name) {
+  return new Set([...readFileSync(join(root, "assembly/tests", `${name}.ts`), "utf8").matchAll(/@global\s+const\s+(\w+)/g)].map((m) => m[1]));
 }
 
 /** Where a profile's test entries go: build/test for the default profile, build/test/<profile>
@@ -132,13 +135,16 @@ export function testOutDir(profile = DEFAULT_PROFILE) {
  *  flags (every layer in, the DTLS server role too: the suite tests the layers, not just the
  *  firmware); another profile's get its capacities and the flags the default profile does not
  *  set, so each test runs against the layers that profile ships. */
-export function testProfileFlags(profile) {
+export function testProfileFlags(profile, fixed = new Set()) {
   if (profile === DEFAULT_PROFILE) return [];
   const cfg = readProfiles();
   const dflt = new Set(cfg.profiles[DEFAULT_PROFILE].flags);
   const flags = profileUseFlags(profile);
   const out = [];
-  for (let i = 0; i < flags.length; i += 2) if (!dflt.has(flags[i + 1].split("=")[0])) out.push(flags[i], flags[i + 1]);
+  for (let i = 0; i < flags.length; i += 2) {
+    const name = flags[i + 1].split("=")[0];
+    if (!dflt.has(name) && !fixed.has(name)) out.push(flags[i], flags[i + 1]);
+  }
   return out;
 }
 
@@ -151,7 +157,7 @@ export async function buildTest(name, outDir = "build/test", release = false, pr
   // Module sizes: like the release (no asserts, aborts become plain traps, no messages).
   if (release) args.push("-Oz", "--converge", "--noAssert", "--use", "abort=");
   else args.push("-O3", "--debug");
-  args.push(...testProfileFlags(profile));
+  args.push(...testProfileFlags(profile, entryFixed(name)));
   await compile(args, `test ${name}${profile === DEFAULT_PROFILE ? "" : ` (${profile})`}`);
 }
 
