@@ -11,7 +11,7 @@ import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
 import heapExports from "./asc-transforms/heap-exports.mjs";
-import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput, readProfiles } from "./profiles.mjs";
+import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput, profileSensitive, testProfileFlags } from "./profiles.mjs";
 import { splitLogDictionary } from "./log-dictionary.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -100,25 +100,6 @@ export function testEntries() {
   return readdirSync("assembly/tests").filter((f) => f.endsWith(".ts") && !f.startsWith("_")).map((f) => basename(f, ".ts"));
 }
 
-/** A test entry is profile-sensitive when it imports assembly/profile.ts (directly or
- *  through the layers it imports): its code changes with a profile's flags and capacities. */
-export function profileSensitive(name) {
-  const target = join(root, "assembly/profile.ts");
-  const seen = new Set();
-  const reaches = (file) => {
-    if (file === target) return true;
-    if (seen.has(file)) return false;
-    seen.add(file);
-    for (const m of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+)"/g)) {
-      const base = join(dirname(file), m[1]);
-      const f = existsSync(`${base}.ts`) ? `${base}.ts` : join(base, "index.ts");
-      if (existsSync(f) && reaches(f)) return true;
-    }
-    return false;
-  };
-  return reaches(join(root, "assembly/tests", `${name}.ts`));
-}
-
 /** The capacities a test entry fixes itself (`@global const CAP_X`: storage-small's record size,
  *  the model entry's arena with room for its test Object); a profile's value does not replace them. */
 function entryFixed(name) {
@@ -129,23 +110,6 @@ function entryFixed(name) {
  *  for the others (only the profile-sensitive entries; test/helpers/wasm.ts falls back). */
 export function testOutDir(profile = DEFAULT_PROFILE) {
   return profile === DEFAULT_PROFILE ? "build/test" : `build/test/${profile}`;
-}
-
-/** The asc flags of a profile's test entries. The default profile's entries are built without
- *  flags (every layer in, the DTLS server role too: the suite tests the layers, not just the
- *  firmware); another profile's get its capacities and the flags the default profile does not
- *  set, so each test runs against the layers that profile ships. */
-export function testProfileFlags(profile, fixed = new Set()) {
-  if (profile === DEFAULT_PROFILE) return [];
-  const cfg = readProfiles();
-  const dflt = new Set(cfg.profiles[DEFAULT_PROFILE].flags);
-  const flags = profileUseFlags(profile);
-  const out = [];
-  for (let i = 0; i < flags.length; i += 2) {
-    const name = flags[i + 1].split("=")[0];
-    if (!dflt.has(name) && !fixed.has(name)) out.push(flags[i], flags[i + 1]);
-  }
-  return out;
 }
 
 export async function buildTest(name, outDir = "build/test", release = false, profile = DEFAULT_PROFILE) {

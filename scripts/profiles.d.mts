@@ -15,3 +15,7 @@ export function flagOf(feature: string, cfg?: unknown): string;
 export function lackedFeatures(profile: string, cfg?: unknown): string[];
 /** A test file's `// @needs FEATURE...` header features. */
 export function fileNeeds(source: string, cfg?: unknown): string[];
+/** A test entry of assembly/tests imports assembly/profile.ts (directly or through its layers). */
+export function profileSensitive(name: string): boolean;
+/** The asc flags of a profile's test-entry variants (none for the default profile); `fixed`: capacities the entry sets itself. */
+export function testProfileFlags(profile: string, fixed?: Set<string>): string[];

@@ -3,7 +3,7 @@
 // default, floor and reason) and turns a profile into asc flags. Used by
 // scripts/build.mjs, scripts/size.mjs, bench/ and test/profiles.test.ts
 // (plain Node: no asc import here).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -73,3 +73,41 @@ export function fileNeeds(source, cfg = readProfiles()) {
   for (const m of source.matchAll(/^\/\/ @needs ([a-z0-9 -]+)$/gm)) for (const f of m[1].trim().split(/\s+/)) { flagOf(f, cfg); out.push(f); }
   return out;
 }
+
+// ---- test entries per profile (scripts/build.mjs) ----
+/** A test entry is profile-sensitive when it imports assembly/profile.ts (directly or
+ *  through the layers it imports): its code changes with a profile's flags and capacities. */
+export function profileSensitive(name) {
+  const target = join(root, "assembly/profile.ts");
+  const seen = new Set();
+  const reaches = (file) => {
+    if (file === target) return true;
+    if (seen.has(file)) return false;
+    seen.add(file);
+    for (const m of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*"(\.{1,2}\/[^"]+)"/g)) {
+      const base = join(dirname(file), m[1]);
+      const f = existsSync(`${base}.ts`) ? `${base}.ts` : join(base, "index.ts");
+      if (existsSync(f) && reaches(f)) return true;
+    }
+    return false;
+  };
+  return reaches(join(root, "assembly/tests", `${name}.ts`));
+}
+
+/** The asc flags of a profile's test entries. The default profile's entries are built without
+ *  flags (every layer in, the DTLS server role too: the suite tests the layers, not just the
+ *  firmware); another profile's get its capacities and the flags the default profile does not
+ *  set, so each test runs against the layers that profile ships. */
+export function testProfileFlags(profile, fixed = new Set()) {
+  if (profile === DEFAULT_PROFILE) return [];
+  const cfg = readProfiles();
+  const dflt = new Set(cfg.profiles[DEFAULT_PROFILE].flags);
+  const flags = profileUseFlags(profile);
+  const out = [];
+  for (let i = 0; i < flags.length; i += 2) {
+    const name = flags[i + 1].split("=")[0];
+    if (!dflt.has(name) && !fixed.has(name)) out.push(flags[i], flags[i + 1]);
+  }
+  return out;
+}
+
