@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { startDevServers, type DevServers } from "../server/index";
 import { Device, type ClientEvent } from "../host-shim/node/device";
 import { UdpNet } from "../host-shim/node/net";
@@ -70,6 +71,15 @@ test("tests on a profile: features named after profiles.json's flags, what a pro
   assert.ok(flags.includes("PROFILE_NO_X509=1") && flags.includes("CAP_SERVERS=1"), flags.join(" "));
   assert.ok(!flags.some((x) => x.startsWith("DTLS_CLIENT_ONLY=") || x.startsWith("CAP_MODEL_ARENA=")), flags.join(" "));
   assert.deepEqual(testProfileFlags("full"), []);
+  // LWM2M_PROFILE picks the simulator's firmware (host-shim/node/profile.ts); an unknown name is refused
+  const probe = (profile: string | undefined) => spawnSync(process.execPath, ["--import", "tsx", "-e",
+    'const d = require("./host-shim/node/device"); const p = require("./host-shim/node/profile"); console.log(p.PROFILE, d.FIRMWARE_PATH)'],
+  { cwd: ROOT, encoding: "utf8", env: { ...process.env, LWM2M_PROFILE: profile ?? "" } });
+  assert.equal(probe("psk-lpwa").stdout.trim(), `psk-lpwa ${LPWA}`);
+  assert.equal(probe(undefined).stdout.trim(), `full ${join(ROOT, "build/firmware.wasm")}`);
+  const bad = probe("psk-lpwan");
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /LWM2M_PROFILE=psk-lpwan: not a profile of profiles\.json/);
 });
 
 test("psk-lpwa is smaller than full and carries no EST, X.509 or raw-public-key code (function names of a names-keeping build of each)", async () => {
