@@ -382,25 +382,68 @@ function cycles(layout: FirmwareLayout, n: number, every: number) {
   return { samples, updates: srv.updates - start.updates, notifications: srv.notifications - start.notifications, ms, memoryBytes: meter.memoryBytes };
 }
 
+/** The "no heap growth over N update/notify cycles" row (issue 11) of a layout, NoSec with a scripted server. */
+function noSecCyclesRow(layout: FirmwareLayout, n: number, id: string, label: string): Row {
+  const budget = { max: 0, text: "no growth" };
+  try {
+    const c = cycles(layout, n, Math.max(1, Math.floor(n / 10)));
+    const growth = c.samples[c.samples.length - 1].heap - c.samples[0].heap;
+    const peak = Math.max(...c.samples.map((s) => s.heap));
+    const complete = c.updates >= n && c.notifications >= n;
+    return {
+      id, section: SECTION, metric: `${label}heap growth over ${n} update/notify cycles (NoSec)`, unit: "B",
+      ours: { value: growth, text: `+${growth} B (heap ${c.samples[0].heap} → ${c.samples[c.samples.length - 1].heap} B)`, detail: c },
+      peer: null, budget, status: complete ? verdict(growth, budget) : "error",
+      note: `${c.updates} Updates and ${c.notifications} notifications in ${(c.ms / 1000).toFixed(1)} s; peak heap ${peak} B` +
+        (complete ? "; NoSec, so the DTLS record layer's per-message path is not in this figure" : "; FEWER Updates/notifications than cycles: the script did not drive the client as intended"),
+    };
+  } catch (e) {
+    return { id, section: SECTION, metric: `${label}heap growth over ${n} update/notify cycles`, unit: "B", ours: null, peer: null,
+      budget, status: "error", note: (e as Error).message.split("\n")[0] };
+  }
+}
+
+/** The heap-growth row of the DTLS-PSK update/notify cycles (pskFlows' `cyc`). */
+function pskCyclesRow(c: Awaited<ReturnType<typeof pskFlows>>["cyc"], n: number, id: string, label: string): Row {
+  const growth = c.samples[c.samples.length - 1].heap - c.samples[0].heap;
+  const noGrowth = { max: 0, text: "no growth" };
+  return {
+    id, section: SECTION, metric: `${label}heap growth over update/notify cycles (DTLS-PSK, real UDP)`, unit: "B",
+    ours: { value: growth, text: `+${growth} B over ${c.cycles} cycles (heap ${c.samples[0].heap} → ${c.samples[c.samples.length - 1].heap} B)`, detail: c },
+    peer: null, budget: noGrowth, status: c.cycles > 0 ? verdict(growth, noGrowth) : "error",
+    note: `${c.updates} Updates and ${c.notifications} notifications through the dev server in ${(c.ms / 1000).toFixed(1)} s` +
+      (c.cycles < n ? `; stopped at ${c.cycles} of ${n} cycles by the time cap (--psk-cycle-seconds); the full count runs NoSec` : ""),
+  };
+}
+
 /** A build profile's RAM in a DTLS-PSK session (the same flow as ram.session.psk), against its budget (profiles.json). */
-export async function profilePskSessionRows(layout: FirmwareLayout, log: (s: string) => void): Promise<Row[]> {
+export async function profilePskSessionRows(layout: FirmwareLayout, o: { cycles: number; pskCycleSeconds: number; log: (s: string) => void }): Promise<Row[]> {
   const cfg = JSON.parse(readFileSync(join(ROOT, "profiles.json"), "utf8"));
   const max: number | undefined = cfg.profiles[layout.profile]?.budgets?.ramPskBytes;
   const budget = max === undefined ? null : { max, text: `≤ ${kib(max)}` };
-  const id = `ram.session.psk.${layout.profile}`, metric = `profile ${layout.profile}: used in a DTLS-PSK session (static + heap)`;
-  log(`lwm2m: DTLS-PSK session of profile ${layout.profile}`);
+  const P = layout.profile, label = `profile ${P}: `;
+  const id = `ram.session.psk.${P}`, metric = `${label}used in a DTLS-PSK session (static + heap)`;
+  const rows: Row[] = [];
+  o.log(`lwm2m: DTLS-PSK session and update/notify cycles of profile ${P}`);
   try {
-    const f = await pskFlows(layout, 0, 0);
+    const f = await pskFlows(layout, o.cycles, o.pskCycleSeconds * 1000);
     const used = layout.heapBase + f.sessionHeap;
-    return [{
+    rows.push({
       id, section: "RAM", metric, unit: "B",
       ours: { value: used, text: `${bytesText(used)} = static ${layout.heapBase} + heap ${f.sessionHeap}`, detail: { heapBase: layout.heapBase, heap: f.sessionHeap, memoryBytes: f.sessionMemory, suite: f.suite } },
       peer: null, budget, status: budget ? verdict(used, budget) : "info",
-      note: `build profile ${layout.profile} (profiles.json): after bootstrap and registration over DTLS-PSK and a Read of /3/0 (${f.readCode}), as ram.session.psk; linear memory ${kib(f.sessionMemory)}`,
-    }];
+      note: `build profile ${P} (profiles.json): after bootstrap and registration over DTLS-PSK and a Read of /3/0 (${f.readCode}), as ram.session.psk; linear memory ${kib(f.sessionMemory)}`,
+    });
+    rows.push(pskCyclesRow(f.cyc, o.cycles, `lwm2m.heap.cycles.psk.${P}`, label));
   } catch (e) {
-    return [{ id, section: "RAM", metric, unit: "B", ours: null, peer: null, budget, status: "error", note: (e as Error).message.split("\n")[0] }];
+    const note = (e as Error).message.split("\n")[0];
+    rows.push({ id, section: "RAM", metric, unit: "B", ours: null, peer: null, budget, status: "error", note });
+    rows.push({ id: `lwm2m.heap.cycles.psk.${P}`, section: SECTION, metric: `${label}heap growth over update/notify cycles (DTLS-PSK, real UDP)`, unit: "B",
+      ours: null, peer: null, budget: { max: 0, text: "no growth" }, status: "error", note });
   }
+  o.log(`lwm2m: heap over ${o.cycles} update/notify cycles of profile ${P} (scripted server, fake clock)`);
+  rows.push(noSecCyclesRow(layout, o.cycles, `lwm2m.heap.cycles.${P}`, label));
+  return rows;
 }
 
 export async function lwm2mRows(layout: FirmwareLayout | null, o: { cycles: number; pskCycleSeconds: number; log: (s: string) => void }): Promise<Row[]> {
@@ -431,16 +474,7 @@ export async function lwm2mRows(layout: FirmwareLayout | null, o: { cycles: numb
       ours: { value: f.registration.wire.total.bytes, text: splitText(f.registration), detail: { ...wireDetail(f.registration.wire), handshake: f.registration.handshake } },
       peer: null, budget: null, status: "info", note: "after a power cycle: DTLS handshake with the cookie exchange, Register, 2.01",
     });
-    const c = f.cyc;
-    const growth = c.samples[c.samples.length - 1].heap - c.samples[0].heap;
-    const noGrowth = { max: 0, text: "no growth" };
-    rows.push({
-      id: "lwm2m.heap.cycles.psk", section: SECTION, metric: `heap growth over update/notify cycles (DTLS-PSK, real UDP)`, unit: "B",
-      ours: { value: growth, text: `+${growth} B over ${c.cycles} cycles (heap ${c.samples[0].heap} → ${c.samples[c.samples.length - 1].heap} B)`, detail: c },
-      peer: null, budget: noGrowth, status: c.cycles > 0 ? verdict(growth, noGrowth) : "error",
-      note: `${c.updates} Updates and ${c.notifications} notifications through the dev server in ${(c.ms / 1000).toFixed(1)} s` +
-        (c.cycles < o.cycles ? `; stopped at ${c.cycles} of ${o.cycles} cycles by the time cap (--psk-cycle-seconds); the full count runs NoSec below` : ""),
-    });
+    rows.push(pskCyclesRow(f.cyc, o.cycles, "lwm2m.heap.cycles.psk", ""));
     const used = layout.heapBase + f.sessionHeap;
     const budget = { max: PSK_SESSION_BUDGET, text: "≤ 40 KiB" };
     rows.push({
@@ -528,22 +562,6 @@ export async function lwm2mRows(layout: FirmwareLayout | null, o: { cycles: numb
       status: "error", note: (e as Error).message.split("\n")[0] });
   }
   o.log(`lwm2m: heap over ${o.cycles} update/notify cycles (scripted server, fake clock)`);
-  const budget = { max: 0, text: "no growth" };
-  try {
-    const c = cycles(layout, o.cycles, Math.max(1, Math.floor(o.cycles / 10)));
-    const growth = c.samples[c.samples.length - 1].heap - c.samples[0].heap;
-    const peak = Math.max(...c.samples.map((s) => s.heap));
-    const complete = c.updates >= o.cycles && c.notifications >= o.cycles;
-    rows.push({
-      id: "lwm2m.heap.cycles", section: SECTION, metric: `heap growth over ${o.cycles} update/notify cycles (NoSec)`, unit: "B",
-      ours: { value: growth, text: `+${growth} B (heap ${c.samples[0].heap} → ${c.samples[c.samples.length - 1].heap} B)`, detail: c },
-      peer: null, budget, status: complete ? verdict(growth, budget) : "error",
-      note: `${c.updates} Updates and ${c.notifications} notifications in ${(c.ms / 1000).toFixed(1)} s; peak heap ${peak} B` +
-        (complete ? "; NoSec, so the DTLS record layer's per-message path is not in this figure" : "; FEWER Updates/notifications than cycles: the script did not drive the client as intended"),
-    });
-  } catch (e) {
-    rows.push({ id: "lwm2m.heap.cycles", section: SECTION, metric: `heap growth over ${o.cycles} update/notify cycles`, unit: "B", ours: null, peer: null,
-      budget, status: "error", note: (e as Error).message.split("\n")[0] });
-  }
+  rows.push(noSecCyclesRow(layout, o.cycles, "lwm2m.heap.cycles", ""));
   return rows;
 }

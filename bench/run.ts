@@ -75,7 +75,7 @@ async function main() {
   }
   if (only.has("dtls")) await guard("DTLS", () => dtlsRows({ rounds, warmup, log }));
   if (only.has("lwm2m")) await guard("LwM2M", () => lwm2mRows(layout, { cycles: cycleCount, pskCycleSeconds, log }));
-  if (only.has("lwm2m")) for (const L of profileLayouts) await guard("LwM2M", () => profilePskSessionRows(L, log));
+  if (only.has("lwm2m")) for (const L of profileLayouts) await guard("LwM2M", () => profilePskSessionRows(L, { cycles: cycleCount, pskCycleSeconds, log }));
   if (only.has("est")) await guard("EST", () => estRows(layout, log));
   if (only.has("fleet")) await guard("Fleet", () => fleetRows({ counts: fleetCounts, rate: fleetRate, timeoutS: 900, log, mix: fleetMix.count > 0 ? fleetMix : undefined }));
   if (only.has("lossy")) {

@@ -11,7 +11,7 @@ import { dirname, join, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { mergeDataSegments } from "./wasm-sections.mjs";
 import heapExports from "./asc-transforms/heap-exports.mjs";
-import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput } from "./profiles.mjs";
+import { DEFAULT_PROFILE, profileNames, profileUseFlags, profileOutput, profileSensitive, testProfileFlags } from "./profiles.mjs";
 import { splitLogDictionary } from "./log-dictionary.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -100,7 +100,19 @@ export function testEntries() {
   return readdirSync("assembly/tests").filter((f) => f.endsWith(".ts") && !f.startsWith("_")).map((f) => basename(f, ".ts"));
 }
 
-export async function buildTest(name, outDir = "build/test", release = false) {
+/** The capacities a test entry fixes itself (`@global const CAP_X`: storage-small's record size,
+ *  the model entry's arena with room for its test Object); a profile's value does not replace them. */
+function entryFixed(name) {
+  return new Set([...readFileSync(join(root, "assembly/tests", `${name}.ts`), "utf8").matchAll(/@global\s+const\s+(\w+)/g)].map((m) => m[1]));
+}
+
+/** Where a profile's test entries go: build/test for the default profile, build/test/<profile>
+ *  for the others (only the profile-sensitive entries; test/helpers/wasm.ts falls back). */
+export function testOutDir(profile = DEFAULT_PROFILE) {
+  return profile === DEFAULT_PROFILE ? "build/test" : `build/test/${profile}`;
+}
+
+export async function buildTest(name, outDir = "build/test", release = false, profile = DEFAULT_PROFILE) {
   mkdirSync(outDir, { recursive: true });
   // An entry-less config: otherwise asc reads ./asconfig.json and adds the firmware entry.
   const args = [`assembly/tests/${name}.ts`, "--config", "assembly/tests/asconfig.json", "-o", `${outDir}/${name}.wasm`, "--runtime", "stub", "--exportStart", "_initialize",
@@ -109,7 +121,8 @@ export async function buildTest(name, outDir = "build/test", release = false) {
   // Module sizes: like the release (no asserts, aborts become plain traps, no messages).
   if (release) args.push("-Oz", "--converge", "--noAssert", "--use", "abort=");
   else args.push("-O3", "--debug");
-  await compile(args, `test ${name}`);
+  args.push(...testProfileFlags(profile, entryFixed(name)));
+  await compile(args, `test ${name}${profile === DEFAULT_PROFILE ? "" : ` (${profile})`}`);
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
@@ -123,6 +136,10 @@ async function cli() {
   if (what === "probe") await buildProbe();
   if (what === "tests" || what === "all") {
     for (const t of testEntries()) if (!only || only === t) await buildTest(t);
+    // every other profile's variant of the profile-sensitive entries (LWM2M_PROFILE runs load them)
+    for (const p of profileNames()) if (p !== DEFAULT_PROFILE) {
+      for (const t of testEntries()) if ((!only || only === t) && profileSensitive(t)) await buildTest(t, testOutDir(p), false, p);
+    }
   }
   for (const f of [...profileNames().map(profileOutput), "build/probe.wasm"]) if (existsSync(f)) console.log(`${f} ${statSync(f).size} bytes`);
 }

@@ -5,6 +5,7 @@
 import { startDevServers, pskAccountsOf, DEV_CONFIG_FILE, type DevServers } from "./index";
 import { Device, type ClientEvent, type FactoryConfig } from "../host-shim/node/device";
 import { BootStatus } from "../host-shim/node/status";
+import { PROFILE, PROFILES } from "../host-shim/node/profile";
 
 const STEP_TIMEOUT_MS = 10_000;
 
@@ -79,7 +80,8 @@ export async function runDemo(security: DemoSecurity): Promise<number> {
     await device.shutdown(3000);
     await gone;
     say("demo", "done: bootstrapped, registered, read /3/0, observed /3/0/9, de-registered");
-    if (servers.est) await mode4Device(servers);
+    if (servers.est && !PROFILES.profiles[PROFILE].flags.includes("PROFILE_NO_EST")) await mode4Device(servers);
+    else if (servers.est) say("demo", `build profile ${PROFILE} has no EST (PROFILE_NO_EST): the Security Mode 4 device is left out`);
     return failed ? 1 : 0;
   } catch (e) {
     say("demo", `FAILED: ${(e as Error).message}`);

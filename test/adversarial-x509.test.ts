@@ -6,6 +6,7 @@
 // certificate lists with lies in their lengths, foreign and broken leaves.
 // Each case asserts the refusal, then the device must complete a fresh
 // handshake with the honest server, register and serve a Read.
+// @needs x509
 import { after } from "node:test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EventEmitter } from "node:events";
 import { startDevServers, type DevServers, type Registration, type PeerInfo } from "../server/index";
-import { HOSTS, notBuiltHere, requireBoard, type BoardHost } from "./helpers/boards";
+import { HOSTS, notBuiltHere, requireBoard, runsProfile, type BoardHost } from "./helpers/boards";
 
 const ROOT = join(__dirname, "..");
 const CONFIG = join(ROOT, "server", "dev-config.json");
@@ -143,7 +143,7 @@ test("wasm2c x86-64: registers over NoSec (coap://) with a factory LwM2M Server 
 
 test("every C host refuses to boot healthy on a stuck entropy source: DRBG and SE self-test FAILED, exit 1", (t) => {
   for (const host of HOSTS) {
-    if (notBuiltHere(host)) continue;
+    if (notBuiltHere(host) || !runsProfile(host.binary)) continue;
     if (!requireBoard(t, host.binary, host.emulator, host.separateBuild)) return;
     const [cmd, ...pre] = host.argv;
     const r = spawnSync(cmd, [...pre, "boot", "--state", mkdtempSync(join(stateRoot, "stuck-")), "--entropy", "stuck:0x55"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
@@ -158,7 +158,7 @@ test("every C host refuses to boot healthy on a stuck entropy source: DRBG and S
 
 test("Reboot (Execute /3/0/4) on every C host: a fresh module instance boots from the stored configuration and registers again", async (t) => {
   for (const host of HOSTS) {
-    if (notBuiltHere(host)) continue;
+    if (notBuiltHere(host) || !runsProfile(host.binary)) continue;
     if (!requireBoard(t, host.binary, host.emulator, host.separateBuild)) return;
     const ep = `reboot-${host.binary.split("/").pop()}`;
     const first = next<Registration>(dev.server, "registered", (r) => r.endpoint === ep);

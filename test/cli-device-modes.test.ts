@@ -17,6 +17,7 @@ import type { EventEmitter } from "node:events";
 import { startDevServers, type DevServers, type DevKeyPair, type Registration, type PeerInfo } from "../server/index";
 import { acceptExampleDevice, exampleDevices, formatExampleDevices, type ExampleDevice } from "../server/cli";
 import { requirePeer } from "./helpers/peers";
+import { needs } from "./helpers/profile";
 
 const ROOT = join(__dirname, "..");
 const BIN = join(ROOT, "bin", "lwm2m-wasm.js");
@@ -150,7 +151,7 @@ test("`npx lwm2m-wasm device` registers over DTLS-PSK, is read, and de-registers
   });
 });
 
-test("`npx lwm2m-wasm device` registers over DTLS-RPK (the example key pair the server CLI accepts), is read, and de-registers on SIGINT", async (t) => {
+test("`npx lwm2m-wasm device` registers over DTLS-RPK (the example key pair the server CLI accepts), is read, and de-registers on SIGINT", needs("rpk"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   assert.ok(device, "the example device key pair was issued");
   await runExample(example("rpk"), (reg) => {
@@ -160,7 +161,7 @@ test("`npx lwm2m-wasm device` registers over DTLS-RPK (the example key pair the 
   });
 });
 
-test("`npx lwm2m-wasm device` registers over DTLS-X.509 (certificate usage 2 against the development CA), is read, and de-registers on SIGINT", async (t) => {
+test("`npx lwm2m-wasm device` registers over DTLS-X.509 (certificate usage 2 against the development CA), is read, and de-registers on SIGINT", needs("x509"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   assert.ok(device, "the example device certificate was issued");
   await runExample(example("x509"), (reg) => {

@@ -11,6 +11,7 @@ import { requirePeer } from "./helpers/peers";
 import { startGnutlsServer, writePskFile, GnutlsPriority, p256Files } from "./helpers/gnutls-peer";
 import type { PeerProcess } from "./helpers/openssl-peer";
 import { DtlsClient, Suite, SuiteCode, CertificateType, ConnState, DtlsError, privateScalar, type ClientOptions } from "./helpers/dtls-harness";
+import { needs } from "./helpers/profile";
 
 const dir = mkdtempSync(join(tmpdir(), "dtls-gnutls-"));
 const PSK = Buffer.from("a1b2c3d4e5f60718293a4b5c6d7e8f90", "hex");
@@ -63,7 +64,7 @@ for (const name of ["PskCcm8", "PskCbc", "EcdhePskCbc"] as const) {
 }
 
 for (const [name, bit, prio] of [["EcdsaCcm8", Suite.EcdsaCcm8, GnutlsPriority.RpkCcm8], ["EcdsaCbc", Suite.EcdsaCbc, GnutlsPriority.RpkCbc]] as const) {
-  test(`gnutls-serv mutual RPK (RFC 7250), ${name}`, async (t) => {
+  test(`gnutls-serv mutual RPK (RFC 7250), ${name}`, needs("rpk"), async (t) => {
     const server = p256Files(join(dir, `srv-${name}`));
     const device = p256Files(join(dir, `dev-${name}`));
     await withServer(t, ["--rawpkkeyfile", server.keyFile, "--rawpkfile", server.pubFile, "--require-client-cert", "--priority", prio], async (srv) => {

@@ -15,6 +15,7 @@ import {
 } from "./helpers/dtls-harness";
 import { Pki, type Issued } from "./helpers/certs";
 import { fixtures, Replayer, serverKeys, sealServer, openServer } from "./fixtures/dtls/replay";
+import { needs } from "./helpers/profile";
 
 const dir = mkdtempSync(join(tmpdir(), "dtls-neg-"));
 const PSK = Buffer.from("0102030405060708090a0b0c0d0e0f10", "hex");
@@ -100,7 +101,7 @@ test("low-entropy PSK with a plain PSK suite is refused before anything is sent 
 const rpkArgs = (s: { keyFile: string; pubFile: string }) =>
   ["--rawpkkeyfile", s.keyFile, "--rawpkfile", s.pubFile, "--require-client-cert", "--priority", GnutlsPriority.RpkCcm8];
 
-test("wrong server RPK (DTLS-4) -> RpkMismatch, bad_certificate", async (t) => {
+test("wrong server RPK (DTLS-4) -> RpkMismatch, bad_certificate", needs("rpk"), async (t) => {
   const server = p256Files(join(dir, "srv-a")), other = p256Files(join(dir, "srv-b")), device = p256Files(join(dir, "dev-a"));
   await withPeer(t, () => startGnutlsServer(rpkArgs(server)), async (srv) => {
     const c = new DtlsClient().configure({ suites: Suite.EcdsaCcm8, certificateType: CertificateType.RawPublicKey,
@@ -109,7 +110,7 @@ test("wrong server RPK (DTLS-4) -> RpkMismatch, bad_certificate", async (t) => {
   }, "gnutls");
 });
 
-test("server RPK equal to our own key (DTLS-8) -> PeerUsesOwnKey", async (t) => {
+test("server RPK equal to our own key (DTLS-8) -> PeerUsesOwnKey", needs("rpk"), async (t) => {
   const shared = p256Files(join(dir, "shared"));
   await withPeer(t, () => startGnutlsServer(rpkArgs(shared)), async (srv) => {
     const c = new DtlsClient().configure({ suites: Suite.EcdsaCcm8, certificateType: CertificateType.RawPublicKey,
@@ -142,29 +143,29 @@ async function x509Refused(t: any, name: string, make: (p: Pki, root: Issued) =>
 
 const viaRoot = (host: string) => (root: Issued) => ({ key: root.der, usage: 2, host });
 
-test("expired server certificate with a known time (DTLS-5) -> Expired", async (t) => {
+test("expired server certificate with a known time (DTLS-5) -> Expired", needs("x509"), async (t) => {
   const day = 86400_000;
   await x509Refused(t, "expired", (p, root) => p.issue("expired", root, { san: "DNS:server.example.com", notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) }),
     viaRoot("server.example.com"), X509Error.Expired);
 });
 
-test("wrong host name (DTLS-5) -> HostnameMismatch", async (t) => {
+test("wrong host name (DTLS-5) -> HostnameMismatch", needs("x509"), async (t) => {
   await x509Refused(t, "host", (p, root) => p.issue("host", root, { san: "DNS:server.example.com" }), viaRoot("other.example.com"), X509Error.HostnameMismatch);
 });
 
-test("`*.com` wildcard never matches (DTLS-5) -> WildcardTld", async (t) => {
+test("`*.com` wildcard never matches (DTLS-5) -> WildcardTld", needs("x509"), async (t) => {
   await x509Refused(t, "wild", (p, root) => p.issue("wild", root, { subject: "/CN=*.com", san: "DNS:*.com" }), viaRoot("server.com"), X509Error.WildcardTld);
 });
 
-test("SHA-1-signed server certificate (DTLS-7) -> WeakHashSha1", async (t) => {
+test("SHA-1-signed server certificate (DTLS-7) -> WeakHashSha1", needs("x509"), async (t) => {
   await x509Refused(t, "sha1", (p, root) => p.issue("sha1", root, { san: "DNS:server.example.com", md: "sha1" }), viaRoot("server.example.com"), X509Error.WeakHashSha1);
 });
 
-test("untrusted CA (DTLS-5) -> UntrustedIssuer", async (t) => {
+test("untrusted CA (DTLS-5) -> UntrustedIssuer", needs("x509"), async (t) => {
   await x509Refused(t, "untrusted", (p) => p.issue("untrusted", p.root("other-root"), { san: "DNS:server.example.com" }), viaRoot("server.example.com"), X509Error.UntrustedIssuer);
 });
 
-test("no wall clock (DTLS-6): indirect trust refuses with TimeUnknown, direct trust ignores validity", async (t) => {
+test("no wall clock (DTLS-6): indirect trust refuses with TimeUnknown, direct trust ignores validity", needs("x509"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   pki ??= new Pki();
   const root = pki.root("clock-root");
@@ -191,7 +192,7 @@ test("no wall clock (DTLS-6): indirect trust refuses with TimeUnknown, direct tr
   });
 });
 
-test("X.509 server key equal to our own key (DTLS-8) -> PeerUsesOwnKey", async (t) => {
+test("X.509 server key equal to our own key (DTLS-8) -> PeerUsesOwnKey", needs("x509"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   pki ??= new Pki();
   const root = pki.root("own-root");

@@ -16,6 +16,7 @@ import {
   DtlsError, privateScalar, type ClientOptions,
 } from "./helpers/dtls-harness";
 import { Pki } from "./helpers/certs";
+import { needs } from "./helpers/profile";
 
 const dir = mkdtempSync(join(tmpdir(), "dtls-openssl-"));
 const PSK = Buffer.from("0102030405060708090a0b0c0d0e0f10", "hex");
@@ -161,7 +162,7 @@ function x509Setup() {
 }
 
 for (const [name, bit] of [["EcdsaCcm8", Suite.EcdsaCcm8], ["EcdsaCbc", Suite.EcdsaCbc]] as const) {
-  test(`${OpensslCipher[name]} with X.509 both ways (-Verify 1)`, async (t) => {
+  test(`${OpensslCipher[name]} with X.509 both ways (-Verify 1)`, needs("x509"), async (t) => {
     if (!requirePeer(t, "openssl")) return;
     const { root, srv, cli } = x509Setup();
     const opts: ClientOptions = {
@@ -182,7 +183,7 @@ for (const [name, bit] of [["EcdsaCcm8", Suite.EcdsaCcm8], ["EcdsaCbc", Suite.Ec
   });
 }
 
-test("X.509 client flight fragmented to a 300-byte MTU (RFC 6347 4.2.3), reassembled by openssl", async (t) => {
+test("X.509 client flight fragmented to a 300-byte MTU (RFC 6347 4.2.3), reassembled by openssl", needs("x509"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   const { root, srv, cli } = x509Setup();
   const opts: ClientOptions = {
@@ -253,7 +254,7 @@ test("abbreviated handshake, our last flight lost: the server's retransmitted Fi
   });
 });
 
-test("server_name (RFC 6066 3): openssl picks its second certificate by our SNI", async (t) => {
+test("server_name (RFC 6066 3): openssl picks its second certificate by our SNI", needs("x509"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   pki ??= new Pki();
   const root = pki.root("sni-root");

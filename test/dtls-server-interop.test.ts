@@ -18,6 +18,7 @@ import {
   DtlsServer, Suite, SuiteCode, CertificateType, ConnState, DtlsError, DtlsEvent, privateScalar, type ServerOptions,
 } from "./helpers/dtls-harness";
 import { Pki } from "./helpers/certs";
+import { needs } from "./helpers/profile";
 
 const dir = mkdtempSync(join(tmpdir(), "dtls-server-interop-"));
 const PSK = Buffer.from("0102030405060708090a0b0c0d0e0f10", "hex");
@@ -144,7 +145,7 @@ function x509Setup() {
   return { root, srv, cli };
 }
 
-test("openssl s_client ECDHE-ECDSA-AES128-CCM8 with X.509 both ways: we verify its certificate, it verifies ours", async (t) => {
+test("openssl s_client ECDHE-ECDSA-AES128-CCM8 with X.509 both ways: we verify its certificate, it verifies ours", needs("x509"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   const { root, srv, cli } = x509Setup();
   await withServer(t, "openssl", {
@@ -167,7 +168,7 @@ test("openssl s_client ECDHE-ECDSA-AES128-CCM8 with X.509 both ways: we verify i
   });
 });
 
-test("openssl s_client with a certificate from another CA: BadCertificate, bad_certificate", async (t) => {
+test("openssl s_client with a certificate from another CA: BadCertificate, bad_certificate", needs("x509"), async (t) => {
   if (!requirePeer(t, "openssl")) return;
   const { root, srv } = x509Setup();
   const rogue = pki!.root("interop-rogue");
@@ -188,7 +189,7 @@ test("openssl s_client with a certificate from another CA: BadCertificate, bad_c
 });
 
 for (const [name, prio, code] of [["RPK CCM8", GnutlsPriority.RpkCcm8, SuiteCode.EcdsaCcm8], ["RPK CBC", GnutlsPriority.RpkCbc, SuiteCode.EcdsaCbc]] as const) {
-  test(`gnutls-cli --udp with mutual raw public keys (${name})`, async (t) => {
+  test(`gnutls-cli --udp with mutual raw public keys (${name})`, needs("rpk"), async (t) => {
     const sk = p256Files(join(dir, `srv-${name.replace(" ", "")}`)), ck = p256Files(join(dir, `cli-${name.replace(" ", "")}`));
     await withServer(t, "gnutls-cli", {
       suites: Suite.All, certificateType: CertificateType.RawPublicKey,

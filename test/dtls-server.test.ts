@@ -16,6 +16,7 @@ import { Pki } from "./helpers/certs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { needs } from "./helpers/profile";
 
 const PSK = Buffer.from("000102030405060708090a0b0c0d0e0f", "hex");
 const ID = "dev1";
@@ -92,7 +93,7 @@ test("ECDHE-PSK-CBC-SHA256 with a low-entropy PSK; ephemeral slot destroyed on b
 });
 
 for (const [name, bit] of [["EcdsaCcm8", Suite.EcdsaCcm8], ["EcdsaCbc", Suite.EcdsaCbc]] as const) {
-  test(`${name} with mutual RPK (RFC 7250): the server hands the client's SPKI to the host`, () => {
+  test(`${name} with mutual RPK (RFC 7250): the server hands the client's SPKI to the host`, needs("rpk"), () => {
     const sk = p256Files(join(dir, `srv-${name}`)), ck = p256Files(join(dir, `cli-${name}`));
     const { c, s, log } = run(
       { suites: bit, certificateType: CertificateType.RawPublicKey, identity: { privateKey: privateScalar(ck.keyPem) }, serverKey: sk.spki },
@@ -113,7 +114,7 @@ function x509Setup() {
   return { root, srv, cli };
 }
 
-test("ECDHE-ECDSA-CCM8 with X.509 both ways: client chain verified against the server's anchors", () => {
+test("ECDHE-ECDSA-CCM8 with X.509 both ways: client chain verified against the server's anchors", needs("x509"), () => {
   const { root, srv, cli } = x509Setup();
   const { c, s, log } = run({
     suites: Suite.EcdsaCcm8, certificateType: CertificateType.X509,
@@ -129,7 +130,7 @@ test("ECDHE-ECDSA-CCM8 with X.509 both ways: client chain verified against the s
   measure("ECDSA-CCM8 mutual X.509 full, cookie", log);
 });
 
-test("growBuffers: X.509 on a connection built with the PSK-sized defaults; our certificate as plain DER", () => {
+test("growBuffers: X.509 on a connection built with the PSK-sized defaults; our certificate as plain DER", needs("x509"), () => {
   const { root, srv, cli } = x509Setup();
   const sopts: ServerOptions = {
     suites: Suite.All, certificateType: CertificateType.X509,
@@ -230,7 +231,7 @@ test("wrong PSK: the client's Finished does not authenticate -> HandshakeDecrypt
   assert.equal(c.x.connAlertReceived(), AlertDescription.bad_record_mac, c.describe());
 });
 
-test("wrong client RPK (DTLS-4 on the server side): RpkMismatch, bad_certificate", () => {
+test("wrong client RPK (DTLS-4 on the server side): RpkMismatch, bad_certificate", needs("rpk"), () => {
   const sk = p256Files(join(dir, "srv-w")), ck = p256Files(join(dir, "cli-w")), other = p256Files(join(dir, "other-w"));
   const { c, s, p } = refused(
     { suites: Suite.EcdsaCcm8, certificateType: CertificateType.RawPublicKey, identity: { privateKey: privateScalar(ck.keyPem) }, serverKey: sk.spki },
@@ -239,7 +240,7 @@ test("wrong client RPK (DTLS-4 on the server side): RpkMismatch, bad_certificate
   assert.equal(c.x.connAlertReceived(), AlertDescription.bad_certificate, c.describe());
 });
 
-test("client certificate from an untrusted CA: BadCertificate with the x509 reason", () => {
+test("client certificate from an untrusted CA: BadCertificate with the x509 reason", needs("x509"), () => {
   const { root, srv } = x509Setup();
   const rogue = pki!.root("rogue-root");
   const cli = pki!.issue("rogue-client", rogue, { subject: "/CN=rogue" });
@@ -256,7 +257,7 @@ test("client certificate from an untrusted CA: BadCertificate with the x509 reas
   assert.equal(c.x.connAlertReceived(), AlertDescription.bad_certificate, c.describe());
 });
 
-test("client without a certificate when one is required: PeerCertificateMissing, handshake_failure", () => {
+test("client without a certificate when one is required: PeerCertificateMissing, handshake_failure", needs("x509"), () => {
   const { root, srv } = x509Setup();
   const { c, s, p } = refused({
     suites: Suite.EcdsaCcm8, certificateType: CertificateType.X509,

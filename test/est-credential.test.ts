@@ -5,6 +5,7 @@
 // a renewal's install leaves the old credential or the new one, never a mix
 // (the storage power-cut harness of test/storage-powerfail.test.ts: NorFlash
 // cutPowerAfter, a reboot = a new module instance on the same flash and SE).
+// @needs est
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync, readFileSync } from "node:fs";

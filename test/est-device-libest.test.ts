@@ -6,6 +6,7 @@
 // -dtls1_2 -Verify 1` trusting libest's CA only: its handshake succeeds only
 // with the enrolled certificate, and it prints the Register that follows.
 // After a reboot the device uses the stored credential without enrolling again.
+// @needs est
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

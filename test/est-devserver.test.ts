@@ -10,6 +10,7 @@
 //      with the issued certificate, Register, Read, renewal with /sren at the
 //      renewal point and registration again with the renewed certificate,
 //      de-register.
+// @needs est
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -4,6 +4,7 @@
 // the enrolled certificate, /skg, /att, and libest's refusals. Every result is
 // checked by OpenSSL (`openssl verify`, `openssl req -verify`) or by comparing
 // public keys with the simulated SE's slots.
+// @needs est
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync, renameSync } from "node:fs";

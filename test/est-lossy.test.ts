@@ -4,6 +4,7 @@
 // direction (seeded, reproducible: EST_LOSS_SEED). DTLS (RFC 6347 4.2.4) and
 // CoAP (RFC 7252 4.2) retransmissions must carry it through; the certificate
 // is then checked with openssl verify and against the SE slot's key.
+// @needs est
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import dgram from "node:dgram";

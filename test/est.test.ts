@@ -4,6 +4,7 @@
 // EST-coaps server in this file, fed through a plain CoAP endpoint
 // (sans-I/O: the test delivers every datagram and every timer). The client
 // against a real EST server is test/est-libest.test.ts.
+// @needs est
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync, readFileSync } from "node:fs";

@@ -15,6 +15,7 @@ import { once } from "node:events";
 import { Device, ClientState } from "../host-shim/node/device";
 import { UdpNet } from "../host-shim/node/net";
 import { DtlsTransport, LwM2MServer } from "../server/index";
+import { needs } from "./helpers/profile";
 
 const ACCOUNTS = [
   { ssid: 101, identity: "footprint-a", key: "00112233445566778899aabbccddeeff" },
@@ -27,7 +28,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     .finally(() => clearTimeout(t));
 }
 
-test("DTLS handshake buffers shared by the connections: two handshakes in overlap, then a new handshake back to back while the other connection is used", async () => {
+test("DTLS handshake buffers shared by the connections: two handshakes in overlap, then a new handshake back to back while the other connection is used", needs({ CAP_SERVERS: 2 }), async () => {
   const servers: { server: LwM2MServer; transport: DtlsTransport; port: number }[] = [];
   let dev: Device | undefined;
   let net: UdpNet | undefined;
@@ -106,7 +107,7 @@ test("DTLS handshake buffers shared by the connections: two handshakes in overla
 // Back to back: A's Create is read back at once, B's Write is read back at once. A write
 // that left its instance in REPR while a representation was cut from it, or a read that
 // overwrote an instance being written, breaks the values or the ETag of the blocks here.
-test("REPR shared by representations and the write scratch: block-wise reads, Block1 Creates and Writes of two servers in overlap and back to back", async () => {
+test("REPR shared by representations and the write scratch: block-wise reads, Block1 Creates and Writes of two servers in overlap and back to back", needs({ CAP_SERVERS: 2 }), async () => {
   const servers: { server: LwM2MServer; transport: DtlsTransport; port: number }[] = [];
   let dev: Device | undefined;
   let net: UdpNet | undefined;

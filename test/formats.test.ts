@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTest, hex, unhex, ROOT } from "./helpers/wasm";
+import { needs, profileHas, PROFILE } from "./helpers/profile";
 
 // cborg is ESM-only: loaded with a dynamic import where needed
 const cborgModule: Promise<any> = import("cborg");
@@ -315,7 +316,7 @@ function ourRecords(format: number, bytes: Uint8Array): any[] {
   return out;
 }
 
-test("SenML JSON: every §7.4.4 example decodes as JSON.parse reads it, canonical ones re-encode byte for byte", () => {
+test("SenML JSON: every §7.4.4 example decodes as JSON.parse reads it, canonical ones re-encode byte for byte", needs("senml-json"), () => {
   let canonical = 0;
   for (const ex of sj.examples) {
     if (ex.legacy) continue;
@@ -339,7 +340,7 @@ test("SenML JSON: every §7.4.4 example decodes as JSON.parse reads it, canonica
   assert.equal(canonical, 5);
 });
 
-test("SenML JSON: the printed errata and the LwM2M 1.0 JSON example are refused", () => {
+test("SenML JSON: the printed errata and the LwM2M 1.0 JSON example are refused", needs("senml-json"), () => {
   for (const ex of sj.examples.filter((e: any) => e.printed)) {
     const r = decInit(CF.SENML_JSON, enc8.encode(ex.printed), ex.request);
     if (ex.printedError === "Malformed") assert.equal(ERRNAME[r], "Malformed", ex.name);
@@ -356,7 +357,7 @@ test("SenML JSON: the printed errata and the LwM2M 1.0 JSON example are refused"
   assert.equal(w.coapCode(ERR.Unsupported, 1), (4 << 5) | 15);
 });
 
-test("SenML CBOR: the §7.4.5 example decodes like its SenML JSON twin, re-encodes byte for byte, and matches cborg", async () => {
+test("SenML CBOR: the §7.4.5 example decodes like its SenML JSON twin, re-encodes byte for byte, and matches cborg", needs("senml-json"), async () => {
   const cborg = await cborgModule;
   const ex = sc.examples[0];
   const bytes = unhex(ex.hex);
@@ -377,7 +378,7 @@ test("SenML CBOR: the §7.4.5 example decodes like its SenML JSON twin, re-encod
 
 const rfc = vec("rfc8428.json");
 
-test("RFC 8428 §5 JSON examples: resolved records equal RFC 8428 resolution over JSON.parse", () => {
+test("RFC 8428 §5 JSON examples: resolved records equal RFC 8428 resolution over JSON.parse", needs("senml-json"), () => {
   assert.equal(rfc.json.length, 12);
   for (const ex of rfc.json) {
     const ours = ourRecords(CF.SENML_JSON, enc8.encode(ex.text));
@@ -393,7 +394,7 @@ test("RFC 8428 §5 JSON examples: resolved records equal RFC 8428 resolution ove
   assert.equal(mdt[3].vd, rfc.json.find((e: any) => e.id === "5.1.5").vdBytes);
 });
 
-test("RFC 8428 §6 CBOR example: the same records as cborg's decoding and as the §5.1.2 JSON example", async () => {
+test("RFC 8428 §6 CBOR example: the same records as cborg's decoding and as the §5.1.2 JSON example", needs("senml-json"), async () => {
   const cborg = await cborgModule;
   const ex = rfc.cbor[0];
   const bytes = unhex(ex.hex);
@@ -534,7 +535,7 @@ test("round trip: TLV, random trees under every request level (containers, empty
   roundTrip(CF.TLV, 400, [1, 2, 3, 4], false, true);
 });
 
-test("round trip: SenML JSON, random trees; every output is JSON that JSON.parse resolves to the same names", () => {
+test("round trip: SenML JSON, random trees; every output is JSON that JSON.parse resolves to the same names", needs("senml-json"), () => {
   roundTrip(CF.SENML_JSON, 300, [1, 2, 3, 4], true, false, (bytes, values) => {
     const pack = JSON.parse(dec8.decode(bytes));
     assert.deepEqual(resolve(pack, jsonLabel).map((x) => x.name), values.map((e) => e.path));
@@ -584,7 +585,7 @@ test("round trip: text/plain and application/octet-stream single values", () => 
   }
 });
 
-test("edge values: NaN/Infinity per format, i64/u64 limits, -0, empty string and opaque, ids 0 and 65534", () => {
+test("edge values: NaN/Infinity per format, i64/u64 limits, -0, empty string and opaque, ids 0 and 65534", needs("senml-json"), () => {
   const p = "/0/65534/0";
   for (const v of [NaN, Infinity, -Infinity]) {
     for (const f of [CF.TEXT, CF.SENML_JSON]) assert.equal(encodeAll(f, p, [{ path: p, type: "float", value: v }]), "InvalidValue");
@@ -632,7 +633,7 @@ function sjDecode(text: string, req = "/", type: TypeName = "integer", scratchCa
 /** Safe-integer bigints as numbers (for readable expectations). */
 const small = (v: any) => (typeof v === "bigint" && v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v);
 
-test("SenML JSON: numbers, escapes, base64url, unknown and must-understand labels, versions, duplicates", () => {
+test("SenML JSON: numbers, escapes, base64url, unknown and must-understand labels, versions, duplicates", needs("senml-json"), () => {
   assert.deepEqual(sjDecode('[{"n":"/1/0/1","v":3.8e3},{"n":"/1/0/1","v":3800.0},{"n":"/1/0/1","v":-0}]'), [3800, 3800, 0]);
   assert.deepEqual(sjDecode('[{"n":"/1/0/1","v":1.5},{"n":"/1/0/1","v":1e19},{"n":"/1/0/1","vs":"1"}]'), ["TypeMismatch", "Range", "TypeMismatch"]);
   assert.deepEqual(sjDecode('[{"n":"/1/0/1","v":1e19},{"n":"/1/0/1","v":-1}]', "/", "unsigned"), [10000000000000000000n, "Range"]);
@@ -762,7 +763,7 @@ test("text/plain and opaque: value syntax, request levels, refusals", () => {
   assert.equal(dec8.decode(encodeAll(CF.TEXT, "/1/0/1", [{ path: "/1/0/1", type: "objlnk", value: "66:0" }]) as Uint8Array), "66:0");
 });
 
-test("encoder: call order, paths under the request, formats it cannot produce, output space", () => {
+test("encoder: call order, paths under the request, formats it cannot produce, output space", needs("senml-json"), () => {
   assert.equal(ERRNAME[w.encInit(CF.LINK, OUT, 100)], "NotAcceptable");
   assert.equal(ERRNAME[w.encInit(CF.LWM2M_JSON, OUT, 100)], "NotAcceptable");
   w.encInit(CF.TLV, OUT, 100);
@@ -1027,3 +1028,12 @@ test("error codes map to CoAP responses", () => {
   assert.equal(code("InvalidValue", false), "5.00");
   assert.equal(code("State", false), "5.00");
 });
+
+test("a profile without SenML-JSON (PROFILE_NO_SENML_JSON): its decoder refuses the format (Unsupported) and its encoder too (NotAcceptable), SenML-CBOR unchanged",
+  profileHas("senml-json") ? { skip: `${PROFILE} has senml-json: the SenML-JSON tests above run` } : {}, () => {
+    assert.equal(ERRNAME[decInit(CF.SENML_JSON, enc8.encode('[{"n":"/1/0/1","v":3}]'), "/1/0")], "Unsupported");
+    assert.equal(encodeAll(CF.SENML_JSON, "/3/0/1", [{ path: "/3/0/1", type: "integer", value: 1 }]), "NotAcceptable");
+    const e: Entry = { path: "/3/0/1", type: "integer", value: 1 };
+    const cbor = encodeAll(CF.SENML_CBOR, "/3/0/1", [e]) as Uint8Array;
+    assert.deepEqual(comparable(decodeAll(CF.SENML_CBOR, cbor, "/3/0/1", () => "integer")), comparable([e]));
+  });

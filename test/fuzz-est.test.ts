@@ -5,6 +5,7 @@
 // client state machine (plain CoAP endpoint, test as the server). Zero traps;
 // every result is 0/positive or a known error code.
 // FUZZ_ITERATIONS (default 10000), FUZZ_SEED to reproduce.
+// @needs est
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTest, hex, unhex, ROOT } from "./helpers/wasm";
+import { needs } from "./helpers/profile";
 
 const ITER = Number(process.env.FUZZ_ITERATIONS ?? 10000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x0f0a7f5);
@@ -173,7 +174,7 @@ function fuzzDecoder(format: number, seedOffset: number) {
 
 /** Runs a decoder's fuzz loop; a share of the inputs must get past init (else the mutations only test the front door). */
 function run(name: string, format: number, off: number, minShare: number) {
-  test(`fuzz: ${name} decoder, ${ITER} inputs`, () => {
+  test(`fuzz: ${name} decoder, ${ITER} inputs`, format === CF.SENML_JSON ? needs("senml-json") : {}, () => {
     const accepted = fuzzDecoder(format, off);
     console.log(`fuzz-formats: ${name}: ${accepted} of ${ITER} inputs accepted and walked`);
     if (process.env.FUZZ_STATS) console.log(JSON.stringify(STATS));

@@ -3,12 +3,13 @@
 // X.509 parser, path validation, the LwM2M trust decision and the RPK check.
 // Zero traps allowed, and every result is 0/positive or a known error code.
 // FUZZ_ITERATIONS (default 10000), FUZZ_SEED to reproduce.
+// @needs x509
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadTest, hex, ROOT, type TestModule } from "./helpers/wasm";
+import { loadTest, hex, ROOT, testModulePath, type TestModule } from "./helpers/wasm";
 import { Pki } from "./helpers/certs";
 
 const ITER = Number(process.env.FUZZ_ITERATIONS ?? 10000);
@@ -33,7 +34,7 @@ const bytes = (n: number) => { const b = new Uint8Array(n); for (let i = 0; i < 
 // ---- module: se_verify_digest checks its arguments and says "valid" half the time --
 let m!: TestModule;
 function load(): TestModule {
-  const bin = readFileSync(join(ROOT, "build", "test", "x509.wasm"));
+  const bin = readFileSync(testModulePath("x509"));
   const lw: Record<string, (...a: any[]) => any> = {};
   for (const imp of WebAssembly.Module.imports(new WebAssembly.Module(bin))) {
     if (imp.module === "lwm2m_v1" && imp.kind === "function") lw[imp.name] = () => 0;

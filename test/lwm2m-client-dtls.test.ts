@@ -19,6 +19,7 @@ import { UdpNet } from "../host-shim/node/net";
 import { Pki, type Issued } from "./helpers/certs";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { needs } from "./helpers/profile";
 
 const RD = "coap-rd-gnutls";
 const PSK_ID = "lwm2m-wasm-dtls";
@@ -214,7 +215,7 @@ for (const [name, extra] of [
   ["usage 3 (domain-issued certificate, direct trust)", () => ({ serverPublicKey: srv.der, certificateUsage: 3 })],
   ["usage 2 (trust anchor assertion: our CA in resource 4, host 127.0.0.1 from the URI)", () => ({ serverPublicKey: root.der, certificateUsage: 2 })],
 ] as [string, () => Record<string, unknown>][]) {
-  test(`X.509 mutual authentication with coap-rd-gnutls, ${name}: Register accepted`, async (t) => {
+  test(`X.509 mutual authentication with coap-rd-gnutls, ${name}: Register accepted`, needs("x509"), async (t) => {
     if (!requirePeer(t, RD)) return;
     certs();
     // -C: the RD validates our certificate against the same CA
@@ -235,7 +236,7 @@ for (const [name, extra] of [
   });
 }
 
-test("X.509: a server certificate that is not the one in resource 4 is refused (bad_certificate), nothing in clear", async (t) => {
+test("X.509: a server certificate that is not the one in resource 4 is refused (bad_certificate), nothing in clear", needs("x509"), async (t) => {
   if (!requirePeer(t, RD)) return;
   certs();
   const rd = await startRd(["-c", srvPem, "-C", root.certFile]);
@@ -258,7 +259,7 @@ test("X.509: a server certificate that is not the one in resource 4 is refused (
   }
 });
 
-test("X.509: usage 2 with a foreign CA in resource 4 is refused", async (t) => {
+test("X.509: usage 2 with a foreign CA in resource 4 is refused", needs("x509"), async (t) => {
   if (!requirePeer(t, RD)) return;
   certs();
   const rd = await startRd(["-c", srvPem, "-C", root.certFile]);
@@ -300,7 +301,7 @@ function rpkConfig(port: number, serverKey: Uint8Array): FactoryConfig {
   };
 }
 
-test("RPK (RFC 7250) with coap-server-gnutls: handshake, then the server's CoAP answer to our Register arrives over it", async (t) => {
+test("RPK (RFC 7250) with coap-server-gnutls: handshake, then the server's CoAP answer to our Register arrives over it", needs("rpk"), async (t) => {
   if (!requirePeer(t, "coap-server-gnutls")) return;
   certs();
   const s = await startRpkServer(srv.keyFile);
@@ -320,7 +321,7 @@ test("RPK (RFC 7250) with coap-server-gnutls: handshake, then the server's CoAP 
   }
 });
 
-test("RPK: a server key other than resource 4 is refused (DTLS-4), nothing in clear", async (t) => {
+test("RPK: a server key other than resource 4 is refused (DTLS-4), nothing in clear", needs("rpk"), async (t) => {
   if (!requirePeer(t, "coap-server-gnutls")) return;
   certs();
   const s = await startRpkServer(srv.keyFile);

@@ -10,9 +10,10 @@
 // 4.06 / 4.15, a Security Mode compiled out a logged refusal — never a trap.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { startDevServers, type DevServers } from "../server/index";
 import { Device, type ClientEvent } from "../host-shim/node/device";
 import { UdpNet } from "../host-shim/node/net";
@@ -51,6 +52,34 @@ test("profiles.json: every profile's flags are described and its capacities name
   const unknown = structuredClone(PROFILES);
   unknown.profiles["psk-lpwa"].flags.push("PROFILE_NO_SOMETHING");
   assert.throws(() => checkProfile(unknown, "psk-lpwa"), /not described/);
+});
+
+test("tests on a profile: features named after profiles.json's flags, what a profile lacks, @needs headers, the test-entry variants' flags", async () => {
+  const { featureOf, flagOf, lackedFeatures, fileNeeds, profileSensitive, testProfileFlags } = await import("../scripts/profiles.mjs");
+  for (const flag of Object.keys(PROFILES.flags)) assert.equal(flagOf(featureOf(flag)), flag, `${flag} <-> ${featureOf(flag)}`);
+  assert.equal(featureOf("PROFILE_NO_SENML_JSON"), "senml-json");
+  assert.throws(() => flagOf("x.509"), /unknown feature "x\.509"/, "a misspelt feature is an error, never a silent skip");
+  assert.deepEqual(lackedFeatures("full"), []);
+  // DTLS_CLIENT_ONLY is in `full` too: every profile's test entries keep the server role
+  assert.deepEqual(lackedFeatures("psk-lpwa").sort(), ["est", "rpk", "senml-json", "x509"]);
+  assert.deepEqual(fileNeeds("// about\n// @needs x509 est\nimport x;\n"), ["x509", "est"]);
+  assert.throws(() => fileNeeds("// @needs x-509\n"), /unknown feature/);
+  for (const f of readdirSync(join(ROOT, "test")).filter((n) => n.endsWith(".test.ts"))) fileNeeds(readFileSync(join(ROOT, "test", f), "utf8"));
+  assert.equal(profileSensitive("lwm2m_model"), true, "the model imports the capacities");
+  assert.equal(profileSensitive("crypto_hash"), false, "SHA-256 does not change with a profile");
+  const flags = testProfileFlags("psk-lpwa", new Set(["CAP_MODEL_ARENA"]));
+  assert.ok(flags.includes("PROFILE_NO_X509=1") && flags.includes("CAP_SERVERS=1"), flags.join(" "));
+  assert.ok(!flags.some((x) => x.startsWith("DTLS_CLIENT_ONLY=") || x.startsWith("CAP_MODEL_ARENA=")), flags.join(" "));
+  assert.deepEqual(testProfileFlags("full"), []);
+  // LWM2M_PROFILE picks the simulator's firmware (host-shim/node/profile.ts); an unknown name is refused
+  const probe = (profile: string | undefined) => spawnSync(process.execPath, ["--import", "tsx", "-e",
+    'const d = require("./host-shim/node/device"); const p = require("./host-shim/node/profile"); console.log(p.PROFILE, d.FIRMWARE_PATH)'],
+  { cwd: ROOT, encoding: "utf8", env: { ...process.env, LWM2M_PROFILE: profile ?? "" } });
+  assert.equal(probe("psk-lpwa").stdout.trim(), `psk-lpwa ${LPWA}`);
+  assert.equal(probe(undefined).stdout.trim(), `full ${join(ROOT, "build/firmware.wasm")}`);
+  const bad = probe("psk-lpwan");
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /LWM2M_PROFILE=psk-lpwan: not a profile of profiles\.json/);
 });
 
 test("psk-lpwa is smaller than full and carries no EST, X.509 or raw-public-key code (function names of a names-keeping build of each)", async () => {

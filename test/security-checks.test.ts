@@ -32,6 +32,7 @@ import { DeviceRng } from "../host-shim/node/drbg";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import { NorFlash } from "../host-shim/node/flash";
 import { loadTest } from "./helpers/wasm";
+import { needs } from "./helpers/profile";
 
 const TIMERS = { initialMs: 1000, maxMs: 4000, count: 3 };
 const PSK = Buffer.from("000102030405060708090a0b0c0d0e0f", "hex");
@@ -129,7 +130,7 @@ function refusedWith(c: DtlsClient, s: DtlsServer, reason: number, alert: number
 // ---- 1. ServerKeyExchange signed by someone else than the certificate's key ----
 
 for (const [name, bit] of [["ECDHE-ECDSA-CCM8", Suite.EcdsaCcm8], ["ECDHE-ECDSA-CBC", Suite.EcdsaCbc]] as const) {
-  test(`${name} RPK: a man in the middle with the genuine server's raw public key, signing the ServerKeyExchange with its own key -> BadSignature, decrypt_error`, () => {
+  test(`${name} RPK: a man in the middle with the genuine server's raw public key, signing the ServerKeyExchange with its own key -> BadSignature, decrypt_error`, needs("rpk"), () => {
     const genuine = p256(), attacker = p256(), client = p256();
     const copts: ClientOptions = { timers: TIMERS, suites: bit, certificateType: CertificateType.RawPublicKey,
       identity: { privateKey: client.scalar }, serverKey: genuine.spki };
@@ -148,7 +149,7 @@ for (const [name, bit] of [["ECDHE-ECDSA-CCM8", Suite.EcdsaCcm8], ["ECDHE-ECDSA-
   });
 }
 
-test("ECDHE-ECDSA X.509: a man in the middle with the genuine server's certificate, signing with its own key -> BadSignature, decrypt_error", () => {
+test("ECDHE-ECDSA X.509: a man in the middle with the genuine server's certificate, signing with its own key -> BadSignature, decrypt_error", needs("x509"), () => {
   pki ??= new Pki();
   const root = pki.root("sc-root");
   const srv = pki.issue("sc-server", root, { san: "DNS:server.example.com" });
@@ -169,7 +170,7 @@ test("ECDHE-ECDSA X.509: a man in the middle with the genuine server's certifica
   refusedWith(c, s, DtlsError.BadSignature, AlertDescription.decrypt_error, "x509");
 });
 
-test("ECDHE-ECDSA RPK: the ServerKeyExchange's SignatureAndHashAlgorithm changed to ecdsa_secp384r1_sha384 (not covered by the signature) -> UnsupportedSignature", () => {
+test("ECDHE-ECDSA RPK: the ServerKeyExchange's SignatureAndHashAlgorithm changed to ecdsa_secp384r1_sha384 (not covered by the signature) -> UnsupportedSignature", needs("rpk"), () => {
   const srvKey = p256(), cliKey = p256();
   const c = new DtlsClient().configure({ timers: TIMERS, suites: Suite.EcdsaCcm8, certificateType: CertificateType.RawPublicKey,
     identity: { privateKey: cliKey.scalar }, serverKey: srvKey.spki });
@@ -196,7 +197,7 @@ for (const [name, bit, psk] of [["ECDHE-PSK-CBC", Suite.EcdhePskCbc, true], ["EC
     ["named_curve x25519", (b: Buffer, at: number) => b.writeUInt16BE(29, at + 1)],
     ["curve_type explicit_prime", (b: Buffer, at: number) => { b[at] = 1; }],
   ] as const) {
-    test(`${name}: a ServerKeyExchange with ${what} -> UnsupportedCurve, illegal_parameter`, () => {
+    test(`${name}: a ServerKeyExchange with ${what} -> UnsupportedCurve, illegal_parameter`, psk ? {} : needs("rpk"), () => {
       const srvKey = p256(), cliKey = p256();
       const copts: ClientOptions = psk
         ? { timers: TIMERS, suites: bit, psk: { identity: ID, key: PSK } }
@@ -310,7 +311,7 @@ for (const [what, fn] of [
   ["without server_certificate_type", (e: [number, Buffer][]) => e.filter(([t]) => t !== SERVER_CERTIFICATE_TYPE)],
   ["with server_certificate_type = X.509", (e: [number, Buffer][]) => e.map(([t, d]) => [t, t === SERVER_CERTIFICATE_TYPE ? Buffer.from([0]) : d] as [number, Buffer])],
 ] as const) {
-  test(`RPK mode: a ServerHello ${what} -> CertificateType, nothing more is accepted`, () => {
+  test(`RPK mode: a ServerHello ${what} -> CertificateType, nothing more is accepted`, needs("rpk"), () => {
     const srvKey = p256(), cliKey = p256();
     const c = new DtlsClient().configure({ timers: TIMERS, suites: Suite.EcdsaCcm8, certificateType: CertificateType.RawPublicKey,
       identity: { privateKey: cliKey.scalar }, serverKey: srvKey.spki });

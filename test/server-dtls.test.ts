@@ -31,6 +31,7 @@ import { DtlsTransport, clientHelloWantsRawPublicKey, type PeerIdentity, type Pe
 import { encodeMessage, pathOptions, queryOptions, decodeMessage, Code } from "../server/coap";
 import type { Registration } from "../server/lwm2m-server";
 import type { BootstrapConfig } from "../server/bootstrap-server";
+import { needs } from "./helpers/profile";
 
 const dir = mkdtempSync(join(tmpdir(), "server-dtls-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,7 +116,7 @@ function registerMessage(ep: string): Uint8Array {
   });
 }
 
-test("our DTLS client registers with mutual RPK; the client's SPKI is the identity; an unknown key is refused", async () => {
+test("our DTLS client registers with mutual RPK; the client's SPKI is the identity; an unknown key is refused", needs("rpk"), async () => {
   const sk = p256Files(join(dir, "srv")), ck = p256Files(join(dir, "cli")), stranger = p256Files(join(dir, "stranger"));
   const transport = new DtlsTransport({ rpk: { privateKey: privateScalar(sk.keyPem), publicKey: sk.spki,
     acceptClientKey: (spki) => Buffer.from(spki).equals(Buffer.from(ck.spki)) } });
@@ -178,7 +179,7 @@ function assertNeverThrowsWhenTruncated(hello: Uint8Array, label: string): void 
   assert.doesNotThrow(() => clientHelloWantsRawPublicKey(new Uint8Array([...hello, 0])));
 }
 
-test("clientHelloWantsRawPublicKey: real ClientHellos (with and without cookie), hand-built ones, every truncation", () => {
+test("clientHelloWantsRawPublicKey: real ClientHellos (with and without cookie), hand-built ones, every truncation", needs("rpk"), () => {
   // our client and server role in-process: the first two client datagrams are the ClientHellos (without, then with cookie)
   const sk = p256Files(join(dir, "hello-srv")), ck = p256Files(join(dir, "hello-cli"));
   const rpkClient = new DtlsClient().configure({ suites: Suite.EcdsaCcm8, certificateType: CertificateType.RawPublicKey,
@@ -260,7 +261,7 @@ function nextDatagram(t: DtlsTransport, text: string, ms = 8000): Promise<{ key:
   });
 }
 
-test("one DtlsTransport serves PSK, RPK and X.509 clients on the same port, each with its identity kind", async (t) => {
+test("one DtlsTransport serves PSK, RPK and X.509 clients on the same port, each with its identity kind", needs("rpk", "x509"), async (t) => {
   if (!requirePeer(t, "openssl") || !requirePeer(t, "gnutls-cli")) return;
   const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
   const pki = new Pki();

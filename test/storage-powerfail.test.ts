@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { StoreBoot as Store, StoreStatus } from "./helpers/store-boot";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
+import { capacity } from "./helpers/profile";
 
 // ---- harness: test/helpers/store-boot.ts ----
 const S = StoreStatus;
@@ -16,7 +17,11 @@ const S = StoreStatus;
 function lcg(seed: number) { let x = seed >>> 0 || 1; return () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32); }
 
 // ---- the workload: 20 KiB flash = superblock + 4 store sectors, so GC runs often ----
-const V = (n: number, fill: number) => new Uint8Array(n).fill(fill);
+// value sizes are for a 2048-byte record (CAP_STORE_VALUE of `full`); a profile with smaller records
+// runs the same workload scaled to its capacity (psk-lpwa: 1152)
+const SCALE = capacity("CAP_STORE_VALUE") / 2048;
+const sz = (n: number) => Math.round(n * SCALE);
+const V = (n: number, fill: number) => new Uint8Array(sz(n)).fill(fill);
 const SECRET = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 7) & 0xff);
 /** Run steps until one fails; the op's status is the first negative one (or the last). */
 const steps = (...fs: (() => number)[]) => { let r = 0; for (const f of fs) { r = f(); if (r < 0) return r; } return r; };
@@ -24,19 +29,19 @@ type Op = [string, (s: Store) => number];
 const OPS: Op[] = [
   ["mount (format)", (s) => s.mount()],
   ["put 1 secret", (s) => s.put(1, SECRET)],
-  ["put 9 64 B (lives on: GC copies it)", (s) => s.put(9, V(64, 9))],
-  ["put 2 1200 B", (s) => s.put(2, V(1200, 2))],
-  ["put 3 100 B", (s) => s.put(3, V(100, 3))],
-  ["overwrite 2 1500 B", (s) => s.put(2, V(1500, 0x22))],
+  [`put 9 ${sz(64)} B (lives on: GC copies it)`, (s) => s.put(9, V(64, 9))],
+  [`put 2 ${sz(1200)} B`, (s) => s.put(2, V(1200, 2))],
+  [`put 3 ${sz(100)} B`, (s) => s.put(3, V(100, 3))],
+  [`overwrite 2 ${sz(1500)} B`, (s) => s.put(2, V(1500, 0x22))],
   ["txn: put 4, put 1, delete 3, commit", (s) => steps(() => s.x.begin(), () => s.put(4, V(300, 4)), () => s.put(1, V(40, 0x11)), () => s.x.del(3), () => s.x.commit())],
-  ["overwrite 2 1800 B", (s) => s.put(2, V(1800, 0x23))],
+  [`overwrite 2 ${sz(1800)} B`, (s) => s.put(2, V(1800, 0x23))],
   ["txn: put 5, put 2, abort", (s) => steps(() => s.x.begin(), () => s.put(5, V(200, 5)), () => s.put(2, V(20, 0x24)), () => s.x.abort())],
   ["delete 4", (s) => s.x.del(4)],
-  ["put 6 2000 B", (s) => s.put(6, V(2000, 6))],
-  ...[0, 1, 2, 3, 4, 5].map((i): Op => [`overwrite 1 (${i}) 500 B`, (s) => s.put(1, V(500, 0x30 + i))]),
-  ["txn: put 2 10 B, put 7 700 B, delete 6, commit", (s) => steps(() => s.x.begin(), () => s.put(2, V(10, 0x25)), () => s.put(7, V(700, 7)), () => s.x.del(6), () => s.x.commit())],
-  ...[0, 1, 2, 3].map((i): Op => [`overwrite 7 (${i}) 1900 B`, (s) => s.put(7, V(1900, 0x70 + i))]),
-  ["put 3 900 B", (s) => s.put(3, V(900, 0x33))],
+  [`put 6 ${sz(2000)} B`, (s) => s.put(6, V(2000, 6))],
+  ...[0, 1, 2, 3, 4, 5].map((i): Op => [`overwrite 1 (${i}) ${sz(500)} B`, (s) => s.put(1, V(500, 0x30 + i))]),
+  [`txn: put 2 ${sz(10)} B, put 7 ${sz(700)} B, delete 6, commit`, (s) => steps(() => s.x.begin(), () => s.put(2, V(10, 0x25)), () => s.put(7, V(700, 7)), () => s.x.del(6), () => s.x.commit())],
+  ...[0, 1, 2, 3].map((i): Op => [`overwrite 7 (${i}) ${sz(1900)} B`, (s) => s.put(7, V(1900, 0x70 + i))]),
+  [`put 3 ${sz(900)} B`, (s) => s.put(3, V(900, 0x33))],
   ["format", (s) => s.x.format()],
   ["put 1 secret again", (s) => s.put(1, SECRET)],
   ["txn: put 2, put 3, commit", (s) => steps(() => s.x.begin(), () => s.put(2, V(64, 0x42)), () => s.put(3, V(64, 0x43)), () => s.x.commit())],

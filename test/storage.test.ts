@@ -10,6 +10,10 @@ import { StoreBoot as Store, StoreStatus } from "./helpers/store-boot";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import { HmacDrbg } from "../host-shim/node/drbg";
+import { capacity } from "./helpers/profile";
+
+/** MAX_VALUE_LEN of the profile under test (profiles.json CAP_STORE_VALUE: 2048 in `full`, 1152 in psk-lpwa). */
+const MAX = capacity("CAP_STORE_VALUE");
 
 // ---- harness: test/helpers/store-boot.ts (shared with storage-powerfail and storage-small) ----
 const S = StoreStatus;
@@ -77,13 +81,13 @@ test("calls before mount are refused with NotMounted", () => {
   assert.equal(s.x.begin(), S.NotMounted);
 });
 
-test("round trips, overwrite, delete, sizes 0..2048, argument errors; a reboot sees exactly the committed state", () => {
+test(`round trips, overwrite, delete, sizes 0..${MAX}, argument errors; a reboot sees exactly the committed state`, () => {
   const flash = new NorFlash(), se = new SimulatedSecureElement();
   const r = prngFor(1);
   let s = new Store(flash, se);
   assert.equal(s.mount(), S.Formatted);
   const model: Record<number, string> = {};
-  for (const [id, n] of [[1, 0], [2, 1], [3, 2048], [4, 333], [0xfffe, 16], [7, 1000]] as const) {
+  for (const [id, n] of [[1, 0], [2, 1], [3, MAX], [4, 333], [0xfffe, 16], [7, 1000]] as const) {
     const v = r.bytes(n);
     assert.equal(s.put(id, v), S.Ok, `put ${id}`);
     model[id] = hex(v);
@@ -102,10 +106,10 @@ test("round trips, overwrite, delete, sizes 0..2048, argument errors; a reboot s
   // argument errors change nothing
   assert.equal(s.put(0, Uint8Array.of(1)), S.Invalid);
   assert.equal(s.put(0xffff, Uint8Array.of(1)), S.Invalid);
-  assert.equal(s.x.put(5, s.m.scratch, 2049), S.Invalid);
+  assert.equal(s.x.put(5, s.m.scratch, MAX + 1), S.Invalid);
   assert.equal(s.x.put(5, s.m.scratch, -1), S.Invalid);
   assert.equal(s.x.put(5, 0x7fff0000, 100), S.Invalid, "a buffer outside memory is refused by the host, nothing written");
-  assert.equal(s.x.get(3, s.m.scratch, 2047), S.TooSmall);
+  assert.equal(s.x.get(3, s.m.scratch, MAX - 1), S.TooSmall);
   assert.equal(s.x.get(3, s.m.scratch, -5), S.TooSmall);
   assert.equal(s.x.get(3, 0x7fff0000, 4096), S.Invalid);
   const snapshot = s.state(0xfffe);
@@ -194,7 +198,7 @@ test("GC under churn: 3000 random operations in 64 KiB / 4 KiB sectors, reboots 
       if (r.int(2) === 0) { assert.equal(s.x.commit(), S.Ok); model.clear(); staged.forEach((v, k) => model.set(k, v)); }
       else assert.equal(s.x.abort(), S.Ok);
     } else {
-      const v = r.bytes(r.int(id === 3 ? 2048 : 400));
+      const v = r.bytes(r.int(id === 3 ? MAX : 400));
       assert.equal(s.put(id, v), S.Ok, `op ${i}`);
       model.set(id, hex(v));
       maxOpsPerPut = Math.max(maxOpsPerPut, flash.stats.programs + flash.stats.erases - ops0);
@@ -217,15 +221,17 @@ test("GC under churn: 3000 random operations in 64 KiB / 4 KiB sectors, reboots 
 });
 
 test("capacity: fills to NoSpace with 2 KiB values, nothing changes on NoSpace, deletes make room again", () => {
-  const flash = new NorFlash(), se = new SimulatedSecureElement();
+  // 64 KiB of flash for 2 KiB values; smaller values (MAX_VALUE_LEN of the profile) get flash in
+  // proportion, so that space runs out before the 32 ids do
+  const flash = new NorFlash({ size: Math.ceil((16 * MAX) / 2048) * 4096 }), se = new SimulatedSecureElement();
   let s = new Store(flash, se);
   s.mount();
-  const big = (i: number) => new Uint8Array(2048).fill(i);
+  const big = (i: number) => new Uint8Array(MAX).fill(i);
   let id = 1;
   const free0 = s.x.freeBytes();
   while (s.put(id, big(id)) === S.Ok) id++;
   const stored = id - 1;
-  console.log(`capacity: ${stored} values of 2048 bytes in 15 x 4 KiB sectors (free bytes at start ${free0}), ${s.x.gcCount()} GC rounds`);
+  console.log(`capacity: ${stored} values of ${MAX} bytes in ${flash.size / 4096 - 1} x 4 KiB sectors (free bytes at start ${free0}), ${s.x.gcCount()} GC rounds`);
   assert.ok(stored >= 12, `stored ${stored}`);
   assert.equal(s.put(id, big(id)), S.NoSpace);
   for (let k = 1; k <= stored; k++) assert.equal(hex(s.get(k) as Uint8Array), hex(big(k)));
@@ -470,13 +476,14 @@ test("mount and GC costs on a full 64 KiB store of small records (worst case for
     let worst = 0, worstBytes = 0;
     for (let i = 0; i < 300; i++) {
       const p0 = flash.stats.programs + flash.stats.erases, b0 = flash.stats.bytesProgrammed;
-      assert.equal(s.put(1 + (i % ids), new Uint8Array(i % 7 === 0 ? 1500 : 10)), S.Ok);
+      assert.equal(s.put(1 + (i % ids), new Uint8Array(i % 7 === 0 ? Math.min(1500, MAX) : 10)), S.Ok);
       const d = flash.stats.programs + flash.stats.erases - p0;
       if (d > worst) { worst = d; worstBytes = flash.stats.bytesProgrammed - b0; }
     }
     console.log(`GC, ${ids} live ids: worst put took ${worst} program/erase operations, ${worstBytes} bytes programmed`);
   }
-  // near capacity: 30 ids with values up to 2 KiB, deleting when full
+  // near capacity: 30 ids with values up to 2 KiB (MAX_VALUE_LEN; more ids where it is smaller), deleting when full
+  const IDS = Math.round((30 * 2048) / MAX);
   const flash = new NorFlash(), se = new SimulatedSecureElement();
   let s = new Store(flash, se);
   s.mount();
@@ -484,12 +491,12 @@ test("mount and GC costs on a full 64 KiB store of small records (worst case for
   const model = new Map<number, string>();
   let worst = { ops: 0, bytes: 0, gc: 0 }, full = 0;
   for (let i = 0; i < 3000; i++) {
-    const id = 1 + r.int(30), v = r.bytes(r.int(3) === 0 ? 1000 + r.int(1049) : r.int(800));
+    const id = 1 + r.int(IDS), v = r.bytes(r.int(3) === 0 ? MAX - 1048 + r.int(1049) : r.int(800));
     const p0 = flash.stats.programs + flash.stats.erases, b0 = flash.stats.bytesProgrammed, g0 = s.x.gcCount();
     const st = s.put(id, v);
     if (st === S.NoSpace) {
       full++;
-      const d = 1 + r.int(30);
+      const d = 1 + r.int(IDS);
       if (s.x.del(d) === S.Ok) model.delete(d);
       continue;
     }
@@ -499,11 +506,11 @@ test("mount and GC costs on a full 64 KiB store of small records (worst case for
     if (d > worst.ops) worst = { ops: d, bytes: flash.stats.bytesProgrammed - b0, gc: s.x.gcCount() - g0 };
   }
   console.log(`GC near capacity (${full} NoSpace): worst put ${worst.ops} program/erase operations, ${worst.gc} GC rounds, ${worst.bytes} bytes programmed`);
-  assert.ok(full > 0 && worst.gc >= 1);
-  assert.deepEqual(s.state(30), Object.fromEntries(model));
+  assert.ok(full > 0 && worst.gc >= 1, "the store filled up and GC ran"); // (a message: without one, a failing assert.ok under tsx hangs)
+  assert.deepEqual(s.state(IDS), Object.fromEntries(model));
   s = new Store(flash, se);
   assert.equal(s.mount(), S.Ok);
-  assert.deepEqual(s.state(30), Object.fromEntries(model));
+  assert.deepEqual(s.state(IDS), Object.fromEntries(model));
 });
 
 test("flash changed under a mounted store: an old authentic record put in place of the current one is AuthFailed", () => {

@@ -4,13 +4,14 @@
 // parsed fields are cross-checked against node:crypto's X509Certificate and
 // `openssl x509 -text`; chain results against `openssl verify`. Signatures are
 // verified through the se_verify_digest import, implemented here with @noble/curves.
+// @needs x509
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, verify as nodeVerify, X509Certificate, generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { p256 } from "@noble/curves/nist.js";
-import { loadTest, hex, unhex, ROOT, type TestModule } from "./helpers/wasm";
+import { loadTest, hex, unhex, ROOT, testModulePath, type TestModule } from "./helpers/wasm";
 import { Pki, LEAF_EXT, type Issued } from "./helpers/certs";
 
 // X509Error (assembly/x509/cert.ts)
@@ -33,7 +34,7 @@ const CF = { BC: 1, CA: 2, PATH_LEN: 4, KU: 8, SAN: 16, SAN_DNS: 32, SAN_IP: 64,
 // ---- the wasm module, with se_verify_digest over @noble/curves ----------------
 let verifyCalls = 0;
 function loadX509(): TestModule {
-  const bin = readFileSync(join(ROOT, "build", "test", "x509.wasm"));
+  const bin = readFileSync(testModulePath("x509"));
   const lw: Record<string, (...a: any[]) => any> = {};
   for (const imp of WebAssembly.Module.imports(new WebAssembly.Module(bin))) {
     if (imp.module === "lwm2m_v1" && imp.kind === "function") lw[imp.name] = () => { throw new Error(`unexpected import ${imp.name}`); };

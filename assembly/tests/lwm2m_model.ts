@@ -3,6 +3,11 @@
 // boundary as four ids (65535 = absent). Declares one extra Object (a test
 // Object, id 33000) to exercise Create / Delete and every data type, which
 // also shows how a new Object is "a table plus handlers".
+// The Object arena is fixed here at profiles.json's default (CAP_MODEL_ARENA):
+// a smaller profile's arena holds its own Objects only, not the test Object;
+// every other capacity and flag of a profile applies (scripts/build.mjs).
+// @ts-ignore: decorator
+@global const CAP_MODEL_ARENA: i32 = 11392;
 export { scratch, scratchSize } from "./_scratch";
 import "../host/abi";
 import { LwPath } from "../lwm2m/formats/entry";

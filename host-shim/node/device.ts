@@ -18,8 +18,10 @@ import { SimulatedSecureElement } from "./se";
 import { NorFlash } from "./flash";
 import { UdpNet } from "./net";
 import { ABI_VERSION, LOG_LEVEL_NAMES, storeStatusMessage } from "./status";
+import { profileFirmwarePath } from "./profile";
 
-export const FIRMWARE_PATH = join(__dirname, "..", "..", "build", "firmware.wasm");
+/** The release module of the build profile LWM2M_PROFILE names (host-shim/node/profile.ts): build/firmware.wasm for `full`. */
+export const FIRMWARE_PATH = profileFirmwarePath();
 
 export interface FirmwareExports {
   memory: WebAssembly.Memory;

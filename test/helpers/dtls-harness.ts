@@ -377,13 +377,22 @@ export class DtlsClient {
     });
   }
 
-  /** connect over UDP; resolves when the handshake completes or the connection closes. */
+  /** connect over UDP; resolves when the handshake completes or the connection closes. A refused
+   *  connect or a timeout closes the socket first (an open socket would keep the test file running). */
   async udpHandshake(port: number, ms = 8000): Promise<void> {
     if (!this.sock) await this.udpOpen(port);
     const r = this.connect();
-    if (r !== 0) throw new Error(`connect refused: ${errorName(r)}`);
+    if (r !== 0) {
+      await this.shutdown();
+      throw new Error(`connect refused: ${errorName(r)}`);
+    }
     this.pump(() => this.drain());
-    await this.waitUntil(() => this.established || this.state === ConnState.Closed, ms, "handshake");
+    try {
+      await this.waitUntil(() => this.established || this.state === ConnState.Closed, ms, "handshake");
+    } catch (e) {
+      await this.shutdown();
+      throw e;
+    }
   }
 
   udpSend(data: string | Uint8Array): number {

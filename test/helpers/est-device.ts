@@ -9,7 +9,7 @@ import { UdpNet } from "../../host-shim/node/net";
 import { SimulatedSecureElement } from "../../host-shim/node/se";
 import { DeviceRng } from "../../host-shim/node/drbg";
 import { NorFlash } from "../../host-shim/node/flash";
-import { ROOT } from "./wasm";
+import { ROOT, testModulePath } from "./wasm";
 
 export const EstOp = { Crts: 1, Sen: 2, Sren: 3, Skg: 4, Att: 5, Discover: 6 } as const;
 export const EnrolState = { Idle: 0, Handshake: 1, Ready: 2, Busy: 3, Failed: 4 } as const;
@@ -36,7 +36,7 @@ export class EstDevice {
 
   /** One boot of a device: pass the same flash and SE again to model a reboot. */
   constructor(o: { flash?: NorFlash; se?: SimulatedSecureElement; wasm?: string } = {}) {
-    const wasm = o.wasm ?? join(ROOT, "build/test/est.wasm");
+    const wasm = o.wasm ?? testModulePath("est");
     this.se = o.se ?? new SimulatedSecureElement();
     this.flash = o.flash ?? new NorFlash();
     this.net = new UdpNet((_p, data) => {

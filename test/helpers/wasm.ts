@@ -1,7 +1,8 @@
 // Loads a test module built from assembly/tests/NAME.ts (build/test/NAME.wasm)
 // and gives typed access to its exports and a scratch area in linear memory.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_PROFILE, PROFILE } from "../../host-shim/node/profile";
 
 export const ROOT = join(__dirname, "..", "..");
 
@@ -55,8 +56,19 @@ export function loadWasm<E = Record<string, any>>(file: string, imports: WebAsse
   };
 }
 
+/** build/test/NAME.wasm, or under LWM2M_PROFILE its profile's variant build/test/<profile>/NAME.wasm
+ *  (scripts/build.mjs builds one for each entry that imports assembly/profile.ts). */
+export function testModulePath(name: string): string {
+  if (PROFILE !== DEFAULT_PROFILE) {
+    const dir = join(ROOT, "build", "test", PROFILE);
+    if (!existsSync(dir)) throw new Error(`LWM2M_PROFILE=${PROFILE}: no ${dir}; run 'node scripts/build.mjs tests'`);
+    if (existsSync(join(dir, `${name}.wasm`))) return join(dir, `${name}.wasm`);
+  }
+  return join(ROOT, "build", "test", `${name}.wasm`);
+}
+
 export function loadTest<E = Record<string, any>>(name: string, imports: WebAssembly.Imports = {}): TestModule<E> {
-  return loadWasm<E>(join(ROOT, "build", "test", `${name}.wasm`), imports);
+  return loadWasm<E>(testModulePath(name), imports);
 }
 
 export const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
