@@ -21,6 +21,7 @@ import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
 import { flipDataRecord } from "./helpers/store-boot";
+import { logText } from "./helpers/device-events";
 
 const PSK = Buffer.from("0102030405060708090a0b0c0d0e0f10", "hex");
 const IDENTITY = "Client_identity";
@@ -46,7 +47,6 @@ function config(port: number, endpoint = "persist-ep", identity = IDENTITY): Fac
   };
 }
 
-const logText = (dev: Device) => dev.logs.map((l) => l.text).join("\n");
 
 function waitLog(dev: Device, re: RegExp, from: number, ms = 8000): Promise<string> {
   return new Promise((res, rej) => {

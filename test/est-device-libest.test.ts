@@ -20,6 +20,7 @@ import { Device, type ClientEvent, type FactoryConfig } from "../host-shim/node/
 import { UdpNet } from "../host-shim/node/net";
 import type { FlashService } from "../host-shim/node/host";
 import { SimulatedSecureElement } from "../host-shim/node/se";
+import { waitEvent } from "./helpers/device-events";
 
 const stops: Array<() => Promise<void> | void> = [];
 after(async () => { for (const s of stops.reverse()) await s(); });
@@ -37,13 +38,6 @@ function newDevice(o: { flash?: FlashService; se?: SimulatedSecureElement; clock
   d = new Device({ net, ...o });
   stops.push(() => d.stop());
   return d;
-}
-function waitEvent(d: Device, name: string, ms = 20000): Promise<ClientEvent> {
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`no '${name}' within ${ms} ms; log:\n${d.logs.map((l) => l.text).join("\n")}`)), ms);
-    const f = (e: ClientEvent) => { if (e.name === name) { clearTimeout(t); d.off("event", f); res(e); } };
-    d.on("event", f);
-  });
 }
 const der = (f: string) => new Uint8Array(new X509Certificate(readFileSync(f)).raw);
 const scalar = (f: string) => new Uint8Array(Buffer.from((createPrivateKey(readFileSync(f)).export({ format: "jwk" }) as { d: string }).d, "base64url"));

@@ -24,6 +24,7 @@ import { freePortPair } from "./helpers/coap-gnutls-peer";
 import { startDevServers, pskAccountsOf, DEV_CONFIG_FILE, type DevServers, type EstIssued } from "../server/index";
 import { Device, type ClientEvent } from "../host-shim/node/device";
 import { UdpNet } from "../host-shim/node/net";
+import { waitEvent } from "./helpers/device-events";
 
 const stops: Array<() => unknown> = [];
 after(async () => { for (const s of stops.reverse()) await s(); });
@@ -40,13 +41,6 @@ function newDevice(clock = new ShiftClock()): Device {
   d = new Device({ net, clock });
   stops.push(() => d.stop());
   return d;
-}
-function waitEvent(d: Device, name: string, ms = 30000, pred: (e: ClientEvent) => boolean = () => true): Promise<ClientEvent> {
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`no '${name}' within ${ms} ms; log:\n${d.logs.map((l) => l.text).join("\n")}`)), ms);
-    const f = (e: ClientEvent) => { if (e.name === name && pred(e)) { clearTimeout(t); d.off("event", f); res(e); } };
-    d.on("event", f);
-  });
 }
 const der = (f: string) => new Uint8Array(new X509Certificate(readFileSync(f)).raw);
 const scalar = (f: string) => new Uint8Array(Buffer.from((createPrivateKey(readFileSync(f)).export({ format: "jwk" }) as { d: string }).d, "base64url"));

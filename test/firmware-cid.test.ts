@@ -19,6 +19,7 @@ import { requirePeer } from "./helpers/peers";
 import { Nat, natPcap } from "./helpers/nat";
 import { startDevServers, type DevServers } from "../server/index";
 import { Device, type FactoryConfig } from "../host-shim/node/device";
+import { logText, waitEvent } from "./helpers/device-events";
 
 const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("5a4b3c2d1e0f11223344556677889900", "hex");
@@ -47,12 +48,6 @@ function config(port: number, endpoint: string, extra: Record<string, unknown> =
   };
 }
 
-const logText = (dev: Device) => dev.logs.map((l) => l.text).join("\n");
-const waitEvent = (dev: Device, name: string, ms = 10000) => new Promise<void>((res, rej) => {
-  const t = setTimeout(() => { dev.off(name, on); rej(new Error(`no ${name} in ${ms} ms:\n${logText(dev)}`)); }, ms);
-  const on = () => { clearTimeout(t); dev.off(name, on); res(); };
-  dev.on(name, on);
-});
 
 async function run(endpoint: string, connectionId: number | undefined, extra = {}, body: (dev: Device, nat: Nat) => Promise<void>) {
   srv.clients.server.psk.set(endpoint, PSK);

@@ -20,6 +20,7 @@ import { Pki, type Issued } from "./helpers/certs";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { needs } from "./helpers/profile";
+import { logText, waitEvent } from "./helpers/device-events";
 
 const RD = "coap-rd-gnutls";
 const PSK_ID = "lwm2m-wasm-dtls";
@@ -66,20 +67,7 @@ function coapGet(uri: string): Promise<string> {
   });
 }
 
-function waitEvent(dev: Device, names: string[], ms: number): Promise<ClientEvent> {
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`no ${names.join("/")} in ${ms} ms:\n${dev.logs.map((l) => l.text).join("\n")}`)), ms);
-    const on = (e: ClientEvent) => {
-      if (!names.includes(e.name)) return;
-      clearTimeout(timer);
-      dev.off("event", on);
-      res(e);
-    };
-    dev.on("event", on);
-  });
-}
 
-const logText = (dev: Device) => dev.logs.map((l) => l.text).join("\n");
 
 function pskConfig(port: number, key = PSK_KEY, extra: Partial<FactoryConfig["servers"] extends (infer S)[] | undefined ? S : never> = {}): FactoryConfig {
   return {

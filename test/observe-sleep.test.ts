@@ -32,6 +32,7 @@ import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/nod
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
+import { logText, waitEventName as waitEvent } from "./helpers/device-events";
 
 const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
@@ -50,14 +51,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const logText = (dev: Device, from = 0) => dev.logs.slice(from).map((l) => l.text).join("\n");
-function waitEvent(dev: Device, names: string[], ms = 15000): Promise<string> {
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => { dev.off("event", on); rej(new Error(`no ${names.join("/")} in ${ms} ms`)); }, ms);
-    const on = (e: { name: string }) => { if (names.includes(e.name)) { clearTimeout(t); dev.off("event", on); res(e.name); } };
-    dev.on("event", on);
-  });
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Seen { seq: number; value: unknown; at: number; code: string }

@@ -28,6 +28,7 @@ import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
 import { flipDataRecord } from "./helpers/store-boot";
+import { logText, waitEventName as waitEvent } from "./helpers/device-events";
 
 const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
@@ -47,14 +48,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const logText = (dev: Device, from = 0) => dev.logs.slice(from).map((l) => l.text).join("\n");
-function waitEvent(dev: Device, names: string[], ms = 15000): Promise<string> {
-  return new Promise((res, rej) => {
-    const t = setTimeout(() => { dev.off("event", on); rej(new Error(`no ${names.join("/")} in ${ms} ms`)); }, ms);
-    const on = (e: { name: string }) => { if (names.includes(e.name)) { clearTimeout(t); dev.off("event", on); res(e.name); } };
-    dev.on("event", on);
-  });
-}
 
 interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode: SleepModeName; clock?: Clock } }
 
