@@ -102,11 +102,27 @@ function buildWasm2c(target) {
   times[name] = Date.now() - t0;
 }
 
+/** boards/wamr/patches/*.patch, applied in name order to the unpacked WAMR (each file says why). */
+const WAMR_PATCHES = "boards/wamr/patches";
+
+/**
+ * build/wamr: ../shared/vendor/wamr-2.4.5-core.tar.gz unpacked and our patches applied. A tree
+ * unpacked with other patches (or none: build/ copied from before them) is unpacked again.
+ */
 function unpackWamr() {
-  if (existsSync(join(WAMR_DIR, "build-scripts", "runtime_lib.cmake"))) return true;
+  const patches = existsSync(WAMR_PATCHES) ? readdirSync(WAMR_PATCHES).filter((f) => f.endsWith(".patch")).sort() : [];
+  const id = createHash("sha256");
+  for (const p of patches) id.update(p).update(readFileSync(join(WAMR_PATCHES, p)));
+  const want = id.digest("hex");
+  const marker = join(WAMR_DIR, ".lwm2m-patches");
+  if (existsSync(join(WAMR_DIR, "build-scripts", "runtime_lib.cmake")) && existsSync(marker) && readFileSync(marker, "utf8") === want) return true;
   if (!existsSync(WAMR_TAR)) { missing("lwm2m-wamr", `${WAMR_TAR} not found (../shared/vendor)`); return false; }
+  if (patches.length && !have("patch")) { missing("lwm2m-wamr", "patch not found (Debian patch)"); return false; }
+  rmSync(WAMR_DIR, { recursive: true, force: true });
   mkdirSync(WAMR_DIR, { recursive: true });
   run("tar", ["xzf", WAMR_TAR, "-C", WAMR_DIR]);
+  for (const p of patches) run("patch", ["-p1", "--quiet", "--forward", "-d", WAMR_DIR, "-i", join(root, WAMR_PATCHES, p)]);
+  writeFileSync(marker, want);
   return true;
 }
 
