@@ -120,7 +120,8 @@ function unpackWamr() {
   if (patches.length && !have("patch")) { missing("lwm2m-wamr", "patch not found (Debian patch)"); return false; }
   rmSync(WAMR_DIR, { recursive: true, force: true });
   mkdirSync(WAMR_DIR, { recursive: true });
-  run("tar", ["xzf", WAMR_TAR, "-C", WAMR_DIR]);
+  // -m: the files dated now, so every object built from an earlier tree (patched otherwise) is rebuilt
+  run("tar", ["xzmf", WAMR_TAR, "-C", WAMR_DIR]);
   for (const p of patches) run("patch", ["-p1", "--quiet", "--forward", "-d", WAMR_DIR, "-i", join(root, WAMR_PATCHES, p)]);
   writeFileSync(marker, want);
   return true;
