@@ -8,7 +8,7 @@
 //   lwm2m-m4.elf          the emulated board: wasm2c for Cortex-M4 with boards/m4 (qemu-system-arm -M mps2-an386)
 // Everything is cached: wasm2c output and its object by the firmware's hash, the
 // host objects by their sources, WAMR by cmake/make in build/boards/wamr-*.
-//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test: slow to build),
+//   lwm2m-wamr-aot        only with --only aot (wamrc + build/boards/firmware.aot; not in npm test's pretest: slow to build; .ci/run builds it),
 //                         and lwm2m-wamr-aot-armhf with build/boards/firmware-armv7.aot
 // Usage: node scripts/build-boards.mjs [--if-available] [--only wasm2c|armhf|m4|wamr|host-test|aot]
 //   --if-available: a missing toolchain skips that host loudly (npm test's pretest) instead of failing.
@@ -160,7 +160,7 @@ function buildWamrHost(mode, target = "x86_64") {
 
 /**
  * WAMR AOT: wamrc (WAMR's compiler, against Debian's llvm-16-dev) and an AOT-only host. Not in
- * `npm test`'s build: wamrc took 13 min to build here (2 shared cores), too long for CI.
+ * `npm test`'s pretest (wamrc: 4.4 min on 2 loaded cores, 13 min once); `.ci/run` runs it before `npm test`.
  * Also writes the Cortex-M4 AOT objects whose size `npm run size:boards` reports.
  */
 function buildAot() {

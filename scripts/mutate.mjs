@@ -22,7 +22,7 @@
 // missing or not unique, when a mutation survives, or when a build fails.
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -95,6 +95,8 @@ for (const f of ["build/firmware.wasm", "build/probe.wasm", "build/test/dtls.was
 // process's clean-up can remove them mid-run).
 const SKIP = new Set([".git", "node_modules", "build"]);
 const WORK = join(root, "build/mutate");
+// The copies are deeper than the checkout: the ../shared beside it (libest's CA scripts) is named for them.
+const SHARED_DIR = process.env.SHARED_DIR ?? resolve(root, "../shared");
 function makeCopy(i) {
   mkdirSync(WORK, { recursive: true });
   const dir = mkdtempSync(join(WORK, `w${i}-`));
@@ -120,7 +122,7 @@ function run(cmd, args, cwd, limitMs) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     // A mutation that makes a test wait forever is caught by the per-test limit, sooner than by the default 300 s.
-    const env = { ...process.env, FORCE_COLOR: "0", TEST_TIMEOUT_MS: process.env.TEST_TIMEOUT_MS ?? "90000" };
+    const env = { ...process.env, FORCE_COLOR: "0", TEST_TIMEOUT_MS: process.env.TEST_TIMEOUT_MS ?? "90000", SHARED_DIR };
     const child = spawn(cmd, args, { cwd, detached: true, env });
     running.add(child.pid);
     let out = "";

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EventEmitter } from "node:events";
 import { startDevServers, type DevServers, type Registration, type PeerInfo } from "../server/index";
-import { HOSTS, requireBoard, type BoardHost } from "./helpers/boards";
+import { HOSTS, notBuiltHere, requireBoard, type BoardHost } from "./helpers/boards";
 
 const ROOT = join(__dirname, "..");
 const CONFIG = join(ROOT, "server", "dev-config.json");
@@ -131,7 +131,7 @@ async function bootstrapAndRegister(host: BoardHost, deviceArgs: string[] = []):
 
 for (const host of HOSTS) {
   test(`${host.name}: bootstraps over DTLS-PSK, registers over DTLS-PSK, is read, de-registers on SIGINT`, async (t) => {
-    if (!requireBoard(t, host.binary, host.emulator, host.optIn)) return;
+    if (!requireBoard(t, host.binary, host.emulator, host.separateBuild)) return;
     await bootstrapAndRegister(host);
   });
 }
@@ -170,8 +170,8 @@ test("wasm2c x86-64: registers over NoSec (coap://) with a factory LwM2M Server 
 
 test("every C host refuses to boot healthy on a stuck entropy source: DRBG and SE self-test FAILED, exit 1", (t) => {
   for (const host of HOSTS) {
-    if (host.optIn && !existsSync(host.binary)) continue;
-    if (!requireBoard(t, host.binary, host.emulator)) return;
+    if (notBuiltHere(host)) continue;
+    if (!requireBoard(t, host.binary, host.emulator, host.separateBuild)) return;
     const [cmd, ...pre] = host.argv;
     const r = spawnSync(cmd, [...pre, "boot", "--state", mkdtempSync(join(stateRoot, "stuck-")), "--entropy", "stuck:0x55"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     assert.equal(r.status, 1, `${host.name}: ${r.stdout}${r.stderr}`);
@@ -185,8 +185,8 @@ test("every C host refuses to boot healthy on a stuck entropy source: DRBG and S
 
 test("Reboot (Execute /3/0/4) on every C host: a fresh module instance boots from the stored configuration and registers again", async (t) => {
   for (const host of HOSTS) {
-    if (host.optIn && !existsSync(host.binary)) continue;
-    if (!requireBoard(t, host.binary, host.emulator)) return;
+    if (notBuiltHere(host)) continue;
+    if (!requireBoard(t, host.binary, host.emulator, host.separateBuild)) return;
     const ep = `reboot-${host.binary.split("/").pop()}`;
     const first = next<Registration>(dev.server, "registered", (r) => r.endpoint === ep);
     const child = new Child(host, ["device", "--endpoint", ep, "--server", dev.serverUri, "--state", mkdtempSync(join(stateRoot, "reboot-"))]);

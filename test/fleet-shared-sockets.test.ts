@@ -10,7 +10,7 @@
 // carried).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,8 +18,8 @@ import { startDevServers, DEV_CONFIG_FILE, type Registration } from "../server/i
 import dgram from "node:dgram";
 import { clientHelloCid, FleetNet, type FleetReport } from "../host-shim/node/fleet";
 import { captureUdpPort, stopCapture } from "./helpers/dumpcap";
+import { runCli } from "./helpers/cli";
 
-const ROOT = join(__dirname, "..");
 
 
 /** A ClientHello record (RFC 6347 4.1, 4.2.2; RFC 5246 7.4.1.2 with the DTLS cookie) with these extensions. */
@@ -58,14 +58,9 @@ test("fleet --shared-sockets 2: 12 devices (3 sleepers) behind two UDP sockets o
   const dumpcap = await captureUdpPort(port, cap, "the shared sockets are");
   try {
     const report = join(dir, "report.json");
-    const args = [join(ROOT, "bin", "lwm2m-wasm.js"), "fleet", "--count", "12", "--endpoint-prefix", "fleet-u", "--server", dev.secureServerUri!,
+    const { code, out } = await runCli(["fleet", "--count", "12", "--endpoint-prefix", "fleet-u", "--server", dev.secureServerUri!,
       "--psk-identity", "{ep}", "--psk-key", "dev-kdf", "--rate", "0", "--duration", "3", "--sleep", "1", "--sleep-share", "0.25",
-      "--shared-sockets", "2", "--report", report, "--quiet"];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { out += d; });
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      "--shared-sockets", "2", "--report", report, "--quiet"]);
     assert.equal(code, 0, out);
     const r = JSON.parse(readFileSync(report, "utf8")) as FleetReport;
     t.diagnostic(`sockets ${JSON.stringify(r.sockets)}; sleep ${JSON.stringify(r.sleep)}; server ${JSON.stringify(secure.stats)}`);

@@ -10,15 +10,15 @@
 // ServerHelloDone / Certificate / ServerKeyExchange).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServers, DEV_CONFIG_FILE, type Registration } from "../server/index";
 import type { FleetReport } from "../host-shim/node/fleet";
 import { captureUdpPort, stopCapture } from "./helpers/dumpcap";
+import { runCli } from "./helpers/cli";
 
-const ROOT = join(__dirname, "..");
 
 
 /** The server's first flights as tshark dissects them: per ServerHello (by its random), the handshake message types and whether a ChangeCipherSpec follows in the same datagram. */
@@ -47,14 +47,9 @@ test("fleet --sleep 1 --sleep-share 0.5: sleepers wake as new instances with abb
   const dumpcap = await captureUdpPort(port, cap, "the fleet's handshake kinds are");
   try {
     const report = join(dir, "report.json");
-    const args = [join(ROOT, "bin", "lwm2m-wasm.js"), "fleet", "--count", "8", "--endpoint-prefix", "fleet-s", "--server", dev.secureServerUri!,
+    const { code, out } = await runCli(["fleet", "--count", "8", "--endpoint-prefix", "fleet-s", "--server", dev.secureServerUri!,
       "--psk-identity", "{ep}", "--psk-key", "dev-kdf", "--rate", "0", "--duration", "4", "--sleep", "1", "--sleep-share", "0.5",
-      "--report", report, "--quiet", "--logs", join(dir, "logs")];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { out += d; });
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      "--report", report, "--quiet", "--logs", join(dir, "logs")]);
     assert.equal(code, 0, out);
     const r = JSON.parse(readFileSync(report, "utf8")) as FleetReport;
     assert.equal(r.registered, 8);

@@ -7,7 +7,7 @@
 // against NorFlash, and the per-device credential templates and lists.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,8 +17,8 @@ import { NorFlash } from "../host-shim/node/flash";
 import { SparseNorFlash } from "../host-shim/node/sparse-flash";
 import { deviceArgs, readCredentialList, type FleetReport } from "../host-shim/node/fleet";
 import { requirePeer } from "./helpers/peers";
+import { runCli } from "./helpers/cli";
 
-const ROOT = join(__dirname, "..");
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 async function servers(dir: string): Promise<DevServers> {
@@ -174,14 +174,9 @@ test("lwm2m-wasm fleet: 20 devices bootstrap and register over DTLS-PSK, de-regi
   dev.server.on("deregistered", (r: Registration) => gone.add(r.endpoint));
   try {
     const report = join(dir, "report.json");
-    const args = [join(ROOT, "bin", "lwm2m-wasm.js"), "fleet", "--count", "20", "--endpoint-prefix", "fleet-t", "--bootstrap", dev.secureBootstrapUri!,
+    const { code, out } = await runCli(["fleet", "--count", "20", "--endpoint-prefix", "fleet-t", "--bootstrap", dev.secureBootstrapUri!,
       "--psk-identity", "{ep}-bs", "--psk-key", "dev-kdf", "--rate", "20", "--duration", "2", "--report", report, "--quiet",
-      "--state", join(dir, "state"), "--logs", join(dir, "logs")];
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { out += d; });
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      "--state", join(dir, "state"), "--logs", join(dir, "logs")]);
     assert.equal(code, 0, out);
     assert.match(out, /registered\s+20/);
 

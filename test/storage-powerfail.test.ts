@@ -6,41 +6,12 @@
 // after the interrupted operation, stays writable, and nothing traps.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadTest, hex, type TestModule } from "./helpers/wasm";
-import { createHostImports, FirmwareFatal } from "../host-shim/node/host";
+import { StoreBoot as Store, StoreStatus } from "./helpers/store-boot";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
-import { DeviceRng } from "../host-shim/node/drbg";
 
-// ---- harness (as in storage.test.ts) ----
-const S = { Ok: 0, Formatted: 1, Io: -6, NoSpace: -18 } as const;
-const rng = new DeviceRng();
-class Store {
-  readonly m: TestModule<any>;
-  constructor(readonly flash: NorFlash, readonly se: SimulatedSecureElement) {
-    let mod!: TestModule<any>;
-    const imports = createHostImports({
-      rng, se, flash,
-      net: { open: () => -1, send: () => -6, close: () => {} },
-      clock: { monotonicMs: () => 0, wallSeconds: () => -1 },
-      log: () => {},
-      fatal: (code, line) => { throw new FirmwareFatal(code, line); },
-    }, () => mod.exports.memory);
-    mod = loadTest("storage", imports);
-    this.m = mod;
-  }
-  get x() { return this.m.exports; }
-  mount(): number { return this.x.mount(); }
-  put(id: number, v: Uint8Array): number { this.m.write(v); return this.x.put(id, this.m.scratch, v.length); }
-  state(maxId = 9): Record<number, string | number> {
-    const out: Record<number, string | number> = {};
-    for (let id = 1; id <= maxId; id++) {
-      const n = this.x.get(id, this.m.scratch, 4096);
-      if (n !== -16) out[id] = n < 0 ? n : hex(this.m.read(this.m.scratch, n));
-    }
-    return out;
-  }
-}
+// ---- harness: test/helpers/store-boot.ts ----
+const S = StoreStatus;
 /** Deterministic [0,1) source for the torn lengths. */
 function lcg(seed: number) { let x = seed >>> 0 || 1; return () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32); }
 

@@ -10,45 +10,20 @@
 // and SE) after puts, an oversized value and a failed commit.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadTest, hex, type TestModule } from "./helpers/wasm";
-import { createHostImports, FirmwareFatal } from "../host-shim/node/host";
+import { hex } from "./helpers/wasm";
+import { StoreBoot, StoreStatus } from "./helpers/store-boot";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
-import { DeviceRng } from "../host-shim/node/drbg";
 import { Device } from "../host-shim/node/device";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-const S = { Ok: 0, Formatted: 1, Invalid: -1, Io: -6, RolledBack: -17 } as const;
+const S = StoreStatus;
 const CAP = 1152;
-const rng = new DeviceRng();
 
-/** One power-up of the store module on `flash` and `se`. */
-class Store {
-  readonly m: TestModule<any>;
-  constructor(readonly flash: NorFlash, readonly se: SimulatedSecureElement) {
-    let mod!: TestModule<any>;
-    const imports = createHostImports({
-      rng, se, flash,
-      net: { open: () => -1, send: () => -6, close: () => {} },
-      clock: { monotonicMs: () => 0, wallSeconds: () => -1 },
-      log: () => {},
-      fatal: (code, line) => { throw new FirmwareFatal(code, line); },
-    }, () => mod.exports.memory);
-    mod = loadTest("storage-small", imports);
-    this.m = mod;
-  }
-  get x() { return this.m.exports; }
-  mount(): number { return this.x.mount(); }
-  put(id: number, v: Uint8Array): number { this.m.write(v); return this.x.put(id, this.m.scratch, v.length); }
-  state(maxId = 12): Record<number, string | number> {
-    const out: Record<number, string | number> = {};
-    for (let id = 1; id <= maxId; id++) {
-      const n = this.x.get(id, this.m.scratch, 4096);
-      if (n !== -16) out[id] = n < 0 ? n : hex(this.m.read(this.m.scratch, n));
-    }
-    return out;
-  }
+/** One power-up of the 1152-byte store module on `flash` and `se`; `cycle()` powers it up again. */
+class Store extends StoreBoot {
+  constructor(flash: NorFlash, se: SimulatedSecureElement) { super(flash, se, "storage-small"); }
   /** Power cycle: this instance is dropped, a new one mounts the same flash and SE. */
   cycle(): { store: Store; mount: number } {
     const s = new Store(this.flash, this.se);
@@ -64,7 +39,7 @@ const fresh = () => {
 
 test("storage-small is built with the 1152-byte value capacity", () => {
   const s = fresh();
-  assert.equal(s.x.maxValueLen.value, CAP);
+  assert.equal(s.x.maxValueLen?.value, CAP);
   assert.equal(s.put(1, V(CAP, 1)), S.Ok);
   assert.equal(s.put(2, V(CAP + 1, 2)), S.Invalid);
 });

@@ -5,55 +5,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { crc32 } from "node:zlib";
-import { loadTest, hex, type TestModule } from "./helpers/wasm";
-import { createHostImports, FirmwareFatal } from "../host-shim/node/host";
+import { hex } from "./helpers/wasm";
+import { StoreBoot as Store, StoreStatus } from "./helpers/store-boot";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
-import { DeviceRng } from "../host-shim/node/drbg";
 import { HmacDrbg } from "../host-shim/node/drbg";
 
-// ---- harness (the same in storage-powerfail.test.ts and fuzz-storage.test.ts) ----
-const S = { Ok: 0, Formatted: 1, Invalid: -1, AuthFailed: -5, Io: -6, TooSmall: -7, NotFound: -16, RolledBack: -17, NoSpace: -18, NotMounted: -19, TxnState: -20, ForeignStore: -21, Missing: -22, Corrupt: -23 } as const;
-const rng = new DeviceRng();
-
-interface StoreExports {
-  mount(): number; format(): number; get(id: number, out: number, cap: number): number; size(id: number): number;
-  put(id: number, ptr: number, len: number): number; del(id: number): number; begin(): number; commit(): number; abort(): number;
-  freeBytes(): number; gcCount(): number; recordCount(): number;
-}
-
-/** One boot of the firmware's store over a given flash and SE. */
-class Store {
-  readonly m: TestModule<StoreExports>;
-  constructor(readonly flash: NorFlash, readonly se: SimulatedSecureElement) {
-    let mod!: TestModule<StoreExports>;
-    const imports = createHostImports({
-      rng, se, flash,
-      net: { open: () => -1, send: () => -6, close: () => {} },
-      clock: { monotonicMs: () => 0, wallSeconds: () => -1 },
-      log: () => {},
-      fatal: (code, line) => { throw new FirmwareFatal(code, line); },
-    }, () => mod.exports.memory);
-    mod = loadTest<StoreExports>("storage", imports);
-    this.m = mod;
-  }
-  get x() { return this.m.exports; }
-  mount() { return this.x.mount(); }
-  put(id: number, v: Uint8Array) { this.m.write(v); return this.x.put(id, this.m.scratch, v.length); }
-  get(id: number): Uint8Array | number {
-    const n = this.x.get(id, this.m.scratch, 4096);
-    return n < 0 ? n : this.m.read(this.m.scratch, n);
-  }
-  /** All ids 1..maxId: value hex or status. */
-  state(maxId = 12): Record<number, string | number> {
-    const out: Record<number, string | number> = {};
-    for (let id = 1; id <= maxId; id++) {
-      const v = this.get(id);
-      if (v !== S.NotFound) out[id] = typeof v === "number" ? v : hex(v);
-    }
-    return out;
-  }
-}
+// ---- harness: test/helpers/store-boot.ts (shared with storage-powerfail and storage-small) ----
+const S = StoreStatus;
 
 const prngFor = (seed: number) => {
   const d = new HmacDrbg();
