@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDevServers } from "../server/index";
 // @ts-expect-error an .mjs script without types
-import { fixedMemorySource, M4_FLAGS } from "../scripts/build-boards.mjs";
+import { fixedMemorySource, M4_FLAGS, M4_SIZE_FLAGS } from "../scripts/build-boards.mjs";
 
 const ROOT = join(__dirname, "..");
 const B = join(ROOT, "build", "boards");
@@ -41,7 +41,9 @@ const M4_VARIANTS: [string, "stock" | "board" | "unchecked", string[]][] = [
   ["board", "board", []],
   ["boardOz", "board", ["-Oz"]],
   ["boardO2", "board", ["-O2"]],
-  ["boardNoInlineSmall", "board", ["-fno-inline-small-functions"]],
+  ["boardGccDefaults", "board", ["-finline-small-functions", "-finline-functions-called-once", "-fshrink-wrap", "-foptimize-sibling-calls"]],
+  ["boardNoInline", "board", ["-fno-inline"]],
+  ["boardFlto", "board", ["-flto", "-ffat-lto-objects"]],
   ["unchecked", "unchecked", ["-UWASM_RT_MEMCHECK_SIGNAL_HANDLER", "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1", "-DWASM_RT_SKIP_SIGNAL_RECOVERY=1"]],
 ];
 function m4Sizes(): Record<string, number> | null {
@@ -49,7 +51,7 @@ function m4Sizes(): Record<string, number> | null {
   const dir = join(B, "m4");
   const src = readFileSync(join(B, "w2c", "firmware.c"), "utf8");
   const board = fixedMemorySource(src);
-  const hash = createHash("sha256").update(src).update(board).update(JSON.stringify(M4_VARIANTS)).digest("hex").slice(0, 16);
+  const hash = createHash("sha256").update(src).update(board).update(JSON.stringify(M4_VARIANTS)).update(M4_FLAGS.join(" ")).digest("hex").slice(0, 16);
   const cacheFile = join(dir, `sizes-${hash}.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8"));
   const r: Record<string, number> = {};
@@ -59,6 +61,28 @@ function m4Sizes(): Record<string, number> | null {
     execFileSync("arm-none-eabi-gcc", [...M4_FLAGS, "-w", `-I${join(dir, "inc")}`, `-I${join(B, "w2c")}`, ...extra, "-c", file, "-o", obj]);
     r[name] = sizeOf("arm-none-eabi-size", [obj]).text;
   }
+  writeFileSync(cacheFile, JSON.stringify(r));
+  return r;
+}
+
+/** The Cortex-M4 text of another module (a build profile's, e.g. build/firmware-psk-lpwa.wasm): the board's form
+ *  and without checks, cached by the module's hash. */
+function m4ModuleSizes(wasm: string): { bytes: number; board: number; unchecked: number } | null {
+  if (!existsSync(wasm) || !have("arm-none-eabi-gcc") || !have("wasm2c")) return null;
+  const bytes = readFileSync(wasm);
+  const hash = createHash("sha256").update(bytes).update(fixedMemorySource.toString()).update(M4_FLAGS.join(" ")).digest("hex").slice(0, 16);
+  const dir = join(B, "m4", `module-${hash}`);
+  const cacheFile = join(dir, "sizes.json");
+  if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8"));
+  mkdirSync(dir, { recursive: true });
+  execFileSync("wasm2c", [wasm, "-n", "firmware", "-o", join(dir, "firmware.c")]);
+  writeFileSync(join(dir, "board.c"), fixedMemorySource(readFileSync(join(dir, "firmware.c"), "utf8")));
+  const text = (src: string, extra: string[]) => {
+    const obj = join(dir, src.replace(".c", ".o"));
+    execFileSync("arm-none-eabi-gcc", [...M4_FLAGS, "-w", `-I${join(B, "m4", "inc")}`, `-I${dir}`, ...extra, "-c", join(dir, src), "-o", obj]);
+    return sizeOf("arm-none-eabi-size", [obj]).text;
+  };
+  const r = { bytes: bytes.length, board: text("board.c", []), unchecked: text("firmware.c", M4_VARIANTS.find(([n]) => n === "unchecked")![2]) };
   writeFileSync(cacheFile, JSON.stringify(r));
   return r;
 }
@@ -130,7 +154,7 @@ async function main() {
   const rows: string[][] = [];
   const kib = (n?: number) => (n === undefined ? "–" : `${(n / 1024).toFixed(1)} KiB`);
 
-  const hosts: { name: string; argv: string[]; ours: Sizes; runtime: Sizes; runtimeWhat: string }[] = [];
+  const hosts: { name: string; argv: string[]; ours: Sizes; runtime: Sizes; runtimeWhat: string; moduleBytes?: number }[] = [];
   const obj = (dir: string, names: string[]) => names.map((n) => join(B, dir, `${n}.o`)).filter(existsSync);
   for (const interp of ["classic", "fast", "aot"]) {
     if (!existsSync(join(B, `lwm2m-wamr-${interp}`))) continue; // aot: opt-in (scripts/build-boards.mjs --only aot)
@@ -145,6 +169,13 @@ async function main() {
       const ours = sizeOf("arm-linux-gnueabihf-size", execFileSync("sh", ["-c", `find ${dir} -name '*.o'`], { encoding: "utf8" }).trim().split("\n"));
       hosts.push({ name: `WAMR ${interp} (32-bit ARM, qemu-arm)`, argv: ["qemu-arm", join(B, `lwm2m-wamr-${interp}-armhf`)], ours,
         runtime: sizeOf("arm-linux-gnueabihf-size", [join(B, `wamr-${interp}-armhf`, "libvmlib.a")]), runtimeWhat: "libvmlib.a (WAMR 2.4.5)" });
+      // a build profile is how a user fits a small part: the psk-lpwa module (profiles.json) on the same host
+      const psk = join(ROOT, "build", "firmware-psk-lpwa.wasm");
+      if (interp === "classic" && existsSync(psk)) {
+        hosts.push({ name: `WAMR classic (32-bit ARM, qemu-arm), psk-lpwa module (${statSync(psk).size.toLocaleString("en")} B)`,
+          argv: ["qemu-arm", join(B, "lwm2m-wamr-classic-armhf"), "--firmware", psk], ours, moduleBytes: statSync(psk).size,
+          runtime: sizeOf("arm-linux-gnueabihf-size", [join(B, "wamr-classic-armhf", "libvmlib.a")]), runtimeWhat: "libvmlib.a (WAMR 2.4.5)" });
+      }
     }
   }
   hosts.push({ name: "wasm2c (x86-64)", argv: [join(B, "lwm2m-wasm2c")], ours: sizeOf("size", obj("obj-x86_64", OURS)), runtime: sizeOf("size", obj("obj-x86_64", ["firmware", "wasm-rt-impl"])), runtimeWhat: "firmware.c (wasm2c) + wasm-rt-impl" });
@@ -167,7 +198,7 @@ async function main() {
     // RAM a board needs: linear memory (64 KiB, 1 page) + the runtime's pool (WAMR; with the stack sized if known) +
     // the module kept in RAM (WAMR interpreters run from the loaded, rewritten buffer; AOT code would be XIP from
     // flash) + the C stack (wasm2c); host buffers and Mbed TLS contexts not counted.
-    const total = 65536 + (wamr ? (poolSized ?? r.poolPeak ?? 0) + (aot ? 0 : fw) : 0) + (r.cStack ?? 0);
+    const total = 65536 + (wamr ? (poolSized ?? r.poolPeak ?? 0) + (aot ? 0 : h.moduleBytes ?? fw) : 0) + (r.cStack ?? 0);
     rows.push([h.name, r.registered ? "yes" : "NO", fmt(h.ours), `${fmt(h.runtime)} (${h.runtimeWhat})`,
       wamr ? `${kib(r.poolPeak)} (in use: ${kib(r.poolLoaded)} after load, ${kib(r.poolRunning)} running)` : "–",
       poolSized ? `${kib(poolSized)} (${stack} B stack)` : "–",
@@ -192,15 +223,23 @@ async function main() {
     const linked = m4LinkedModuleText();
     result.cortexM4Linked = linked;
     const b = (n: number) => n.toLocaleString("en");
-    say(`\nwasm2c for Cortex-M4 (arm-none-eabi-gcc 12 -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections, -Os unless named), text of the translated module (target <= 120 kB, bounds checks on):\n`);
+    say(`\nwasm2c for Cortex-M4 (arm-none-eabi-gcc 12 ${M4_FLAGS.filter((f: string) => !f.startsWith("-D")).join(" ")}, unless named), text of the translated module (target <= 120 kB, bounds checks on):\n`);
     say(`| variant | text (B) |\n|---|---|`);
     say(`| stock wasm2c 1.0.32 (64-bit check against the memory's size) | ${b(m4.stock)} |`);
     say(`| the board's: 1 page min = max, 32-bit checks (base, constant offset), udf traps, static linear memory | ${b(m4.board)} |`);
     say(`| the board's, -Oz | ${b(m4.boardOz)} |`);
     say(`| the board's, -O2 | ${b(m4.boardO2)} |`);
-    say(`| the board's, -Os -fno-inline-small-functions | ${b(m4.boardNoInlineSmall)} |`);
+    say(`| the board's with GCC's -Os inlining, shrink-wrapping and sibling calls (before ${M4_SIZE_FLAGS.join(" ")}) | ${b(m4.boardGccDefaults)} |`);
+    say(`| the board's, -Os -fno-inline (the load/store helpers become calls) | ${b(m4.boardNoInline)} |`);
+    say(`| the board's, -Os -flto -ffat-lto-objects (one translation unit: the object's text) | ${b(m4.boardFlto)} |`);
     if (linked) say(`| the board's as linked in lwm2m-m4.elf (--gc-sections; the 1-page copy of the module) | ${b(linked)} |`);
     say(`| no bounds checks (reference only) | ${b(m4.unchecked)} |`);
+    const psk = m4ModuleSizes(join(ROOT, "build", "firmware-psk-lpwa.wasm"));
+    result.cortexM4PskLpwa = psk;
+    if (psk) {
+      say(`| the psk-lpwa profile's module (build/firmware-psk-lpwa.wasm, ${b(psk.bytes)} B), the board's form | ${b(psk.board)} |`);
+      say(`| the psk-lpwa profile's module, no bounds checks (reference only) | ${b(psk.unchecked)} |`);
+    }
   } else say("\narm-none-eabi-gcc missing: no Cortex-M4 figures");
   const aotObjs = [["XIP (--xip)", "firmware-m4-aot-xip.o"], ["not XIP", "firmware-m4-aot.o"]].filter(([, f]) => existsSync(join(B, f)));
   if (aotObjs.length && have("arm-none-eabi-size")) {
