@@ -137,16 +137,17 @@ for (const host of HOSTS) {
 }
 
 // The pool a 32-bit board reserves for the WAMR classic interpreter (module structures, instance,
-// exec env with the wasm stack; linear memory apart): measured 72,880 B with a 4 KiB wasm stack
-// (the use, 2,976 B, + 1,120 B) and boards/wamr's patches, so 72 KiB; 71 KiB fails to instantiate.
+// exec env with the wasm stack; linear memory apart): measured 73,830 B with a 4 KiB wasm stack
+// (the use, 2,976 B, + 1,120 B) and boards/wamr's patches for the 119,492-byte module, so 73 KiB;
+// 72 KiB fails to instantiate (72,880 B and 72 KiB before observations across sleep and EST discovery).
 // A pool too small fails the load or the instantiation (WAMR: allocate memory failed).
-test("WAMR classic, 32-bit ARM under qemu-arm, in a 72 KiB pool with a 4 KiB wasm stack: bootstraps, registers, is read, de-registers", async (t) => {
+test("WAMR classic, 32-bit ARM under qemu-arm, in a 73 KiB pool with a 4 KiB wasm stack: bootstraps, registers, is read, de-registers", async (t) => {
   const arm = HOSTS.find((h) => h.name === "WAMR classic interpreter, 32-bit ARM under qemu-arm")!;
   if (!requireBoard(t, arm.binary, arm.emulator)) return;
-  const out = await bootstrapAndRegister({ ...arm, argv: [...arm.argv, "--pool-kib", "72", "--wasm-stack", "4096"] });
+  const out = await bootstrapAndRegister({ ...arm, argv: [...arm.argv, "--pool-kib", "73", "--wasm-stack", "4096"] });
   assert.doesNotMatch(out, /WAMR:/);
 });
-test.todo("WAMR classic, 32-bit ARM, the release module in a 64 KiB pool (issue 9's target): 7.3 KB over (boards/README.md)");
+test.todo("WAMR classic, 32-bit ARM, the release module in a 64 KiB pool (issue 9's target): 8.3 KB over (boards/README.md)");
 
 // The psk-lpwa profile's module (build/firmware-psk-lpwa.wasm: no X.509, RPK, EST, ...) fits issue 9's
 // 64 KiB pool: measured 61,120 B with the 4 KiB wasm stack (its use: 3,044 B).
