@@ -33,6 +33,7 @@ import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
 import { logText, waitEventName as waitEvent } from "./helpers/device-events";
+import { flipDataRecord } from "./helpers/store-boot";
 
 const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
@@ -191,19 +192,6 @@ for (const mode of ["resume", "keep"] as const) {
   });
 }
 
-/** Clears one bit in the body of every stored data record `id` (store.ts: header 'D', version 1, id u16; 16-byte header). */
-function flipDataRecord(flash: NorFlash, id: number): number {
-  const img = flash.read(0, flash.size) as Uint8Array;
-  let n = 0;
-  for (let a = flash.sectorSize; a + 20 < flash.size; a += 4) {
-    if (img[a] === 0x44 && img[a + 1] === 1 && img[a + 2] === (id & 255) && img[a + 3] === id >> 8) {
-      const at = a + 16 + 3;
-      const b = img[at] || 0;
-      if (b && flash.program(at, Uint8Array.of(b & (b - 1))) === 0) n++;
-    }
-  }
-  return n;
-}
 
 test("a tampered observation record (one bit): the wake registers again instead of Update, with a log line; the server observes anew", async () => {
   await rig("obs-tamper-ep", false, {}, async (r) => {

@@ -17,6 +17,7 @@ import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import { BootStatus, StoreStatus } from "../host-shim/node/status";
 import { ROOT } from "./helpers/wasm";
+import { flipDataRecord } from "./helpers/store-boot";
 
 const ALL = BootStatus.RngHealthy | BootStatus.SeHealthy | BootStatus.FlashMounted;
 const dirs: string[] = [];
@@ -33,20 +34,6 @@ class CaptureNet implements NetService {
 const CONFIG = { endpoint: "issue7-store", servers: [{ uri: "coap://127.0.0.1:5683", shortServerId: 101, lifetime: 300 }] };
 const CLIENT_RECORD = 17; // assembly/firmware/persist.ts ClientRecord.Client (endpoint name)
 
-/** Clears one bit in the body of every stored data record `id` (store.ts: header 'D', version 1, id u16; 16-byte header). */
-function flipDataRecord(flash: NorFlash, id: number): number {
-  const img = flash.read(0, flash.size) as Uint8Array;
-  let n = 0;
-  for (let a = flash.sectorSize; a + 20 < flash.size; a += 4) {
-    if (img[a] === 0x44 && img[a + 1] === 1 && img[a + 2] === (id & 255) && img[a + 3] === id >> 8) {
-      const at = a + 16 + 3;
-      const b = img[at] || 0; // a byte with a 1 bit (NOR programming only clears bits)
-      const byte = b ? b & (b - 1) : 0;
-      if (b && flash.program(at, Uint8Array.of(byte)) === 0) n++;
-    }
-  }
-  return n;
-}
 
 /** Clears one bit in the body of the newest commit record ('C'). */
 function flipNewestCommit(flash: NorFlash): void {

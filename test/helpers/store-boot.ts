@@ -57,13 +57,18 @@ export class StoreBoot {
   }
 }
 
-/** Clears one bit in the body of every stored data record `id` (store.ts: header 'D', version 1, id u16; 16-byte header). */
+/**
+ * Clears one bit in the body of every stored data record `id` (store.ts: header 'D', version 1,
+ * id u16; 16-byte header): in the first byte from the body's fourth on that has a bit to clear
+ * (NOR flash only clears bits; a ciphertext byte is 0 one time in 256).
+ */
 export function flipDataRecord(flash: NorFlash, id: number): number {
   const img = flash.read(0, flash.size) as Uint8Array;
   let n = 0;
   for (let a = flash.sectorSize; a + 20 < flash.size; a += 4) {
     if (img[a] === 0x44 && img[a + 1] === 1 && img[a + 2] === (id & 255) && img[a + 3] === id >> 8) {
-      const at = a + 16 + 3;
+      let at = a + 16 + 3;
+      while (at < a + 16 + 19 && at < flash.size && img[at] === 0) at++;
       const b = img[at] || 0;
       if (b && flash.program(at, Uint8Array.of(b & (b - 1))) === 0) n++;
     }
