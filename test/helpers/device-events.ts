@@ -7,7 +7,7 @@ import type { ClientEvent, Device } from "../../host-shim/node/device";
 export const logText = (dev: Device, from = 0): string => dev.logs.slice(from).map((l) => l.text).join("\n");
 
 /** The first client event named `names` (one or several) that `pred` accepts; rejects after `ms` with the device's log. */
-export function waitEvent(dev: Device, names: string | string[], ms = 15000, pred: (e: ClientEvent) => boolean = () => true): Promise<ClientEvent> {
+export function waitEvent(dev: Device, names: string | string[], ms = 30000, pred: (e: ClientEvent) => boolean = () => true): Promise<ClientEvent> {
   const wanted = typeof names === "string" ? [names] : names;
   return new Promise((res, rej) => {
     const timer = setTimeout(() => { dev.off("event", on); rej(new Error(`no ${wanted.join("/")} in ${ms} ms:\n${logText(dev)}`)); }, ms);
