@@ -9,34 +9,20 @@
 // the server's key log it finds extension 54 in the hellos and decrypts the
 // tls12_cid records from both source ports. CID is off by default, offered
 // with the CCM_8 suites only, and an out-of-range length is refused.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requirePeer } from "./helpers/peers";
 import { Nat, natPcap } from "./helpers/nat";
-import { startDevServers, type DevServers } from "../server/index";
 import { Device, type FactoryConfig } from "../host-shim/node/device";
 import { logText, waitEvent } from "./helpers/device-events";
+import { useSecureDevServers } from "./helpers/dev-servers";
 
-const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("5a4b3c2d1e0f11223344556677889900", "hex");
 const TLS12_CID = 25; // RFC 9146 3
-let srv: DevServers;
-let dir: string;
-const keyLog: string[] = [];
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "lwm2m-fw-cid-"));
-  srv = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: CONFIG, secure: { pkiDir: join(dir, "pki"), est: false }, log: false });
-  srv.serverTransports.secure!.enableKeyLog((l) => keyLog.push(l));
-});
-after(async () => {
-  await srv?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useSecureDevServers("lwm2m-fw-cid-");
 
 function config(port: number, endpoint: string, extra: Record<string, unknown> = {}): FactoryConfig {
   return {
@@ -50,8 +36,8 @@ function config(port: number, endpoint: string, extra: Record<string, unknown> =
 
 
 async function run(endpoint: string, connectionId: number | undefined, extra = {}, body: (dev: Device, nat: Nat) => Promise<void>) {
-  srv.clients.server.psk.set(endpoint, PSK);
-  const nat = new Nat(Number(new URL(srv.secureServerUri!).port));
+  fx.srv.clients.server.psk.set(endpoint, PSK);
+  const nat = new Nat(Number(new URL(fx.srv.secureServerUri!).port));
   await nat.start();
   const dev = new Device({ connectionId });
   try {
@@ -70,27 +56,27 @@ async function run(endpoint: string, connectionId: number | undefined, extra = {
 }
 
 test("device connectionId 4: the firmware negotiates a CID with the development server; a NAT rebinding keeps the session (no handshake) and the Update is acknowledged; tshark decrypts the tls12_cid records from both ports", async (t) => {
-  const transport = srv.serverTransports.secure!;
+  const transport = fx.srv.serverTransports.secure!;
   await run("fw-cid-ep", 4, {}, async (dev, nat) => {
     // the device asked for a 4-byte CID and uses the server's 8-byte one
     assert.match(logText(dev), /DTLS: established ssid=1, suite 0xc0a8, connection ID 4\/8/);
     const handshakes = transport.stats.handshakes, rebinds = transport.stats.cidRebinds;
     const firstPort = nat.outerPort;
-    const regKey = srv.server.getRegistration("fw-cid-ep")!.peerKey;
+    const regKey = fx.srv.server.getRegistration("fw-cid-ep")!.peerKey;
     let serverUpdates = 0;
     const onUpd = (r: { endpoint: string }) => { if (r.endpoint === "fw-cid-ep") serverUpdates++; };
-    srv.server.on("updated", onUpd);
+    fx.srv.server.on("updated", onUpd);
     try {
       const newPort = await nat.rebind();
       assert.notEqual(newPort, firstPort);
       await waitEvent(dev, "updated"); // lifetime 3 s: the Update at 2.7 s, from the new port, acknowledged
     } finally {
-      srv.server.off("updated", onUpd);
+      fx.srv.server.off("updated", onUpd);
     }
     assert.equal(serverUpdates, 1);
     assert.equal(transport.stats.handshakes, handshakes, "no handshake after the rebinding");
     assert.equal(transport.stats.cidRebinds, rebinds + 1, "the server found the session by its CID");
-    assert.notEqual(srv.server.getRegistration("fw-cid-ep")!.peerKey, regKey, "the registration follows the new address");
+    assert.notEqual(fx.srv.server.getRegistration("fw-cid-ep")!.peerKey, regKey, "the registration follows the new address");
     assert.doesNotMatch(logText(dev), /DTLS: established.*\n(.|\n)*DTLS: established/, "one handshake on the device too");
     // every protected record after the handshake is a tls12_cid record, both directions
     const after = nat.log.filter((e) => e.outerPort === nat.outerPort);
@@ -98,9 +84,9 @@ test("device connectionId 4: the firmware negotiates a CID with the development 
     assert.ok(after.every((e) => e.d[0] === TLS12_CID), "records after the rebinding carry the CID");
 
     if (!requirePeer(t, "tshark")) return;
-    const line = keyLog.find((l) => nat.log.some((e) => e.up && e.d[0] === 22 && e.d.includes(Buffer.from(l.split(" ")[1], "hex"))));
+    const line = fx.keyLog.find((l) => nat.log.some((e) => e.up && e.d[0] === 22 && e.d.includes(Buffer.from(l.split(" ")[1], "hex"))));
     assert.ok(line, "the server's key log line of this session");
-    const cap = join(dir, "fw-cid.pcap"), kl = join(dir, "fw-cid-keylog.txt");
+    const cap = join(fx.dir, "fw-cid.pcap"), kl = join(fx.dir, "fw-cid-keylog.txt");
     writeFileSync(cap, natPcap(nat.log));
     writeFileSync(kl, line + "\n");
     const rows = execFileSync("tshark", ["-r", cap, "-o", `tls.keylog_file:${kl}`, "-d", "udp.port==5684,dtls",

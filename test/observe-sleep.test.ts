@@ -18,15 +18,13 @@
 //   next Observe number; nothing is notified before the wake's Update is
 //   acknowledged (its first copy lost); a wake that cannot delete the kept
 //   records registers instead (they could bring back used Observe numbers).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requirePeer } from "./helpers/peers";
 import { Nat, natPcap } from "./helpers/nat";
-import { startDevServers, type DevServers } from "../server/index";
 import type { Notification } from "../server/lwm2m-server";
 import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/node/device";
 import { NorFlash } from "../host-shim/node/flash";
@@ -34,23 +32,11 @@ import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
 import { logText, waitEventName as waitEvent } from "./helpers/device-events";
 import { flipDataRecord } from "./helpers/store-boot";
+import { useSecureDevServers } from "./helpers/dev-servers";
 
-const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
 const OBS_RECORD = 19; // storage/store.ts RecordId.ObservationsFirst (18) + connection 1 (the first LwM2M Server)
-let srv: DevServers;
-let dir: string;
-const keyLog: string[] = [];
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "lwm2m-obs-sleep-"));
-  srv = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: CONFIG, secure: { pkiDir: join(dir, "pki"), est: false }, log: false });
-  srv.serverTransports.secure!.enableKeyLog((l) => keyLog.push(l));
-});
-after(async () => {
-  await srv?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useSecureDevServers("lwm2m-obs-sleep-");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,8 +54,8 @@ function config(uri: string, endpoint: string, secure: boolean, lifetime = 300):
 }
 
 async function rig(endpoint: string, secure: boolean, opts: Rig["opts"], body: (r: Rig) => Promise<void>, lifetime = 300): Promise<void> {
-  if (secure) srv.clients.server.psk.set(endpoint, PSK);
-  const port = Number(new URL(secure ? srv.secureServerUri! : srv.serverUri).port);
+  if (secure) fx.srv.clients.server.psk.set(endpoint, PSK);
+  const port = Number(new URL(secure ? fx.srv.secureServerUri! : fx.srv.serverUri).port);
   const nat = new Nat(port);
   await nat.start();
   const flash = new NorFlash(), se = new SimulatedSecureElement();
@@ -103,9 +89,9 @@ async function wake(r: Rig): Promise<{ mark: number; first: string }> {
 /** The server observes `path` with pmin / pmax; the notifications it receives on that observation. */
 async function observeAt(r: Rig, path: string, pmin: number, pmax: number): Promise<Seen[]> {
   const seen: Seen[] = [];
-  const w = await srv.server.writeAttributes(r.endpoint, path, { pmin, pmax });
+  const w = await fx.srv.server.writeAttributes(r.endpoint, path, { pmin, pmax });
   assert.equal(w.code, "2.04");
-  const h = await srv.server.observe(r.endpoint, path, (n) => { seen.push({ seq: n.observe!, value: valueOf(n), at: Date.now(), code: n.code }); });
+  const h = await fx.srv.server.observe(r.endpoint, path, (n) => { seen.push({ seq: n.observe!, value: valueOf(n), at: Date.now(), code: n.code }); });
   assert.ok(h.established, "the observation was accepted");
   seen.push({ seq: h.response.observe!, value: valueOf(h.response as Notification), at: Date.now(), code: h.response.code });
   return seen;
@@ -131,12 +117,12 @@ for (const mode of ["resume", "keep"] as const) {
       // /1/0/3 (Default Maximum Period): a value that lives in the sealed configuration, so the wake
       // has it without the application setting anything (which would itself be a change)
       const PMIN = 1, PMAX = 3, PATH = "/1/0/3";
-      assert.equal((await srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
+      assert.equal((await fx.srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
       const seen = await observeAt(r, PATH, PMIN, PMAX);
-      assert.equal((await srv.server.write(r.endpoint, PATH, 61)).code, "2.04");
+      assert.equal((await fx.srv.server.write(r.endpoint, PATH, 61)).code, "2.04");
       await until(() => seen.some((s) => s.value === 61), 5000, "the notification of 61");
       // changed just after a notification: pmin holds it back; the device sleeps before pmin passes
-      assert.equal((await srv.server.write(r.endpoint, PATH, 42)).code, "2.04");
+      assert.equal((await fx.srv.server.write(r.endpoint, PATH, 42)).code, "2.04");
       await r.dev.prepareSleep();
       assert.match(logText(r.dev), /observations: ssid=1: 1 observations and 1 attribute entries kept for the wake/);
       const before = seen.length;
@@ -169,9 +155,9 @@ for (const mode of ["resume", "keep"] as const) {
       assert.doesNotMatch(logText(r.dev, mark), /Register to/);
 
       if (!requirePeer(t, "tshark")) return;
-      const cap = join(dir, `${ep}.pcap`), kl = join(dir, `${ep}-keylog.txt`);
+      const cap = join(fx.dir, `${ep}.pcap`), kl = join(fx.dir, `${ep}-keylog.txt`);
       writeFileSync(cap, natPcap(r.nat.log));
-      writeFileSync(kl, keyLog.join("\n") + "\n");
+      writeFileSync(kl, fx.keyLog.join("\n") + "\n");
       const rows = execFileSync("tshark", ["-r", cap, "-o", `tls.keylog_file:${kl}`, "-d", "udp.port==5684,dtls", "-Y", "coap",
         "-T", "fields", "-E", "separator=|", "-e", "udp.srcport", "-e", "coap.code", "-e", "coap.token", "-e", "coap.opt.observe"],
       { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split("\n").map((l) => l.split("|"));
@@ -276,7 +262,7 @@ test("a CON notification not acknowledged at power-off is sent again at wake wit
   const clock = new MovableClock();
   await rig("obs-unacked-ep", false, { clock }, async (r) => {
     const PATH = "/1/0/3";
-    assert.equal((await srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
+    assert.equal((await fx.srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
     const seen = await observeAt(r, PATH, 0, 0);
     // sleep 1 lasts a day (wall clock): at wake 1 the observer's last confirmation is 24 h old, so the
     // next notification is confirmable; the NAT loses the empty ACKs to the device
@@ -286,7 +272,7 @@ test("a CON notification not acknowledged at power-off is sent again at wake wit
     const w1 = await wake(r);
     assert.equal(w1.first, "updated", logText(r.dev, w1.mark));
     const n0 = seen.length;
-    assert.equal((await srv.server.write(r.endpoint, PATH, 41)).code, "2.04");
+    assert.equal((await fx.srv.server.write(r.endpoint, PATH, 41)).code, "2.04");
     await until(() => seen.length > n0, 5000, "the notification of 41");
     const up = () => r.nat.log.filter((e) => e.up).map((e) => coapHead(e.d)).filter((h) => h.code === 69 && h.observe !== undefined);
     const con = up().filter((h) => h.type === 0);
@@ -311,9 +297,9 @@ test("a CON notification not acknowledged at power-off is sent again at wake wit
 test("the wake's Update lost once: no notification goes before the Update's 2.04 (the server would not know the new address), then the one due goes on the same observation", async () => {
   await rig("obs-held-ep", false, {}, async (r) => {
     const PATH = "/1/0/3";
-    assert.equal((await srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
+    assert.equal((await fx.srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
     const seen = await observeAt(r, PATH, 1, 0);
-    assert.equal((await srv.server.write(r.endpoint, PATH, 41)).code, "2.04"); // within pmin: held back
+    assert.equal((await fx.srv.server.write(r.endpoint, PATH, 41)).code, "2.04"); // within pmin: held back
     await r.dev.prepareSleep();
     const n = seen.length;
     let lost = 0;
@@ -336,7 +322,7 @@ test("the wake's Update lost once: no notification goes before the Update's 2.04
 test("the wake cannot delete the kept records (flash dead at its first operation): Register, not Update; after a later power loss the old table never comes back to reuse Observe numbers", async () => {
   await rig("obs-nodelete-ep", false, {}, async (r) => {
     const PATH = "/1/0/3";
-    assert.equal((await srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
+    assert.equal((await fx.srv.server.write(r.endpoint, PATH, 40)).code, "2.04");
     await observeAt(r, PATH, 0, 0);
     await r.dev.prepareSleep();
     // wake A: the flash loses power at its first program / erase (the deletion of the kept records)

@@ -15,38 +15,24 @@
 //   CCM nonce) repeat under the kept keys;
 // - fallbacks, once: no answer (no CID: the server cannot find the connection
 //   from a new port), a tampered record -> the sealed session resumes.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Nat } from "./helpers/nat";
-import { startDevServers, type DevServers } from "../server/index";
 import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/node/device";
 import { NorFlash } from "../host-shim/node/flash";
 import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
 import { flipDataRecord } from "./helpers/store-boot";
 import { logText, waitEventName as waitEvent } from "./helpers/device-events";
+import { useSecureDevServers } from "./helpers/dev-servers";
 
-const CONFIG = join(__dirname, "..", "server", "dev-config.json");
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
 const KEPT_RECORD = 13; // storage/store.ts RecordId.DtlsKeptFirst (12) + connection 1 (the first LwM2M Server)
 const TLS12_CID = 25;
-let srv: DevServers;
-let dir: string;
-const keyLog: string[] = [];
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "lwm2m-keep-"));
-  srv = await startDevServers({ bootstrapPort: 0, serverPort: 0, config: CONFIG, secure: { pkiDir: join(dir, "pki"), est: false }, log: false });
-  srv.serverTransports.secure!.enableKeyLog((l) => keyLog.push(l));
-});
-after(async () => {
-  await srv?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = useSecureDevServers("lwm2m-keep-");
 
 
 interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode: SleepModeName; clock?: Clock } }
@@ -60,8 +46,8 @@ function config(port: number, endpoint: string): FactoryConfig {
 }
 
 async function rig(endpoint: string, opts: Rig["opts"], body: (r: Rig) => Promise<void>): Promise<void> {
-  srv.clients.server.psk.set(endpoint, PSK);
-  const nat = new Nat(Number(new URL(srv.secureServerUri!).port));
+  fx.srv.clients.server.psk.set(endpoint, PSK);
+  const nat = new Nat(Number(new URL(fx.srv.secureServerUri!).port));
   await nat.start();
   const flash = new NorFlash(), se = new SimulatedSecureElement();
   const r: Rig = { dev: new Device({ flash, se, ...opts }), nat, flash, se, endpoint, opts };
@@ -92,12 +78,12 @@ function wake(r: Rig): number {
 /** The wake after deep sleep (the NAT forgot the device meanwhile: a new outer port): its Update,
  *  acknowledged; the server's handshake count before and after. */
 async function wakeAndUpdate(r: Rig): Promise<{ mark: number; handshakes: number }> {
-  const t = srv.serverTransports.secure!;
+  const t = fx.srv.serverTransports.secure!;
   const h0 = t.stats.handshakes;
   const upd = new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error("the server saw no Update")), 20000);
-    const on = (reg: { endpoint: string }) => { if (reg.endpoint === r.endpoint) { clearTimeout(timer); srv.server.off("updated", on); res(); } };
-    srv.server.on("updated", on);
+    const on = (reg: { endpoint: string }) => { if (reg.endpoint === r.endpoint) { clearTimeout(timer); fx.srv.server.off("updated", on); res(); } };
+    fx.srv.server.on("updated", on);
   });
   await r.nat.rebind();
   const mark = wake(r);
@@ -127,7 +113,7 @@ function clientWriteKey(nat: Nat): Buffer {
   const serverRandom = hello.subarray(27, 59);
   const clientHello = nat.log.filter((e) => e.up && e.d[0] === 22 && e.d[13] === 1).at(-1)!.d;
   const clientRandom = clientHello.subarray(27, 59);
-  const line = keyLog.find((l) => l.split(" ")[1] === clientRandom.toString("hex"));
+  const line = fx.keyLog.find((l) => l.split(" ")[1] === clientRandom.toString("hex"));
   assert.ok(line, "the server's key log line of this session");
   const ms = Buffer.from(line.split(" ")[2], "hex");
   return prf(ms, "key expansion", Buffer.concat([serverRandom, clientRandom]), 40).subarray(0, 16);
@@ -144,7 +130,7 @@ test("sleep mode keep with a CID: the wake (new firmware instance, new source po
     const key = clientWriteKey(r.nat);
     const mem = () => Buffer.from(r.dev.memory.buffer);
     assert.ok(mem().indexOf(key) >= 0, "control: the client write key is found in linear memory while the connection is up");
-    const rebinds = srv.serverTransports.secure!.stats.cidRebinds;
+    const rebinds = fx.srv.serverTransports.secure!.stats.cidRebinds;
     await r.dev.prepareSleep();
     assert.match(logText(r.dev), /connection kept in the sealed store for the wake/);
     assert.equal(mem().indexOf(key), -1, "the client write key left in linear memory after prepare_sleep");
@@ -154,17 +140,17 @@ test("sleep mode keep with a CID: the wake (new firmware instance, new source po
     assert.equal(handshakes, 0, "no handshake at the wake");
     assert.match(logText(r.dev, mark), /connection kept across sleep, no handshake \(sequence numbers \d+ to \d+ reserved\)/);
     assert.doesNotMatch(logText(r.dev, mark), /DTLS: handshake with|DTLS: established/);
-    assert.equal(srv.serverTransports.secure!.stats.cidRebinds, rebinds + 1, "the server found the connection by its CID from the new port");
+    assert.equal(fx.srv.serverTransports.secure!.stats.cidRebinds, rebinds + 1, "the server found the connection by its CID from the new port");
     // the wake's records carry the same server CID, with sequence numbers above the ones used before the sleep
     const after = cidRecords(r.nat).slice(before.length);
     assert.ok(after.length > 0 && after.every((x) => x.cid === before[0].cid), JSON.stringify(after));
     assert.ok(Math.min(...after.map((x) => x.seq)) > Math.max(...before.map((x) => x.seq)));
     assert.equal(mem().indexOf(key) >= 0, true, "control: restored in RAM while awake");
     // the server's answer confirmed the kept connection: it stays (no "no answer" fallback later)
-    const h = srv.serverTransports.secure!.stats.handshakes;
+    const h = fx.srv.serverTransports.secure!.stats.handshakes;
     await new Promise((res) => setTimeout(res, 3500));
     assert.doesNotMatch(logText(r.dev, mark), /no answer on the kept connection/);
-    assert.equal(srv.serverTransports.secure!.stats.handshakes, h);
+    assert.equal(fx.srv.serverTransports.secure!.stats.handshakes, h);
   });
 });
 
@@ -239,7 +225,7 @@ test("the nonce rule across a second block and a power loss while awake: 70 reco
     await r.dev.prepareSleep();
     let { mark } = await wakeAndUpdate(r);
     for (let i = 0; i < 70; i++) {
-      const res = await srv.server.read(r.endpoint, "/3/0/0");
+      const res = await fx.srv.server.read(r.endpoint, "/3/0/0");
       assert.equal(res.code, "2.05", `read ${i}`);
     }
     assert.match(logText(r.dev, mark), /kept connection: sequence numbers reserved up to \d+/);
