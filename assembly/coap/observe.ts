@@ -115,17 +115,22 @@ export function obsRegister(t: CoapObserveTable, m: CoapMessage, contentFormat: 
     for (let k = 0; k < t.count; k++) if (!entry(t, k).active) { i = k; entry(t, k).seq = 0; break; }
     if (i < 0) return CoapError.ObserveFull;
   }
+  occupy(t, i, m.tkl, tok, contentFormat, now, PATH, n);
+  return i;
+}
+
+/** Entry i observed by token `token` for the target at `path`, nothing outstanding (the sequence counter is the caller's). */
+function occupy(t: CoapObserveTable, i: i32, tkl: i32, token: u64, contentFormat: i32, lastConAt: i64, path: usize, pathLen: i32): void {
   const e = entry(t, i);
   e.active = 1;
-  e.tkl = m.tkl;
-  e.token = tok;
+  e.tkl = tkl;
+  e.token = token;
   e.lastMid = -1;
   e.slot = -1;
   e.contentFormat = contentFormat;
-  e.lastConAt = now;
-  e.pathLen = n;
-  memory.copy(entryPath(t, i), PATH, <usize>n);
-  return i;
+  e.lastConAt = lastConAt;
+  e.pathLen = pathLen;
+  memory.copy(entryPath(t, i), path, <usize>pathLen);
 }
 
 /** Removes the observation with m's token (GET with Observe = 1, §3.6). Index or -1. */
@@ -165,17 +170,8 @@ export function obsRestore(t: CoapObserveTable, i: i32, tkl: i32, token: u64, se
   if (<u32>i >= <u32>t.count || entry(t, i).active != 0) return false;
   if (<u32>tkl > 8 || <u32>pathLen > <u32>OBS_PATH_MAX || <u32>seq > 0xffffff || <u32>contentFormat > 0xffff) return false;
   if (tkl < 8 && (token >> (<u64>tkl << 3)) != 0) return false; // bytes beyond the token length
-  const e = entry(t, i);
-  e.active = 1;
-  e.tkl = tkl;
-  e.token = token;
-  e.seq = seq;
-  e.lastMid = -1;
-  e.slot = -1;
-  e.contentFormat = contentFormat;
-  e.lastConAt = lastConAt;
-  e.pathLen = pathLen;
-  memory.copy(entryPath(t, i), path, <usize>pathLen);
+  occupy(t, i, tkl, token, contentFormat, lastConAt, path, pathLen);
+  entry(t, i).seq = seq;
   return true;
 }
 
