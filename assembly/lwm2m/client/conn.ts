@@ -123,7 +123,8 @@ export function connObs(i: i32): CoapObserveTable {
   return changetype<CoapObserveTable>(OBS_AREA + <usize>(i == BS_CONN ? 0 : BS_OBS_SIZE + (i - 1) * OBS_SIZE));
 }
 /** Ends every observation of connection i. */
-export function connObsClear(i: i32): void { obsInit(connObs(i), i == BS_CONN ? 0 : OBS_PER_CONN); }
+/** Connection i without observations (and so none held back for a wake's Update). */
+export function connObsClear(i: i32): void { obsInit(connObs(i), i == BS_CONN ? 0 : OBS_PER_CONN); conn(i).obsHeld = 0; }
 /** Location-Path of the registration: (len, bytes)*, Conn.locLen bytes. */
 export function connLoc(i: i32): usize { return LOCS + <usize>(i * LOC_CAP); }
 

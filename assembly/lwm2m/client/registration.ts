@@ -321,7 +321,6 @@ function registerOrUpdate(ci: i32, now: i64): bool {
   }
   c.locLen = 0;
   connObsClear(ci); // observations kept across sleep belong to the old registration (2.01 clears them too)
-  c.obsHeld = 0;
   return sendRegister(ci, now);
 }
 
@@ -446,7 +445,6 @@ export function regOnResponse(ci: i32, now: i64, code: i32): void {
       c.update = 0;
       scheduleUpdate(c, now);
       connObsClear(ci); // a new registration starts without observations
-      c.obsHeld = 0;
       lb("");
       logLocation(ci);
       emit(ClientEvent.Registered, c.ssid, c.lifetime, lineText(), lineLen());
