@@ -210,6 +210,9 @@ export class DtlsConnection {
   /** No record of epoch 1 is sealed with a sequence number at or above this (restoreKept: the
    *  numbers the caller reserved in its store, so that a nonce is never used twice). */
   writeSeqLimit: u64;
+  /** No record of epoch >= 1 is opened once authFailures reaches this (DTLS-10 across reboots:
+   *  the failures the caller reserved in its store for a kept connection, keep.ts); dropped unopened. */
+  authFailureLimit: i32;
 
   // events
   private evHead: i32;
@@ -419,6 +422,7 @@ export class DtlsConnection {
     this.retransmitAt = -1;
     this.alertReceived = -1;
     this.writeSeqLimit = u64.MAX_VALUE;
+    this.authFailureLimit = i32.MAX_VALUE;
   }
 
   // =====================================================================
@@ -1020,6 +1024,7 @@ export class DtlsConnection {
       this.replaysDropped++;
       return;
     }
+    if (epoch != 0 && this.pastAuthReserve()) return;
     const prot = epoch == 0 ? Protection.Null : this.protection;
     const n = openRecord(rec, prot, this.readState);
     if (n < 0) {
@@ -1050,6 +1055,7 @@ export class DtlsConnection {
       this.replaysDropped++;
       return;
     }
+    if (this.pastAuthReserve()) return;
     const n = openCidRecord(rec, this.ownCidLen, this.readState);
     if (n < 0) {
       this.authFailed();
@@ -1062,6 +1068,14 @@ export class DtlsConnection {
       return;
     }
     this.onPlaintext(type, rec + <usize>cidPayloadOffset(this.ownCidLen), n, epoch, now);
+  }
+
+  /** DTLS-10 across reboots: a protected record is dropped unopened once the failures the
+   *  caller reserved (authFailureLimit) are used up, until it reserves more. */
+  private pastAuthReserve(): bool {
+    if (this.authFailures < this.authFailureLimit) return false;
+    this.recordsDropped++;
+    return true;
   }
 
   /** RFC 6347 4.1.2.7: invalid records are dropped; DTLS-10 counts them. */

@@ -14,7 +14,14 @@
 // and the connection may seal only up to it (writeSeqLimit); when the block
 // runs low it is reserved again before the next send. A power cut before the
 // reservation's commit leaves the old record, and nothing was sent with the
-// numbers it allows; after it, the numbers sent are below the new one. A
+// numbers it allows; after it, the numbers sent are below the new one.
+// DTLS-10's authentication-failure count (RFC 9147 4.5.3: an integrity limit
+// per key) holds across reboots the same way: the record holds the failures
+// counted so far plus AUTH_BLOCK reserved; a restored connection starts from
+// that count and opens no record once it reaches the reservation
+// (DtlsConnection.authFailureLimit) until the next block is committed, so a
+// power cut can only overstate the count, never reset it; at the limit the
+// record is dropped (the session resumes: new keys, new counts). A
 // record that does not open, is foreign, too old, or malformed is dropped
 // (the sealed session then resumes); a kept connection the server no longer
 // knows (no answer within KEPT_CONFIRM_MS, an alert) is dropped once: the
@@ -45,27 +52,33 @@ export function setSleepMode(m: i32): bool {
 
 /** Sequence numbers reserved per store write. */
 export const SEQ_BLOCK: u64 = 64;
+/** Authentication failures reserved per store write (of DtlsConfig.maxAuthFailures, 128 for CCM_8). */
+export const AUTH_BLOCK: i32 = 8;
 /** A restored connection must hear from the server this long after its first record
  *  (about the first CoAP retransmission, RFC 7252 4.8 ACK_TIMEOUT * ACK_RANDOM_FACTOR). */
 export const KEPT_CONFIRM_MS: i64 = 3000;
 
 const MAGIC: u32 = 0x434b574c; // "LWKC"
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 // header: magic u32, version u8, 3 x 0, created wall second (full handshake) i64 @8,
-// next write sequence number u64 @16, account binding[32] @24, the DTLS state @56
+// next write sequence number u64 @16, account binding[32] @24, authentication failures
+// (counted + reserved) i32 @56, 0 u32, the DTLS state @64
 const O_WALL: usize = 8;
 const O_SEQ: usize = 16;
 const O_BIND: usize = 24;
+const O_AUTH: usize = 56;
 const O_STATE: usize = <usize>KEEP_HEADER;
 
 // per connection: the reservation (0 = the connection is not a restored one), the wall second of
-// its full handshake, and the monotonic ms by which the server must have answered (0 = it has)
+// its full handshake, and the monotonic ms by which the server must have answered (0 = it has);
+// the authentication failures reserved
 const LIMIT = memory.data(8 * 3, 8);
+const AUTH = memory.data(4 * 3, 4);
 const CREATED = memory.data(8 * 3, 8);
 const CONFIRM = memory.data(8 * 3, 8);
 function recordId(ci: i32): i32 { return RecordId.DtlsKeptFirst + ci; }
 
-function seal(ci: i32, d: DtlsConnection, secIid: u32, created: i64, nextSeq: u64): i32 {
+function seal(ci: i32, d: DtlsConnection, secIid: u32, created: i64, nextSeq: u64, authFailures: i32): i32 {
   if (KEEP_RECORD_SIZE > REC_CAP) unreachable(); // a build bug
   const n = d.keepState(REC + O_STATE);
   if (n < 0) return n;
@@ -74,6 +87,8 @@ function seal(ci: i32, d: DtlsConnection, secIid: u32, created: i64, nextSeq: u6
   store<i64>(REC + O_WALL, created);
   store<u64>(REC + O_SEQ, nextSeq);
   memory.copy(REC + O_BIND, accountBinding(secIid), 32);
+  store<i32>(REC + O_AUTH, authFailures);
+  store<u32>(REC + O_AUTH, 0, 4);
   const r = storePut(recordId(ci), REC, KEEP_RECORD_SIZE);
   wipe(REC, KEEP_RECORD_SIZE); // SE-2: the keys are in the sealed store only
   return r;
@@ -85,7 +100,7 @@ export function keepSave(ci: i32, d: DtlsConnection, secIid: u32, now: i64): i32
   const wall = clock_wall_seconds();
   let created = load<i64>(CREATED + <usize>(ci << 3));
   if (created <= 0) created = wall >= 0 ? wall - (now - d.sessionStart) / 1000 : 0;
-  const r = seal(ci, d, secIid, created, d.writeSequence());
+  const r = seal(ci, d, secIid, created, d.writeSequence(), d.authFailures);
   store<u64>(LIMIT + <usize>(ci << 3), 0);
   return r;
 }
@@ -114,23 +129,30 @@ export function keepRestore(ci: i32, ssid: i32, secIid: u32, d: DtlsConnection, 
   const wall = clock_wall_seconds();
   const created = load<i64>(REC + O_WALL);
   const seq = load<u64>(REC + O_SEQ);
+  const auth = load<i32>(REC + O_AUTH);
   if (n != KEEP_RECORD_SIZE || load<u32>(REC) != MAGIC || load<u8>(REC, 4) != VERSION) why = "malformed record";
   else if (!ctEqual(accountBinding(secIid), REC + O_BIND, 32)) why = "it belongs to another server, identity or endpoint";
   else if (wall < 0 || created <= 0) why = "no wall clock to bound its age (DTLS-10)";
   else if (wall < created || cfg.maxSessionAgeMs > 0 && (wall - created) * 1000 >= cfg.maxSessionAgeMs) why = "older than the session-age limit (DTLS-10)";
   else if (seq > cfg.maxRecordSequence - SEQ_BLOCK) why = "record sequence limit (DTLS-10)";
+  else if (auth < 0 || auth >= cfg.maxAuthFailures) why = "authentication-failure limit (DTLS-10)";
   if (why.length > 0) {
     wipe(REC, REC_CAP);
     return drop(ci, ssid, why);
   }
-  // the reservation is committed before anything is sent with these keys
+  // the reservations are committed before anything is sent or opened with these keys
   const limit = seq + SEQ_BLOCK;
+  const authLimit = auth + AUTH_BLOCK;
   store<u64>(REC + O_SEQ, limit);
+  store<i32>(REC + O_AUTH, authLimit);
   const r = storePut(recordId(ci), REC, KEEP_RECORD_SIZE); // the reservation, committed before any record is sealed
   const e = r < 0 ? r : d.restoreKept(REC + O_STATE, seq, limit, now - (wall - created) * 1000);
   wipe(REC, REC_CAP);
   if (e != 0) return drop(ci, ssid, r < 0 ? "the sequence numbers could not be reserved" : "malformed record");
+  d.authFailures = auth;
+  d.authFailureLimit = authLimit;
   store<u64>(LIMIT + <usize>(ci << 3), limit);
+  store<i32>(AUTH + <usize>(ci << 2), authLimit);
   store<i64>(CREATED + <usize>(ci << 3), created);
   store<i64>(CONFIRM + <usize>(ci << 3), 0);
   lb("DTLS: ssid=");
@@ -139,7 +161,9 @@ export function keepRestore(ci: i32, ssid: i32, secIid: u32, d: DtlsConnection, 
   lnum(<i64>seq);
   ls(" to ");
   lnum(<i64>limit - 1);
-  ls(" reserved)");
+  ls(" reserved; ");
+  lnum(auth);
+  ls(" records failed authentication so far)");
   linfo();
   return true;
 }
@@ -150,13 +174,29 @@ export function keepReserve(ci: i32, d: DtlsConnection, secIid: u32): bool {
   const limit = load<u64>(LIMIT + <usize>(ci << 3));
   if (limit == 0 || d.writeSequence() + 2 < limit) return true;
   const next = d.writeSequence() + SEQ_BLOCK;
-  if (seal(ci, d, secIid, load<i64>(CREATED + <usize>(ci << 3)), next) < 0) return false;
+  if (seal(ci, d, secIid, load<i64>(CREATED + <usize>(ci << 3)), next, load<i32>(AUTH + <usize>(ci << 2))) < 0) return false;
   store<u64>(LIMIT + <usize>(ci << 3), next);
   d.writeSeqLimit = next;
   lb("DTLS: kept connection: sequence numbers reserved up to ");
   lnum(<i64>next - 1);
   linfo();
   return true;
+}
+
+/** After a datagram on connection ci: when a restored connection has used up the authentication
+ *  failures reserved, the next AUTH_BLOCK reserved (until then it opens no record). */
+export function keepAuthReserve(ci: i32, d: DtlsConnection, secIid: u32): void {
+  const limit = load<u64>(LIMIT + <usize>(ci << 3));
+  if (limit == 0 || d.authFailures < load<i32>(AUTH + <usize>(ci << 2))) return;
+  const next = d.authFailures + AUTH_BLOCK;
+  if (seal(ci, d, secIid, load<i64>(CREATED + <usize>(ci << 3)), limit, next) < 0) return;
+  store<i32>(AUTH + <usize>(ci << 2), next);
+  d.authFailureLimit = next;
+  lb("DTLS: kept connection: ");
+  lnum(d.authFailures);
+  ls(" records failed authentication, reserved up to ");
+  lnum(next);
+  linfo();
 }
 
 /** A restored connection's first record went out: the server must answer by now + KEPT_CONFIRM_MS. */

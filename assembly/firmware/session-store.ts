@@ -29,8 +29,8 @@ import { lb, ls, lnum, linfo, lwarn } from "../lwm2m/client/events";
 import { conn, connLoc, LOC_CAP } from "../lwm2m/client/conn";
 import { KEPT_STATE_SIZE } from "../dtls/connection";
 
-/** A kept connection's record (keep.ts): 56-byte header and the DTLS state. */
-export const KEEP_HEADER: i32 = 56;
+/** A kept connection's record (keep.ts): 64-byte header and the DTLS state. */
+export const KEEP_HEADER: i32 = 64;
 export const KEEP_RECORD_SIZE: i32 = KEEP_HEADER + KEPT_STATE_SIZE;
 
 /** Largest RFC 5077 ticket kept (OpenSSL 3 issues ~200 bytes for a PSK session). */
@@ -51,7 +51,7 @@ const O_ID: i32 = 60;
 const O_MS: i32 = O_ID + MAX_SESSION_ID_LEN;
 const O_TICKET: i32 = O_MS + MASTER_SECRET_LEN;
 /** The record buffer, shared with the connection kept across sleep (keep.ts): the larger of a
- *  session (O_TICKET + SESSION_TICKET_CAP = 524) and a kept connection (KEEP_RECORD_SIZE = 592;
+ *  session (O_TICKET + SESSION_TICKET_CAP = 524) and a kept connection (KEEP_RECORD_SIZE = 600;
  *  keep.ts checks it). */
 export const REC_CAP: i32 = 600;
 

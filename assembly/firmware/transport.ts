@@ -55,7 +55,7 @@ import {
 } from "./est-state";
 import { sessionLoad, sessionSave, sessionDiscard, sessionLastDrop, SessionDrop, SESSION_TICKET_CAP } from "./session-store";
 import { cfgOf, sessionOf, configure, configureEst, loadPsk, wipePsk, MTU } from "./dtls-account";
-import { keepRestore, keepSave, keepReserve, keepSent, keepConfirmed, keepDeadline, keepDrop, sleepMode, SleepMode } from "./keep";
+import { keepRestore, keepSave, keepReserve, keepAuthReserve, keepSent, keepConfirmed, keepDeadline, keepDrop, sleepMode, SleepMode } from "./keep";
 
 export namespace TransportError {
   /** The Security Mode is not built into this firmware (profiles.json: RPK, X.509 or EST compiled out). */
@@ -512,6 +512,7 @@ export function transportDatagram(peer: i32, p: usize, len: i32, now: i64): bool
         wipePsk(i); // the key changed or went: the handshake cannot finish with it
       }
       dtlsOf(i).handleDatagram(p, len, now);
+      keepAuthReserve(i, dtlsOf(i), <u32>conn(i).secIid); // DTLS-10: failures stay counted across a reboot
       wipePsk(i);
       flush(i); // the shared transmit buffer is empty before the client may send on any connection
       events(i, now);

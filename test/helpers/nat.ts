@@ -40,6 +40,12 @@ export class Nat {
     this.outer = s;
     this.outerPort = port;
   }
+  /** An on-path attacker: d to the device, from the address it talks to (logged as from the server). */
+  async toDevice(d: Buffer): Promise<void> {
+    if (!this.device) throw new Error("the device has not sent anything yet");
+    const { port, address } = this.device;
+    await new Promise<void>((r, j) => this.inner.send(d, port, address, (e) => (e ? j(e) : r())));
+  }
   /** The NAT forgets the binding: the device's next datagram leaves from a new source port. */
   async rebind(): Promise<number> {
     const old = this.outer;
