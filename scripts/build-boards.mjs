@@ -185,6 +185,20 @@ function buildAot() {
   // the same on 32-bit ARM Linux (qemu-arm): the AOT runtime's RAM with a Cortex-M's pointer size
   run(wamrc, ["--disable-simd", "--target=armv7", "--target-abi=gnueabihf", "--cpu=cortex-a7", "--size-level=3", "-o", join(OUT, "firmware-armv7.aot"), "build/firmware.wasm"], quiet);
   buildWamrHost("aot", "armhf");
+  writeFileSync(AOT_STAMP, sha("build/firmware.wasm"));
+}
+
+/** The AOT binaries carry the build/firmware.wasm they were compiled from, and the pretest does not
+ *  rebuild them: compiled from another module (AOT_STAMP), they are removed, loudly, so that a test
+ *  never runs a stale one (it then skips, or fails under REQUIRE_PEERS=1, naming the command). */
+const AOT_STAMP = join(OUT, "aot-from-firmware.sha256");
+function dropStaleAot() {
+  const files = ["firmware.aot", "firmware-armv7.aot", "firmware-m4-aot.o", "firmware-m4-aot-xip.o", "lwm2m-wamr-aot", "lwm2m-wamr-aot-armhf"].map((f) => join(OUT, f));
+  if (!files.some((f) => existsSync(f))) return;
+  if (existsSync(AOT_STAMP) && readFileSync(AOT_STAMP, "utf8") === sha("build/firmware.wasm")) return;
+  for (const f of [...files, AOT_STAMP]) rmSync(f, { force: true });
+  console.error("\n*** build-boards: the WAMR AOT binaries were compiled from another build/firmware.wasm: removed;" +
+    " rebuild them with 'node scripts/build-boards.mjs --only aot' ***\n");
 }
 
 function buildWamr() {
@@ -345,6 +359,7 @@ async function main() {
   const steps = { "host-test": buildHostTest, wasm2c: () => buildWasm2c("x86_64"), armhf: () => buildWasm2c("armhf"), m4: buildM4, wamr: buildWamr };
   for (const [name, fn] of Object.entries(steps)) if (!only || only === name) fn();
   if (only === "aot") buildAot(); // opt-in: see buildAot
+  else dropStaleAot();
   for (const [name, ms] of Object.entries(times)) console.log(`${OUT}/${name}: ${(ms / 1000).toFixed(1)} s`);
   // merged with earlier runs' (a run with --only times just that host)
   const timesFile = join(OUT, "build-times.json");
