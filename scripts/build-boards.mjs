@@ -168,6 +168,12 @@ function buildAot() {
   if (!unpackWamr()) return;
   const t0 = Date.now();
   const dir = "build/wamrc";
+  // configured from another checkout's build/wamr (build/ copied from one worktree to another):
+  // make would rebuild wamrc from that tree, not this one's patched WAMR; redone
+  const cache = join(dir, "CMakeCache.txt");
+  if (existsSync(cache) && !readFileSync(cache, "utf8").includes(`CMAKE_HOME_DIRECTORY:INTERNAL=${join(root, WAMR_DIR, "wamr-compiler")}\n`)) {
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (!existsSync(join(dir, "Makefile"))) {
     mkdirSync(dir, { recursive: true });
     run("cmake", ["-S", join(WAMR_DIR, "wamr-compiler"), "-B", dir, "-DWAMR_BUILD_WITH_CUSTOM_LLVM=1", "-DLLVM_DIR=/usr/lib/llvm-16/lib/cmake/llvm",

@@ -98,7 +98,7 @@ static int wamr_instantiate(lwm2m_fw *fw) {
   g_inst = wasm_runtime_instantiate(g_module, g_stack_size, 0, err, sizeof err);
   if (!g_inst) { fprintf(stderr, "WAMR: %s\n", err); return -1; }
   g_env = wasm_runtime_create_exec_env(g_inst, g_stack_size);
-  if (!g_env) return -1;
+  if (!g_env) { fprintf(stderr, "WAMR: exec env with a %u-byte wasm stack: allocate memory failed\n", (unsigned)g_stack_size); return -1; }
   for (int i = 0; i < FW_EXPORT_COUNT; i++) {
     g_funcs[i] = wasm_runtime_lookup_function(g_inst, lwm2m_export_names[i]);
     if (!g_funcs[i]) { fprintf(stderr, "WAMR: the firmware has no export %s\n", lwm2m_export_names[i]); return -1; }
