@@ -186,7 +186,7 @@ function send(now: i64): i32 {
   if (t < 0) return fail(EstError.Transport);
   const up = (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) ? W + W_CSR : 0;
   const r = blockClientStart(blk(), ep, CoapType.CON, (op == EstOp.Crts || op == EstOp.Att || op == EstOp.Discover) ? CoapCode.GET : CoapCode.POST,
-    W + W_TMPL, t, up, up ? csrLen : 0, W + W_RESP + <usize>caLen, EST_RESPONSE_CAP - caLen, estSzx1, estSzx2, now);
+    W + W_TMPL + 4, t - 4, changetype<CoapWriter>(W + W_WRITER).last, up, up ? csrLen : 0, W + W_RESP + <usize>caLen, EST_RESPONSE_CAP - caLen, estSzx1, estSzx2, now);
   if (r < 0) { estLastDetail = r; return fail(EstError.Transport); }
   return EST_PENDING;
 }

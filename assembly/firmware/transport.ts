@@ -42,6 +42,8 @@ import { beforeKeyExchange } from "../dtls/order";
 import { DtlsEvent, DtlsError } from "../dtls/alert";
 import { CertificateType } from "../dtls/extensions";
 import { wipe } from "../crypto/ct";
+import { bytesEqual } from "../asn1/der";
+import { isCoaps, uriSplit, uriHost, uriHostLen, uriPort, uriPath, uriPathLen } from "../util/uri";
 import { STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent } from "../coap/endpoint";
 import { CoapCode } from "../coap/message";
@@ -626,35 +628,20 @@ let estBackoff: i64 = 60000;
 const EST_BACKOFF_MAX: i64 = 86400000;
 const WELL_KNOWN_EST = memory.data<u8>([0x2e, 0x77, 0x65, 0x6c, 0x6c, 0x2d, 0x6b, 0x6e, 0x6f, 0x77, 0x6e, 0x2f, 0x65, 0x73, 0x74]); // ".well-known/est"
 
-/** coaps://host[:port][/path] of est_configure, split; false when it is not such a URI. */
+/** The EST server: coaps://host[:port][/path] of est_configure, split (an IPv6 literal without
+ *  its brackets; no path: /.well-known/est); false when it is not such a URI. */
 let uHost: usize = 0;
 let uHostLen: i32 = 0;
 let uPort: i32 = 0;
 let uPath: usize = 0;
 let uPathLen: i32 = 0;
 function splitUri(p: usize, n: i32): bool {
-  // "coaps://"
-  if (n < 9 || load<u64>(p) != 0x2f2f3a7370616f63) return false;
-  let q = 8;
-  const h = q;
-  if (q < n && load<u8>(p + <usize>q) == 0x5b) { while (q < n && load<u8>(p + <usize>q) != 0x5d) q++; q++; }
-  else while (q < n && load<u8>(p + <usize>q) != 0x3a && load<u8>(p + <usize>q) != 0x2f) q++;
-  uHost = p + <usize>h;
-  uHostLen = q - h;
-  if (uHostLen <= 0 || uHostLen > 255) return false;
-  if (load<u8>(uHost) == 0x5b) { uHost++; uHostLen -= 2; }
-  uPort = 5684;
-  if (q < n && load<u8>(p + <usize>q) == 0x3a) {
-    q++;
-    let v = 0, digits = 0;
-    while (q < n && load<u8>(p + <usize>q) >= 0x30 && load<u8>(p + <usize>q) <= 0x39 && digits < 6) { v = v * 10 + <i32>load<u8>(p + <usize>q) - 0x30; q++; digits++; }
-    if (digits == 0 || v <= 0 || v > 65535) return false;
-    uPort = v;
-  }
-  if (q < n && load<u8>(p + <usize>q) != 0x2f) return false;
-  if (q < n) q++;
-  uPath = p + <usize>q;
-  uPathLen = n - q;
+  if (!isCoaps(p, n) || !uriSplit(p, n, true)) return false;
+  uHost = uriHost;
+  uHostLen = uriHostLen;
+  uPort = uriPort;
+  uPath = uriPath;
+  uPathLen = uriPathLen;
   if (uPathLen == 0) { uPath = WELL_KNOWN_EST; uPathLen = 15; }
   return true;
 }
@@ -666,11 +653,8 @@ function bootstrapServerAt(host: usize, hostLen: i32, port: i32): i32 {
   const bs = securityFind(0);
   if (bs < 0) return -1;
   const u = getBytes(SECURITY_OID, <u32>bs, Sec.Uri);
-  if (!found) return -1;
-  const h = uHost, hl = uHostLen, p = uPort, q = uPath, ql = uPathLen; // splitUri's results are the caller's
-  const same = splitUri(u, valueLen) && uHostLen == hostLen && uPort == port && memory.compare(uHost, host, <usize>hostLen) == 0;
-  uHost = h; uHostLen = hl; uPort = p; uPath = q; uPathLen = ql;
-  return same ? bs : -1;
+  if (!found || !isCoaps(u, valueLen) || !uriSplit(u, valueLen, true)) return -1;
+  return uriHostLen == hostLen && uriPort == port && bytesEqual(uriHost, host, hostLen) ? bs : -1;
 }
 
 /** Nothing of the account's in flight on its CoAP endpoint (a request, a confirmable notification). */

@@ -149,10 +149,20 @@ export function epSend(now: i64): i32 { return ep().send(now); }
 
 // ---- block-wise ----------------------------------------------------------------
 const BC = memory.data(COAP_BLOCK_CLIENT_SIZE, 8);
+const TM = memory.data(COAP_MESSAGE_SIZE, 8);
+const TI = memory.data(COAP_OPTION_ITER_SIZE, 8);
 function bc(): CoapBlockClient { return changetype<CoapBlockClient>(BC); }
+/** The block client with the options of the template message at tmpl (its header and token skipped). */
 export function bcStart(type: i32, code: i32, tmpl: usize, tmplLen: i32, up: usize, upLen: i32,
     down: usize, downCap: i32, szx1: i32, szx2: i32, now: i64): i32 {
-  return blockClientStart(bc(), ep(), type, code, tmpl, tmplLen, up, upLen, down, downCap, szx1, szx2, now);
+  const m = changetype<CoapMessage>(TM);
+  if (coapParse(m, tmpl, tmplLen) != 0 || m.payloadLen != 0) return CoapError.BadArgument;
+  const it = changetype<CoapOptionIter>(TI);
+  it.begin(m);
+  let last = 0;
+  while (it.next()) last = it.number;
+  const start = tmpl + 4 + <usize>(load<u8>(tmpl) & 15);
+  return blockClientStart(bc(), ep(), type, code, start, <i32>(tmpl + <usize>tmplLen - start), last, up, upLen, down, downCap, szx1, szx2, now);
 }
 export function bcOnResponse(now: i64): i32 { return blockClientOnResponse(bc(), ep(), now); }
 export function bcDownLen(): i32 { return bc().downLen; }
