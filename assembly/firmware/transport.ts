@@ -774,33 +774,35 @@ function estPump(ci: i32, now: i64): void {
 
 /** One EST operation's result: the next step. True when the enrolment ended (ci replaced or failed). */
 function estDone(ci: i32, r: i32, now: i64): bool {
-  if (r == EST_PENDING) return false;
-  if (estOp == EstOp.Discover && r != EstError.Transport && r != EstError.GaveUp) {
-    // a server that does not answer discovery (4.04 ...), answers it badly or lists no EST
-    // resource: the EST path (/.well-known/est or the configured one) for every operation
-    lb("EST: discovery ");
-    if (r < 0) { ls("not answered ("); if (estLastCode >= 0 && (estLastCode >> 5) != 2) lcode(estLastCode); else lnum(r); ls(")"); }
-    else { ls("listed "); lnum(estDiscovered); ls(" EST resources"); }
-    ls("; the EST path for the others");
-    linfo();
-    estOp = EstOp.Crts;
-    return estDone(ci, estStart(EstOp.Crts, 0, clock_wall_seconds(), now), now);
-  }
-  // RFC 9148 §5: /att is optional; a server without it (4.04) gets a CSR without attributes
-  if (r < 0 && estOp == EstOp.Att && estLastCode == CoapCode.NOT_FOUND) r = 0;
-  if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }
-  if (estOp == EstOp.Crts) {
-    // RFC 7030 §4.5: the CSR attributes the server wants (subject fields, curve, hash), before
-    // the CSR; what we cannot do (RSA, P-384, SHA-384 ...) ends the enrolment (AttUnsupported)
-    estOp = EstOp.Att;
-    return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);
-  }
-  if (estOp == EstOp.Att) {
-    // the key: made in the SE (Sen, Sren), or by the server when so configured (Skg: imported
-    // into the SE slot with se_import_p256 and wiped, est/client.ts)
-    estOp = estRenewing ? EstOp.Sren : estServerKeygen() ? EstOp.Skg : EstOp.Sen;
-    // issue 8 step 2/9: a fresh key in the slot not holding the current credential
-    return estDone(ci, estStart(estOp, estNextSlot(), clock_wall_seconds(), now), now);
+  for (;;) {
+    if (r == EST_PENDING) return false;
+    let slot = 0;
+    if (estOp == EstOp.Discover && r != EstError.Transport && r != EstError.GaveUp) {
+      // a server that does not answer discovery (4.04 ...), answers it badly or lists no EST
+      // resource: the EST path (/.well-known/est or the configured one) for every operation
+      lb("EST: discovery ");
+      if (r < 0) { ls("not answered ("); if (estLastCode >= 0 && (estLastCode >> 5) != 2) lcode(estLastCode); else lnum(r); ls(")"); }
+      else { ls("listed "); lnum(estDiscovered); ls(" EST resources"); }
+      ls("; the EST path for the others");
+      linfo();
+      estOp = EstOp.Crts;
+    } else {
+      // RFC 9148 §5: /att is optional; a server without it (4.04) gets a CSR without attributes
+      if (r < 0 && estOp == EstOp.Att && estLastCode == CoapCode.NOT_FOUND) r = 0;
+      if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }
+      if (estOp == EstOp.Crts) {
+        // RFC 7030 §4.5: the CSR attributes the server wants (subject fields, curve, hash), before
+        // the CSR; what we cannot do (RSA, P-384, SHA-384 ...) ends the enrolment (AttUnsupported)
+        estOp = EstOp.Att;
+      } else if (estOp == EstOp.Att) {
+        // the key: made in the SE (Sen, Sren), or by the server when so configured (Skg: imported
+        // into the SE slot with se_import_p256 and wiped, est/client.ts)
+        estOp = estRenewing ? EstOp.Sren : estServerKeygen() ? EstOp.Skg : EstOp.Sen;
+        // issue 8 step 2/9: a fresh key in the slot not holding the current credential
+        slot = estNextSlot();
+      } else break;
+    }
+    r = estStart(estOp, slot, clock_wall_seconds(), now);
   }
   // step 7: checked by the EST client (key, chain, validity), installed in one store record
   const slot = estNextSlot();
@@ -886,16 +888,15 @@ function estFailed(ci: i32, now: i64, code: i32): void {
   else { ls(", status "); lnum(code); }
   emit(ClientEvent.EnrolFailed, conn(ci).ssid, code, lineText(), lineLen());
   lerror();
-  const renewing = estRenewing;
-  estClose(ci);
   estRetryAt = now + estBackoff;
   estBackoff = min(estBackoff << 1, EST_BACKOFF_MAX);
-  if (renewing && estCredValid(clock_wall_seconds())) {
+  if (estRenewing && estCredValid(clock_wall_seconds())) {
     lb("EST: keeping the current certificate until it expires");
     lwarn();
-    const r = open(ci, estSec, SecurityMode.CertificateWithEst, estHost, estHostLen, estPort, now);
-    if (r >= 0) { if (r == Channel.Up) clientTransportUp(ci, now); return; }
+    estSwitch(ci, now); // the channel with the current certificate (the back-off above holds it there)
+    return;
   }
+  estClose(ci);
   clientTransportFailed(ci, now);
 }
 

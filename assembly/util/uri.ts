@@ -14,33 +14,40 @@ export let uriPathLen: i32 = 0;
  *  False for an empty host, a port not in 1..65535, or anything but '/' after
  *  host[:port]. */
 export function uriSplit(p: usize, n: i32, bare: bool): bool {
+  up = p;
+  un = n;
   let q = 0;
-  while (q < n && load<u8>(p + <usize>q) != 0x3a) q++; // scheme ":"
+  let c: i32;
+  while ((c = at(q)) >= 0 && c != 0x3a) q++; // scheme ":"
   uriPort = q == 5 ? 5684 : 5683;
   q += 3; // "//"
   const h = q;
-  const v6 = q < n && load<u8>(p + <usize>q) == 0x5b; // "[v6]"
-  let c: i32;
-  while ((c = q < n ? <i32>load<u8>(p + <usize>q) : -1) >= 0 && (v6 ? c != 0x5d : c != 0x3a && c != 0x2f)) q++;
-  if (v6) c = ++q < n ? <i32>load<u8>(p + <usize>q) : -1;
+  const v6 = at(q) == 0x5b; // "[v6]"
+  while ((c = at(q)) >= 0 && (v6 ? c != 0x5d : c != 0x3a && c != 0x2f)) q++;
+  if (v6) c = at(++q);
   uriHost = p + <usize>h;
   uriHostLen = q - h;
   if (q > n || uriHostLen <= 0) return false;
   if (bare && v6) { uriHost++; uriHostLen -= 2; }
   if (c == 0x3a) {
     let v = 0;
-    while ((c = ++q < n ? <i32>load<u8>(p + <usize>q) : -1) >= 0x30 && c <= 0x39) {
-      v = v * 10 + c - 0x30;
+    while (<u32>(c = at(++q) - 0x30) <= 9) {
+      v = v * 10 + c;
       if (v > 65535) return false;
     }
     if (v == 0) return false;
     uriPort = v;
+    c = at(q);
   }
   if (c >= 0 && c != 0x2f) return false;
   uriPath = p + <usize>(q + 1);
   uriPathLen = max(n - q - 1, 0);
   return true;
 }
+let up: usize = 0;
+let un: i32 = 0;
+/** The byte at q of the URI being split, -1 past its end. */
+function at(q: i32): i32 { return q < un ? <i32>load<u8>(up + <usize>q) : -1; }
 
 /** "coaps://" at p (n bytes), with something after it. */
 export function isCoaps(p: usize, n: i32): bool { return n > 8 && load<u64>(p) == 0x2f2f3a7370616f63; }

@@ -213,9 +213,9 @@ export const mutations = [
     find: "c.suites = ciphersuites(<u32>bsSec) & (bsEntropyHigh ? SuiteBit.AnyPsk : SuiteBit.EcdhePskCbc);",
     replace: "c.suites = ciphersuites(<u32>bsSec) & SuiteBit.AnyPsk;", build: ["firmware"], tests: ["test/est-devserver.test.ts"] },
   { id: "est-psk-only-to-bootstrap-server", area: "transport", file: "assembly/firmware/transport.ts",
-    find: "return same ? bs : -1;", replace: "return bs;", build: ["firmware"], tests: ["test/est-devserver.test.ts"] },
+    find: "return uriHostLen == hostLen && uriPort == port && bytesEqual(uriHost, host, hostLen) ? bs : -1;", replace: "return bs;", build: ["firmware"], tests: ["test/est-devserver.test.ts"] },
   { id: "est-att-before-csr", area: "transport", file: "assembly/firmware/transport.ts",
-    find: "return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);", replace: "return estDone(ci, 0, now);",
+    find: "estOp = EstOp.Att;", replace: "estOp = EstOp.Att; r = 0; continue;",
     build: ["firmware"], tests: ["test/est-device-libest.test.ts"] },
   // ---- EST discovery (RFC 9148 §4.1): the link-format reader and its use ----
   { id: "est-discovery-same-server", area: "transport", file: "assembly/est/codec.ts",
