@@ -268,15 +268,13 @@ function acceptIssued(list: usize, count: i32): i32 {
   if (leaf < 0) return EstError.CertKeyMismatch;
   if (caCount == 0) return EstError.ChainUntrusted; // no /crts anchors: nothing to check the issuer against
   // the path: the leaf first, then the other certificates the server sent
+  // (count <= EST_MAX_CERTS: estReadPkcs7's limit)
   const chain = W + W_CHAIN;
-  let n = 0;
-  store<u32>(chain, <u32>listPtr(list, leaf)); store<i32>(chain, listLen(list, leaf), 4);
-  n = 1;
-  for (let i = 0; i < count && n < EST_MAX_CERTS; i++) {
-    if (i == leaf) continue;
-    store<u32>(chain + <usize>(n << 3), <u32>listPtr(list, i)); store<i32>(chain + <usize>(n << 3), listLen(list, i), 4);
-    n++;
-  }
+  const at = <usize>(leaf << 3);
+  store<u64>(chain, load<u64>(list + at));
+  memory.copy(chain + 8, list, at);
+  memory.copy(chain + 8 + at, list + at + 8, <usize>((count - leaf - 1) << 3));
+  const n = count;
   const flags = VerifyFlag.CLIENT_AUTH | (wallNow < 0 ? VerifyFlag.ALLOW_TIME_LOWER_BOUND : 0);
   let r: i32 = 0;
   for (let a = 0; a < caCount; a++) {
