@@ -6,6 +6,7 @@ export { scratch, scratchSize } from "./_scratch";
 // Lets the release-size build resolve --use abort=assembly/host/abi/onAbort.
 import { ABI_VERSION } from "../host/abi";
 import { crc32 } from "../util/crc32";
+import { uriSplit, uriHost, uriHostLen, uriPort, uriPath, uriPathLen } from "../util/uri";
 import {
   CoapMessage, CoapWriter, CoapOptionIter, coapParse, CoapCode, CoapType, CoapOption, CoapError,
   COAP_MESSAGE_SIZE, COAP_WRITER_SIZE, COAP_OPTION_ITER_SIZE,
@@ -381,3 +382,16 @@ export function demoObsActive(i: i32): bool { return obsActive(obs(), i); }
 
 // Event kinds for the JS side.
 export function evRequest(): i32 { return CoapEvent.Request; }
+
+// ---- URIs (RFC 7252 §6: util/uri.ts, the splitter of connOpen and the EST URI) ----------
+/** uriSplit of [p, p+n): 1 split, 0 refused; at out (i32 each): host offset, host length,
+ *  port, path offset, path length. */
+export function uriSplitInto(p: usize, n: i32, bare: i32, out: usize): i32 {
+  const ok = uriSplit(p, n, bare != 0);
+  store<i32>(out, <i32>(uriHost - p));
+  store<i32>(out, uriHostLen, 4);
+  store<i32>(out, uriPort, 8);
+  store<i32>(out, <i32>(uriPath - p), 12);
+  store<i32>(out, uriPathLen, 16);
+  return ok ? 1 : 0;
+}

@@ -217,6 +217,13 @@ export const mutations = [
   { id: "est-att-before-csr", area: "transport", file: "assembly/firmware/transport.ts",
     find: "estOp = EstOp.Att;", replace: "estOp = EstOp.Att; r = 0; continue;",
     build: ["firmware"], tests: ["test/est-device-libest.test.ts"] },
+  // ---- the URI splitter of connOpen and the EST URI (util/uri.ts, RFC 7252 §6) ----
+  { id: "uri-port-range", area: "transport", file: "assembly/util/uri.ts",
+    find: "if (v > 65535) return false;", replace: "",
+    build: ["test:coap"], tests: ["test/uri.test.ts"] },
+  { id: "uri-after-port", area: "transport", file: "assembly/util/uri.ts",
+    find: "if (c >= 0 && c != 0x2f) return false;", replace: "",
+    build: ["test:coap"], tests: ["test/uri.test.ts"] },
   // ---- EST discovery (RFC 9148 §4.1): the link-format reader and its use ----
   { id: "est-discovery-same-server", area: "transport", file: "assembly/est/codec.ts",
     find: "load<u16>(path) != 0x2f2f && ", replace: "",
