@@ -71,7 +71,7 @@ export function sizeRows(log: (s: string) => void): Row[] {
       ours: { value: codeAdded, text: `${bytesText(codeAdded)}: ${delta.map(([l, d]) => `${l} ${d > 0 ? "+" : ""}${d}`).join(", ")}`, detail: { delta: Object.fromEntries(delta) } },
       peer: null, budget, status: verdict(codeAdded, budget),
       note: "against this tree built with EST_ENABLED = false (firmware/est-state.ts); est = assembly/est (CSR writer, payload readers, client, credential), firmware = transport's mode-4 path, est-state.ts and est_configure, " +
-        "coap = the block-wise client, x509 = chain checks reachable from EST only",
+        "coap = the block-wise client, x509 = chain checks reachable from EST only, util = the URI splitter (a function of its own with EST, inlined into connOpen without)",
     }, {
       id: "est.size.firmware", section: SECTION, metric: "firmware.wasm (release) with EST vs without", unit: "B",
       ours: { value: after.release - before.release, text: `${bytesText(after.release)} vs ${bytesText(before.release)}: +${after.release - before.release} B` },

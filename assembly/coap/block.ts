@@ -1,7 +1,7 @@
 // Block-wise transfers (RFC 7959) on top of the endpoint, both directions.
 //
-// Client (CoapBlockClient in caller memory): a request described by a
-// template message (options only; built with CoapWriter) plus an optional
+// Client (CoapBlockClient in caller memory): a request described by its
+// options, encoded once (with CoapWriter; all below Block2), plus an optional
 // body to upload with Block1 and an optional buffer to download into with
 // Block2. blockClientStart() sends the first request; on every
 // CoapEvent.Response for its slot call blockClientOnResponse():
@@ -12,8 +12,8 @@
 // Server: block2Plan()/block2Begin()/block2Write() answer a request from a
 // larger representation; CoapBlock1Rx reassembles a Block1 upload.
 import {
-  CoapMessage, CoapWriter, CoapOptionIter, CoapError, CoapCode, CoapOption, coapParse,
-  blockNum, blockMore, blockSzx, blockSize, blockValue, COAP_MESSAGE_SIZE, COAP_OPTION_ITER_SIZE,
+  CoapMessage, CoapWriter, CoapOptionIter, CoapError, CoapCode, CoapOption,
+  blockNum, blockMore, blockSzx, blockSize, blockValue, COAP_OPTION_ITER_SIZE,
 } from "./message";
 import { CoapEndpoint } from "./endpoint";
 
@@ -28,6 +28,7 @@ const ST_DOWN: i32 = 2;
   code: i32;
   tmpl: usize;
   tmplLen: i32;
+  tmplLast: i32;
   up: usize;
   upLen: i32;
   upOff: i32; // first byte of the block in flight
@@ -49,70 +50,30 @@ const ST_DOWN: i32 = 2;
 export const COAP_BLOCK_CLIENT_SIZE: i32 = offsetof<CoapBlockClient>();
 
 // @ts-ignore: decorator (lazy: only a build that uses the block-wise client has it)
-@lazy const TMPL = memory.data(COAP_MESSAGE_SIZE, 8);
-// @ts-ignore: decorator
 @lazy const IT = memory.data(COAP_OPTION_ITER_SIZE, 8);
 
-/** Writes the extras (sorted) whose number is below `below`; returns how many are done. */
-function flushExtras(w: CoapWriter, nums: usize, vals: usize, n: i32, done: i32, below: i32): i32 {
-  while (done < n && load<i32>(nums + <usize>(done << 2)) < below) {
-    w.optionUint(load<i32>(nums + <usize>(done << 2)), load<u32>(vals + <usize>(done << 2)));
-    done++;
-  }
-  return done;
-}
-// @ts-ignore: decorator
-@lazy const XN = memory.data(12, 4);
-// @ts-ignore: decorator
-@lazy const XV = memory.data(12, 4);
-
-/** Sends the next request of the transfer: template options + Block2/Block1/Size1 + payload. */
+/** Sends the next request of the transfer: the template's options, Block2/Block1/Size1, payload. */
 function sendNext(c: CoapBlockClient, ep: CoapEndpoint, now: i64): i32 {
   const w = ep.beginRequest(c.type, c.code);
-  let n = 0;
+  w.encoded(c.tmpl, c.tmplLen, c.tmplLast); // all below Block2 (blockClientStart)
   let pay: usize = 0;
   let payLen = 0;
   if (c.state == ST_DOWN) {
-    if (c.downNum > 0 || c.downSzx >= 0) {
-      store<i32>(XN, CoapOption.BLOCK2);
-      store<u32>(XV, <u32>blockValue(c.downNum, false, max(c.downSzx, 0)));
-      n = 1;
-    }
+    if (c.downNum > 0 || c.downSzx >= 0) w.optionUint(CoapOption.BLOCK2, <u32>blockValue(c.downNum, false, max(c.downSzx, 0)));
   } else {
     pay = c.up + <usize>c.upOff;
     payLen = c.upLen - c.upOff;
     const size = c.upSzx >= 0 ? blockSize(c.upSzx) : payLen;
     const more = payLen > size;
-    if (!more && c.downSzx >= 0) { // §2.5 / §3.3: the last request body block may ask for the response's block size
-      store<i32>(XN, CoapOption.BLOCK2);
-      store<u32>(XV, <u32>blockValue(0, false, c.downSzx));
-      n = 1;
-    }
+    // §2.5 / §3.3: the last request body block may ask for the response's block size
+    if (!more && c.downSzx >= 0) w.optionUint(CoapOption.BLOCK2, <u32>blockValue(0, false, c.downSzx));
     if (c.upSzx >= 0) {
       if (more) payLen = size;
-      store<i32>(XN + (n << 2), CoapOption.BLOCK1);
-      store<u32>(XV + (n << 2), <u32>blockValue(c.upOff >> (c.upSzx + 4), more, c.upSzx));
-      n++;
-      if (c.upOff == 0) { // §4: Size1 announces the total size
-        store<i32>(XN + (n << 2), CoapOption.SIZE1);
-        store<u32>(XV + (n << 2), <u32>c.upLen);
-        n++;
-      }
+      w.optionUint(CoapOption.BLOCK1, <u32>blockValue(c.upOff >> (c.upSzx + 4), more, c.upSzx));
+      if (c.upOff == 0) w.optionUint(CoapOption.SIZE1, <u32>c.upLen); // §4: Size1 announces the total size
     }
     c.upSent = payLen;
   }
-  const t = changetype<CoapMessage>(TMPL);
-  coapParse(t, c.tmpl, c.tmplLen); // checked in blockClientStart
-  const it = changetype<CoapOptionIter>(IT);
-  it.begin(t);
-  let done = 0;
-  while (it.next()) {
-    const num = it.number;
-    done = flushExtras(w, XN, XV, n, done, num + 1);
-    if (num == CoapOption.BLOCK1 || num == CoapOption.BLOCK2 || num == CoapOption.SIZE1 || num == CoapOption.SIZE2) continue;
-    w.option(num, it.value, it.length);
-  }
-  flushExtras(w, XN, XV, n, done, 0x10000);
   w.payload(pay, payLen);
   const s = ep.send(now);
   if (s < 0) return s;
@@ -121,20 +82,22 @@ function sendNext(c: CoapBlockClient, ep: CoapEndpoint, now: i64): i32 {
 }
 
 /**
- * Starts a request. tmpl/tmplLen: a message holding the request options (its
- * header, token and payload are ignored). up/upLen: body to send (Block1 with
+ * Starts a request. tmpl/tmplLen: the request options, encoded (CoapWriter.option from an
+ * empty message), tmplLast the number of the last one (0 none): all below Block2 (23), which
+ * the block-wise options follow in every request of the transfer. up/upLen: body to send (Block1 with
  * blocks of 2^(szx1+4) bytes when it does not fit one block). down/downCap:
  * where the response body goes (0/0: leave it in ep.rx). szx2 >= 0 asks for
  * that block size from the first request on (§2.4 early negotiation).
  */
 export function blockClientStart(c: CoapBlockClient, ep: CoapEndpoint, type: i32, code: i32,
-    tmpl: usize, tmplLen: i32, up: usize, upLen: i32, down: usize, downCap: i32,
+    tmpl: usize, tmplLen: i32, tmplLast: i32, up: usize, upLen: i32, down: usize, downCap: i32,
     szx1: i32, szx2: i32, now: i64): i32 {
-  if (coapParse(changetype<CoapMessage>(TMPL), tmpl, tmplLen) != 0 || <u32>szx1 > 6 || szx2 > 6) return CoapError.BadArgument;
+  if (<u32>tmplLast >= <u32>CoapOption.BLOCK2 || tmplLen < 0 || <u32>szx1 > 6 || szx2 > 6) return CoapError.BadArgument;
   c.type = type;
   c.code = code;
   c.tmpl = tmpl;
   c.tmplLen = tmplLen;
+  c.tmplLast = tmplLast;
   c.up = up;
   c.upLen = upLen;
   c.upOff = 0;

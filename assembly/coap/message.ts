@@ -400,6 +400,17 @@ export function coapParse(msg: CoapMessage, p: usize, len: i32): i32 {
     this.last = num;
   }
 
+  /** Options encoded by a writer from an empty message (the last one numbered `last`), as they
+   *  are; only first, after begin(). */
+  encoded(p: usize, n: i32, last: i32): void {
+    if (this.err) return;
+    if (this.last != 0) { this.err = CoapError.OptionOrder; return; }
+    if (n > this.cap - this.pos) { this.err = CoapError.NoSpace; return; }
+    memory.copy(this.buf + <usize>this.pos, p, <usize>n);
+    this.pos += n;
+    this.last = last;
+  }
+
   /** uint option in its shortest form (§3.2: 0 is the empty value). */
   optionUint(num: i32, v: u32): void {
     const n = v == 0 ? 0 : v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;

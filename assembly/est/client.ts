@@ -147,35 +147,41 @@ function segments(w: CoapWriter, path: usize, n: i32): void {
   }
 }
 
-/** Request template: Uri-Path (the discovered path, else the EST path's segments and the
- *  operation), Content-Format, Uri-Query (discovery), Accept. */
+/** The operation sends a CSR (POST with Content-Format 286; Sen, Sren, Skg); the others are GETs. */
+// @ts-ignore: decorator
+@inline function uploads(): bool { return <u32>(op - EstOp.Sen) <= <u32>(EstOp.Skg - EstOp.Sen); }
+
+/** Accept by operation 1..6 (RFC 9148 §5; 0: estAccept, 281 or 287). */
+// @ts-ignore: decorator
+@lazy const ACCEPT = memory.data<u16>([281, 0, 0, 62, 285, 40]); // EstFormat: Pkcs7CertsOnly, -, -, MultipartCore, CsrAttrs, LinkFormat
+
+/** Request options: Uri-Path (discovery: /.well-known/core; else the discovered path, or the
+ *  EST path's segments and the operation), Content-Format, Uri-Query (discovery), Accept. */
 function template(): i32 {
   const w = changetype<CoapWriter>(W + W_WRITER);
   w.begin(W + W_TMPL, TMPL_CAP, CoapType.CON, CoapCode.GET, 0, 0, 0);
   if (op == EstOp.Discover) {
     segments(w, WELL_KNOWN_CORE, 16);
     w.option(CoapOption.URI_QUERY, RT_EST, 11);
-    w.optionUint(CoapOption.ACCEPT, <u32>EstFormat.LinkFormat);
-    return w.finish();
+  } else {
+    const k = <usize>((op - 1) << 1);
+    const found = W + W_LINKS + <usize>((op - 1) * EST_LINK_SLOT);
+    if (load<u8>(found) != 0) segments(w, found + 1, <i32>load<u8>(found));
+    else {
+      segments(w, W + W_PATH, pathLen);
+      // RFC 9148 §5 short names: op 1..5 at (offset, length) in EST_OP_NAMES
+      w.option(CoapOption.URI_PATH, EST_OP_NAMES + <usize>load<u8>(EST_OP_INDEX + k), <i32>load<u8>(EST_OP_INDEX + k + 1));
+    }
+    if (uploads()) w.optionUint(CoapOption.CONTENT_FORMAT, <u32>estRequestFormat);
   }
-  const k = <usize>((op - 1) << 1);
-  const found = W + W_LINKS + <usize>((op - 1) * EST_LINK_SLOT);
-  if (load<u8>(found) != 0) segments(w, found + 1, <i32>load<u8>(found));
-  else {
-    segments(w, W + W_PATH, pathLen);
-    // RFC 9148 §5 short names: op 1..5 at (offset, length) in EST_OP_NAMES
-    w.option(CoapOption.URI_PATH, EST_OP_NAMES + <usize>load<u8>(EST_OP_INDEX + k), <i32>load<u8>(EST_OP_INDEX + k + 1));
-  }
-  if (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) w.optionUint(CoapOption.CONTENT_FORMAT, <u32>estRequestFormat);
-  const accept = op == EstOp.Crts ? EstFormat.Pkcs7CertsOnly : op == EstOp.Att ? EstFormat.CsrAttrs
-    : op == EstOp.Skg ? EstFormat.MultipartCore : estAccept;
-  w.optionUint(CoapOption.ACCEPT, <u32>accept);
+  const accept = <i32>load<u16>(ACCEPT + <usize>((op - 1) << 1));
+  w.optionUint(CoapOption.ACCEPT, <u32>(accept ? accept : estAccept));
   return w.finish();
 }
 
 function fail(e: i32): i32 {
   if (op == EstOp.Skg) memory.fill(W + W_RESP + <usize>caLen, 0, <usize>(EST_RESPONSE_CAP - caLen)); // no key bytes left behind
-  if ((op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) && keySlot >= 0) se_destroy(keySlot); // the new slot only
+  if (uploads() && keySlot >= 0) se_destroy(keySlot); // the new slot only
   op = 0;
   retryAt = -1;
   return e;
@@ -184,9 +190,9 @@ function fail(e: i32): i32 {
 function send(now: i64): i32 {
   const t = template();
   if (t < 0) return fail(EstError.Transport);
-  const up = (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) ? W + W_CSR : 0;
-  const r = blockClientStart(blk(), ep, CoapType.CON, (op == EstOp.Crts || op == EstOp.Att || op == EstOp.Discover) ? CoapCode.GET : CoapCode.POST,
-    W + W_TMPL, t, up, up ? csrLen : 0, W + W_RESP + <usize>caLen, EST_RESPONSE_CAP - caLen, estSzx1, estSzx2, now);
+  const up = uploads() ? W + W_CSR : 0;
+  const r = blockClientStart(blk(), ep, CoapType.CON, up ? CoapCode.POST : CoapCode.GET,
+    W + W_TMPL + 4, t - 4, changetype<CoapWriter>(W + W_WRITER).last, up, up ? csrLen : 0, W + W_RESP + <usize>caLen, EST_RESPONSE_CAP - caLen, estSzx1, estSzx2, now);
   if (r < 0) { estLastDetail = r; return fail(EstError.Transport); }
   return EST_PENDING;
 }
@@ -212,7 +218,7 @@ export function estStart(operation: i32, slot: i32, wall: i64, now: i64): i32 {
   estCert = 0;
   estCertLen = 0;
   if (op == EstOp.Crts) caLen = caCount = 0; // new anchors replace the old ones
-  if (op == EstOp.Sen || op == EstOp.Sren || op == EstOp.Skg) {
+  if (uploads()) {
     keySlot = slot;
     // RFC 7030 §4.4.1.1: /skg still carries a CSR (the server ignores its key); ours is signed by a fresh pair too
     const g = generateKeyPair(slot, W + W_PUB);
@@ -262,15 +268,13 @@ function acceptIssued(list: usize, count: i32): i32 {
   if (leaf < 0) return EstError.CertKeyMismatch;
   if (caCount == 0) return EstError.ChainUntrusted; // no /crts anchors: nothing to check the issuer against
   // the path: the leaf first, then the other certificates the server sent
+  // (count <= EST_MAX_CERTS: estReadPkcs7's limit)
   const chain = W + W_CHAIN;
-  let n = 0;
-  store<u32>(chain, <u32>listPtr(list, leaf)); store<i32>(chain, listLen(list, leaf), 4);
-  n = 1;
-  for (let i = 0; i < count && n < EST_MAX_CERTS; i++) {
-    if (i == leaf) continue;
-    store<u32>(chain + <usize>(n << 3), <u32>listPtr(list, i)); store<i32>(chain + <usize>(n << 3), listLen(list, i), 4);
-    n++;
-  }
+  const at = <usize>(leaf << 3);
+  store<u64>(chain, load<u64>(list + at));
+  memory.copy(chain + 8, list, at);
+  memory.copy(chain + 8 + at, list + at + 8, <usize>((count - leaf - 1) << 3));
+  const n = count;
   const flags = VerifyFlag.CLIENT_AUTH | (wallNow < 0 ? VerifyFlag.ALLOW_TIME_LOWER_BOUND : 0);
   let r: i32 = 0;
   for (let a = 0; a < caCount; a++) {

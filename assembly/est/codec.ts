@@ -4,7 +4,7 @@
 // (never a trap): PKCS#7 certs-only (281), one certificate (287), CSR
 // attributes (285), multipart-core (62, RFC 8710) and PKCS#8 (284).
 import {
-  derNext, derExpect, derSmallUint, Tag, derTag, derVal, derLen, derEnd, oidIs,
+  derNext, derExpect, derSmallUint, Tag, derTag, derVal, derLen, derEnd, oidIs, bytesEqual,
 } from "../asn1/der";
 import { Cert, x509Parse, oidArc } from "../x509/cert";
 import { CborValue, cborParserInit } from "../cbor/decoder";
@@ -355,10 +355,10 @@ function rtOps(p: usize, n: i32): i32 {
     const s = i;
     while (i < n && load<u8>(p + <usize>i) != 0x20) i++;
     const l = i++ - s - 8;
-    if (l <= 0 || memory.compare(p + <usize>s, ACE_EST, 8) != 0) continue;
+    if (l <= 0 || !bytesEqual(p + <usize>s, ACE_EST, 8)) continue;
     for (let k = 0; k < 5; k++) {
       const at = EST_OP_INDEX + <usize>(k << 1);
-      if (<i32>load<u8>(at, 1) == l && memory.compare(p + <usize>(s + 8), EST_OP_NAMES + <usize>load<u8>(at), <usize>l) == 0) mask |= 1 << k;
+      if (<i32>load<u8>(at, 1) == l && bytesEqual(p + <usize>(s + 8), EST_OP_NAMES + <usize>load<u8>(at), l)) mask |= 1 << k;
     }
   }
   return mask;

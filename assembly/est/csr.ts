@@ -49,14 +49,16 @@ function rdnLen(n: i32): i32 {
   return derHeaderLen(rdn) + rdn;
 }
 
-/** Printable for PrintableString (X.680 41.4): serialNumber needs it (X.520). */
+/** PrintableString's characters (X.680 41.4: A-Z a-z 0-9 space ' ( ) + , - . / : = ?), one bit
+ *  per character 0x20..0x7f. */
+// @ts-ignore: decorator
+@lazy const PRINTABLE = memory.data<u8>([0x81, 0xfb, 0xff, 0xa7, 0xfe, 0xff, 0xff, 0x07, 0xfe, 0xff, 0xff, 0x07]);
+
+/** Printable for PrintableString: serialNumber needs it (X.520). */
 function printable(s: usize, n: i32): bool {
   for (let i = 0; i < n; i++) {
-    const c = <i32>load<u8>(s + <usize>i);
-    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)
-      || c == 0x20 || c == 0x27 || c == 0x28 || c == 0x29 || c == 0x2b || c == 0x2c || c == 0x2d
-      || c == 0x2e || c == 0x2f || c == 0x3a || c == 0x3d || c == 0x3f;
-    if (!ok) return false;
+    const c = <i32>load<u8>(s + <usize>i) - 0x20;
+    if (<u32>c >= 0x60 || !((load<u8>(PRINTABLE + <usize>(c >> 3)) >> <u8>(c & 7)) & 1)) return false;
   }
   return true;
 }

@@ -14,7 +14,7 @@
 export const EST_ENABLED: bool = !isDefined(PROFILE_NO_EST); // profile.ts HAS_EST (profiles.json PROFILE_NO_EST), a compile-time constant
 
 import { estCredentialLoad, estCredSlot, estCredCertLen, estRenewAt } from "../est/credential";
-import { Cert, CERT_SIZE, x509Parse } from "../x509/cert";
+import { Cert, CERT_SIZE } from "../x509/cert";
 import { storeGet, storePut, storeDelete, RecordId } from "../storage/store";
 
 const CRED_CAP: i32 = 1028; // record header + a certificate up to 1 KiB
@@ -107,16 +107,15 @@ export function estConfigure(kind: i32, p: usize, len: i32): i32 {
 export function estCredential(reload: bool): bool {
   if (credLoaded && !reload) return estCredSlot >= 0;
   credLoaded = true;
+  // a credential loaded is parsed (estCredentialLoad checked it into the A_CERT work area)
   const ok = estCredentialLoad(estArea() + <usize>A_CRED, CRED_CAP, estArea() + <usize>A_CERT) > 0;
   renewTime = -1;
   notAfter = -1;
   if (ok) {
     const c = changetype<Cert>(estArea() + <usize>A_CERT);
-    if (x509Parse(estCredCert(), estCredCertLen, c) >= 0) {
-      renewTime = estRenewAt(c.notBefore, c.notAfter, estRenewPercent());
-      notBefore = c.notBefore;
-      notAfter = c.notAfter;
-    }
+    renewTime = estRenewAt(c.notBefore, c.notAfter, estRenewPercent());
+    notBefore = c.notBefore;
+    notAfter = c.notAfter;
   }
   return ok;
 }

@@ -42,6 +42,8 @@ import { beforeKeyExchange } from "../dtls/order";
 import { DtlsEvent, DtlsError } from "../dtls/alert";
 import { CertificateType } from "../dtls/extensions";
 import { wipe } from "../crypto/ct";
+import { bytesEqual } from "../asn1/der";
+import { isCoaps, uriSplit, uriHost, uriHostLen, uriPort, uriPath, uriPathLen } from "../util/uri";
 import { STORE_SCRATCH_SIZE } from "../storage/store";
 import { CoapEvent } from "../coap/endpoint";
 import { CoapCode } from "../coap/message";
@@ -627,35 +629,20 @@ let estBackoff: i64 = 60000;
 const EST_BACKOFF_MAX: i64 = 86400000;
 const WELL_KNOWN_EST = memory.data<u8>([0x2e, 0x77, 0x65, 0x6c, 0x6c, 0x2d, 0x6b, 0x6e, 0x6f, 0x77, 0x6e, 0x2f, 0x65, 0x73, 0x74]); // ".well-known/est"
 
-/** coaps://host[:port][/path] of est_configure, split; false when it is not such a URI. */
+/** The EST server: coaps://host[:port][/path] of est_configure, split (an IPv6 literal without
+ *  its brackets; no path: /.well-known/est); false when it is not such a URI. */
 let uHost: usize = 0;
 let uHostLen: i32 = 0;
 let uPort: i32 = 0;
 let uPath: usize = 0;
 let uPathLen: i32 = 0;
 function splitUri(p: usize, n: i32): bool {
-  // "coaps://"
-  if (n < 9 || load<u64>(p) != 0x2f2f3a7370616f63) return false;
-  let q = 8;
-  const h = q;
-  if (q < n && load<u8>(p + <usize>q) == 0x5b) { while (q < n && load<u8>(p + <usize>q) != 0x5d) q++; q++; }
-  else while (q < n && load<u8>(p + <usize>q) != 0x3a && load<u8>(p + <usize>q) != 0x2f) q++;
-  uHost = p + <usize>h;
-  uHostLen = q - h;
-  if (uHostLen <= 0 || uHostLen > 255) return false;
-  if (load<u8>(uHost) == 0x5b) { uHost++; uHostLen -= 2; }
-  uPort = 5684;
-  if (q < n && load<u8>(p + <usize>q) == 0x3a) {
-    q++;
-    let v = 0, digits = 0;
-    while (q < n && load<u8>(p + <usize>q) >= 0x30 && load<u8>(p + <usize>q) <= 0x39 && digits < 6) { v = v * 10 + <i32>load<u8>(p + <usize>q) - 0x30; q++; digits++; }
-    if (digits == 0 || v <= 0 || v > 65535) return false;
-    uPort = v;
-  }
-  if (q < n && load<u8>(p + <usize>q) != 0x2f) return false;
-  if (q < n) q++;
-  uPath = p + <usize>q;
-  uPathLen = n - q;
+  if (!isCoaps(p, n) || !uriSplit(p, n, true)) return false;
+  uHost = uriHost;
+  uHostLen = uriHostLen;
+  uPort = uriPort;
+  uPath = uriPath;
+  uPathLen = uriPathLen;
   if (uPathLen == 0) { uPath = WELL_KNOWN_EST; uPathLen = 15; }
   return true;
 }
@@ -667,11 +654,8 @@ function bootstrapServerAt(host: usize, hostLen: i32, port: i32): i32 {
   const bs = securityFind(0);
   if (bs < 0) return -1;
   const u = getBytes(SECURITY_OID, <u32>bs, Sec.Uri);
-  if (!found) return -1;
-  const h = uHost, hl = uHostLen, p = uPort, q = uPath, ql = uPathLen; // splitUri's results are the caller's
-  const same = splitUri(u, valueLen) && uHostLen == hostLen && uPort == port && memory.compare(uHost, host, <usize>hostLen) == 0;
-  uHost = h; uHostLen = hl; uPort = p; uPath = q; uPathLen = ql;
-  return same ? bs : -1;
+  if (!found || !isCoaps(u, valueLen) || !uriSplit(u, valueLen, true)) return -1;
+  return uriHostLen == hostLen && uriPort == port && bytesEqual(uriHost, host, hostLen) ? bs : -1;
 }
 
 /** Nothing of the account's in flight on its CoAP endpoint (a request, a confirmable notification). */
@@ -791,33 +775,35 @@ function estPump(ci: i32, now: i64): void {
 
 /** One EST operation's result: the next step. True when the enrolment ended (ci replaced or failed). */
 function estDone(ci: i32, r: i32, now: i64): bool {
-  if (r == EST_PENDING) return false;
-  if (estOp == EstOp.Discover && r != EstError.Transport && r != EstError.GaveUp) {
-    // a server that does not answer discovery (4.04 ...), answers it badly or lists no EST
-    // resource: the EST path (/.well-known/est or the configured one) for every operation
-    lb("EST: discovery ");
-    if (r < 0) { ls("not answered ("); if (estLastCode >= 0 && (estLastCode >> 5) != 2) lcode(estLastCode); else lnum(r); ls(")"); }
-    else { ls("listed "); lnum(estDiscovered); ls(" EST resources"); }
-    ls("; the EST path for the others");
-    linfo();
-    estOp = EstOp.Crts;
-    return estDone(ci, estStart(EstOp.Crts, 0, clock_wall_seconds(), now), now);
-  }
-  // RFC 9148 §5: /att is optional; a server without it (4.04) gets a CSR without attributes
-  if (r < 0 && estOp == EstOp.Att && estLastCode == CoapCode.NOT_FOUND) r = 0;
-  if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }
-  if (estOp == EstOp.Crts) {
-    // RFC 7030 §4.5: the CSR attributes the server wants (subject fields, curve, hash), before
-    // the CSR; what we cannot do (RSA, P-384, SHA-384 ...) ends the enrolment (AttUnsupported)
-    estOp = EstOp.Att;
-    return estDone(ci, estStart(EstOp.Att, 0, clock_wall_seconds(), now), now);
-  }
-  if (estOp == EstOp.Att) {
-    // the key: made in the SE (Sen, Sren), or by the server when so configured (Skg: imported
-    // into the SE slot with se_import_p256 and wiped, est/client.ts)
-    estOp = estRenewing ? EstOp.Sren : estServerKeygen() ? EstOp.Skg : EstOp.Sen;
-    // issue 8 step 2/9: a fresh key in the slot not holding the current credential
-    return estDone(ci, estStart(estOp, estNextSlot(), clock_wall_seconds(), now), now);
+  for (;;) {
+    if (r == EST_PENDING) return false;
+    let slot = 0;
+    if (estOp == EstOp.Discover && r != EstError.Transport && r != EstError.GaveUp) {
+      // a server that does not answer discovery (4.04 ...), answers it badly or lists no EST
+      // resource: the EST path (/.well-known/est or the configured one) for every operation
+      lb("EST: discovery ");
+      if (r < 0) { ls("not answered ("); if (estLastCode >= 0 && (estLastCode >> 5) != 2) lcode(estLastCode); else lnum(r); ls(")"); }
+      else { ls("listed "); lnum(estDiscovered); ls(" EST resources"); }
+      ls("; the EST path for the others");
+      linfo();
+      estOp = EstOp.Crts;
+    } else {
+      // RFC 9148 §5: /att is optional; a server without it (4.04) gets a CSR without attributes
+      if (r < 0 && estOp == EstOp.Att && estLastCode == CoapCode.NOT_FOUND) r = 0;
+      if (r < 0) { estFailed(ci, now, estLastCode >= 0 && (estLastCode >> 5) >= 4 ? estLastCode : r); return true; }
+      if (estOp == EstOp.Crts) {
+        // RFC 7030 §4.5: the CSR attributes the server wants (subject fields, curve, hash), before
+        // the CSR; what we cannot do (RSA, P-384, SHA-384 ...) ends the enrolment (AttUnsupported)
+        estOp = EstOp.Att;
+      } else if (estOp == EstOp.Att) {
+        // the key: made in the SE (Sen, Sren), or by the server when so configured (Skg: imported
+        // into the SE slot with se_import_p256 and wiped, est/client.ts)
+        estOp = estRenewing ? EstOp.Sren : estServerKeygen() ? EstOp.Skg : EstOp.Sen;
+        // issue 8 step 2/9: a fresh key in the slot not holding the current credential
+        slot = estNextSlot();
+      } else break;
+    }
+    r = estStart(estOp, slot, clock_wall_seconds(), now);
   }
   // step 7: checked by the EST client (key, chain, validity), installed in one store record
   const slot = estNextSlot();
@@ -903,16 +889,15 @@ function estFailed(ci: i32, now: i64, code: i32): void {
   else { ls(", status "); lnum(code); }
   emit(ClientEvent.EnrolFailed, conn(ci).ssid, code, lineText(), lineLen());
   lerror();
-  const renewing = estRenewing;
-  estClose(ci);
   estRetryAt = now + estBackoff;
   estBackoff = min(estBackoff << 1, EST_BACKOFF_MAX);
-  if (renewing && estCredValid(clock_wall_seconds())) {
+  if (estRenewing && estCredValid(clock_wall_seconds())) {
     lb("EST: keeping the current certificate until it expires");
     lwarn();
-    const r = open(ci, estSec, SecurityMode.CertificateWithEst, estHost, estHostLen, estPort, now);
-    if (r >= 0) { if (r == Channel.Up) clientTransportUp(ci, now); return; }
+    estSwitch(ci, now); // the channel with the current certificate (the back-off above holds it there)
+    return;
   }
+  estClose(ci);
   clientTransportFailed(ci, now);
 }
 

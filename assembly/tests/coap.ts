@@ -6,6 +6,7 @@ export { scratch, scratchSize } from "./_scratch";
 // Lets the release-size build resolve --use abort=assembly/host/abi/onAbort.
 import { ABI_VERSION } from "../host/abi";
 import { crc32 } from "../util/crc32";
+import { uriSplit, uriHost, uriHostLen, uriPort, uriPath, uriPathLen } from "../util/uri";
 import {
   CoapMessage, CoapWriter, CoapOptionIter, coapParse, CoapCode, CoapType, CoapOption, CoapError,
   COAP_MESSAGE_SIZE, COAP_WRITER_SIZE, COAP_OPTION_ITER_SIZE,
@@ -149,10 +150,20 @@ export function epSend(now: i64): i32 { return ep().send(now); }
 
 // ---- block-wise ----------------------------------------------------------------
 const BC = memory.data(COAP_BLOCK_CLIENT_SIZE, 8);
+const TM = memory.data(COAP_MESSAGE_SIZE, 8);
+const TI = memory.data(COAP_OPTION_ITER_SIZE, 8);
 function bc(): CoapBlockClient { return changetype<CoapBlockClient>(BC); }
+/** The block client with the options of the template message at tmpl (its header and token skipped). */
 export function bcStart(type: i32, code: i32, tmpl: usize, tmplLen: i32, up: usize, upLen: i32,
     down: usize, downCap: i32, szx1: i32, szx2: i32, now: i64): i32 {
-  return blockClientStart(bc(), ep(), type, code, tmpl, tmplLen, up, upLen, down, downCap, szx1, szx2, now);
+  const m = changetype<CoapMessage>(TM);
+  if (coapParse(m, tmpl, tmplLen) != 0 || m.payloadLen != 0) return CoapError.BadArgument;
+  const it = changetype<CoapOptionIter>(TI);
+  it.begin(m);
+  let last = 0;
+  while (it.next()) last = it.number;
+  const start = tmpl + 4 + <usize>(load<u8>(tmpl) & 15);
+  return blockClientStart(bc(), ep(), type, code, start, <i32>(tmpl + <usize>tmplLen - start), last, up, upLen, down, downCap, szx1, szx2, now);
 }
 export function bcOnResponse(now: i64): i32 { return blockClientOnResponse(bc(), ep(), now); }
 export function bcDownLen(): i32 { return bc().downLen; }
@@ -371,3 +382,16 @@ export function demoObsActive(i: i32): bool { return obsActive(obs(), i); }
 
 // Event kinds for the JS side.
 export function evRequest(): i32 { return CoapEvent.Request; }
+
+// ---- URIs (RFC 7252 §6: util/uri.ts, the splitter of connOpen and the EST URI) ----------
+/** uriSplit of [p, p+n): 1 split, 0 refused; at out (i32 each): host offset, host length,
+ *  port, path offset, path length. */
+export function uriSplitInto(p: usize, n: i32, bare: i32, out: usize): i32 {
+  const ok = uriSplit(p, n, bare != 0);
+  store<i32>(out, <i32>(uriHost - p));
+  store<i32>(out, uriHostLen, 4);
+  store<i32>(out, uriPort, 8);
+  store<i32>(out, <i32>(uriPath - p), 12);
+  store<i32>(out, uriPathLen, 16);
+  return ok ? 1 : 0;
+}

@@ -14,6 +14,7 @@ import { ContentFormat } from "../formats/entry";
 import { registerObjectLinks, linkWriter } from "../object-links";
 import { getBytes, found, valueLen } from "../model";
 import { SECURITY_OID, Sec, securityMode } from "../objects/security";
+import { uriSplit, uriHost, uriHostLen, uriPort } from "../../util/uri";
 import { Srv, serverValue, serverBinding, retryCount, retryTimer, sequenceDelayTimer, sequenceRetryCount } from "../objects/server";
 import {
   conn, connEp, connObsClear, connLoc, Conn, St, Req, Role, LOC_CAP, U_LIFETIME, U_BINDING, U_OBJECTS,
@@ -69,28 +70,8 @@ export function connOpen(ci: i32, now: i64): i32 {
   const u = getBytes(SECURITY_OID, <u32>c.secIid, Sec.Uri);
   const n = valueLen;
   if (!found) return -1;
-  let i = 0;
-  while (i < n && load<u8>(u + <usize>i) != 0x3a) i++; // "coap" / "coaps" ":"
-  const secure = i == 5;
-  let h = i + 3;
-  let e = h;
-  if (e < n && load<u8>(u + <usize>e) == 0x5b) { // "[v6]"
-    while (e < n && load<u8>(u + <usize>e) != 0x5d) e++;
-    e++;
-  } else {
-    while (e < n && load<u8>(u + <usize>e) != 0x3a && load<u8>(u + <usize>e) != 0x2f) e++;
-  }
-  if (e > n || e <= h) return -1;
-  let port = secure ? 5684 : 5683; // RFC 7252 §6.1, §6.2 default ports
-  if (e < n && load<u8>(u + <usize>e) == 0x3a) {
-    port = 0;
-    for (let q = e + 1; q < n; q++) {
-      const d = <i32>load<u8>(u + <usize>q) - 0x30;
-      if (d < 0 || d > 9) break;
-      port = port * 10 + d;
-    }
-  }
-  const r = transportOpen(ci, <u32>c.secIid, securityMode(<u32>c.secIid), u + <usize>h, e - h, port, now);
+  if (!uriSplit(u, n, false)) return -1; // RFC 7252 §6.1, §6.2: the default port by the scheme
+  const r = transportOpen(ci, <u32>c.secIid, securityMode(<u32>c.secIid), uriHost, uriHostLen, uriPort, now);
   if (r < 0) return r;
   c.transport = r;
   return r;
