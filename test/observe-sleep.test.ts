@@ -24,15 +24,14 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requirePeer } from "./helpers/peers";
-import { Nat, natPcap } from "./helpers/nat";
+import { natPcap } from "./helpers/nat";
 import type { Notification } from "../server/lwm2m-server";
 import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/node/device";
-import { NorFlash } from "../host-shim/node/flash";
-import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
 import { logText, waitEventName as waitEvent } from "./helpers/device-events";
 import { flipDataRecord } from "./helpers/store-boot";
 import { useSecureDevServers } from "./helpers/dev-servers";
+import { withNatDevice, type NatRig } from "./helpers/nat-device";
 
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
 const OBS_RECORD = 19; // storage/store.ts RecordId.ObservationsFirst (18) + connection 1 (the first LwM2M Server)
@@ -43,7 +42,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Seen { seq: number; value: unknown; at: number; code: string }
 function valueOf(n: Notification): unknown { return n.content?.[0]?.value; }
 
-interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode?: SleepModeName; clock?: Clock } }
+type Rig = NatRig<{ connectionId?: number; sleepMode?: SleepModeName; clock?: Clock }>;
 
 function config(uri: string, endpoint: string, secure: boolean, lifetime = 300): FactoryConfig {
   return {
@@ -56,23 +55,7 @@ function config(uri: string, endpoint: string, secure: boolean, lifetime = 300):
 async function rig(endpoint: string, secure: boolean, opts: Rig["opts"], body: (r: Rig) => Promise<void>, lifetime = 300): Promise<void> {
   if (secure) fx.srv.clients.server.psk.set(endpoint, PSK);
   const port = Number(new URL(secure ? fx.srv.secureServerUri! : fx.srv.serverUri).port);
-  const nat = new Nat(port);
-  await nat.start();
-  const flash = new NorFlash(), se = new SimulatedSecureElement();
-  const r: Rig = { dev: new Device({ flash, se, ...opts }), nat, flash, se, endpoint, opts };
-  try {
-    r.dev.start();
-    const reg = waitEvent(r.dev, ["registered"]);
-    r.dev.provision(config(`${secure ? "coaps" : "coap"}://127.0.0.1:${nat.port}`, endpoint, secure, lifetime));
-    await reg;
-    await body(r);
-  } catch (e) {
-    (e as Error).message += `\n--- device log:\n${logText(r.dev)}`;
-    throw e;
-  } finally {
-    r.dev.stop();
-    nat.close();
-  }
+  await withNatDevice(port, endpoint, opts, (natPort) => config(`${secure ? "coaps" : "coap"}://127.0.0.1:${natPort}`, endpoint, secure, lifetime), body);
 }
 
 /** Power-up after deep sleep: the NAT forgot the device (new outer port); a new firmware instance. */

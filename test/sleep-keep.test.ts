@@ -20,14 +20,13 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { Nat } from "./helpers/nat";
+import type { Nat } from "./helpers/nat";
 import { Device, type FactoryConfig, type SleepModeName } from "../host-shim/node/device";
-import { NorFlash } from "../host-shim/node/flash";
-import { SimulatedSecureElement } from "../host-shim/node/se";
 import type { Clock } from "../host-shim/node/host";
 import { flipDataRecord } from "./helpers/store-boot";
 import { logText, waitEventName as waitEvent } from "./helpers/device-events";
 import { useSecureDevServers } from "./helpers/dev-servers";
+import { withNatDevice, type NatRig } from "./helpers/nat-device";
 
 const PSK = Buffer.from("00112233445566778899aabbccddeeff", "hex");
 const KEPT_RECORD = 13; // storage/store.ts RecordId.DtlsKeptFirst (12) + connection 1 (the first LwM2M Server)
@@ -35,7 +34,7 @@ const TLS12_CID = 25;
 const fx = useSecureDevServers("lwm2m-keep-");
 
 
-interface Rig { dev: Device; nat: Nat; flash: NorFlash; se: SimulatedSecureElement; endpoint: string; opts: { connectionId?: number; sleepMode: SleepModeName; clock?: Clock } }
+type Rig = NatRig<{ connectionId?: number; sleepMode: SleepModeName; clock?: Clock }>;
 
 function config(port: number, endpoint: string): FactoryConfig {
   return {
@@ -47,23 +46,7 @@ function config(port: number, endpoint: string): FactoryConfig {
 
 async function rig(endpoint: string, opts: Rig["opts"], body: (r: Rig) => Promise<void>): Promise<void> {
   fx.srv.clients.server.psk.set(endpoint, PSK);
-  const nat = new Nat(Number(new URL(fx.srv.secureServerUri!).port));
-  await nat.start();
-  const flash = new NorFlash(), se = new SimulatedSecureElement();
-  const r: Rig = { dev: new Device({ flash, se, ...opts }), nat, flash, se, endpoint, opts };
-  try {
-    r.dev.start();
-    const reg = waitEvent(r.dev, ["registered"]);
-    r.dev.provision(config(nat.port, endpoint));
-    await reg;
-    await body(r);
-  } catch (e) {
-    (e as Error).message += `\n--- device log:\n${logText(r.dev)}`;
-    throw e;
-  } finally {
-    r.dev.stop();
-    nat.close();
-  }
+  await withNatDevice(Number(new URL(fx.srv.secureServerUri!).port), endpoint, opts, (port) => config(port, endpoint), body);
 }
 
 /** Power-up: a new firmware instance on the same flash and SE (a new socket: a new source port). */

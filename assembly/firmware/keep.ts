@@ -168,15 +168,24 @@ export function keepRestore(ci: i32, ssid: i32, secIid: u32, d: DtlsConnection, 
   return true;
 }
 
+/** A restored connection's record rewritten with new reservations (sequence numbers below seqLimit,
+ *  authFailures failures), then kept as its limits; false (nothing changed) when the store failed. */
+function reserve(ci: i32, d: DtlsConnection, secIid: u32, seqLimit: u64, authFailures: i32): bool {
+  if (seal(ci, d, secIid, load<i64>(CREATED + <usize>(ci << 3)), seqLimit, authFailures) < 0) return false;
+  store<u64>(LIMIT + <usize>(ci << 3), seqLimit);
+  store<i32>(AUTH + <usize>(ci << 2), authFailures);
+  d.writeSeqLimit = seqLimit;
+  d.authFailureLimit = authFailures;
+  return true;
+}
+
 /** Before a record goes out on connection ci: the next block reserved when this one runs
  *  out. False when it could not be (the record is not sent: the connection stops at its limit). */
 export function keepReserve(ci: i32, d: DtlsConnection, secIid: u32): bool {
   const limit = load<u64>(LIMIT + <usize>(ci << 3));
   if (limit == 0 || d.writeSequence() + 2 < limit) return true;
   const next = d.writeSequence() + SEQ_BLOCK;
-  if (seal(ci, d, secIid, load<i64>(CREATED + <usize>(ci << 3)), next, load<i32>(AUTH + <usize>(ci << 2))) < 0) return false;
-  store<u64>(LIMIT + <usize>(ci << 3), next);
-  d.writeSeqLimit = next;
+  if (!reserve(ci, d, secIid, next, load<i32>(AUTH + <usize>(ci << 2)))) return false;
   lb("DTLS: kept connection: sequence numbers reserved up to ");
   lnum(<i64>next - 1);
   linfo();
@@ -189,9 +198,7 @@ export function keepAuthReserve(ci: i32, d: DtlsConnection, secIid: u32): void {
   const limit = load<u64>(LIMIT + <usize>(ci << 3));
   if (limit == 0 || d.authFailures < load<i32>(AUTH + <usize>(ci << 2))) return;
   const next = d.authFailures + AUTH_BLOCK;
-  if (seal(ci, d, secIid, load<i64>(CREATED + <usize>(ci << 3)), limit, next) < 0) return;
-  store<i32>(AUTH + <usize>(ci << 2), next);
-  d.authFailureLimit = next;
+  if (!reserve(ci, d, secIid, limit, next)) return;
   lb("DTLS: kept connection: ");
   lnum(d.authFailures);
   ls(" records failed authentication, reserved up to ");
