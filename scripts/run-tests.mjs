@@ -12,7 +12,7 @@
 // themselves (test/helpers/profile.ts needs()). TEST_PROFILES=full,... picks
 // the profiles; LWM2M_PROFILE=NAME runs just that one; named files run on
 // `full` only unless one of these is set.
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { DEFAULT_PROFILE, profileNames, lackedFeatures, fileNeeds, flagOf } from "./profiles.mjs";
 
@@ -28,7 +28,11 @@ const minutes = Number(process.env.TEST_WATCHDOG_MINUTES ?? 30);
 function run(profile, list) {
   return new Promise((resolve) => {
     const env = { ...process.env, LWM2M_PROFILE: profile };
-    const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...limit, ...list], { stdio: "inherit", detached: true, env });
+    // A TAP copy of the run beside the spec output: the failures are listed again at the very end
+    // (CI shows only the tail of a long run).
+    mkdirSync("build/test-results", { recursive: true });
+    const tap = ["--test-reporter=spec", "--test-reporter-destination=stdout", "--test-reporter=tap", `--test-reporter-destination=${tapFile(profile)}`];
+    const child = spawn(process.execPath, ["--import", "tsx", "--test", ...tap, ...limit, ...list], { stdio: "inherit", detached: true, env });
     const watchdog = setTimeout(() => {
       console.error(`\nrun-tests: WATCHDOG: the ${profile} run did not end within ${minutes} minutes; a test file left a handle open (socket, timer, child process). Killing it.`);
       try { process.kill(-child.pid, "SIGKILL"); } catch {}
@@ -38,7 +42,29 @@ function run(profile, list) {
   });
 }
 
+const tapFile = (profile) => `build/test-results/${profile}.tap`;
+
+// The failing tests of one run, from its TAP copy: name, where, and the error's first line.
+function failuresOf(profile) {
+  let lines;
+  try { lines = readFileSync(tapFile(profile), "utf8").split("\n"); } catch { return ["(no TAP copy of the run)"]; }
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
+    if (!m) continue;
+    let where = "", error = "";
+    for (let j = i + 1; j < lines.length && !/^\s*(not )?ok \d+/.test(lines[j]); j++) {
+      const l = lines[j].trim();
+      if (!where && l.startsWith("location:")) where = l.slice(9).trim().replace(/^'|'$/g, "");
+      if (!error && l.startsWith("error:")) error = l.slice(6).trim().replace(/^[|>]-?$/, "") || (lines[j + 1] ?? "").trim();
+    }
+    out.push(`${m[1]}${m[2]}${where ? `  (${where})` : ""}${error ? `\n${m[1]}    ${error.slice(0, 300)}` : ""}`);
+  }
+  return out.length ? out : ["(no failing test in the TAP copy: the run itself failed)"];
+}
+
 let failed = 0;
+const failures = [];
 const summary = [];
 for (const profile of profiles) {
   const lacked = new Set(lackedFeatures(profile));
@@ -52,7 +78,8 @@ for (const profile of profiles) {
   const t0 = Date.now();
   const code = list.length ? await run(profile, list) : 0;
   summary.push(`run-tests: profile ${profile}: ${code === 0 ? "pass" : "FAIL"} (${list.length} files, ${((Date.now() - t0) / 60000).toFixed(1)} min)`);
-  if (code !== 0) failed++;
+  if (code !== 0) { failed++; failures.push(`run-tests: profile ${profile}: failing tests:`, ...failuresOf(profile)); }
 }
+if (failures.length) console.log(`\n${failures.join("\n")}`);
 if (summary.length > 1) console.log(`\n${summary.join("\n")}`);
 process.exit(failed ? 1 : 0);
