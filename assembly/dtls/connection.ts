@@ -967,19 +967,32 @@ export class DtlsConnection {
       store<u8>(p + 10, <u8>(f >> 8));
       store<u8>(p + 11, <u8>f);
       memory.copy(p + 12, data + <usize>(HS_HEADER_LEN + this.flightFrag), <usize>f);
-      const seq = this.nextWriteSeq(epoch);
-      const n = cid
-        ? sealCidRecord(out, type, epoch, seq, HS_HEADER_LEN + f, this.peerCid, this.peerCidLen, this.writeState)
-        : sealRecord(out, type, epoch, seq, HS_HEADER_LEN + f, prot, this.writeState);
-      if (n < 0) return this.sealFailed(DtlsError.Rng);
-      used += n;
+      let pt = HS_HEADER_LEN + f;
       this.flightFrag += f;
       if (this.flightFrag >= body) {
         this.flightPos += ENTRY_HEADER + len;
         this.flightFrag = 0;
-      } else {
-        break; // the datagram is full
+        // RFC 6347 4.2.3: whole messages of the same flight and epoch may share the
+        // record (13 B of record header saved per message: ServerHello..ServerHelloDone).
+        while (this.flightPos < this.flightLen) {
+          const e2 = this.flight + <usize>this.flightPos;
+          const len2 = <i32>load<u16>(e2 + 2);
+          const fits = (cid ? cidRecordSize(this.peerCidLen, pt + len2) : recordSize(prot, pt + len2)) +
+            (prot == Protection.CbcSha256 ? 15 : 0) <= room;
+          if (load<u8>(e2) != ContentType.Handshake || <u32>load<u8>(e2 + 1) != epoch ||
+              pt + len2 > this.maxPlaintextOut || !fits) break;
+          memory.copy(p + <usize>pt, e2 + <usize>ENTRY_HEADER, <usize>len2); // header as unfragmented (addHandshake)
+          pt += len2;
+          this.flightPos += ENTRY_HEADER + len2;
+        }
       }
+      const seq = this.nextWriteSeq(epoch);
+      const n = cid
+        ? sealCidRecord(out, type, epoch, seq, pt, this.peerCid, this.peerCidLen, this.writeState)
+        : sealRecord(out, type, epoch, seq, pt, prot, this.writeState);
+      if (n < 0) return this.sealFailed(DtlsError.Rng);
+      used += n;
+      if (this.flightFrag != 0) break; // the datagram is full
     }
     if (this.flightPos >= this.flightLen) this.sending = false;
     return used;

@@ -277,6 +277,10 @@ export const mutations = [
   { id: "keep-auth-reserve-next-block", area: "transport", file: "assembly/firmware/keep.ts",
     find: "  if (limit == 0 || d.authFailures < load<i32>(AUTH + <usize>(ci << 2))) return;", replace: "  if (true) return;",
     build: ["firmware"], tests: [KEEP] },
+  // RFC 6066 4 / RFC 6347 4.2.3: a packed record must stay within the peer's max_fragment_length
+  { id: "dtls-flight-pack-mfl", area: "dtls", file: "assembly/dtls/connection.ts",
+    find: "              pt + len2 > this.maxPlaintextOut || !fits) break;", replace: "              !fits) break;",
+    build: DTLS_BOTH, tests: ["test/dtls-server.test.ts"] },
   { id: "dtls-auth-reserve-unopened", area: "dtls", file: "assembly/dtls/connection.ts",
     find: "    if (this.authFailures < this.authFailureLimit) return false;", replace: "    return false;", build: ["firmware"], tests: [KEEP] },
   { id: "keep-no-answer-fallback", area: "transport", file: "assembly/firmware/transport.ts",
