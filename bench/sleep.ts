@@ -52,7 +52,7 @@ class PhaseNet {
 }
 
 /** One line per DTLS record of a handshake (RFC 6347 4.1: 13-byte record header; plaintext handshake
- *  messages by type), e.g. "c2s 120 B: ClientHello 120 B". */
+ *  messages by type, all of a record's: RFC 6347 4.2.3), e.g. "s2c 120 B: ServerHello+ServerHelloDone 120 B". */
 const HS_NAMES: Record<number, string> = { 1: "ClientHello", 2: "ServerHello", 3: "HelloVerifyRequest", 4: "NewSessionTicket", 11: "Certificate", 12: "ServerKeyExchange", 14: "ServerHelloDone", 16: "ClientKeyExchange" };
 export function recordBreakdown(log: { up: boolean; d: Uint8Array }[]): string[] {
   const out: string[] = [];
@@ -60,7 +60,8 @@ export function recordBreakdown(log: { up: boolean; d: Uint8Array }[]): string[]
     const parts: string[] = [];
     for (const r of parseRecords(d)) {
       const name = r.type === 20 ? "ChangeCipherSpec" : r.type === 21 ? "Alert" : r.type === 23 ? "ApplicationData"
-        : r.type === 22 && r.epoch === 0 ? (HS_NAMES[r.hsType ?? -1] ?? `handshake ${r.hsType}`) : r.type === 22 ? "Finished (encrypted)" : `type ${r.type}`;
+        : r.type === 22 && r.epoch === 0 ? (r.fragments ?? []).map((f) => { const t = Number(f.split("/")[0]); return HS_NAMES[t] ?? `handshake ${t}`; }).join("+")
+        : r.type === 22 ? "Finished (encrypted)" : `type ${r.type}`;
       parts.push(`${name} ${13 + r.length} B`);
     }
     out.push(`${up ? "c2s" : "s2c"} ${d.length} B: ${parts.join(" + ")}`);

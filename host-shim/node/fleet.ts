@@ -300,7 +300,7 @@ export class FleetNet {
   /**
    * The kind of the handshake in progress from the server's plaintext records
    * (RFC 6347 4.1 record header: type, version, epoch, sequence number, length;
-   * 4.2.2 handshake header: msg_type first): after the ServerHello, a
+   * 4.2.2 handshake header: msg_type first, fragment_length last): after the ServerHello, a
    * ServerHelloDone means a full handshake, a ChangeCipherSpec an abbreviated
    * one (RFC 5246 7.3). Counted once per ClientHello, whatever is retransmitted.
    */
@@ -308,10 +308,12 @@ export class FleetNet {
     for (let o = 0; o + 13 <= d.length;) {
       const type = d[o], epoch0 = d[o + 3] === 0 && d[o + 4] === 0, len = (d[o + 11] << 8) | d[o + 12];
       if (type === TLS12_CID || o + 13 + len > d.length) break; // tls12_cid (after the handshake) or a torn record
-      if (epoch0 && type === 22 && len >= 12) {
-        const msg = d[o + 13];
-        if (msg === 2 && a.hs === "hello") a.hs = "serverHello";
-        else if (msg === 14 && a.hs === "serverHello") return this.classified(a, "full");
+      if (epoch0 && type === 22) {
+        // every message of the record: a flight's messages may share one (RFC 6347 4.2.3)
+        for (let m = o + 13; m + 12 <= o + 13 + len; m += 12 + ((d[m + 9] << 16) | (d[m + 10] << 8) | d[m + 11])) {
+          if (d[m] === 2 && a.hs === "hello") a.hs = "serverHello";
+          else if (d[m] === 14 && a.hs === "serverHello") return this.classified(a, "full");
+        }
       } else if (type === 20 && a.hs === "serverHello") {
         return this.classified(a, "abbreviated");
       }
