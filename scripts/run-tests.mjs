@@ -56,7 +56,11 @@ function failuresOf(profile) {
     for (let j = i + 1; j < lines.length && !/^\s*(not )?ok \d+/.test(lines[j]); j++) {
       const l = lines[j].trim();
       if (!where && l.startsWith("location:")) where = l.slice(9).trim().replace(/^'|'$/g, "");
-      if (!error && l.startsWith("error:")) error = l.slice(6).trim().replace(/^[|>]-?$/, "") || (lines[j + 1] ?? "").trim();
+      if (!error && l.startsWith("error:")) {
+        // the message: inline, or the first non-empty lines of a block scalar (e.g. "Expected values…", "9 !== 21")
+        error = l.slice(6).trim().replace(/^[|>]-?$/, "");
+        if (!error) error = lines.slice(j + 1, j + 6).map((x) => x.trim()).filter((x) => x && !/^[a-z]+:/.test(x)).slice(0, 2).join(" ");
+      }
     }
     out.push(`${m[1]}${m[2]}${where ? `  (${where})` : ""}${error ? `\n${m[1]}    ${error.slice(0, 300)}` : ""}`);
   }
