@@ -15,3 +15,27 @@ export function assertAllDtls(sent: Uint8Array[]) {
     assert.equal(o, d.length, "records fill the datagram exactly");
   }
 }
+
+export interface DtlsRecord { type: number; epoch: number; length: number; messages: number[] }
+
+/** Per record of a datagram: content type, epoch, fragment length, and (epoch-0 handshake records) the
+ *  handshake message types inside; a fragment (not 0..length) counts as the type + 1000. */
+export function recordsOf(d: Uint8Array): DtlsRecord[] {
+  const out: DtlsRecord[] = [];
+  for (let i = 0; i + 13 <= d.length;) {
+    const type = d[i], epoch = d[i + 3] * 256 + d[i + 4], len = d[i + 11] * 256 + d[i + 12];
+    const messages: number[] = [];
+    if (type === 22 && epoch === 0) {
+      for (let j = i + 13; j < i + 13 + len;) {
+        const length = (d[j + 1] << 16) | (d[j + 2] << 8) | d[j + 3];
+        const off = (d[j + 6] << 16) | (d[j + 7] << 8) | d[j + 8], frag = (d[j + 9] << 16) | (d[j + 10] << 8) | d[j + 11];
+        messages.push(off === 0 && frag === length ? d[j] : d[j] + 1000);
+        j += 12 + frag;
+        assert.ok(j <= i + 13 + len, "messages end with the record");
+      }
+    }
+    out.push({ type, epoch, length: len, messages });
+    i += 13 + len;
+  }
+  return out;
+}
